@@ -1,0 +1,85 @@
+"""Plain data shared by the services: no I/O here.
+
+Pydantic models so they round-trip through the Redis caches as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Lang = Literal["ar", "en"]
+Length = Literal["short", "detailed"]
+DigestPath = Literal["llm", "extractive"]
+
+
+class Article(BaseModel):
+    """An extracted article. `text` is the cleaned body, paragraphs separated by blank lines."""
+
+    text: str
+    title: str | None = None
+    url: str | None = None
+    site_name: str | None = None
+    author: str | None = None
+    published: date | None = None
+    language: Lang = "ar"
+    partial: bool = False
+    source_kind: Literal["url", "text"] = "text"
+
+    @property
+    def id(self) -> str:
+        """Stable id: sha256 of the normalized body (pasted text and URLs share it)."""
+        return text_hash(self.text)[:20]
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p.strip() for p in self.text.split("\n\n") if p.strip()]
+
+
+class Digest(BaseModel):
+    """A finished digest of one article, in one language and length."""
+
+    headline: str
+    bullets: list[str]
+    questions: list[str] = Field(default_factory=list)
+    lang: Lang
+    length: Length = "short"
+    path: DigestPath = "llm"
+    cached: bool = False
+    article_id: str
+    title: str | None = None
+    url: str | None = None
+    site_name: str | None = None
+    published: date | None = None
+    age_days: int | None = None
+    old: bool = False
+    partial: bool = False
+    translation_note: bool = False
+    unverified_dropped: int = 0
+    model: str | None = None
+    prompt_version: str | None = None
+    llm_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Progress of one request: `name` is fetching | extracting | summarizing | combining."""
+
+    name: str
+    part: int = 0
+    total: int = 0
+
+
+Progress = Callable[[Stage], Awaitable[None]]
+
+
+def text_hash(text: str) -> str:
+    """sha256 hex of whitespace-collapsed text (the digest-cache identity of an article)."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()

@@ -1,0 +1,71 @@
+"""Logging set-up: text or JSON lines, and secrets never written.
+
+`setup_logging(settings)` installs one handler on the root logger. A filter redacts
+every secret value from settings (bot token, API key, webhook secret) in each record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from bot.config import Settings
+
+update_id_var: ContextVar[int | None] = ContextVar("update_id", default=None)
+user_id_var: ContextVar[int | None] = ContextVar("user_id", default=None)
+
+
+class RedactFilter(logging.Filter):
+    """Replace secret values in the formatted message and args with `***`."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.update_id = update_id_var.get()
+        record.user_id = user_id_var.get()
+        if self.secrets:
+            msg = record.getMessage()
+            for secret in self.secrets:
+                msg = msg.replace(secret, "***")
+            record.msg, record.args = msg, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "update_id": getattr(record, "update_id", None),
+            "user_id": getattr(record, "user_id", None),
+        }
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    secrets = [settings.telegram_bot_token, settings.openai_api_key, settings.webhook_secret]
+    handler.addFilter(RedactFilter(secrets))
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s [u=%(update_id)s user=%(user_id)s] %(message)s"
+            )
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # httpx logs full request URLs, which contain the bot token: keep it quiet.
+    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

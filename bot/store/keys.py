@@ -1,0 +1,125 @@
+"""Every Redis key the bot uses, in one place, under one prefix.
+
+Keys that Lua scripts or transactions touch together share a hash tag (`{...}`) so
+they land in one slot on a Redis Cluster. Add new keys here, in the section of the
+feature that owns them; never build key strings elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builder bound to a prefix (settings.redis_prefix, a per-test prefix in tests)."""
+
+    prefix: str = "digestbot"
+
+    def _k(self, *parts: object) -> str:
+        return ":".join([self.prefix, *(str(p) for p in parts)])
+
+    def pattern(self) -> str:
+        """Glob matching every key under this prefix (for tests and /forget audits)."""
+        return f"{self.prefix}:*"
+
+    # --- summarize: caches (TTL) --------------------------------------------
+    def article(self, url_hash: str) -> str:
+        """JSON of a fetched+extracted Article, per normalized URL (hours)."""
+        return self._k("article", url_hash)
+
+    def digest(self, cache_key: str) -> str:
+        """JSON of a Digest, per sha256(text)+lang+length+model+prompt version (days)."""
+        return self._k("digest", cache_key)
+
+    def flight(self, cache_key: str) -> str:
+        """Single-flight lock for one digest cache key."""
+        return self._k("flight", cache_key)
+
+    def flight_done(self, cache_key: str) -> str:
+        """Pub/sub channel announcing a finished single-flight computation."""
+        return self._k("flight-done", cache_key)
+
+    def digest_ref(self, digest_id: str) -> str:
+        """Short id -> digest reference (for 64-byte callback data)."""
+        return self._k("ref", digest_id)
+
+    # --- users (no TTL: user data) -----------------------------------------
+    def user(self, user_id: int) -> str:
+        """Hash of user preferences: lang, length, tz, chat_id ..."""
+        return self._k("user", user_id)
+
+    def users(self) -> str:
+        """Set of every user id seen (for /stats and /forget)."""
+        return self._k("users")
+
+    # --- limits (TTL) ---------------------------------------------------------
+    def rate(self, user_id: int, window: int) -> str:
+        return self._k("rate", user_id, window)
+
+    def tokens(self, user_id: int, day: str) -> str:
+        return self._k("tokens", user_id, day)
+
+    # --- stats (TTL ~30 days) -------------------------------------------------
+    def stat(self, name: str, day: str) -> str:
+        """Daily counter: digests, cache_hits, cache_misses, llm_tokens, ..."""
+        return self._k("stat", name, day)
+
+    # --- follow-ups: chat context (TTL CONTEXT_TTL_DAYS) -----------------------
+    def chat_active(self, chat_id: int) -> str:
+        return self._k("chat", chat_id, "active")
+
+    def chat_message(self, chat_id: int, message_id: int) -> str:
+        return self._k("chat", chat_id, "msg", message_id)
+
+    def chat_history(self, chat_id: int, article_id: str) -> str:
+        return self._k("chat", chat_id, "hist", article_id)
+
+    def answer(self, cache_key: str) -> str:
+        return self._k("answer", cache_key)
+
+    # --- feeds and stories ------------------------------------------------------
+    def user_sources(self, user_id: int) -> str:
+        return self._k("user", user_id, "sources")
+
+    def feed_state(self, feed_hash: str) -> str:
+        """Hash: etag, last_modified, failures, next_try."""
+        return self._k("feed", feed_hash)
+
+    def feed_seen(self, feed_hash: str) -> str:
+        return self._k("feed", feed_hash, "seen")
+
+    def feed_article(self, article_id: str) -> str:
+        return self._k("farticle", article_id)
+
+    def feed_articles(self) -> str:
+        """Sorted set of feed article ids scored by published/ingested time."""
+        return self._k("farticles")
+
+    def story_summary(self, story_id: str, lang: str) -> str:
+        return self._k("story", story_id, lang)
+
+    def poll_lock(self) -> str:
+        return self._k("lock", "poll")
+
+    # --- subscriptions and delivery (one hash tag: {sched}) ----------------------
+    def subscription(self, user_id: int) -> str:
+        return self._k("{sched}", "sub", user_id)
+
+    def due(self) -> str:
+        """Sorted set: user id scored by next due UTC timestamp."""
+        return self._k("{sched}", "due")
+
+    def lease(self, user_id: int) -> str:
+        return self._k("{sched}", "lease", user_id)
+
+    def sent(self, user_id: int, local_date: str) -> str:
+        """Idempotency key: briefing for this user and local date was (being) sent."""
+        return self._k("{sched}", "sent", user_id, local_date)
+
+    def broadcast_bucket(self) -> str:
+        return self._k("{bcast}", "bucket")
+
+    # --- webhook ------------------------------------------------------------
+    def update_seen(self, update_id: int) -> str:
+        return self._k("update", update_id)
