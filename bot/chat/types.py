@@ -1,0 +1,60 @@
+"""Transport-neutral messages: what the conversation receives and what it answers.
+
+The Telegram layer turns an `Update` into an `Incoming` and each `Reply` into a
+Telegram message; the console does the same with a terminal. Nothing here imports
+`telegram`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: either `callback` data (at most 64 bytes) or a `url`."""
+
+    text: str
+    callback: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class Incoming:
+    """One user action: a message, a command, or a button press (`callback`)."""
+
+    user_id: int
+    chat_id: int
+    text: str = ""
+    chat_type: Literal["private", "group"] = "private"
+    language_code: str | None = None
+    command: str | None = None  # without the slash and without @botname
+    args: str = ""
+    message_id: int | None = None
+    reply_to_message_id: int | None = None
+    reply_to_text: str | None = None
+    reply_to_bot: bool = False
+    mentioned: bool = False
+    forwarded: bool = False
+    callback: str | None = None  # callback data of a pressed button
+    callback_message_id: int | None = None
+    first_name: str | None = None
+
+
+@dataclass
+class Reply:
+    """One outgoing message, already rendered as Telegram HTML.
+
+    `edit_placeholder` asks the transport to edit the progress placeholder into this
+    reply instead of sending a new message. After sending, the transport reports the
+    sent message id to `on_sent` (used to bind digests and answers to articles).
+    """
+
+    html: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    disable_preview: bool = True
+    edit_placeholder: bool = False
+    photo: bytes | None = None
+    article_id: str | None = None  # the article this message is about (for follow-ups)
+    kind: Literal["digest", "answer", "info", "error", "briefing"] = "info"
