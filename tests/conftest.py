@@ -101,3 +101,14 @@ def settings(tmp_path: Path, redis_url: str, fake_llm: FakeLLM, store: Store) ->
 @pytest.fixture
 def seed_text() -> str:
     return (FIXTURES / "seed-article-ar.txt").read_text("utf-8")
+
+
+# --- fake Telegram Bot API (tests/fakes/botapi.py; appended by the bot helper) ---------
+@pytest.fixture
+async def botapi() -> AsyncIterator[BotAPI]:
+    """A running fake Bot API server; point PTB at `botapi.base_url`."""
+    async with BotAPI() as fake:
+        yield fake
+
+
+from tests.fakes.botapi import BotAPI  # noqa: E402
