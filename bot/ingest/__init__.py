@@ -1,0 +1,1 @@
+"""Ingest: input validation, safe fetching, article extraction, Arabic text handling, dates."""

@@ -1,0 +1,294 @@
+"""Arabic-aware text normalization, tokenizing and sentence splitting (pure functions).
+
+Two levels of normalization:
+
+* `clean_text` is for DISPLAY: it only removes what a reader cannot see or should not
+  see twice (zero-width and bidi controls, soft hyphens, tatweel, repeated spaces,
+  repeated blank lines). Letters and diacritics are kept as written.
+* `normalize_for_match` is for MATCHING ONLY (retrieval, scoring, the faithfulness
+  guard, MinHash): it also drops tashkeel, unifies alef/yeh/teh-marbuta/hamza-seat
+  forms, maps Arabic-Indic and Persian digits to ASCII and lowercases Latin letters.
+  Never show its output to a user.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+# Invisible format characters: zero-width space/joiners, LRM/RLM, bidi embeddings and
+# isolates, word joiner and invisible operators, Arabic letter mark, BOM, soft hyphen.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff\u00ad]")
+_TATWEEL = "\u0640"
+_SPACES = re.compile(r"\s+")
+_BLANKS = re.compile(r"\n{3,}")
+
+# Tashkeel and other Arabic combining marks (harakat, shadda, sukun, superscript alef,
+# hamza above/below as marks, Quranic annotation signs).
+_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
+
+# Matching-only letter unification. ؤ→و and ئ→ي are the usual hamza-seat folds of Arabic
+# IR normalizers: they merge spelling variants (مسؤول/مسئول) at the cost of rare collisions.
+_FOLD = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        "ة": "ه",
+        "ؤ": "و",
+        "ئ": "ي",
+        "ک": "ك",  # Persian keheh
+        "ی": "ي",  # Persian yeh
+        "ە": "ه",
+        "٫": ".",  # Arabic decimal separator
+        "٬": ",",  # Arabic thousands separator
+    }
+)
+_DIGITS = str.maketrans(
+    {
+        **{chr(0x0660 + i): str(i) for i in range(10)},
+        **{chr(0x06F0 + i): str(i) for i in range(10)},
+    }
+)
+
+# After normalize_for_match: numbers (with inner separators) or runs of letters.
+_TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W\d_]+")
+_ARTICLES = ("وال", "بال", "كال", "فال", "ال", "لل")
+
+_ARABIC_RANGES = (
+    (0x0600, 0x06FF),
+    (0x0750, 0x077F),
+    (0x08A0, 0x08FF),
+    (0xFB50, 0xFDFF),
+    (0xFE70, 0xFEFF),
+)
+
+
+def clean_text(text: str) -> str:
+    """Return `text` normalized for display.
+
+    NFC; zero-width/bidi controls, soft hyphens and tatweel removed; every line stripped
+    with inner runs of whitespace collapsed to one space; at most one blank line between
+    paragraphs (paragraphs are separated by "\\n\\n"); no leading/trailing blank lines.
+    Idempotent.
+    """
+    text = _INVISIBLE.sub("", text).replace(_TATWEEL, "")
+    text = unicodedata.normalize("NFC", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    out = "\n".join(lines).strip("\n")
+    return _BLANKS.sub("\n\n", out)
+
+
+def to_ascii_digits(text: str) -> str:
+    """Return `text` with Arabic-Indic (U+0660–9) and Persian (U+06F0–9) digits as ASCII."""
+    return text.translate(_DIGITS)
+
+
+def normalize_for_match(text: str) -> str:
+    """Return a matching key for `text` (never for display).
+
+    clean_text, then: tashkeel and superscript alef dropped; أ إ آ ٱ → ا, ى → ي, ة → ه,
+    ؤ → و, ئ → ي (plus Persian kaf/yeh); Arabic-Indic/Persian digits → ASCII; Arabic
+    decimal/thousands separators → "." / ","; lowercase; all whitespace (newlines
+    included) collapsed to single spaces. Idempotent.
+    """
+    text = _MARKS.sub("", clean_text(text))
+    text = to_ascii_digits(text.translate(_FOLD)).lower()
+    text = unicodedata.normalize("NFC", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _strip_article(word: str) -> str:
+    for prefix in _ARTICLES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            return word[len(prefix) :]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Return word tokens of `text` for retrieval, scoring and MinHash.
+
+    Tokens come from normalize_for_match: runs of letters (any script) or numbers (with
+    inner "." / "," kept, so "15,35" is one token). The Arabic definite article and its
+    attached forms (ال وال بال كال فال لل) are stripped when at least two letters remain.
+    Tokens of one character are dropped.
+    """
+    out: list[str] = []
+    for match in _TOKEN.finditer(normalize_for_match(text)):
+        word = match.group()
+        if not word[0].isdigit():
+            word = _strip_article(word)
+        if len(word) > 1:
+            out.append(word)
+    return out
+
+
+def _is_arabic(ch: str) -> bool:
+    code = ord(ch)
+    return any(lo <= code <= hi for lo, hi in _ARABIC_RANGES)
+
+
+def arabic_ratio(text: str) -> float:
+    """Return the share of Arabic letters among all letters in `text` (0.0 if no letters)."""
+    letters = arabic = 0
+    for ch in text:
+        if ch.isalpha():
+            letters += 1
+            if _is_arabic(ch):
+                arabic += 1
+    return arabic / letters if letters else 0.0
+
+
+def detect_language(text: str) -> Literal["ar", "en"]:
+    """Return "ar" when at least 30% of the letters are Arabic (or there are no letters), else "en"."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    if not letters:
+        return "ar"
+    return "ar" if arabic_ratio(text) >= 0.3 else "en"
+
+
+# --- sentences -------------------------------------------------------------------------
+
+_HARD_END = ".!?؟؛…"
+_CLOSERS = "\"'”’»)]}›"
+_URL = re.compile(r"(?:https?://|www\.)[^\s]+?(?=[.,;:!?)\]”’\"»،؛؟]*(?:\s|$))", re.I)
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "jr",
+        "sr",
+        "vs",
+        "etc",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "gen",
+        "gov",
+        "sen",
+        "rep",
+        "no",
+        "fig",
+        "vol",
+        "pp",
+        "e.g",
+        "i.e",
+        "u.s",
+        "u.k",
+        "u.n",
+        "a.m",
+        "p.m",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    ]
+)
+_COMMA_MIN = 40  # both sides of an Arabic comma must be this long to split there
+
+
+def _is_abbreviation(line: str, dot: int) -> bool:
+    """True when the "." at `dot` ends an abbreviation such as "Dr." or "U.S." or "د."."""
+    start = dot
+    while start > 0 and not line[start - 1].isspace() and line[start - 1] not in _CLOSERS:
+        start -= 1
+    word = line[start:dot].lower()
+    if not word:
+        return False
+    if len(word) == 1 and word.isalpha():
+        return True  # initials "J." and Arabic "د." / "م."
+    return word in _ABBREVIATIONS
+
+
+def _is_boundary(line: str, i: int, term_end: int, end: int) -> bool:
+    """Decide whether the terminators line[i:term_end] (closers up to `end`) end a sentence."""
+    if any(ch not in ".…" for ch in line[i:term_end]):
+        return True  # ! ? ؟ ؛ always end a sentence
+    nxt = line[end] if end < len(line) else ""
+    if nxt == "" or nxt.isspace():
+        return term_end - i > 1 or line[i] == "…" or not _is_abbreviation(line, i)
+    prev = line[i - 1] if i > 0 else ""
+    if prev.isdigit() and nxt.isdigit():
+        return False  # 3.5
+    # missing space after a period: split only before an Arabic letter ("أوكرانيا.وأفاد");
+    # "example.com", "v1.2", "U.S." stay whole.
+    return _is_arabic(nxt) and nxt.isalpha() and not prev.isdigit()
+
+
+def _split_line(line: str) -> list[str]:
+    protected = [(m.start(), m.end()) for m in _URL.finditer(line)]
+    pieces: list[str] = []
+    start = i = 0
+    n = len(line)
+    while i < n:
+        if line[i] in _HARD_END and not any(a <= i < b for a, b in protected):
+            end = i
+            while end < n and line[end] in _HARD_END:
+                end += 1
+            term_end = end
+            while end < n and line[end] in _CLOSERS:
+                end += 1
+            if _is_boundary(line, i, term_end, end):
+                pieces.append(line[start:end])
+                start = end
+            i = end
+        else:
+            i += 1
+    pieces.append(line[start:])
+    return pieces
+
+
+def _split_commas(sentence: str) -> list[str]:
+    out: list[str] = []
+    start = 0
+    for m in re.finditer("،", sentence):
+        pos = m.start()
+        before = sentence[pos - 1 : pos]
+        after = sentence[pos + 1 : pos + 2]
+        if before.isdigit() and after.isdigit():
+            continue
+        left = sentence[start : pos + 1].strip()
+        right = sentence[pos + 1 :].strip()
+        if len(left) >= _COMMA_MIN and len(right) >= _COMMA_MIN:
+            out.append(left)
+            start = pos + 1
+    out.append(sentence[start:])
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split `text` into sentences (cleaned with clean_text, in order, none empty).
+
+    Boundaries: newlines; runs of . ! ? ؟ ؛ … (closing quotes/brackets stay with the
+    sentence). A "." does not split inside numbers ("3.5"), URLs, e-mail addresses or
+    after abbreviations ("Dr.", "U.S.", one-letter initials such as "د."); a "." with no
+    space after it splits only before an Arabic letter ("أوكرانيا.وأفاد"). The Arabic comma
+    "،" splits only when both sides are at least 40 characters long, so long clause chains
+    become sentences while short lists stay whole; it never splits between digits.
+    """
+    out: list[str] = []
+    for line in clean_text(text).split("\n"):
+        if not line:
+            continue
+        for piece in _split_line(line):
+            for sentence in _split_commas(piece):
+                s = sentence.strip()
+                if s and any(ch.isalnum() for ch in s):
+                    out.append(s)
+    return out
