@@ -91,3 +91,37 @@ class StoreUnavailable(DigestBotError):
     """Redis is unreachable."""
 
     key = "error.store"
+
+
+# --- briefings (keys under `briefing.*`) ----------------------------------------
+
+
+class BadTime(BadInput):
+    """`/subscribe` got something that is not a HH:MM time."""
+
+    key = "briefing.bad_time"
+
+
+class BadTimezone(BadInput):
+    """`/timezone` got something that is not an IANA zone name; `params['zone']`."""
+
+    key = "briefing.bad_timezone"
+
+
+class NotAFeed(BadInput):
+    """`/addsource`: the URL is neither an RSS/Atom feed nor a page that links to one."""
+
+    key = "briefing.not_feed"
+
+
+class TooManySources(BadInput):
+    """`/addsource`: the user already has `params['limit']` sources of their own."""
+
+    key = "briefing.too_many_sources"
+
+
+class NoActiveArticle(DigestBotError):
+    """A follow-up question arrived but the chat has no (unexpired) article to ask about."""
+
+    key = "followup.no_active_article"
+    exit_code = 2

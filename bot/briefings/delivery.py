@@ -1,0 +1,255 @@
+"""The delivery tick: claim due subscribers, send each one briefing, reschedule.
+
+Correct with any number of processes sharing one Redis:
+
+* **Claim.** A Lua script takes up to `batch` members of the due set whose score is
+  <= now and, in the same step, re-scores them to `now + lease`. Another process's
+  claim no longer sees them, so two processes never both take one subscriber.
+* **Lease.** If the process dies before rescheduling, the member's score is the lease
+  expiry: it becomes claimable again then. Nobody is lost.
+* **Idempotency.** Before sending, a per-subscriber, per-local-date key is set to
+  `sending:<lease expiry>`; after Telegram accepted the message it becomes `done`.
+  A claim that finds `done` counts `already_sent` and only reschedules; one that finds
+  an unexpired `sending:` leaves the subscriber to the process in flight. At most one
+  briefing per subscriber per local day, except:
+* **Crash bound.** A `kill -9` after Telegram accepted a message but before the key
+  says `done` lets that subscriber get the briefing again when the lease expires. The
+  duplicates are bounded by the sends in flight at the kill: at most `concurrency`
+  (default 16) subscribers, each once.
+* **Grace.** A slot older than `grace` (BRIEFING_GRACE_HOURS) when claimed is skipped
+  to the next day (`late_skipped`); otherwise the briefing goes out late.
+
+Every outcome is counted: sent, skipped_empty, blocked, failed, already_sent,
+late_skipped (plus retried / in_flight / gone for diagnostics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from redis.commands.core import AsyncScript
+
+from bot.briefings import subscriptions as subs
+from bot.briefings.limiter import RateLimiter
+from bot.briefings.schedule import next_due, slot_date
+from bot.briefings.subscriptions import Subscription
+from bot.chat.types import Button
+from bot.store.redis import Store
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("sent", "skipped_empty", "blocked", "failed", "already_sent", "late_skipped")
+SENT_TTL = 3 * 24 * 3600  # the per-day key outlives any local day in any zone
+
+
+class SendBlocked(Exception):
+    """Telegram answered 403: the user blocked the bot or the chat is gone."""
+
+
+class SendRetryAfter(Exception):
+    """Telegram answered 429; wait `seconds` before retrying."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+class SendFailed(Exception):
+    """Any other send failure (network, 5xx, 400): retried with back-off, bounded."""
+
+
+class Sender(Protocol):
+    async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+        """Send one HTML message; return its message id. Raises SendBlocked,
+        SendRetryAfter or SendFailed."""
+        ...
+
+
+@dataclass
+class Rendered:
+    """A briefing ready to send: message parts (HTML, keyboard); `empty` = nothing new."""
+
+    parts: list[tuple[str, list[list[Button]]]]
+    empty: bool = False
+
+
+Builder = Callable[[Subscription, datetime], Awaitable[Rendered]]
+Sleep = Callable[[float], Awaitable[None]]
+
+# KEYS[1] due zset; ARGV now, lease_until, limit -> claimed member ids
+_CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], ARGV[2], id)
+end
+return ids
+"""
+
+# KEYS[1] sent key; ARGV now, lease_until, ttl -> 'ok' | 'done' | 'busy'
+_BEGIN = """
+local v = redis.call('GET', KEYS[1])
+if v == 'done' then return 'done' end
+if v then
+  local until_ts = tonumber(string.sub(v, 9))
+  if until_ts and until_ts > tonumber(ARGV[1]) then return 'busy' end
+end
+redis.call('SET', KEYS[1], 'sending:' .. ARGV[2], 'EX', tonumber(ARGV[3]))
+return 'ok'
+"""
+
+
+@dataclass
+class Delivery:
+    """Runs ticks against one Redis. Safe to run in many processes at once."""
+
+    store: Store
+    sender: Sender
+    builder: Builder
+    grace: timedelta = timedelta(hours=6)
+    skip_empty: bool = False
+    limiter: RateLimiter | None = None
+    lease: timedelta = timedelta(minutes=10)
+    batch: int = 200
+    concurrency: int = 16
+    max_attempts: int = 4
+    backoff: float = 1.0
+    sleep: Sleep = asyncio.sleep
+    on_blocked: Callable[[int], Awaitable[None]] | None = None
+    on_progress: Callable[[int], None] | None = None
+    _claim: AsyncScript | None = field(default=None, repr=False)
+    _begin: AsyncScript | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._claim = self.store.redis.register_script(_CLAIM)
+        self._begin = self.store.redis.register_script(_BEGIN)
+
+    async def claim(self, now: datetime, limit: int) -> list[int]:
+        """Atomically take up to `limit` due subscribers, leasing them until now + lease."""
+        assert self._claim is not None
+        until = now + self.lease
+        ids = await self._claim(
+            keys=[self.store.keys.due()], args=[now.timestamp(), until.timestamp(), limit]
+        )
+        return [int(i) for i in ids]
+
+    async def tick(self, now: datetime) -> Counter[str]:
+        """Deliver every briefing due at `now`; return the outcome counts."""
+        counts: Counter[str] = Counter({name: 0 for name in OUTCOMES})
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(uid: int) -> None:
+            async with sem:
+                try:
+                    outcome = await self.deliver(uid, now)
+                except Exception:  # one subscriber never stops the tick
+                    log.exception("briefing for user %s failed", uid)
+                    outcome = "failed"
+                counts[outcome] += 1
+                if self.on_progress:
+                    self.on_progress(1)
+
+        while ids := await self.claim(now, self.batch):
+            await asyncio.gather(*(one(uid) for uid in ids))
+        return counts
+
+    async def deliver(self, user_id: int, now: datetime) -> str:
+        """Handle one claimed subscriber; return the outcome name."""
+        k = self.store.keys
+        sub = await subs.get(self.store, user_id)
+        if sub is None:
+            await self.store.redis.zrem(k.due(), str(user_id))
+            return "gone"
+        if sub.slot > now:  # re-planned meanwhile (new time or zone): put it back
+            await self.store.redis.zadd(k.due(), {str(user_id): sub.slot.timestamp()})
+            return "replanned"
+        if now - sub.slot > self.grace:
+            await self._reschedule(sub, now)
+            return "late_skipped"
+        sent_key = k.sent(user_id, slot_date(sub.slot, sub.tz).isoformat())
+        assert self._begin is not None
+        state = await self._begin(
+            keys=[sent_key],
+            args=[now.timestamp(), (now + self.lease).timestamp(), SENT_TTL],
+        )
+        if state == "done":
+            await self._reschedule(sub, now)
+            return "already_sent"
+        if state == "busy":
+            return "in_flight"
+        rendered = await self.builder(sub, now)
+        if rendered.empty and self.skip_empty:
+            await self._finish(sub, sent_key, now)
+            return "skipped_empty"
+        try:
+            for html, buttons in rendered.parts:
+                await self._send(sub.chat_id, html, buttons)
+        except SendBlocked:
+            await self._blocked(sub)
+            return "blocked"
+        except SendFailed:
+            # Let the lease expire and a later tick retry (within the grace window).
+            await self.store.redis.delete(sent_key)
+            return "failed"
+        await self._finish(sub, sent_key, now)
+        return "skipped_empty" if rendered.empty else "sent"
+
+    async def _send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+        """Send one part: honour 429 retry_after, back off on other failures (bounded)."""
+        failures = 0
+        while True:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            try:
+                return await self.sender.send(chat_id, html, buttons)
+            except SendRetryAfter as exc:
+                log.info("429 for chat %s: waiting %.1fs", chat_id, exc.seconds)
+                await self.sleep(exc.seconds)
+            except SendFailed as exc:
+                failures += 1
+                if failures >= self.max_attempts:
+                    log.warning("briefing to chat %s failed %d times: %s", chat_id, failures, exc)
+                    raise
+                await self.sleep(self.backoff * 2 ** (failures - 1))
+
+    async def _finish(self, sub: Subscription, sent_key: str, now: datetime) -> None:
+        k = self.store.keys
+        nxt = next_due(sub.hhmm, sub.tz, max(now, sub.slot))
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.set(sent_key, "done", ex=SENT_TTL)
+            pipe.hset(
+                k.subscription(sub.user_id),
+                mapping={"slot": str(int(nxt.timestamp())), "last_sent": str(int(now.timestamp()))},
+            )
+            pipe.zadd(k.due(), {str(sub.user_id): nxt.timestamp()})
+            await pipe.execute()
+
+    async def _reschedule(self, sub: Subscription, now: datetime) -> None:
+        k = self.store.keys
+        nxt = next_due(sub.hhmm, sub.tz, max(now, sub.slot))
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(k.subscription(sub.user_id), "slot", str(int(nxt.timestamp())))
+            pipe.zadd(k.due(), {str(sub.user_id): nxt.timestamp()})
+            await pipe.execute()
+
+    async def _blocked(self, sub: Subscription) -> None:
+        """403: unsubscribe and delete the user's briefing data (issue 6)."""
+        log.info("chat %s blocked the bot: unsubscribing user %s", sub.chat_id, sub.user_id)
+        await subs.unsubscribe(self.store, sub.user_id)
+        k = self.store.keys
+        await self.store.redis.delete(k.user_sources(sub.user_id), k.user(sub.user_id))
+        await self.store.redis.srem(k.users(), str(sub.user_id))
+        if self.on_blocked is not None:
+            await self.on_blocked(sub.user_id)
+
+
+def format_counts(counts: Counter[str]) -> str:
+    """One line: the six outcomes always, then any diagnostics that happened."""
+    parts = [f"{name}={counts.get(name, 0)}" for name in OUTCOMES]
+    parts += [f"{n}={c}" for n, c in sorted(counts.items()) if n not in OUTCOMES and c]
+    return " ".join(parts)

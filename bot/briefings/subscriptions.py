@@ -1,0 +1,187 @@
+"""Subscriptions to the daily briefing, and the due set that drives delivery.
+
+A subscription is a Redis hash (`keys.subscription(user_id)`, no TTL: user data):
+chat id, local time, zone, language, the scheduled slot (`slot`, UTC epoch seconds of
+the next briefing) and `last_sent` (UTC epoch of the last delivered briefing). The due
+set (`keys.due()`) holds every subscriber scored by the time they may next be claimed:
+their slot, or a lease expiry while a process is delivering to them (see delivery).
+Both live under the `{sched}` hash tag, so Lua scripts can touch them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Any, cast
+
+from bot.briefings.schedule import format_hhmm, is_zone, next_due, parse_hhmm
+from bot.errors import BadTime, BadTimezone
+from bot.store.redis import Store
+
+DEFAULT_TIME = time(7, 0)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One user's daily briefing settings and schedule state."""
+
+    user_id: int
+    chat_id: int
+    hhmm: time
+    tz: str
+    lang: str
+    slot: datetime  # the next (or current, while claimed) delivery slot, UTC
+    last_sent: datetime | None = None
+
+    def to_hash(self) -> dict[str, str]:
+        return {
+            "user_id": str(self.user_id),
+            "chat_id": str(self.chat_id),
+            "time": format_hhmm(self.hhmm),
+            "tz": self.tz,
+            "lang": self.lang,
+            "slot": str(int(self.slot.timestamp())),
+            "last_sent": str(int(self.last_sent.timestamp())) if self.last_sent else "",
+        }
+
+    @classmethod
+    def from_hash(cls, data: dict[str, str]) -> Subscription:
+        last = data.get("last_sent") or ""
+        return cls(
+            user_id=int(data["user_id"]),
+            chat_id=int(data["chat_id"]),
+            hhmm=parse_hhmm(data["time"]),
+            tz=data["tz"],
+            lang=data.get("lang") or "ar",
+            slot=datetime.fromtimestamp(int(data["slot"]), UTC),
+            last_sent=datetime.fromtimestamp(int(last), UTC) if last else None,
+        )
+
+
+def check_time(text: str | None) -> time:
+    """Parse the user's HH:MM (None or "" gives 07:00); raises BadTime."""
+    if not text or not text.strip():
+        return DEFAULT_TIME
+    try:
+        return parse_hhmm(text)
+    except ValueError:
+        raise BadTime(text, value=text.strip()[:20]) from None
+
+
+def check_zone(name: str) -> str:
+    """Validate an IANA zone name (case-insensitive match on the common spelling)."""
+    name = name.strip()
+    if is_zone(name):
+        return name
+    fixed = "/".join(p[:1].upper() + p[1:] for p in name.split("/"))
+    if is_zone(fixed):
+        return fixed
+    raise BadTimezone(name, zone=name[:40])
+
+
+async def subscribe(
+    store: Store,
+    *,
+    user_id: int,
+    chat_id: int,
+    hhmm: time,
+    tz: str,
+    lang: str,
+    now: datetime,
+) -> Subscription:
+    """Create or update the user's subscription and schedule their next slot.
+
+    Re-subscribing (for example to change the time) never yields a second briefing on
+    the same local day: the per-day idempotency key is checked when the slot is claimed.
+    """
+    if not is_zone(tz):
+        raise BadTimezone(tz, zone=tz[:40])
+    prev = await get(store, user_id)
+    sub = Subscription(
+        user_id=user_id,
+        chat_id=chat_id,
+        hhmm=hhmm,
+        tz=tz,
+        lang=lang,
+        slot=next_due(hhmm, tz, now),
+        last_sent=prev.last_sent if prev else None,
+    )
+    await _save(store, sub)
+    return sub
+
+
+async def _save(store: Store, sub: Subscription) -> None:
+    k = store.keys
+    async with store.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(k.subscription(sub.user_id), mapping=cast(Any, sub.to_hash()))
+        pipe.zadd(k.due(), {str(sub.user_id): sub.slot.timestamp()})
+        pipe.hset(k.user(sub.user_id), "tz", sub.tz)
+        await pipe.execute()
+
+
+async def get(store: Store, user_id: int) -> Subscription | None:
+    """The user's subscription, or None."""
+    data = cast(dict[str, str], await store.redis.hgetall(store.keys.subscription(user_id)))
+    return Subscription.from_hash(data) if data else None
+
+
+async def unsubscribe(store: Store, user_id: int) -> bool:
+    """Remove the subscription and its schedule; True when there was one."""
+    k = store.keys
+    async with store.redis.pipeline(transaction=True) as pipe:
+        pipe.delete(k.subscription(user_id))
+        pipe.zrem(k.due(), str(user_id))
+        pipe.delete(k.lease(user_id))
+        removed, _, _ = await pipe.execute()
+    return bool(removed)
+
+
+async def user_timezone(store: Store, user_id: int, default: str) -> str:
+    """The user's zone preference (set by /timezone or /subscribe), else `default`."""
+    tz = cast(str | None, await store.redis.hget(store.keys.user(user_id), "tz"))
+    return tz if tz and is_zone(tz) else default
+
+
+async def set_timezone(store: Store, user_id: int, tz: str, *, now: datetime) -> str:
+    """Store the user's zone; re-plan their briefing if subscribed. Returns the zone."""
+    tz = check_zone(tz)
+    sub = await get(store, user_id)
+    if sub is None:
+        await store.redis.hset(store.keys.user(user_id), "tz", tz)
+        return tz
+    await subscribe(
+        store,
+        user_id=user_id,
+        chat_id=sub.chat_id,
+        hhmm=sub.hhmm,
+        tz=tz,
+        lang=sub.lang,
+        now=now,
+    )
+    return tz
+
+
+async def set_language(store: Store, user_id: int, lang: str) -> None:
+    """Follow a /language change so the next briefing is in the new language."""
+    key = store.keys.subscription(user_id)
+    if await store.redis.exists(key):
+        await store.redis.hset(key, "lang", lang)
+
+
+async def count(store: Store) -> int:
+    """Number of subscribers."""
+    return int(await store.redis.zcard(store.keys.due()))
+
+
+async def list_all(store: Store, *, batch: int = 500) -> list[Subscription]:
+    """Every subscription (for admin views and tests), ordered by next due time."""
+    ids = await store.redis.zrange(store.keys.due(), 0, -1)
+    out: list[Subscription] = []
+    for i in range(0, len(ids), batch):
+        async with store.redis.pipeline(transaction=False) as pipe:
+            for uid in ids[i : i + batch]:
+                pipe.hgetall(store.keys.subscription(int(cast(str, uid))))
+            for data in await pipe.execute():
+                if data:
+                    out.append(Subscription.from_hash(data))
+    return out

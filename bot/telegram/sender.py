@@ -1,0 +1,95 @@
+"""The Telegram implementation of the briefing `Sender` (python-telegram-bot's `Bot`).
+
+Maps Bot API answers onto the delivery errors: 403 Forbidden -> SendBlocked, 429
+RetryAfter -> SendRetryAfter(seconds), anything else -> SendFailed. Messages go out in
+HTML parse mode with link previews off.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from datetime import timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
+from bot.chat.types import Button
+from bot.config import Settings
+
+# Opt in to PTB's future `timedelta` time periods (documented switch): without it, merely
+# constructing a RetryAfter emits a PTBDeprecationWarning, an error under our test config.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+
+def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    """Our transport-neutral buttons as a Telegram inline keyboard (None when empty)."""
+    rows = [
+        [
+            InlineKeyboardButton(b.text, url=b.url)
+            if b.url
+            else InlineKeyboardButton(b.text, callback_data=b.callback or "-")
+            for b in row
+        ]
+        for row in buttons
+        if row
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """The wait a RetryAfter asks for, in seconds (without PTB's int/timedelta warning)."""
+    value = getattr(exc, "_retry_after", None)
+    if value is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    """Sends briefings through the Bot API at `settings.telegram_base_url`."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pool_size: int = 64) -> TelegramSender:
+        """A sender with its own Bot; call `start()` before and `close()` after use."""
+        settings.require_token()
+        request = HTTPXRequest(
+            connection_pool_size=pool_size, connect_timeout=5, read_timeout=10, pool_timeout=10
+        )
+        bot = Bot(
+            settings.telegram_bot_token,
+            base_url=f"{settings.telegram_base_url}/bot",
+            request=request,
+        )
+        return cls(bot)
+
+    async def start(self) -> None:
+        await self.bot.initialize()
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
+
+    async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+        """Send one HTML message; return its id. Raises SendBlocked/SendRetryAfter/SendFailed."""
+        try:
+            msg = await self.bot.send_message(
+                chat_id,
+                html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(buttons),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except Forbidden as exc:
+            raise SendBlocked(str(exc)) from None
+        except RetryAfter as exc:
+            raise SendRetryAfter(retry_seconds(exc)) from None
+        except TelegramError as exc:
+            raise SendFailed(f"{type(exc).__name__}: {exc}") from None
+        return int(msg.message_id)

@@ -1,0 +1,258 @@
+"""Delivery tick against a real Redis and the fake Bot API (real python-telegram-bot)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from telegram import Bot
+
+from bot.briefings import subscriptions as subs
+from bot.briefings.delivery import Delivery, Rendered, format_counts
+from bot.briefings.subscriptions import Subscription
+from bot.chat.types import Button
+from bot.store.redis import Store
+from bot.telegram.sender import TelegramSender
+from tests.fakes.botapi import BotAPI
+
+T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 07:00 in Riyadh
+
+
+async def build(sub: Subscription, now: datetime) -> Rendered:
+    html = f"<b>Briefing</b> for {sub.user_id} ({sub.lang}) {now:%Y-%m-%d}"
+    return Rendered([(html, [[Button("Unsubscribe", callback="bu")]])])
+
+
+async def build_empty(sub: Subscription, now: datetime) -> Rendered:
+    return Rendered([("nothing new", [])], empty=True)
+
+
+class Sleeps:
+    """Records the waits delivery asks for, without waiting (no sleeps in tests)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+async def sender(botapi: BotAPI) -> AsyncIterator[TelegramSender]:
+    s = TelegramSender(Bot(botapi.token, base_url=botapi.base_url))
+    await s.start()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def make(store: Store, sender: TelegramSender, **kw: object) -> Delivery:
+    kw.setdefault("builder", build)
+    kw.setdefault("sleep", Sleeps())
+    return Delivery(store=store, sender=sender, **kw)  # type: ignore[arg-type]
+
+
+async def add(
+    store: Store,
+    uid: int,
+    *,
+    tz: str = "Asia/Riyadh",
+    at: time = time(7, 0),
+    now: datetime = T0 - timedelta(hours=12),
+    lang: str = "ar",
+) -> Subscription:
+    return await subs.subscribe(store, user_id=uid, chat_id=uid, hhmm=at, tz=tz, lang=lang, now=now)
+
+
+async def test_due_subscriber_gets_one_briefing_and_is_rescheduled(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    await add(store, 2, at=time(9, 0))  # not due yet at 07:00
+    d = make(store, sender)
+    counts = await d.tick(T0)
+    assert counts["sent"] == 1
+    assert [s.chat_id for s in botapi.sent] == [1]
+    msg = botapi.sent[0]
+    assert msg.parse_mode == "HTML" and msg.disable_preview
+    assert msg.buttons[0]["callback_data"] == "bu"
+    sub = await subs.get(store, 1)
+    assert sub is not None and sub.slot == T0 + timedelta(days=1)
+    assert sub.last_sent == T0
+    # Same instant again: nothing is due any more.
+    again = await d.tick(T0)
+    assert sum(again.values()) == 0
+    assert len(botapi.sent) == 1
+
+
+async def test_two_processes_same_instant_each_subscriber_exactly_once(
+    store: Store, botapi: BotAPI, redis_url: str
+) -> None:
+    from bot.store.redis import client_for
+
+    n = 60
+    for uid in range(1, n + 1):
+        await add(store, uid, tz=["Asia/Riyadh", "Europe/London"][uid % 2])
+    # Second "process": its own Redis connection and its own Bot client.
+    other = Store(redis=client_for(redis_url), keys=store.keys, url=redis_url)
+    s1 = TelegramSender(Bot(botapi.token, base_url=botapi.base_url))
+    s2 = TelegramSender(Bot(botapi.token, base_url=botapi.base_url))
+    await s1.start()
+    await s2.start()
+    try:
+        # London's 07:00 on 2 March is 07:00 UTC: tick when both zones are due.
+        now = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+        d1 = make(store, s1, batch=7, concurrency=4)
+        d2 = make(other, s2, batch=7, concurrency=4)
+        c1, c2 = await asyncio.gather(d1.tick(now), d2.tick(now))
+    finally:
+        await s1.close()
+        await s2.close()
+        await other.redis.aclose()
+    chats = [s.chat_id for s in botapi.sent]
+    assert sorted(chats) == list(range(1, n + 1))  # everyone, nobody twice
+    assert c1["sent"] + c2["sent"] == n
+    assert c1["sent"] > 0 and c2["sent"] > 0  # both really worked
+
+
+async def test_crash_after_claim_lease_expires_and_nobody_is_lost(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    await add(store, 2)
+    d = make(store, sender)
+    claimed = await d.claim(T0, 10)  # a process claims ... and dies before sending
+    assert sorted(claimed) == [1, 2]
+    assert sum((await d.tick(T0 + timedelta(minutes=1))).values()) == 0  # still leased
+    counts = await d.tick(T0 + d.lease + timedelta(seconds=1))
+    assert counts["sent"] == 2
+    assert sorted(s.chat_id for s in botapi.sent) == [1, 2]
+
+
+async def test_crash_after_marking_sending_is_retried_after_lease(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    d = make(store, sender)
+
+    async def crash(sub: Subscription, now: datetime) -> Rendered:
+        raise SystemExit("kill -9 stand-in: died between marking and sending")
+
+    dying = make(store, sender, builder=crash)
+    await dying.claim(T0, 10)
+    with pytest.raises(SystemExit):
+        await dying.deliver(1, T0)
+    assert botapi.sent == []
+    later = T0 + d.lease + timedelta(seconds=1)
+    counts = await d.tick(later)
+    assert counts["sent"] == 1
+    # The next tick in the same local day finds the key `done`.
+    await subs.subscribe(
+        store,
+        user_id=1,
+        chat_id=1,
+        hhmm=time(7, 5),
+        tz="Asia/Riyadh",
+        lang="ar",
+        now=later - timedelta(minutes=30),
+    )
+    counts = await d.tick(later)
+    assert counts["already_sent"] == 1
+    assert len(botapi.sent) == 1
+
+
+async def test_restart_within_grace_sends_late_and_after_grace_skips(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    await add(store, 2, at=time(1, 0))  # 01:00 Riyadh = 22:00 UTC the day before
+    d = make(store, sender)  # grace 6 h
+    counts = await d.tick(T0 + timedelta(hours=5))  # bot was down from 03:00 to 09:00 UTC
+    assert counts["sent"] == 1  # user 1: 5 h late, within grace
+    assert counts["late_skipped"] == 1  # user 2: 11 h late
+    assert [s.chat_id for s in botapi.sent] == [1]
+    sub2 = await subs.get(store, 2)
+    assert sub2 is not None and sub2.slot == datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
+    counts = await d.tick(datetime(2026, 3, 2, 22, 0, tzinfo=UTC))
+    assert counts["sent"] == 1 and botapi.sent[-1].chat_id == 2
+
+
+async def test_dst_seven_oclock_london_on_both_sides(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 5, tz="Europe/London", now=datetime(2026, 3, 28, 0, 0, tzinfo=UTC))
+    d = make(store, sender)
+    assert (await d.tick(datetime(2026, 3, 28, 7, 0, tzinfo=UTC)))["sent"] == 1  # GMT
+    assert sum((await d.tick(datetime(2026, 3, 29, 5, 59, tzinfo=UTC))).values()) == 0
+    assert (await d.tick(datetime(2026, 3, 29, 6, 0, tzinfo=UTC)))["sent"] == 1  # BST
+    assert len(botapi.sent) == 2
+
+
+async def test_403_unsubscribes_and_removes_user_data(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    await add(store, 2)
+    await store.redis.hset(store.keys.user_sources(2), "http://x/feed", "{}")
+    botapi.fail(2, 403)
+    counts = await make(store, sender).tick(T0)
+    assert counts["blocked"] == 1 and counts["sent"] == 1
+    assert await subs.get(store, 2) is None
+    assert await store.redis.zscore(store.keys.due(), "2") is None
+    assert not await store.redis.exists(store.keys.user_sources(2), store.keys.user(2))
+    assert await subs.get(store, 1) is not None
+
+
+async def test_429_retry_after_is_honoured(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    botapi.fail(1, 429, retry_after=3)
+    sleeps = Sleeps()
+    counts = await make(store, sender, sleep=sleeps).tick(T0)
+    assert counts["sent"] == 1
+    assert sleeps.waits == [3.0]
+    assert [e[1] for e in botapi.errors] == [429]
+    assert len(botapi.sent_to(1)) == 1
+
+
+async def test_other_failures_back_off_bounded_then_retry_next_tick(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    botapi.fail(1, 500, times=4)
+    sleeps = Sleeps()
+    d = make(store, sender, sleep=sleeps, max_attempts=4)
+    counts = await d.tick(T0)
+    assert counts["failed"] == 1
+    assert sleeps.waits == [1.0, 2.0, 4.0]  # exponential, bounded
+    assert botapi.sent == []
+    counts = await d.tick(T0 + d.lease + timedelta(seconds=1))  # within grace: retried
+    assert counts["sent"] == 1 and len(botapi.sent) == 1
+
+
+async def test_empty_briefing_skipped_or_short_line(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    counts = await make(store, sender, builder=build_empty, skip_empty=True).tick(T0)
+    assert counts["skipped_empty"] == 1 and botapi.sent == []
+    await add(store, 2, now=T0 + timedelta(hours=1))  # due tomorrow
+    counts = await make(store, sender, builder=build_empty).tick(T0 + timedelta(days=1))
+    assert counts["skipped_empty"] == 2
+    assert sorted(s.chat_id for s in botapi.sent) == [1, 2]  # the short line went out
+    assert "sent=0 skipped_empty=2" in format_counts(counts)
+
+
+async def test_unsubscribed_while_claimed_is_dropped(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    d = make(store, sender)
+    await d.claim(T0, 10)
+    assert await subs.unsubscribe(store, 1)
+    assert await d.deliver(1, T0) == "gone"
+    assert botapi.sent == []
