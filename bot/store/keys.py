@@ -78,6 +78,10 @@ class Keys:
     def answer(self, cache_key: str) -> str:
         return self._k("answer", cache_key)
 
+    def chat_index(self, chat_id: int) -> str:
+        """Set of this chat's follow-up keys (message map, histories), so /reset finds them."""
+        return self._k("chat", chat_id, "index")
+
     # --- feeds and stories ------------------------------------------------------
     def user_sources(self, user_id: int) -> str:
         return self._k("user", user_id, "sources")
