@@ -1,0 +1,417 @@
+"""Webhook mode end to end: real uvicorn servers on loopback, the real PTB Application,
+the fake Bot API, and the test Redis.
+
+Two replicas share one Redis and must process a given update once; a wrong secret
+changes nothing; /healthz, /readyz and /metrics answer; a shutdown during a slow
+handler finishes the work before returning (also with a real SIGTERM, in a child
+process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot import metrics
+from bot.config import Settings
+from bot.store.keys import Keys
+from bot.store.redis import Store, client_for
+from bot.telegram.webhook import ALLOWED_UPDATES, SEEN_TTL_SECONDS, WebhookServer
+from tests.conftest import free_port
+from tests.fakes.botapi import BotAPI
+
+SECRET = "wh-secret-0123456789abcdef"
+HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+ROOT = Path(__file__).resolve().parents[2]
+_ids = itertools.count(10_000)
+
+
+@dataclass
+class Gate:
+    """Lets a test hold the handler (a slow summary) and see that it started."""
+
+    started: asyncio.Event
+    release: asyncio.Event
+
+    @classmethod
+    def open(cls) -> Gate:
+        gate = cls(asyncio.Event(), asyncio.Event())
+        gate.release.set()
+        return gate
+
+
+def build_app(botapi: BotAPI, gate: Gate) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A minimal real Application: /summarize replies once the gate opens."""
+
+    async def summarize(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        gate.started.set()
+        await gate.release.wait()
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(f"digest for update {update.update_id}")
+
+    app = (
+        Application.builder()
+        .token(botapi.token)
+        .base_url(botapi.base_url)
+        .base_file_url(botapi.base_file_url)
+        .updater(None)
+        .build()
+    )
+    app.add_handler(CommandHandler("summarize", summarize))
+    return app
+
+
+def webhook_settings(store: Store, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "telegram_bot_token": "123456:TEST-token-for-fake-bot-api",
+        "redis_prefix": store.keys.prefix,
+        "webhook_url": "https://bot.example.com/tg/hook",
+        "webhook_secret": SECRET,
+        "webhook_listen": "127.0.0.1",
+        "webhook_port": free_port(),
+        "webhook_max_concurrency": 4,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def replica(
+    settings: Settings,
+    store: Store,
+    app: Application[Any, Any, Any, Any, Any, Any],
+    **kwargs: Any,
+) -> AsyncIterator[WebhookServer]:
+    """Run one webhook replica until the block ends (then stop it gracefully)."""
+    server = WebhookServer(settings, store, app, **kwargs)
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.run(ready=ready, handle_signals=False))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, waiter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()  # surface the start-up error
+    assert ready.is_set(), "webhook server did not start"
+    try:
+        yield server
+    finally:
+        server.request_stop()
+        await asyncio.wait_for(task, 30)
+
+
+def url(settings: Settings, path: str = "/tg/hook") -> str:
+    return f"http://127.0.0.1:{settings.webhook_port}{path}"
+
+
+def command_update(botapi: BotAPI, chat_id: int, text: str = "/summarize x") -> dict[str, Any]:
+    update = botapi.command(chat_id, text, queue=False)
+    update["update_id"] = next(_ids)
+    return update
+
+
+async def test_same_update_to_two_replicas_is_processed_once(botapi: BotAPI, store: Store) -> None:
+    s1, s2 = webhook_settings(store), webhook_settings(store)
+    gate = Gate.open()
+    async with (
+        replica(s1, store, build_app(botapi, gate)),
+        replica(s2, store, build_app(botapi, gate)),
+        httpx.AsyncClient() as http,
+    ):
+        update = command_update(botapi, 501)
+        # Telegram's retry reaching both replicas at once, then once more later.
+        first = await asyncio.gather(
+            http.post(url(s1), json=update, headers=HEADERS),
+            http.post(url(s2), json=update, headers=HEADERS),
+        )
+        assert [r.status_code for r in first] == [200, 200]
+        await botapi.wait_for(lambda m: m.chat_id == 501)
+        again = await http.post(url(s2), json=update, headers=HEADERS)
+        assert again.status_code == 200
+    # both replicas have stopped (drained): exactly one reply was ever sent
+    assert [m.plain for m in botapi.sent_to(501)] == [f"digest for update {update['update_id']}"]
+    ttl = await store.redis.ttl(store.keys.update_seen(update["update_id"]))
+    assert SEEN_TTL_SECONDS - 60 < ttl <= SEEN_TTL_SECONDS
+
+
+async def test_webhook_is_registered_with_secret_and_allowed_updates(
+    botapi: BotAPI, store: Store
+) -> None:
+    settings = webhook_settings(store)
+    async with replica(settings, store, build_app(botapi, Gate.open())):
+        calls = [params for method, params in botapi.calls if method == "setWebhook"]
+    assert len(calls) == 1
+    assert calls[0]["url"] == "https://bot.example.com/tg/hook"
+    assert calls[0]["secret_token"] == SECRET
+    assert calls[0]["allowed_updates"] == list(ALLOWED_UPDATES)
+    assert calls[0]["drop_pending_updates"] is False
+    # shutting one replica down leaves the webhook in place for the others
+    assert not [m for m, _ in botapi.calls if m == "deleteWebhook"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong-secret"}])
+async def test_missing_or_wrong_secret_is_rejected_and_not_processed(
+    botapi: BotAPI, store: Store, headers: dict[str, str]
+) -> None:
+    settings = webhook_settings(store)
+    forbidden = metrics.value("digestbot_webhook_requests_total", outcome="forbidden")
+    async with (
+        replica(settings, store, build_app(botapi, Gate.open())),
+        httpx.AsyncClient() as http,
+    ):
+        update = command_update(botapi, 502)
+        resp = await http.post(url(settings), json=update, headers=headers)
+        assert resp.status_code == 403
+        # the real Telegram retry, with the right secret, is still processed
+        ok = await http.post(url(settings), json=update, headers=HEADERS)
+        assert ok.status_code == 200
+        await botapi.wait_for(lambda m: m.chat_id == 502)
+    assert len(botapi.sent_to(502)) == 1
+    assert metrics.value("digestbot_webhook_requests_total", outcome="forbidden") == forbidden + 1
+
+
+async def test_forged_update_with_wrong_secret_leaves_no_trace(
+    botapi: BotAPI, store: Store
+) -> None:
+    settings = webhook_settings(store)
+    async with (
+        replica(settings, store, build_app(botapi, Gate.open())),
+        httpx.AsyncClient() as http,
+    ):
+        update = command_update(botapi, 503)
+        resp = await http.post(
+            url(settings), json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET[:-1]}
+        )
+        assert resp.status_code == 403
+    assert botapi.sent_to(503) == []
+    assert await store.redis.exists(store.keys.update_seen(update["update_id"])) == 0
+
+
+async def test_health_ready_and_metrics_count_a_processed_update(
+    botapi: BotAPI, store: Store
+) -> None:
+    settings = webhook_settings(store)
+    before = metrics.value("digestbot_updates_total", type="message")
+    async with (
+        replica(settings, store, build_app(botapi, Gate.open())),
+        httpx.AsyncClient() as http,
+    ):
+        assert (await http.get(url(settings, "/healthz"))).status_code == 200
+        ready = await http.get(url(settings, "/readyz"))
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok", "bot": True, "redis": True}
+        await http.post(url(settings), json=command_update(botapi, 504), headers=HEADERS)
+        await botapi.wait_for(lambda m: m.chat_id == 504)
+        page = await http.get(url(settings, "/metrics"))
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain")
+    assert 'digestbot_updates_total{type="message"}' in page.text
+    assert "digestbot_webhook_ack_seconds_bucket" in page.text
+    assert "digestbot_llm_latency_seconds_bucket" in page.text
+    assert metrics.value("digestbot_updates_total", type="message") == before + 1
+
+
+async def test_redis_down_answers_503_so_telegram_retries(botapi: BotAPI, store: Store) -> None:
+    dead = Store(
+        redis=client_for(f"redis://127.0.0.1:{free_port()}/0"),
+        keys=Keys(store.keys.prefix),
+        url="dead",
+    )
+    settings = webhook_settings(store)
+    try:
+        async with (
+            replica(settings, dead, build_app(botapi, Gate.open())),
+            httpx.AsyncClient() as http,
+        ):
+            ready = await http.get(url(settings, "/readyz"))
+            assert ready.status_code == 503
+            assert ready.json()["redis"] is False
+            resp = await http.post(url(settings), json=command_update(botapi, 505), headers=HEADERS)
+            assert resp.status_code == 503
+    finally:
+        await dead.redis.aclose()
+    assert botapi.sent_to(505) == []
+
+
+async def test_saturated_replica_refuses_before_claiming(botapi: BotAPI, store: Store) -> None:
+    settings = webhook_settings(store, webhook_max_concurrency=1)
+    gate = Gate(asyncio.Event(), asyncio.Event())
+    async with (
+        replica(settings, store, build_app(botapi, gate), max_pending=1) as server,
+        httpx.AsyncClient() as http,
+    ):
+        held = command_update(botapi, 506)
+        assert (await http.post(url(settings), json=held, headers=HEADERS)).status_code == 200
+        await gate.started.wait()
+        extra = command_update(botapi, 507)
+        refused = await http.post(url(settings), json=extra, headers=HEADERS)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        # not claimed: Telegram's retry is processed once there is room
+        assert await store.redis.exists(store.keys.update_seen(extra["update_id"])) == 0
+        gate.release.set()
+        await botapi.wait_for(lambda m: m.chat_id == 506)
+        while server.pending:
+            await asyncio.sleep(0.01)
+        assert (await http.post(url(settings), json=extra, headers=HEADERS)).status_code == 200
+        await botapi.wait_for(lambda m: m.chat_id == 507)
+
+
+async def test_shutdown_during_slow_handler_finishes_it(botapi: BotAPI, store: Store) -> None:
+    settings = webhook_settings(store)
+    gate = Gate(asyncio.Event(), asyncio.Event())
+    server = WebhookServer(settings, store, build_app(botapi, gate))
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.run(ready=ready, handle_signals=False))
+    await asyncio.wait_for(ready.wait(), 10)
+    async with httpx.AsyncClient() as http:
+        update = command_update(botapi, 508)
+        assert (await http.post(url(settings), json=update, headers=HEADERS)).status_code == 200
+        await gate.started.wait()
+        server.request_stop()  # what SIGTERM does
+        # draining: no new updates, not ready, still alive
+        late = await http.post(url(settings), json=command_update(botapi, 509), headers=HEADERS)
+        assert late.status_code == 503
+        assert (await http.get(url(settings, "/readyz"))).status_code == 503
+        assert (await http.get(url(settings, "/healthz"))).status_code == 200
+        assert not task.done()
+        gate.release.set()
+    await asyncio.wait_for(task, 30)
+    assert [m.plain for m in botapi.sent_to(508)] == [f"digest for update {update['update_id']}"]
+    assert botapi.sent_to(509) == []
+
+
+async def test_drain_is_bounded(botapi: BotAPI, store: Store) -> None:
+    settings = webhook_settings(store)
+    gate = Gate(asyncio.Event(), asyncio.Event())  # never released
+    async with (
+        replica(settings, store, build_app(botapi, gate), drain_seconds=0.2) as server,
+        httpx.AsyncClient() as http,
+    ):
+        await http.post(url(settings), json=command_update(botapi, 510), headers=HEADERS)
+        await gate.started.wait()
+        assert server.pending == 1
+    # the block's exit returned within the bound; the stuck update was cancelled
+    assert server.pending == 0
+    assert botapi.sent_to(510) == []
+
+
+# --- a real SIGTERM, in a child process ------------------------------------------------
+
+
+def child_main() -> None:  # pragma: no cover - runs in the child process
+    """Child process: one replica whose /summarize handler waits for the fake LLM
+    (a slow summary), then replies."""
+    import openai
+
+    from bot.logs import setup_logging
+    from bot.telegram.webhook import serve_webhook
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    setup_logging(settings)
+
+    async def summarize(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        llm = openai.AsyncOpenAI(api_key="sk-test", base_url=os.environ["CHILD_LLM_URL"])
+        reply = await llm.chat.completions.create(
+            model="fake-model", messages=[{"role": "user", "content": "summarize"}]
+        )
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(f"summary: {reply.choices[0].message.content}")
+
+    async def main() -> None:
+        app = (
+            Application.builder()
+            .token(settings.telegram_bot_token)
+            .base_url(f"{settings.telegram_base_url}/bot")
+            .updater(None)
+            .build()
+        )
+        app.add_handler(CommandHandler("summarize", summarize))
+        assert settings.redis_url
+        store = Store(
+            redis=client_for(settings.redis_url),
+            keys=Keys(settings.redis_prefix),
+            url=settings.redis_url,
+        )
+
+        @dataclass
+        class Services:
+            store: Store
+
+        try:
+            await serve_webhook(settings, Services(store), app)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+async def test_sigterm_during_a_summary_finishes_it_and_exits_0(
+    botapi: BotAPI, store: Store, redis_url: str, fake_llm: Any
+) -> None:
+    fake_llm.latency = 1.0  # the summary is in flight when SIGTERM arrives
+    fake_llm.handler = lambda body: "خلاصة الخبر"
+    settings = webhook_settings(store)
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": botapi.token,
+        "TELEGRAM_BASE_URL": botapi.url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": store.keys.prefix,
+        "WEBHOOK_URL": "https://bot.example.com/tg/hook",
+        "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "WEBHOOK_PORT": str(settings.webhook_port),
+        "CHILD_LLM_URL": fake_llm.base_url,
+        "LOG_LEVEL": "INFO",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from tests.integration.test_webhook import child_main; child_main()",
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):  # wait for the port (the child imports PTB, openai ...)
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(url(settings, "/readyz"))).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            update = command_update(botapi, 511)
+            resp = await http.post(url(settings), json=update, headers=HEADERS)
+            assert resp.status_code == 200
+            for _ in range(200):  # until the LLM request is in flight
+                if fake_llm.calls:
+                    break
+                await asyncio.sleep(0.02)
+            assert fake_llm.calls == 1
+            proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert [m.plain for m in botapi.sent_to(511)] == ["summary: خلاصة الخبر"]
+    log = err.decode()
+    assert "finishing 1 in flight" in log
+    for secret in (SECRET, botapi.token):
+        assert secret not in log
