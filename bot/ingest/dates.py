@@ -182,7 +182,8 @@ def _dateparser_fallback(fragment: str) -> date | None:
     )
     if parsed is None or not MIN_YEAR <= parsed.year <= MAX_YEAR:
         return None
-    return parsed.date()
+    found: date = parsed.date()
+    return found
 
 
 def _labelled(lines: list[str], labels: tuple[str, ...]) -> date | None:
@@ -226,7 +227,7 @@ def date_line_spans(text: str) -> list[str]:
     labels = _PUBLISHED_LABELS + _UPDATED_LABELS
     for line in text.splitlines():
         norm = normalize_for_match(line)
-        if 0 < len(norm) <= 90 and any(label in norm[:30] for label in labels):
-            if _first_date(norm) or _dateparser_fallback(norm[:60]):
-                out.append(line)
+        is_label = 0 < len(norm) <= 90 and any(label in norm[:30] for label in labels)
+        if is_label and (_first_date(norm) or _dateparser_fallback(norm[:60])):
+            out.append(line)
     return out
