@@ -237,6 +237,11 @@ class WebhookServer:
         """Updates accepted and not finished (running or waiting for a slot)."""
         return len(self._tasks)
 
+    async def wait_idle(self) -> None:
+        """Return once every accepted update has finished (keeps accepting new ones)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
     async def _redis_ok(self) -> bool:
         try:
             return bool(await asyncio.wait_for(self.store.redis.ping(), timeout=1.0))

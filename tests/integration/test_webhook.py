@@ -265,8 +265,7 @@ async def test_saturated_replica_refuses_before_claiming(botapi: BotAPI, store: 
         assert await store.redis.exists(store.keys.update_seen(extra["update_id"])) == 0
         gate.release.set()
         await botapi.wait_for(lambda m: m.chat_id == 506)
-        while server.pending:
-            await asyncio.sleep(0.01)
+        await server.wait_idle()
         assert (await http.post(url(settings), json=extra, headers=HEADERS)).status_code == 200
         await botapi.wait_for(lambda m: m.chat_id == 507)
 
@@ -404,7 +403,7 @@ async def test_sigterm_during_a_summary_finishes_it_and_exits_0(
                 await asyncio.sleep(0.02)
             assert fake_llm.calls == 1
             proc.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
     finally:
         if proc.returncode is None:
             proc.kill()
