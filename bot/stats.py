@@ -1,0 +1,50 @@
+"""Daily counters in Redis (digests, cache hits/misses, LLM calls and tokens, ...).
+
+One key per counter and UTC day (`store.keys.stat(name, "YYYY-MM-DD")`), kept ~40 days.
+Counting never fails a request: Redis errors are logged and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+
+from redis.exceptions import RedisError
+
+from bot.store.redis import Store
+
+log = logging.getLogger(__name__)
+
+TTL_SECONDS = 40 * 86400
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+async def incr(store: Store, name: str, amount: int = 1, *, day: date | None = None) -> None:
+    """Add `amount` to today's (or `day`'s) counter `name`."""
+    if amount == 0:
+        return
+    key = store.keys.stat(name, (day or _today()).isoformat())
+    try:
+        async with store.redis.pipeline(transaction=False) as pipe:
+            pipe.incrby(key, amount)
+            pipe.expire(key, TTL_SECONDS)
+            await pipe.execute()
+    except (RedisError, OSError) as exc:
+        log.warning("stats: could not count %s: %s", name, exc)
+
+
+async def get(store: Store, name: str, day: date) -> int:
+    """Return the counter `name` for `day` (0 when unset)."""
+    value = await store.redis.get(store.keys.stat(name, day.isoformat()))
+    return int(value or 0)
+
+
+async def series(store: Store, name: str, days: list[date]) -> list[int]:
+    """Return the counter `name` for each of `days`, in order."""
+    if not days:
+        return []
+    values = await store.redis.mget([store.keys.stat(name, d.isoformat()) for d in days])
+    return [int(v or 0) for v in values]

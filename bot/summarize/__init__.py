@@ -1,0 +1,1 @@
+"""Summarize: article in, faithful Arabic or English digest out (LLM or extractive)."""

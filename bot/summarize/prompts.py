@@ -1,0 +1,53 @@
+"""Prompt files: `prompts/<name>.md`, versioned by their content hash.
+
+`load_prompt("summarize")` returns the text and `version` (first 12 hex digits of the
+sha256 of the file). `Prompt.render(**params)` replaces only `{name}` placeholders whose
+name is given, so braces elsewhere (JSON examples) are left alone. Article text is never
+rendered into a template: callers append it as delimited data to the user message.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def prompts_dir() -> Path:
+    """The prompts folder: $PROMPTS_DIR, else `prompts/` at the project root."""
+    env = os.environ.get("PROMPTS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "prompts"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    text: str
+    version: str
+
+    def render(self, **params: object) -> str:
+        """Return the text with each given `{name}` replaced by str(value), once, safely."""
+
+        def sub(m: re.Match[str]) -> str:
+            key = m.group(1)
+            return str(params[key]) if key in params else m.group(0)
+
+        return _PLACEHOLDER.sub(sub, self.text).strip()
+
+
+@functools.cache
+def load_prompt(name: str) -> Prompt:
+    """Read `prompts/<name>.md`; raise FileNotFoundError if it does not exist."""
+    raw = (prompts_dir() / f"{name}.md").read_bytes()
+    return Prompt(name=name, text=raw.decode("utf-8"), version=hashlib.sha256(raw).hexdigest()[:12])
+
+
+def combined_version(*names: str) -> str:
+    """One version for a set of prompts (changes when any of them changes)."""
+    joined = "|".join(load_prompt(n).version for n in names)
+    return hashlib.sha256(joined.encode()).hexdigest()[:12]

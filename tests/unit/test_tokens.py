@@ -1,0 +1,38 @@
+"""Token counting: the shipped o200k encoding, offline, fast enough for every request."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.summarize.tokens import count_tokens, estimate_tokens
+
+SEED = (Path(__file__).parents[1] / "fixtures" / "seed-article-ar.txt").read_text("utf-8")
+
+
+def test_counts_arabic_with_the_real_encoding() -> None:
+    # o200k: about 3.1 Arabic characters per token
+    n = count_tokens(SEED)
+    assert 0.2 * len(SEED) < n < 0.5 * len(SEED)
+    assert count_tokens("") == 0
+    assert count_tokens("hello world") == 2
+
+
+def test_the_estimate_does_not_undercount_arabic() -> None:
+    assert estimate_tokens(SEED) >= count_tokens(SEED)
+
+
+def test_fast_enough_for_a_long_article() -> None:
+    count_tokens("warm up")
+    text = SEED * 20  # ~120 KB
+    start = time.perf_counter()
+    count_tokens(text)
+    assert time.perf_counter() - start < 1.0
+
+
+@given(st.text(max_size=300))
+def test_estimate_is_monotone_in_appending(text: str) -> None:
+    assert estimate_tokens(text + "كلمة") >= estimate_tokens(text)
