@@ -29,6 +29,10 @@ normally, so `run` exits 0. Updates still unfinished after the bound are cancell
 and logged: they were already answered 200, so Telegram will not resend them. Set
 the container's stop grace period above `DRAIN_SECONDS` (compose: 30 s).
 
+Polling mode has no update route, but the same /healthz, /readyz and /metrics serve
+on the same port through `serve_health(...)`, so the container HEALTHCHECK and
+Prometheus work in both modes.
+
 The webhook itself is registered at start-up with `secret_token`, `ALLOWED_UPDATES`
 and `drop_pending_updates=False`; every replica sets the same one, and shutting one
 replica down leaves it in place for the others.
@@ -112,7 +116,11 @@ class _Uvicorn(uvicorn.Server):
 
 
 class WebhookServer:
-    """The webhook ASGI app (`.app`) plus its background update processing."""
+    """The webhook ASGI app (`.app`) plus its background update processing.
+
+    With `updates=False` it serves only /healthz, /readyz and /metrics (polling
+    mode: see `serve_health`).
+    """
 
     def __init__(
         self,
@@ -120,14 +128,16 @@ class WebhookServer:
         store: Store,
         application: AnyApplication,
         *,
+        updates: bool = True,
         drain_seconds: float = DRAIN_SECONDS,
         max_pending: int | None = None,
     ) -> None:
-        if not settings.webhook_secret:
+        if updates and not settings.webhook_secret:
             raise ConfigError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
         self.settings = settings
         self.store = store
         self.application = application
+        self.updates = updates
         self.path = webhook_path(settings.webhook_url)
         self.drain_seconds = drain_seconds
         self.concurrency = settings.webhook_max_concurrency
@@ -139,14 +149,14 @@ class WebhookServer:
         self._started = asyncio.Event()
         self._stop = asyncio.Event()
         self._uvicorn: _Uvicorn | None = None
-        self.app = Starlette(
-            routes=[
-                Route(self.path, self.receive, methods=["POST"]),
-                Route("/healthz", self.healthz, methods=["GET"]),
-                Route("/readyz", self.readyz, methods=["GET"]),
-                Route("/metrics", self.metrics, methods=["GET"]),
-            ]
-        )
+        routes = [
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+        ]
+        if updates:
+            routes.append(Route(self.path, self.receive, methods=["POST"]))
+        self.app = Starlette(routes=routes)
 
     # --- routes ---------------------------------------------------------------
 
@@ -205,7 +215,8 @@ class WebhookServer:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        checks = {"bot": self._accepting, "redis": await self._redis_ok()}
+        bot_ok = self._accepting and (self.updates or self.application.running)
+        checks = {"bot": bot_ok, "redis": await self._redis_ok()}
         ok = all(checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
@@ -303,7 +314,7 @@ class WebhookServer:
             )
             await app.start()
             try:
-                await self._serve_http(ready, handle_signals)
+                await self.serve_http(ready=ready, handle_signals=handle_signals)
             finally:
                 await self.drain(self.drain_seconds)
                 await app.stop()
@@ -317,7 +328,12 @@ class WebhookServer:
                 handler.flush()
         log.info("webhook server stopped")
 
-    async def _serve_http(self, ready: asyncio.Event | None, handle_signals: bool) -> None:
+    async def serve_http(
+        self, *, ready: asyncio.Event | None = None, handle_signals: bool = True
+    ) -> None:
+        """Serve HTTP until `request_stop()` (or SIGTERM/SIGINT when `handle_signals`);
+        drain accepted updates (bounded), then stop listening. Does not touch the
+        Application's life cycle (`run()` does)."""
         config = uvicorn.Config(
             self.app,
             host=self.settings.webhook_listen,
@@ -398,3 +414,20 @@ async def serve_webhook(
     settings.require_webhook()
     server = WebhookServer(settings, services.store, application, drain_seconds=drain_seconds)
     await server.run(ready=ready, handle_signals=handle_signals)
+
+
+async def serve_health(
+    settings: Settings,
+    services: HasStore,
+    application: AnyApplication,
+    *,
+    ready: asyncio.Event | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Polling mode: serve /healthz, /readyz and /metrics on WEBHOOK_LISTEN:WEBHOOK_PORT
+    until SIGTERM/SIGINT, then return (the caller then stops the updater and the
+    Application, which it started). /readyz is 200 while Redis answers and the
+    Application is running. Raises ConfigError when the port cannot be bound.
+    """
+    server = WebhookServer(settings, services.store, application, updates=False)
+    await server.serve_http(ready=ready, handle_signals=handle_signals)

@@ -309,6 +309,33 @@ async def test_drain_is_bounded(botapi: BotAPI, store: Store) -> None:
     assert botapi.sent_to(510) == []
 
 
+async def test_polling_mode_serves_health_ready_and_metrics_only(
+    botapi: BotAPI, store: Store
+) -> None:
+    settings = webhook_settings(store, webhook_url=None, webhook_secret="")
+    app = build_app(botapi, Gate.open())
+    async with app:
+        await app.start()
+        server = WebhookServer(settings, store, app, updates=False)
+        ready = asyncio.Event()
+        task = asyncio.create_task(server.serve_http(ready=ready, handle_signals=False))
+        await asyncio.wait_for(ready.wait(), 10)
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(url(settings, "/healthz"))).status_code == 200
+            assert (await http.get(url(settings, "/readyz"))).status_code == 200
+            assert (await http.get(url(settings, "/metrics"))).status_code == 200
+            # no update route: nothing can be injected over HTTP in polling mode
+            update = command_update(botapi, 520)
+            assert (
+                await http.post(url(settings, "/"), json=update, headers=HEADERS)
+            ).status_code in {404, 405}
+            await app.stop()
+            assert (await http.get(url(settings, "/readyz"))).status_code == 503
+        server.request_stop()
+        await asyncio.wait_for(task, 10)
+    assert botapi.sent_to(520) == []
+
+
 # --- a real SIGTERM, in a child process ------------------------------------------------
 
 
