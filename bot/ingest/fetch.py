@@ -1,0 +1,398 @@
+"""Safe async HTTP fetching of article pages and feeds (httpx), with an SSRF guard.
+
+How the guard works, per request and again on every redirect hop:
+
+1. The URL is validated (http/https only, a host, no credentials).
+2. The host is resolved once, through the event loop's getaddrinfo (or an injected
+   resolver), and EVERY address is checked: loopback, private, link-local
+   (169.254.0.0/16, fe80::/10), multicast, reserved, unspecified, CGNAT (100.64.0.0/10),
+   and IPv6 forms that embed such an IPv4 address (IPv4-mapped ::ffff:a.b.c.d, 6to4
+   2002::/16, NAT64 64:ff9b::/96, Teredo) are refused. The base test is
+   `not ip.is_global`. Hosts listed in `allow_hosts` (exact, case-insensitive match on
+   the URL's host) skip the address check, nothing else does.
+3. The connection goes to the address that was checked: the request URL is rewritten to
+   that IP, the original `Host` header is sent, and for https the original host name is
+   used for SNI and certificate checks (httpx's `sni_hostname` request extension).
+   A second DNS answer (DNS rebinding) therefore never reaches the socket. Keep-alive is
+   off so a TLS connection made for one host name is never reused for another, and
+   `trust_env=False` so no environment proxy sits between us and the checked address.
+4. Redirects are followed by hand (at most `max_redirects`), each hop going through
+   1–3 again before anything is sent to it.
+
+Limits: connect timeout 5 s; the whole fetch (DNS, redirects, body) runs under one
+`asyncio.timeout(total_timeout)`; the body is streamed and refused above `max_bytes`
+(early when Content-Length says so). Content types outside `accept` are refused, and so
+are bodies that are binary whatever their label says.
+
+Charset: the HTTP header's charset, then `<meta charset>` / `<meta http-equiv>` in the
+first 4 KB, then detection (charset-normalizer). Windows-1256 Arabic pages decode right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
+from bot.ingest.inputs import validate_url
+
+HTML_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml", "text/plain")
+FEED_TYPES: tuple[str, ...] = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+    "application/feed+json",
+    "application/json",
+    *HTML_TYPES,
+)
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I | re.S
+)
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF8", "image/gif"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"RIFF", "audio/video (RIFF)"),
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+@dataclass
+class FetchedPage:
+    """A fetched page. `url` is the final URL after redirects; `text` the decoded body."""
+
+    url: str
+    status: int
+    content_type: str
+    text: str
+    encoding: str
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool = False
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    out: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped:
+        out.append(ip.ipv4_mapped)
+    if ip.sixtofour:
+        out.append(ip.sixtofour)
+    if ip.teredo:
+        out.extend(ip.teredo)
+    if ip in _NAT64 or ip in _NAT64_LOCAL:
+        out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    # IPv4-compatible ::a.b.c.d (deprecated) - is_global is already False for ::/96
+    return out
+
+
+def is_public_address(ip: IP) -> bool:
+    """True when `ip` is a globally routable unicast address (and embeds no private one)."""
+    if (
+        not ip.is_global
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_private
+    ):
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        return all(is_public_address(v4) for v4 in _embedded_v4(ip))
+    return True
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve `host` with the event loop's getaddrinfo; return its unique addresses."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: dict[str, None] = {}
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        seen[str(sockaddr[0])] = None
+    return list(seen)
+
+
+def _parse_ip(text: str) -> IP:
+    return ipaddress.ip_address(text.split("%", 1)[0])
+
+
+def _limit_mb(max_bytes: int) -> int | float:
+    mb = round(max_bytes / (1024 * 1024), 1)
+    return int(mb) if mb == int(mb) else mb
+
+
+def _sniff_binary(body: bytes) -> str | None:
+    """Return a content type for a body that is clearly not text, else None."""
+    for magic, kind in _MAGIC:
+        if body.startswith(magic):
+            return kind
+    if b"\x00" in body[:65536]:
+        return "binary data"
+    return None
+
+
+def _try_decode(body: bytes, charset: str | None) -> tuple[str, str] | None:
+    if not charset:
+        return None
+    try:
+        return body.decode(charset), charset.lower()
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def decode_body(body: bytes, header_charset: str | None) -> tuple[str, str]:
+    """Decode an HTML/text body; return (text, encoding used).
+
+    Order: byte-order mark, HTTP header charset, <meta> charset in the first 4 KB,
+    charset-normalizer detection. Raises UnsupportedContent when nothing decodes it.
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        return body[3:].decode("utf-8", errors="replace"), "utf-8"
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if body.startswith(bom):
+            return body[2:].decode(codec, errors="replace"), codec
+    decoded = _try_decode(body, header_charset)
+    if decoded:
+        return decoded
+    meta = _META_CHARSET.search(body[:4096])
+    if meta:
+        decoded = _try_decode(body, meta.group(1).decode("ascii", "ignore"))
+        if decoded:
+            return decoded
+    decoded = _try_decode(body, "utf-8")
+    if decoded:
+        return decoded
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body).best()
+    if best is None:
+        raise UnsupportedContent("undecodable body", content_type="binary data")
+    return str(best), best.encoding
+
+
+class Fetcher:
+    """Fetches pages over HTTP(S) with the SSRF guard and limits described in the module doc."""
+
+    def __init__(
+        self,
+        allow_hosts: frozenset[str] = frozenset(),
+        *,
+        connect_timeout: float = 5.0,
+        total_timeout: float = 20.0,
+        max_bytes: int = 5 * 1024 * 1024,
+        max_redirects: int = 5,
+        user_agent: str = "digestbot/0.1 (+news digest)",
+        resolver: Resolver | None = None,
+    ) -> None:
+        self.allow_hosts = frozenset(h.lower().strip("[]") for h in allow_hosts)
+        self.total_timeout = total_timeout
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.user_agent = user_agent
+        self.resolver: Resolver = resolver or system_resolver
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(total_timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_keepalive_connections=0),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Fetcher:
+        """Build a Fetcher from Settings (uses `settings.allow_hosts`)."""
+        return cls(frozenset(settings.allow_hosts))
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def check_host(self, host: str, port: int) -> str:
+        """Resolve `host` and return the address to connect to.
+
+        Raises BlockedAddress if any resolved address is not public (unless the host is
+        allow-listed), FetchError if the name does not resolve.
+        """
+        host = host.lower().strip("[]")
+        try:
+            literal: IP | None = _parse_ip(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
+            try:
+                addresses = await self.resolver(host, port)
+            except (OSError, UnicodeError) as exc:
+                raise FetchError("host not found") from exc
+            if not addresses:
+                raise FetchError("host not found")
+        if host in self.allow_hosts:
+            return addresses[0]
+        for addr in addresses:
+            try:
+                ip = _parse_ip(addr)
+            except ValueError as exc:
+                raise BlockedAddress(f"unparsable address for {host}") from exc
+            if not is_public_address(ip):
+                raise BlockedAddress(f"{host} resolves to a non-public address")
+        return addresses[0]
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: tuple[str, ...] = HTML_TYPES,
+    ) -> FetchedPage:
+        """Fetch `url` and return the decoded page.
+
+        Raises BadInput (bad URL), BlockedAddress (SSRF guard, any hop), FetchError
+        (network error, "timed out", "HTTP 404", too many redirects), UnsupportedContent
+        (param content_type: what was received), TooLarge (param limit_mb). With `etag` /
+        `last_modified` given, a 304 answer returns FetchedPage(not_modified=True, text="").
+        """
+        url = validate_url(url)
+        try:
+            async with asyncio.timeout(self.total_timeout):
+                return await self._fetch(url, etag, last_modified, accept)
+        except TimeoutError as exc:
+            raise FetchError("timed out") from exc
+
+    async def _fetch(
+        self, url: str, etag: str | None, last_modified: str | None, accept: tuple[str, ...]
+    ) -> FetchedPage:
+        headers = {
+            "User-Agent": self.user_agent,
+            "Accept": ", ".join(accept) + ", */*;q=0.1",
+            "Accept-Language": "ar, en;q=0.8",
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        for _hop in range(self.max_redirects + 1):
+            response = await self._send(url, headers)
+            try:
+                if response.status_code in _REDIRECTS and "location" in response.headers:
+                    url = self._next_hop(url, response.headers["location"])
+                    continue
+                return await self._finish(url, response, accept, bool(etag or last_modified))
+            finally:
+                await response.aclose()
+        raise FetchError("too many redirects")
+
+    @staticmethod
+    def _next_hop(url: str, location: str) -> str:
+        target = urljoin(url, location.strip())
+        try:
+            return validate_url(target)
+        except BadInput as exc:
+            raise FetchError("redirected to an unsupported link") from exc
+
+    async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        logical = httpx.URL(url)
+        host = logical.host
+        port = logical.port or (443 if logical.scheme == "https" else 80)
+        address = await self.check_host(host, port)
+        pinned = logical.copy_with(host=address)
+        host_header = f"[{host}]" if ":" in host else host
+        if logical.port is not None:
+            host_header += f":{logical.port}"
+        extensions: dict[str, Any] = {}
+        if logical.scheme == "https":
+            extensions["sni_hostname"] = host
+        request = self._client.build_request(
+            "GET", pinned, headers={**headers, "Host": host_header}, extensions=extensions
+        )
+        try:
+            return await self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise FetchError("timed out") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(_network_detail(exc)) from exc
+
+    async def _finish(
+        self, url: str, response: httpx.Response, accept: tuple[str, ...], conditional: bool
+    ) -> FetchedPage:
+        status = response.status_code
+        etag = response.headers.get("etag")
+        last_modified = response.headers.get("last-modified")
+        if status == 304 and conditional:
+            return FetchedPage(url, status, "", "", "", etag, last_modified, not_modified=True)
+        if status >= 400 or status < 200 or status == 304 or status in _REDIRECTS:
+            raise FetchError(f"HTTP {status}")
+        raw_type = response.headers.get("content-type", "")
+        content_type = raw_type.split(";", 1)[0].strip().lower()
+        if content_type and content_type not in accept:
+            raise UnsupportedContent(f"content type {content_type}", content_type=content_type)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise TooLarge(f"Content-Length {declared}", limit_mb=_limit_mb(self.max_bytes))
+        body = await self._read_body(response)
+        sniffed = _sniff_binary(body)
+        if sniffed:
+            raise UnsupportedContent(
+                f"binary body labelled {content_type or 'nothing'}", content_type=sniffed
+            )
+        header_charset = response.charset_encoding if raw_type else None
+        text, encoding = decode_body(body, header_charset)
+        return FetchedPage(
+            url=url,
+            status=status,
+            content_type=content_type or "text/html",
+            text=text,
+            encoding=encoding,
+            etag=etag,
+            last_modified=last_modified,
+        )
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise TooLarge(
+                        f"body over {self.max_bytes} bytes", limit_mb=_limit_mb(self.max_bytes)
+                    )
+                chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            raise FetchError("timed out") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(_network_detail(exc)) from exc
+        return b"".join(chunks)
+
+
+def _network_detail(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server broke the connection"
+    return "network error"
