@@ -30,7 +30,12 @@ _FENCE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
 
 
 class LLMOutputError(LLMError):
-    """The model answered, but not with the JSON object that was asked for."""
+    """The model answered, but not with the JSON object that was asked for.
+
+    `usage` holds what that answer cost (None when unknown).
+    """
+
+    usage: Usage | None = None
 
 
 @dataclass
@@ -66,6 +71,14 @@ def parse_json_object(text: str) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
     raise LLMOutputError("the model's reply is not a JSON object")
+
+
+def _parse(text: str, usage: Usage) -> dict[str, Any]:
+    try:
+        return parse_json_object(text)
+    except LLMOutputError as err:
+        err.usage = usage
+        raise
 
 
 class LLMClient:
@@ -117,7 +130,9 @@ class LLMClient:
             sent = sum(count_tokens(m["content"]) for m in messages)
             usage = Usage(sent, count_tokens(content), 1)
         if not content.strip():
-            raise LLMOutputError("the model returned an empty reply")
+            err = LLMOutputError("the model returned an empty reply")
+            err.usage = usage
+            raise err
         return content, usage
 
     async def complete_json(
@@ -143,7 +158,7 @@ class LLMClient:
                 text, usage = await self._create(
                     messages, max_tokens, response_format=response_format
                 )
-                return parse_json_object(text), usage
+                return _parse(text, usage), usage
             except LLMError as exc:
                 if exc.params.get("status") != 400:
                     raise
@@ -158,7 +173,7 @@ class LLMClient:
         if not self.response_format_rejected:
             self.response_format_rejected = True  # the plain request worked: remember
             usage.calls += 1  # the refused request counts as a call
-        return parse_json_object(text), usage
+        return _parse(text, usage), usage
 
     async def complete_text(
         self, *, system: str, user: str, max_tokens: int = 600

@@ -1,0 +1,88 @@
+"""`python -m bot summarize SOURCE [--lang ar|en] [--length short|detailed] [--format ...]`.
+
+SOURCE is an http(s) URL, a file path, `-` for stdin, or the text itself. Prints the
+digest on stdout as plain text, JSON (every field, plus source, date and cache status)
+or Telegram-ready HTML. While it works, the current stage (fetching, extracting,
+summarizing part 2 of 3) is shown on stderr, only when stderr is a terminal. Bad input
+raises a typed error that bot.cli prints as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from bot.config import Settings
+from bot.domain import Digest, Progress, Stage
+from bot.i18n import t
+from bot.ingest.inputs import read_source
+from bot.render import render_digest_html, render_digest_text
+from bot.store.redis import open_store
+from bot.summarize.service import SummarizeService
+
+
+def stderr_progress(ui: str) -> Progress:
+    """A progress callback that rewrites one status line on stderr."""
+
+    async def show(stage: Stage) -> None:
+        key = f"progress.{stage.name}" + ("_part" if stage.total > 1 else "")
+        label = t(ui, key, part=stage.part, total=stage.total)
+        if label == key:  # no catalog entry: the stage name is still informative
+            label = stage.name + (f" {stage.part}/{stage.total}" if stage.total > 1 else "")
+        sys.stderr.write(f"\r\033[K{label}…")
+        sys.stderr.flush()
+
+    return show
+
+
+def describe_source(arg: str, kind: Literal["url", "text"], value: str) -> dict[str, Any]:
+    """What the digest was made from, for the JSON output."""
+    if kind == "url":
+        return {"kind": "url", "value": value}
+    if arg == "-":
+        return {"kind": "stdin", "value": None}
+    if Path(arg).expanduser().is_file():
+        return {"kind": "file", "value": arg}
+    return {"kind": "text", "value": None}
+
+
+def to_json(digest: Digest, source: dict[str, Any]) -> str:
+    """The digest as JSON: every Digest field plus `source`, `date` and `cache`."""
+    data = digest.model_dump(mode="json")
+    data["source"] = source
+    data["date"] = digest.published.isoformat() if digest.published else None
+    data["cache"] = "hit" if digest.cached else "miss"
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Summarize one SOURCE and print it; return the exit code (errors are raised)."""
+    kind, value = read_source(args.source)
+    tty = sys.stderr.isatty()
+    progress = stderr_progress(args.lang or "en") if tty else None
+    store = await open_store(settings)
+    try:
+        service = await SummarizeService.create(settings, store)
+        try:
+            digest = await service.digest(
+                value, kind=kind, lang=args.lang, length=args.length, progress=progress
+            )
+        finally:
+            await service.aclose()
+    finally:
+        await store.close()
+        if tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+    ui = args.lang or digest.lang
+    if args.format == "json":
+        out = to_json(digest, describe_source(args.source, kind, value))
+    elif args.format == "html":
+        out = render_digest_html(digest, ui)
+    else:
+        out = render_digest_text(digest, ui)
+    print(out)
+    return 0

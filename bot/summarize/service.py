@@ -1,0 +1,275 @@
+"""SummarizeService: an article (link or pasted text) in, a digest out.
+
+    service = await SummarizeService.create(settings, store)
+    digest = await service.digest("https://…", kind="url", lang="en")
+    await service.aclose()
+
+Load: a URL is validated, then served from the article cache (per normalized URL, for
+ARTICLE_CACHE_HOURS) or fetched through the SSRF-guarded Fetcher and extracted; pasted
+text is cleaned by `extract_text`. Every loaded article is also kept by its id for
+CONTEXT_TTL_DAYS so follow-up questions and buttons can find it again.
+
+Summarize: the digest cache (DIGEST_CACHE_DAYS) is keyed by the article body, language,
+length, model and prompt version; a miss runs the LLM path (bot.summarize.pipeline)
+under single flight, or the offline extractive summarizer when there is no API key or
+the LLM keeps failing. A fallback digest produced because the LLM failed is cached for
+a few minutes only, so the LLM is tried again soon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Literal
+
+from bot import stats
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.domain import Article, Digest, Lang, Length, Progress, Stage
+from bot.errors import LLMError
+from bot.ingest.extract import extract_html, extract_text
+from bot.ingest.fetch import FetchedPage, Fetcher
+from bot.ingest.inputs import normalize_url, validate_url
+from bot.store.redis import Store
+from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
+from bot.summarize.extractive import summarize_extractive
+from bot.summarize.llm import LLMClient
+from bot.summarize.pipeline import LLMSummarizer, prompt_version
+
+log = logging.getLogger(__name__)
+
+OLD_AFTER_DAYS = 30
+FALLBACK_TTL_SECONDS = 300
+EXTRACTIVE_MODEL = "extractive"
+BIG_TEXT_CHARS = 50_000  # extract larger texts in a worker thread
+
+
+class SummarizeService:
+    """Loads articles and writes their digests (LLM or extractive), with Redis caches."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        fetcher: Fetcher,
+        llm: LLMClient | None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.llm = llm
+        self.clock: Clock = clock or SystemClock()
+        self.summarizer = (
+            LLMSummarizer(llm, max_input_tokens=settings.llm_max_input_tokens) if llm else None
+        )
+        wait = max(60.0, settings.llm_timeout_seconds * (settings.llm_max_retries + 1) * 4)
+        self.flight: SingleFlight[Digest] = SingleFlight(store, wait_timeout=wait)
+        self.prompt_version = prompt_version()
+
+    @classmethod
+    async def create(cls, settings: Settings, store: Store) -> SummarizeService:
+        """Build the service with its own Fetcher and LLM client (None without an API key)."""
+        return cls(
+            settings,
+            store,
+            fetcher=Fetcher.from_settings(settings),
+            llm=LLMClient.from_settings(settings),
+        )
+
+    async def aclose(self) -> None:
+        """Close the fetcher and the LLM client (the store belongs to the caller)."""
+        await self.fetcher.aclose()
+        if self.llm is not None:
+            await self.llm.aclose()
+
+    @property
+    def model(self) -> str:
+        return self.llm.model if self.llm is not None else EXTRACTIVE_MODEL
+
+    # --- articles ---------------------------------------------------------------
+
+    async def load_article(
+        self,
+        source: str,
+        *,
+        kind: Literal["url", "text"],
+        progress: Progress | None = None,
+    ) -> Article:
+        """Return the article at a URL (kind="url") or in pasted text (kind="text").
+
+        Raises BadInput / TextTooShort for unusable input, FetchError and its subclasses
+        (BlockedAddress, UnsupportedContent, TooLarge) for fetch failures, NotAnArticle
+        when a page holds no article text.
+        """
+        if kind == "url":
+            article = await self._load_url(validate_url(source), progress)
+        else:
+            if progress:
+                await progress(Stage("extracting"))
+            if len(source) > BIG_TEXT_CHARS:
+                article = await asyncio.to_thread(extract_text, source)
+            else:
+                article = extract_text(source)
+        await self._remember(article)
+        return article
+
+    async def _load_url(self, url: str, progress: Progress | None) -> Article:
+        key = self.store.keys.article(
+            hashlib.sha256(normalize_url(url).encode("utf-8")).hexdigest()[:32]
+        )
+        cached = await self.store.redis.get(key)
+        if cached is not None:
+            try:
+                return Article.model_validate_json(cached)
+            except ValueError:
+                log.warning("dropping an unreadable cached article for %s", url)
+        if progress:
+            await progress(Stage("fetching"))
+        page = await self.fetcher.fetch(url)
+        if progress:
+            await progress(Stage("extracting"))
+        article = await self._extract_page(page)
+        await self.store.redis.set(
+            key, article.model_dump_json(), ex=self.settings.article_cache_hours * 3600
+        )
+        return article
+
+    @staticmethod
+    async def _extract_page(page: FetchedPage) -> Article:
+        if page.content_type.split(";")[0].strip().lower() == "text/plain":
+            article = extract_text(page.text)
+        else:
+            article = await asyncio.to_thread(extract_html, page.text, page.url)
+        return article.model_copy(update={"url": article.url or page.url, "source_kind": "url"})
+
+    async def _remember(self, article: Article) -> None:
+        await self.store.redis.set(
+            self.store.keys.article("id:" + article.id),
+            article.model_dump_json(),
+            ex=self.settings.context_ttl_days * 86400,
+        )
+
+    async def get_article(self, article_id: str) -> Article | None:
+        """Return a previously loaded article by its id, or None once it has expired."""
+        raw = await self.store.redis.get(self.store.keys.article("id:" + article_id))
+        return Article.model_validate_json(raw) if raw else None
+
+    # --- digests ------------------------------------------------------------------
+
+    async def digest(
+        self,
+        source: str,
+        *,
+        kind: Literal["url", "text"],
+        lang: Lang | None = None,
+        length: Length = "short",
+        progress: Progress | None = None,
+    ) -> Digest:
+        """Load `source` and summarize it; `lang` None means the article's own language.
+
+        Raises what load_article raises; summarizing itself always yields a digest.
+        """
+        article = await self.load_article(source, kind=kind, progress=progress)
+        return await self.summarize(
+            article, lang=lang or article.language, length=length, progress=progress
+        )
+
+    async def summarize(
+        self,
+        article: Article,
+        *,
+        lang: Lang,
+        length: Length = "short",
+        progress: Progress | None = None,
+    ) -> Digest:
+        """Return the digest of `article` in `lang` (cached=True when it was not computed
+        by this call). Concurrent identical calls, here or in other processes, share one
+        computation."""
+        key = digest_cache_key(article.text, lang, length, self.model, self.prompt_version)
+
+        async def lookup() -> Digest | None:
+            return await get_digest(self.store, key)
+
+        async def compute() -> Digest:
+            digest, ttl = await self._compute(article, lang=lang, length=length, progress=progress)
+            await put_digest(self.store, key, digest, ttl)
+            return digest
+
+        digest, shared = await self.flight.run(key, lookup=lookup, compute=compute)
+        await stats.incr(self.store, "digests")
+        await stats.incr(self.store, "cache_hits" if shared else "cache_misses")
+        return self._finish(digest, article, cached=shared)
+
+    async def _compute(
+        self, article: Article, *, lang: Lang, length: Length, progress: Progress | None
+    ) -> tuple[Digest, int]:
+        """Write a fresh digest; return it with its cache lifetime in seconds."""
+        if self.summarizer is not None:
+            try:
+                draft = await self.summarizer.summarize(
+                    article, lang=lang, length=length, progress=progress
+                )
+            except LLMError as exc:
+                log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
+                return self._extractive(article, lang, length), FALLBACK_TTL_SECONDS
+            usage = draft.usage
+            await stats.incr(self.store, "llm_calls", usage.calls)
+            await stats.incr(
+                self.store, "llm_tokens", usage.prompt_tokens + usage.completion_tokens
+            )
+            digest = Digest(
+                lang=lang,
+                length=length,
+                article_id=article.id,
+                headline=draft.headline,
+                bullets=draft.bullets,
+                questions=draft.questions,
+                path="llm",
+                unverified_dropped=draft.dropped,
+                model=self.model,
+                prompt_version=self.prompt_version,
+                llm_calls=usage.calls,
+                tokens_in=usage.prompt_tokens,
+                tokens_out=usage.completion_tokens,
+            )
+            return digest, self.settings.digest_cache_days * 86400
+        if progress:
+            await progress(Stage("summarizing"))
+        return self._extractive(article, lang, length), self.settings.digest_cache_days * 86400
+
+    @staticmethod
+    def _extractive(article: Article, lang: Lang, length: Length) -> Digest:
+        """The offline digest: in the article's own language, with a translation note
+        when another language was asked for."""
+        headline, bullets = summarize_extractive(article, length=length)
+        return Digest(
+            headline=headline,
+            bullets=bullets,
+            questions=[],
+            lang=article.language,
+            length=length,
+            path="extractive",
+            article_id=article.id,
+            translation_note=lang != article.language,
+        )
+
+    def _finish(self, digest: Digest, article: Article, *, cached: bool) -> Digest:
+        """Attach this request's article metadata and the date notes (relative to now)."""
+        age = None
+        if article.published is not None:
+            age = (self.clock.now().date() - article.published).days
+        return digest.model_copy(
+            update={
+                "cached": cached,
+                "title": article.title,
+                "url": article.url,
+                "site_name": article.site_name,
+                "published": article.published,
+                "age_days": age,
+                "old": age is not None and age > OLD_AFTER_DAYS,
+                "partial": article.partial,
+            }
+        )
