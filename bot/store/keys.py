@@ -106,6 +106,14 @@ class Keys:
     def poll_lock(self) -> str:
         return self._k("lock", "poll")
 
+    def feed_registry(self) -> str:
+        """Hash: feed id -> JSON source (name, url, language) of every user-added feed."""
+        return self._k("feeds")
+
+    def story_flight(self, story_id: str, lang: str) -> str:
+        """Lock so one process summarizes a story in a language (others wait for it)."""
+        return self._k("story", story_id, lang, "flight")
+
     # --- subscriptions and delivery (one hash tag: {sched}) ----------------------
     def subscription(self, user_id: int) -> str:
         return self._k("{sched}", "sub", user_id)
