@@ -8,7 +8,7 @@ Telegram message; the console does the same with a terminal. Nothing here import
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,23 @@ class Reply:
     photo: bytes | None = None
     article_id: str | None = None  # the article this message is about (for follow-ups)
     kind: Literal["digest", "answer", "info", "error", "briefing"] = "info"
+    edit_message_id: int | None = None  # edit this earlier bot message instead of sending
+    reply_to_message_id: int | None = None  # send as a reply to this message
+
+
+class Outbox(Protocol):
+    """Where a conversation's replies go; each transport (Telegram, console) implements it."""
+
+    async def typing(self) -> None:
+        """Show that the bot is working (Telegram's "typing" action)."""
+
+    async def progress(self, text: str) -> None:
+        """Show `text` in the single progress placeholder: posted once, then edited."""
+
+    async def send(self, reply: Reply) -> list[int]:
+        """Deliver `reply` (editing the placeholder when `reply.edit_placeholder`).
+
+        Returns the ids of the messages that carry it (several when it was split; the
+        console returns made-up ids). Raises nothing for delivery problems it handled.
+        """
+        ...

@@ -1,0 +1,135 @@
+"""The basic commands: /start, /help, /language, /length, /reset, /stats.
+
+Registered on the `Conversation` at import; /summarize lives in `bot.chat.digests`.
+Every text comes from the catalogs, escaped before it becomes Telegram HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import cast
+
+from bot import stats
+from bot.chat.router import Conversation
+from bot.chat.types import Button, Incoming, Outbox, Reply
+from bot.domain import Lang, Length
+from bot.i18n import t
+from bot.render import escape, rtl_text
+
+
+@Conversation.command("start", description="commands.start")
+async def start(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    if msg.chat_type == "private":
+        await conv.services.users.touch(msg.user_id, msg.chat_id)
+    lang = await conv.lang(msg)
+    name = msg.first_name or ""
+    greeting = t(lang, "start.greeting", name=name).replace(" ,", ",").replace("  ", " ")
+    text = greeting + "\n\n" + t(lang, "start.body")
+    await out.send(Reply(html=escape(rtl_text(text, lang))))
+
+
+@Conversation.command("help", description="commands.help")
+async def help_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    lang = await conv.lang(msg)
+    await out.send(Reply(html=escape(rtl_text(t(lang, "help.body"), lang))))
+
+
+# --- preferences ----------------------------------------------------------------------
+
+
+@Conversation.command("language", description="commands.language")
+async def language(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    choice = msg.args.strip().lower()[:2]
+    if choice in ("ar", "en"):
+        await _set_lang(conv, msg, out, cast(Lang, choice))
+        return
+    lang = await conv.lang(msg)
+    key = "settings.language_bad" if msg.args.strip() else "settings.language_prompt"
+    buttons = [
+        [
+            Button(t(lang, "buttons.lang_ar"), callback="s:lang:ar"),
+            Button(t(lang, "buttons.lang_en"), callback="s:lang:en"),
+        ]
+    ]
+    await out.send(Reply(html=escape(t(lang, key)), buttons=buttons))
+
+
+@Conversation.command("length", description="commands.length")
+async def length(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    choice = msg.args.strip().lower()
+    if choice in ("short", "detailed"):
+        await _set_length(conv, msg, out, cast(Length, choice))
+        return
+    lang = await conv.lang(msg)
+    key = "settings.length_bad" if choice else "settings.length_prompt"
+    buttons = [
+        [
+            Button(t(lang, "buttons.short"), callback="s:len:short"),
+            Button(t(lang, "buttons.detailed"), callback="s:len:detailed"),
+        ]
+    ]
+    await out.send(Reply(html=escape(t(lang, key)), buttons=buttons))
+
+
+@Conversation.callback("s")
+async def settings_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Taps on the /language and /length buttons: "s:lang:ar", "s:len:detailed"."""
+    _, what, value = ((msg.callback or "") + "::").split(":")[:3]
+    if what == "lang" and value in ("ar", "en"):
+        await _set_lang(conv, msg, out, cast(Lang, value), edit=msg.callback_message_id)
+    elif what == "len" and value in ("short", "detailed"):
+        await _set_length(conv, msg, out, cast(Length, value), edit=msg.callback_message_id)
+    else:
+        await conv.say(msg, out, "chat.expired")
+
+
+async def _set_lang(
+    conv: Conversation, msg: Incoming, out: Outbox, lang: Lang, edit: int | None = None
+) -> None:
+    await conv.services.users.set_lang(msg.user_id, lang)
+    await out.send(Reply(html=escape(t(lang, "settings.language_set")), edit_message_id=edit))
+
+
+async def _set_length(
+    conv: Conversation, msg: Incoming, out: Outbox, length: Length, edit: int | None = None
+) -> None:
+    await conv.services.users.set_length(msg.user_id, length)
+    lang = await conv.lang(msg)
+    text = t(lang, f"settings.length_set_{length}")
+    await out.send(Reply(html=escape(text), edit_message_id=edit))
+
+
+# --- chat state and admin ------------------------------------------------------------------
+
+
+@Conversation.command("reset", description="commands.reset")
+async def reset(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    followups = conv.services.followups
+    if followups is not None:
+        await followups.reset(msg.chat_id)
+        await conv.say(msg, out, "followup.reset_done")
+        return
+    await conv.say(msg, out, "chat.reset_done")
+
+
+@Conversation.command("stats", admin=True)
+async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Admins only (the router checks): users, digests today, cache hit ratio, tokens."""
+    services = conv.services
+    lang = await conv.lang(msg)
+    today: date = services.clock.now().date()
+    digests = await stats.get(services.store, "digests", today)
+    hits = await stats.get(services.store, "cache_hits", today)
+    misses = await stats.get(services.store, "cache_misses", today)
+    tokens = await stats.get(services.store, "llm_tokens", today)
+    ratio = f"{hits / (hits + misses):.0%}" if hits + misses else "—"
+    text = t(
+        lang,
+        "stats.report",
+        day=today.isoformat(),
+        users=await services.users.count(),
+        digests=digests,
+        hit_ratio=ratio,
+        tokens=tokens,
+    )
+    await out.send(Reply(html=escape(rtl_text(text, lang))))

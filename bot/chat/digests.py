@@ -1,0 +1,247 @@
+"""Summarizing in a chat: what counts as an article, the digest message and its buttons.
+
+`/summarize [ar|en] <link or text>`, `/summarize` as a reply, and in private chats a
+plain link, a pasted article (ARTICLE_MIN_CHARS or more) or a forwarded post all end
+in `deliver_digest`: typing action, one progress placeholder, the digest (edited into
+the placeholder) with its keyboard, then the message is bound to the article for
+follow-up questions. Buttons carry `d:<ref>:<action>`, where `ref` is a short id of a
+Redis record (the article id, language, length and questions), so callback data stays
+far below Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, cast
+
+from bot.chat.router import Conversation
+from bot.chat.types import Button, Incoming, Outbox, Reply
+from bot.domain import Article, Digest, Lang, Length, Stage
+from bot.errors import BadInput
+from bot.i18n import t
+from bot.ingest.inputs import find_url
+from bot.render import render_digest_html
+
+ARTICLE_MIN_CHARS = 300  # a pasted text this long is taken as an article without a command
+MAX_QUESTION_BUTTONS = 3
+QUESTION_BUTTON_CHARS = 60
+
+Produce = Callable[[Callable[[Stage], Awaitable[None]]], Awaitable[Digest]]
+
+
+def pick_source(text: str, *, explicit: bool) -> tuple[Literal["url", "text"], str] | None:
+    """Return what to summarize in `text`: ("text", text) for an article-length text,
+    else ("url", link) for a text holding a link; else ("text", text) when the user
+    asked explicitly (the service then says it is too short), or None."""
+    text = text.strip()
+    if not text:
+        return None
+    if len(text) >= ARTICLE_MIN_CHARS:
+        return "text", text
+    url = find_url(text)
+    if url:
+        return "url", url
+    return ("text", text) if explicit else None
+
+
+def stage_text(lang: str, stage: Stage) -> str:
+    """The placeholder text for a pipeline stage, in `lang`."""
+    if stage.name == "summarizing" and stage.total > 1:
+        return t(lang, "progress.summarizing_part", part=stage.part, total=stage.total)
+    if stage.name in ("fetching", "extracting", "summarizing", "combining"):
+        return t(lang, f"progress.{stage.name}")
+    return t(lang, "progress.working")
+
+
+# --- entry points -------------------------------------------------------------------
+
+
+@Conversation.command("summarize", description="commands.summarize")
+async def summarize_command(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    args = msg.args.strip()
+    lang: Lang | None = None
+    first, _, rest = args.partition(" ")
+    if first.lower() in ("ar", "en") and (rest.strip() or msg.reply_to_text):
+        lang = cast(Lang, first.lower())
+        args = rest.strip()
+    source = pick_source(args, explicit=True) if args else None
+    if source is None and msg.reply_to_text:
+        source = pick_source(msg.reply_to_text, explicit=True)
+    if source is None:
+        await conv.say(msg, out, "chat.summarize_usage")
+        return
+    await summarize_source(conv, msg, out, source, lang=lang)
+
+
+async def on_text(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Plain text in a private chat (or a mention/reply in a group): an article, a link,
+    a forwarded post, or else a follow-up question."""
+    text = msg.text
+    if msg.mentioned:
+        text = " ".join(w for w in text.split() if not w.startswith("@"))
+    source = pick_source(text, explicit=msg.forwarded)
+    if source is not None and not (msg.reply_to_bot and source[0] == "text" and not msg.forwarded):
+        await summarize_source(conv, msg, out, source)
+        return
+    from bot.chat.followups import ask
+
+    await ask(conv, msg, out, text)
+
+
+# --- the flow --------------------------------------------------------------------------
+
+
+async def summarize_source(
+    conv: Conversation,
+    msg: Incoming,
+    out: Outbox,
+    source: tuple[Literal["url", "text"], str],
+    *,
+    lang: Lang | None = None,
+    length: Length | None = None,
+) -> None:
+    """Summarize a link or a text for `msg`'s user and deliver the digest."""
+    kind, value = source
+    svc = conv.services.summarizer
+
+    async def produce(progress: Callable[[Stage], Awaitable[None]]) -> Digest:
+        article = await svc.load_article(value, kind=kind, progress=progress)
+        return await _summarize(conv, msg, article, progress, lang=lang, length=length)
+
+    await deliver_digest(conv, msg, out, produce)
+
+
+async def _summarize(
+    conv: Conversation,
+    msg: Incoming,
+    article: Article,
+    progress: Callable[[Stage], Awaitable[None]],
+    *,
+    lang: Lang | None,
+    length: Length | None,
+) -> Digest:
+    prefs = await conv.services.users.prefs(msg.user_id, msg.language_code)
+    digest: Digest = await conv.services.summarizer.summarize(
+        article, lang=lang or prefs.lang, length=length or prefs.length, progress=progress
+    )
+    return digest
+
+
+async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce: Produce) -> None:
+    """Run `produce` under the user's limits with progress, then send the digest.
+
+    Raises the typed errors of the pipeline (the router translates them) and
+    RateLimited / BudgetExceeded from the limits.
+    """
+    services = conv.services
+    ui = await conv.lang(msg)
+    if msg.chat_type == "private":
+        await services.users.touch(msg.user_id, msg.chat_id)
+    ticket = await services.limits.reserve(msg.user_id)
+    await out.typing()
+    shown: list[str] = []
+
+    async def progress(stage: Stage) -> None:
+        text = stage_text(ui, stage)
+        if not shown or shown[-1] != text:
+            shown.append(text)
+            await out.progress(text)
+
+    try:
+        digest = await produce(progress)
+    except BadInput:
+        await services.limits.cancel(ticket)
+        raise
+    tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
+    await services.limits.settle(ticket, cached=digest.cached, tokens=tokens)
+    ref = await save_ref(conv, digest)
+    reply = Reply(
+        html=render_digest_html(digest, ui),
+        buttons=digest_buttons(conv, digest, ref, ui),
+        edit_placeholder=True,
+        article_id=digest.article_id,
+        kind="digest",
+    )
+    ids = await out.send(reply)
+    if services.followups is not None and ids:
+        for mid in ids:
+            await services.followups.bind_message(msg.chat_id, mid, digest.article_id)
+        await services.followups.set_active(msg.chat_id, digest.article_id)
+
+
+# --- buttons -------------------------------------------------------------------------
+
+
+async def save_ref(conv: Conversation, digest: Digest) -> str:
+    """Store what the digest's buttons need under a short random id; return the id."""
+    ref = secrets.token_urlsafe(6)
+    record = {
+        "a": digest.article_id,
+        "l": digest.lang,
+        "n": digest.length,
+        "q": digest.questions[:MAX_QUESTION_BUTTONS],
+        "u": digest.url,
+    }
+    store = conv.services.store
+    ttl = conv.services.settings.context_ttl_days * 86400
+    await store.redis.set(store.keys.digest_ref(ref), json.dumps(record), ex=ttl)
+    return ref
+
+
+async def load_ref(conv: Conversation, ref: str) -> dict[str, Any] | None:
+    store = conv.services.store
+    raw = await store.redis.get(store.keys.digest_ref(ref))
+    return cast(dict[str, Any], json.loads(raw)) if raw else None
+
+
+def digest_buttons(conv: Conversation, digest: Digest, ref: str, ui: str) -> list[list[Button]]:
+    """The keyboard under a digest: other language, shorter/longer, source, questions."""
+    other = "en" if digest.lang == "ar" else "ar"
+    size = ("longer", "detailed") if digest.length == "short" else ("shorter", "short")
+    rows = [
+        [
+            Button(t(ui, f"buttons.lang_{other}"), callback=f"d:{ref}:{other}"),
+            Button(t(ui, f"buttons.{size[0]}"), callback=f"d:{ref}:{size[1]}"),
+        ]
+    ]
+    if digest.url:
+        rows.append([Button(t(ui, "buttons.source"), url=digest.url)])
+    if conv.services.followups is not None:
+        for i, question in enumerate(digest.questions[:MAX_QUESTION_BUTTONS]):
+            label = question if len(question) <= QUESTION_BUTTON_CHARS else question[:59] + "…"
+            rows.append([Button("❓ " + label, callback=f"d:{ref}:q{i}")])
+    return rows
+
+
+@Conversation.callback("d")
+async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """A tap under a digest: re-summarize in another language or length, or ask a question."""
+    parts = (msg.callback or "").split(":", 2)
+    record = await load_ref(conv, parts[1]) if len(parts) == 3 else None
+    if record is None:
+        await conv.say(msg, out, "chat.expired")
+        return
+    action = parts[2]
+    if action.startswith("q") and action[1:].isdigit():
+        questions = record.get("q") or []
+        index = int(action[1:])
+        if index >= len(questions):
+            await conv.say(msg, out, "chat.expired")
+            return
+        from bot.chat.followups import ask
+
+        await ask(conv, msg, out, questions[index], reply_to=msg.callback_message_id)
+        return
+    lang: Lang = cast(Lang, action if action in ("ar", "en") else record["l"])
+    length: Length = cast(Length, action if action in ("short", "detailed") else record["n"])
+    article = await conv.services.summarizer.get_article(record["a"])
+    if article is None:
+        await conv.say(msg, out, "chat.expired")
+        return
+
+    async def produce(progress: Callable[[Stage], Awaitable[None]]) -> Digest:
+        return await _summarize(conv, msg, article, progress, lang=lang, length=length)
+
+    await deliver_digest(conv, msg, out, produce)

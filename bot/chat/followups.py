@@ -1,0 +1,62 @@
+"""Follow-up questions in a chat: routing to `services.followups` and sending the answer.
+
+Which messages are questions is decided by the router and `digests.on_text`: in a
+private chat, plain text that is not a command, a link or an article; in groups, only
+replies to the bot's messages; and taps on a digest's suggested-question buttons.
+Without the follow-up feature (`services.followups` is None) the user gets a hint.
+"""
+
+from __future__ import annotations
+
+from bot.chat.router import Conversation
+from bot.chat.types import Incoming, Outbox, Reply
+
+
+async def ask(
+    conv: Conversation,
+    msg: Incoming,
+    out: Outbox,
+    question: str,
+    *,
+    reply_to: int | None = None,
+) -> None:
+    """Answer `question` about the chat's article (the one `reply_to` is bound to, else
+    the chat's most recent), under the user's limits. Raises the service's typed errors
+    (NoActiveArticle, RateLimited ...) for the router to translate."""
+    services = conv.services
+    question = question.strip()
+    if services.followups is None or not question:
+        await conv.say(msg, out, "chat.hint")
+        return
+    from bot.followups.render import render_answer_html
+
+    ui = await conv.lang(msg)
+    target = reply_to if reply_to is not None else msg.reply_to_message_id
+    if msg.chat_type != "private" and target is None:
+        await conv.say(msg, out, "chat.hint")  # in groups only replies are questions
+        return
+    ticket = await services.limits.reserve(msg.user_id)
+    await out.typing()
+    try:
+        answer = await services.followups.answer(
+            chat_id=msg.chat_id,
+            question=question,
+            lang=None,
+            reply_to_message_id=target,
+            user_id=msg.user_id,
+        )
+    except BaseException:
+        await services.limits.cancel(ticket)
+        raise
+    cached = answer.path == "cache"
+    await services.limits.settle(ticket, cached=cached, tokens=answer.tokens)
+    reply = Reply(
+        html=render_answer_html(answer, ui),
+        kind="answer",
+        article_id=answer.article_id,
+        reply_to_message_id=msg.message_id if msg.callback is None else None,
+        edit_placeholder=True,
+    )
+    ids = await out.send(reply)
+    for mid in ids:
+        await services.followups.bind_message(msg.chat_id, mid, answer.article_id)

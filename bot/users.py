@@ -1,0 +1,79 @@
+"""User preferences in Redis: interface/digest language, digest length, time zone.
+
+One hash per user (`keys.user(id)`: lang, length, tz, chat_id, first_seen) and a set of
+every user seen (`keys.users()`), which /stats counts and /forget cleans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from bot.config import Settings
+from bot.domain import Lang, Length
+from bot.i18n import lang_from_code
+from bot.store.redis import Store
+
+
+@dataclass(frozen=True)
+class Prefs:
+    """A user's effective preferences (defaults filled in)."""
+
+    lang: Lang
+    length: Length
+    tz: str
+    lang_set: bool = False  # the user chose `lang` (else it came from Telegram)
+
+
+class Users:
+    """Reads and writes user preferences."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def prefs(self, user_id: int, language_code: str | None = None) -> Prefs:
+        """Return the user's preferences: a stored language wins over Telegram's
+        `language_code` (ar… -> Arabic, anything else English)."""
+        raw = cast(dict[str, str], await self.store.redis.hgetall(self.store.keys.user(user_id)))
+        stored = raw.get("lang")
+        lang: Lang = cast(Lang, stored) if stored in ("ar", "en") else lang_from_code(language_code)
+        length = raw.get("length")
+        return Prefs(
+            lang=lang,
+            length=cast(Length, length) if length in ("short", "detailed") else "short",
+            tz=raw.get("tz") or self.settings.default_timezone,
+            lang_set=stored in ("ar", "en"),
+        )
+
+    async def lang(self, user_id: int, language_code: str | None = None) -> Lang:
+        """Return the user's language (stored preference, else from `language_code`)."""
+        return (await self.prefs(user_id, language_code)).lang
+
+    async def touch(self, user_id: int, chat_id: int) -> None:
+        """Record that the user was seen in a private chat `chat_id` (for /stats, briefings)."""
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(self.store.keys.users(), user_id)
+            pipe.hset(self.store.keys.user(user_id), "chat_id", chat_id)
+            await pipe.execute()
+
+    async def set_lang(self, user_id: int, lang: Lang) -> None:
+        await self.store.redis.hset(self.store.keys.user(user_id), "lang", lang)
+
+    async def set_length(self, user_id: int, length: Length) -> None:
+        await self.store.redis.hset(self.store.keys.user(user_id), "length", length)
+
+    async def set_tz(self, user_id: int, tz: str) -> None:
+        await self.store.redis.hset(self.store.keys.user(user_id), "tz", tz)
+
+    async def count(self) -> int:
+        """Return how many users the bot has seen."""
+        return int(await self.store.redis.scard(self.store.keys.users()))
+
+    async def forget(self, user_id: int) -> None:
+        """Delete the user's preferences and membership. Other features extend /forget
+        with their own data (sources, subscriptions) in their own modules."""
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.store.keys.user(user_id))
+            pipe.srem(self.store.keys.users(), user_id)
+            await pipe.execute()
