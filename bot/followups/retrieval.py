@@ -146,6 +146,16 @@ def _sentences(para: str, max_tokens: int, count: Callable[[str], int]) -> list[
     return out
 
 
+def _greedy(order: Sequence[int], sizes: Sequence[int], budget_tokens: int) -> list[int]:
+    chosen: list[int] = []
+    used = 0
+    for i in order:
+        if used + sizes[i] <= budget_tokens:
+            chosen.append(i)
+            used += sizes[i]
+    return sorted(chosen)
+
+
 def select_passages(
     passages: Sequence[str],
     query: Query | Sequence[str],
@@ -159,20 +169,35 @@ def select_passages(
     fits at all.
     """
     bm25 = BM25([tokens(p) for p in passages])
-    chosen: list[int] = []
-    used = 0
-    for i in bm25.rank(query):
-        n = count(passages[i])
-        if used + n <= budget_tokens:
-            chosen.append(i)
-            used += n
-    return sorted(chosen)
+    return _greedy(bm25.rank(query), [count(p) for p in passages], budget_tokens)
 
 
 def top_passages(passages: Sequence[str], query: Query | Sequence[str], n: int) -> list[str]:
     """The `n` best passages for `query`, best first (those with no shared word last)."""
     bm25 = BM25([tokens(p) for p in passages])
     return [passages[i] for i in bm25.rank(query)[:n]]
+
+
+class PassageIndex:
+    """An article cut into passages, with their token counts and a BM25 index, built once.
+
+    `select` and `top` answer like `select_passages` and `top_passages` without
+    re-tokenizing the article for every question.
+    """
+
+    def __init__(self, text: str, max_tokens: int, count: Callable[[str], int]) -> None:
+        self.passages = split_passages(text, max_tokens, count)
+        self.sizes = [count(p) for p in self.passages]
+        self.total_tokens = count(text)
+        self._bm25 = BM25([tokens(p) for p in self.passages])
+
+    def select(self, query: Query | Sequence[str], budget_tokens: int) -> list[int]:
+        """Indices of the best passages within `budget_tokens`, in article order."""
+        return _greedy(self._bm25.rank(query), self.sizes, budget_tokens)
+
+    def top(self, query: Query | Sequence[str], n: int) -> list[str]:
+        """The `n` best passages for `query`, best first."""
+        return [self.passages[i] for i in self._bm25.rank(query)[:n]]
 
 
 def match_form(text: str) -> str:

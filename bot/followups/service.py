@@ -8,6 +8,8 @@ caches the result. Nothing here imports `telegram`.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -21,14 +23,7 @@ from bot.config import Settings
 from bot.domain import Article, Lang
 from bot.errors import LLMError, NoActiveArticle
 from bot.followups.context import ChatContext, Turn
-from bot.followups.retrieval import (
-    match_form,
-    question_query,
-    quote_in_article,
-    select_passages,
-    split_passages,
-    top_passages,
-)
+from bot.followups.retrieval import PassageIndex, match_form, question_query, quote_in_article
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
 from bot.store.redis import Store
@@ -170,14 +165,7 @@ class FollowupService:
             article_id = await self._ctx.active_article(chat_id)
         if article_id is None:
             raise NoActiveArticle("no active article")
-        article = await self._articles.get_article(article_id)
-        if article is None:
-            raise NoActiveArticle(f"article {article_id} is no longer cached")
         answer_lang: Lang = lang or detect_language(question)
-        history = await self._ctx.history(chat_id, article_id)
-        previous = history[-1].question if history else None
-        query = question_query(question, previous)
-
         cache_key = self._cache_key(article_id, answer_lang, question)
         cached = await self._cached(cache_key)
         if cached is not None:
@@ -185,8 +173,15 @@ class FollowupService:
             await self._ctx.add_turn(chat_id, article_id, Turn(question, cached.text))
             return cached
 
+        article = await self._articles.get_article(article_id)
+        if article is None:
+            raise NoActiveArticle(f"article {article_id} is no longer cached")
+        history = await self._ctx.history(chat_id, article_id)
+        previous = history[-1].question if history else None
+        query = question_query(question, previous)
+
         if self._llm is None:
-            passages = self._top_passages(article, query)
+            passages = await asyncio.to_thread(self._top_passages, article, query)
             await stats.incr(self._store, "followups_offline")
             return Answer(
                 text="\n\n".join(passages),
@@ -197,7 +192,10 @@ class FollowupService:
                 passages=passages,
             )
 
-        system, user = self.build_prompt(article, question, answer_lang, history, query)
+        # Cutting and indexing a long article is CPU work: keep it off the event loop.
+        system, user = await asyncio.to_thread(
+            self.build_prompt, article, question, answer_lang, history, query
+        )
         try:
             data, usage = await self._llm.complete_json(
                 system=system,
@@ -215,7 +213,7 @@ class FollowupService:
                 path="unavailable",
                 article_id=article_id,
                 lang=answer_lang,
-                passages=self._top_passages(article, query),
+                passages=await asyncio.to_thread(self._top_passages, article, query),
             )
 
         tokens = usage.prompt_tokens + usage.completion_tokens
@@ -259,14 +257,12 @@ class FollowupService:
                 break
             turns.pop(0)
         budget = max(0, min(int(max_in * ARTICLE_SHARE), max_in - fixed))
-        if count_tokens(article.text) <= budget:
+        index = passage_index(article.text, _passage_size(int(max_in * ARTICLE_SHARE)))
+        if index.total_tokens <= budget:
             body = article.text.strip()
         else:
-            passages = split_passages(article.text, _passage_size(budget), count_tokens)
-            chosen = select_passages(
-                passages, query or question_query(question), budget, count_tokens
-            )
-            body = _join_with_gaps(passages, chosen)
+            chosen = index.select(query or question_query(question), budget)
+            body = _join_with_gaps(index.passages, chosen)
         return system, _user_message(lang, body, turns, question)
 
     # --- helpers ------------------------------------------------------------------
@@ -289,8 +285,7 @@ class FollowupService:
 
     def _top_passages(self, article: Article, query: dict[str, float]) -> list[str]:
         budget = int(self._settings.llm_max_input_tokens * ARTICLE_SHARE)
-        passages = split_passages(article.text, _passage_size(budget), count_tokens)
-        return top_passages(passages, query, OFFLINE_PASSAGES)
+        return passage_index(article.text, _passage_size(budget)).top(query, OFFLINE_PASSAGES)
 
     def _grounded(
         self, reply: _ModelAnswer, article: Article, article_id: str, lang: Lang, tokens: int
@@ -319,6 +314,16 @@ class FollowupService:
             lang=lang,
             tokens=tokens,
         )
+
+
+@functools.lru_cache(maxsize=32)
+def passage_index(text: str, max_tokens: int) -> PassageIndex:
+    """The PassageIndex of an article text, kept for the most recent 32 articles.
+
+    Cutting and tokenizing a 60,000-character article takes ~0.3 s; follow-up
+    questions come in bursts about the same article, so it is done once.
+    """
+    return PassageIndex(text, max_tokens, count_tokens)
 
 
 def _passage_size(budget: int) -> int:
