@@ -30,29 +30,34 @@ _MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8
 
 # Matching-only letter unification. ؤ→و and ئ→ي are the usual hamza-seat folds of Arabic
 # IR normalizers: they merge spelling variants (مسؤول/مسئول) at the cost of rare collisions.
-_FOLD = str.maketrans(
-    {
-        "أ": "ا",
-        "إ": "ا",
-        "آ": "ا",
-        "ٱ": "ا",
-        "ى": "ي",
-        "ة": "ه",
-        "ؤ": "و",
-        "ئ": "ي",
-        "ک": "ك",  # Persian keheh
-        "ی": "ي",  # Persian yeh
-        "ە": "ه",
-        "٫": ".",  # Arabic decimal separator
-        "٬": ",",  # Arabic thousands separator
-    }
-)
-_DIGITS = str.maketrans(
-    {
-        **{chr(0x0660 + i): str(i) for i in range(10)},
-        **{chr(0x06F0 + i): str(i) for i in range(10)},
-    }
-)
+_FOLD_MAP = {
+    "أ": "ا",
+    "إ": "ا",
+    "آ": "ا",
+    "ٱ": "ا",
+    "ى": "ي",
+    "ة": "ه",
+    "ؤ": "و",
+    "ئ": "ي",
+    "ک": "ك",  # Persian keheh
+    "ی": "ي",  # Persian yeh
+    "ە": "ه",
+    "٫": ".",  # Arabic decimal separator
+    "٬": ",",  # Arabic thousands separator
+}
+_DIGIT_MAP = {
+    **{chr(0x0660 + i): str(i) for i in range(10)},
+    **{chr(0x06F0 + i): str(i) for i in range(10)},
+}
+# re.sub with a lookup is several times faster than str.translate for non-ASCII tables.
+_DIGITS = re.compile("[" + "".join(_DIGIT_MAP) + "]")
+_FOLD_ALL = {**_FOLD_MAP, **_DIGIT_MAP}
+_FOLD = re.compile("[" + re.escape("".join(_FOLD_ALL)) + "]")
+
+
+def _fold(match: re.Match[str]) -> str:
+    return _FOLD_ALL[match.group()]
+
 
 # After normalize_for_match: numbers (with inner separators) or runs of letters.
 _TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W\d_]+")
@@ -64,6 +69,10 @@ _ARABIC_RANGES = (
     (0x08A0, 0x08FF),
     (0xFB50, 0xFDFF),
     (0xFE70, 0xFEFF),
+)
+_LETTER = re.compile(r"[^\W\d_]")
+_ARABIC_LETTER = re.compile(
+    "(?=[^\\W\\d_])[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _ARABIC_RANGES) + "]"
 )
 
 
@@ -84,7 +93,7 @@ def clean_text(text: str) -> str:
 
 def to_ascii_digits(text: str) -> str:
     """Return `text` with Arabic-Indic (U+0660–9) and Persian (U+06F0–9) digits as ASCII."""
-    return text.translate(_DIGITS)
+    return _DIGITS.sub(_fold, text)
 
 
 def normalize_for_match(text: str) -> str:
@@ -96,7 +105,7 @@ def normalize_for_match(text: str) -> str:
     included) collapsed to single spaces. Idempotent.
     """
     text = _MARKS.sub("", clean_text(text))
-    text = to_ascii_digits(text.translate(_FOLD)).lower()
+    text = _FOLD.sub(_fold, text).lower()
     text = unicodedata.normalize("NFC", text)
     return _SPACES.sub(" ", text).strip()
 
@@ -131,23 +140,21 @@ def _is_arabic(ch: str) -> bool:
     return any(lo <= code <= hi for lo, hi in _ARABIC_RANGES)
 
 
+def _letter_counts(text: str) -> tuple[int, int]:
+    """Return (letters, Arabic letters) in `text`."""
+    return len(_LETTER.findall(text)), len(_ARABIC_LETTER.findall(text))
+
+
 def arabic_ratio(text: str) -> float:
     """Return the share of Arabic letters among all letters in `text` (0.0 if no letters)."""
-    letters = arabic = 0
-    for ch in text:
-        if ch.isalpha():
-            letters += 1
-            if _is_arabic(ch):
-                arabic += 1
+    letters, arabic = _letter_counts(text)
     return arabic / letters if letters else 0.0
 
 
 def detect_language(text: str) -> Literal["ar", "en"]:
     """Return "ar" when at least 30% of the letters are Arabic (or there are no letters), else "en"."""
-    letters = sum(1 for ch in text if ch.isalpha())
-    if not letters:
-        return "ar"
-    return "ar" if arabic_ratio(text) >= 0.3 else "en"
+    letters, arabic = _letter_counts(text)
+    return "ar" if not letters or arabic / letters >= 0.3 else "en"
 
 
 # --- sentences -------------------------------------------------------------------------

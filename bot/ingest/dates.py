@@ -167,7 +167,7 @@ def _first_date(norm: str) -> date | None:
 def _dateparser_fallback(fragment: str) -> date | None:
     """dateparser on a short fragment holding a 4-digit year (relative dates like "منذ 3
     ساعات" depend on the current time and are not publication dates we can trust)."""
-    if not re.search(r"(?<!\d)\d{4}(?!\d)", fragment):
+    if not re.search(r"(?<![\d+\-])(19|20)\d\d(?!\d)", fragment):
         return None
     import dateparser  # slow import; only needed for odd label formats
 
