@@ -21,7 +21,6 @@ from bot.i18n import t
 from bot.ingest.inputs import read_source
 from bot.render import render_digest_html, render_digest_text
 from bot.store.redis import open_store
-from bot.summarize.service import SummarizeService
 
 
 def stderr_progress(ui: str) -> Progress:
@@ -61,6 +60,8 @@ def to_json(digest: Digest, source: dict[str, Any]) -> str:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Summarize one SOURCE and print it; return the exit code (errors are raised)."""
     kind, value = read_source(args.source)
+    from bot.summarize.service import SummarizeService  # heavy imports after input checks
+
     tty = sys.stderr.isatty()
     progress = stderr_progress(args.lang or "en") if tty else None
     store = await open_store(settings)

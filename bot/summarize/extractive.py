@@ -64,6 +64,7 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 
 def _shorten(text: str, limit: int) -> str:
+    text = text.rstrip(" ،,;؛:")  # a clause cut at a comma ends without it
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ،,;:")

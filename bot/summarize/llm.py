@@ -15,14 +15,15 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.errors import LLMError
 from bot.summarize.prompts import load_prompt
 from bot.summarize.tokens import count_tokens
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,10 @@ class LLMClient:
     """A thin wrapper over `openai.AsyncOpenAI` with the settings' timeout and retries."""
 
     def __init__(self, settings: Settings) -> None:
+        import openai  # imported here: it takes over a second, and offline runs never need it
+
         self.model = settings.llm_model
-        self._client = openai.AsyncOpenAI(
+        self._client: openai.AsyncOpenAI = openai.AsyncOpenAI(
             api_key=settings.openai_api_key or "unset",
             base_url=settings.openai_base_url,
             timeout=settings.llm_timeout_seconds,
@@ -105,6 +108,8 @@ class LLMClient:
     async def _create(
         self, messages: list[dict[str, str]], max_tokens: int, **extra: Any
     ) -> tuple[str, Usage]:
+        import openai
+
         try:
             resp = await self._client.chat.completions.create(
                 model=self.model,

@@ -1,0 +1,175 @@
+"""`python -m bot summarize` as a subprocess: exit codes, one-line errors, every format.
+
+The subprocesses talk to the fixtures' Redis, fake LLM and page server, which keep
+serving because the test awaits them with asyncio.create_subprocess_exec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.store.redis import Store
+from tests.fakes.llm import FakeLLM
+from tests.fakes.pages import PageServer
+from tests.integration.test_summarize import smart
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "bot" / "samples" / "sample-article-ar.txt"
+_OURS = ("OPENAI_", "REDIS_", "LLM_", "BOT_", "FETCH_", "TELEGRAM_", "TEST_REDIS", "LOG_")
+
+
+def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+    env.update({"BOT_DATA_DIR": str(tmp / "data"), "LLM_MAX_RETRIES": "0"})
+    env.update(extra)
+    return env
+
+
+async def summarize(
+    *args: str, env: dict[str, str], cwd: Path, stdin: bytes = b""
+) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "summarize",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_every_bad_input_is_one_clear_line_and_exit_2(
+    tmp_path: Path, redis_url: str, store: Store, pages: PageServer
+) -> None:
+    binary = tmp_path / "photo.bin"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" * 50)
+    image = pages.add("/photo", b"\x89PNG\r\n\x1a\n" * 20, content_type="image/png")
+    env = cli_env(tmp_path, REDIS_URL=redis_url, REDIS_PREFIX=store.keys.prefix)
+    local = {**env, "FETCH_ALLOW_HOSTS": "127.0.0.1"}
+    cases: list[tuple[list[str], dict[str, str], bytes, str]] = [
+        (["ftp://example.com/file"], env, b"", "ftp"),
+        (["javascript:alert(1)"], env, b"", "javascript"),
+        (["http://"], env, b"", "host"),
+        (["-"], env, b"   \n", "empty"),
+        (["-"], env, "خبر قصير جدا".encode(), "too short"),
+        ([str(tmp_path / "missing.txt")], env, b"", "No such file"),
+        ([str(binary)], env, b"", "not a text file"),
+        (["http://10.1.2.3/news"], env, b"", "not allowed"),
+        ([image], local, b"", "image/png"),
+        ([pages.url("/nothing-here")], local, b"", "404"),
+        ([str(SAMPLE)], {**env, "REDIS_URL": "ftp://nowhere"}, b"", "REDIS_URL is not a redis"),
+        ([str(SAMPLE)], {**env, "LLM_TIMEOUT_SECONDS": "soon"}, b"", "LLM_TIMEOUT_SECONDS"),
+    ]
+    results = await asyncio.gather(
+        *(summarize(*args, env=e, cwd=tmp_path, stdin=data) for args, e, data, _ in cases)
+    )
+    for (args, _, _, expected), (code, out, err) in zip(cases, results, strict=True):
+        assert code == 2, (args, err)
+        assert out == "", args
+        line = err.strip()
+        assert "\n" not in line and "Traceback" not in line, (args, err)
+        assert line.startswith("error: ") and expected.lower() in line.lower(), (args, line)
+
+
+async def test_sample_with_no_api_key_and_no_redis_server(tmp_path: Path) -> None:
+    """The README's first command: a fresh machine, embedded Valkey, offline summary."""
+    code, out, err = await summarize(str(SAMPLE), env=cli_env(tmp_path), cwd=tmp_path)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("مكالمة هاتفية بين بايدن وبوتين")
+    assert sum(line.startswith("• ") for line in lines) >= 3
+    assert "2021" in out  # the article's date
+    assert (tmp_path / "data" / "valkey").is_dir()  # data kept under BOT_DATA_DIR
+    # again, from stdin, as JSON: the embedded server kept the digest
+    code, out, err = await summarize(
+        "-", "--format", "json", env=cli_env(tmp_path), cwd=tmp_path, stdin=SAMPLE.read_bytes()
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["path"] == "extractive" and data["cache"] == "hit"
+    assert data["source"] == {"kind": "stdin", "value": None}
+
+
+async def test_url_end_to_end_through_the_fake_llm(
+    tmp_path: Path, redis_url: str, store: Store, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    fake_llm.handler = smart
+    paras = [p for p in SAMPLE.read_text("utf-8").split("\n\n") if len(p) > 150][:5]
+    html = (
+        "<html><head><title>مكالمة هاتفية بين بايدن وبوتين</title>"
+        '<meta property="article:published_time" content="2021-12-31T09:00:00Z">'
+        '<meta property="og:site_name" content="أخبار اليوم"></head><body><article>'
+        "<h1>مكالمة هاتفية بين بايدن وبوتين</h1>"
+        + "".join(f"<p>{p}</p>" for p in paras)
+        + "</article></body></html>"
+    )
+    url = pages.add("/world/call", html)
+    env = cli_env(
+        tmp_path,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=store.keys.prefix,
+        OPENAI_API_KEY="sk-test-cli-123456",
+        OPENAI_BASE_URL=fake_llm.base_url,
+        LLM_MODEL="fake-model",
+        FETCH_ALLOW_HOSTS="127.0.0.1",
+    )
+    code, out, err = await summarize(url, "--format", "json", env=env, cwd=tmp_path)
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
+    assert data["path"] == "llm" and data["cache"] == "miss" and data["lang"] == "ar"
+    assert data["source"] == {"kind": "url", "value": url}
+    assert data["date"] == "2021-12-31" and data["old"] is True
+    assert 3 <= len(data["bullets"]) <= 5 and len(data["questions"]) == 3
+    assert data["site_name"] == "أخبار اليوم" and data["llm_calls"] == 1
+    assert "…" not in err and "\r" not in err  # stderr is not a terminal: no progress lines
+    code, out, err = await summarize(url, "--format", "html", "--lang", "ar", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert out.startswith("<b>") and "أخبار اليوم" in out and "• " in out
+    assert fake_llm.calls == 1 and pages.hits["/world/call"] == 1  # both caches hit
+
+
+async def test_progress_is_shown_when_stderr_is_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "summarize",
+        str(SAMPLE),
+        "--lang",
+        "en",
+        env=cli_env(tmp_path),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    shown = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "Reading the article" in shown and "Summarizing" in shown
+    assert "Reading" not in out.decode()  # progress never reaches stdout
