@@ -1,21 +1,28 @@
 """Rendering an Answer for a chat: Telegram HTML or plain text (pure functions).
 
 Every piece of model or article text is escaped; labels come from the locale catalogs
-in the user's interface language.
+in the user's interface language. Every line gets direction marks (`bot.render.rtl_line`):
+the answer in its own language, quotes and passages in the article's, labels in the
+interface language, so Arabic reads right to left even when it starts with a number.
 """
 
 from __future__ import annotations
 
-import html
-
 from bot.followups.service import Answer
 from bot.i18n import t
+from bot.ingest.arabic import detect_language
+from bot.render import escape, rtl_text
 
 PASSAGE_CHARS = 900  # a displayed passage is cut to this many characters
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
+def _esc(text: str, lang: str | None = None) -> str:
+    """Direction-marked (in `lang`, else the text's own language) and escaped."""
+    return escape(rtl_text(text, lang or detect_language(text)))
+
+
+def _plain(text: str, lang: str | None = None) -> str:
+    return rtl_text(text, lang or detect_language(text))
 
 
 def _cut(text: str, limit: int = PASSAGE_CHARS) -> str:
@@ -36,20 +43,20 @@ def render_answer_html(answer: Answer, ui_lang: str) -> str:
     """
     parts: list[str] = []
     if answer.path == "passages":
-        parts.append(f"<i>{_esc(t(ui_lang, 'followup.passages_label'))}</i>")
+        parts.append(f"<i>{_esc(t(ui_lang, 'followup.passages_label'), ui_lang)}</i>")
         parts += [f"<blockquote>{_esc(_cut(p))}</blockquote>" for p in answer.passages]
         return "\n".join(parts)
-    parts.append(_esc(answer.text.strip()))
+    parts.append(_esc(answer.text.strip(), answer.lang))
     if answer.path == "unavailable":
         if answer.passages:
             parts.append("")
-            parts.append(f"<i>{_esc(t(ui_lang, 'followup.passages_label'))}</i>")
+            parts.append(f"<i>{_esc(t(ui_lang, 'followup.passages_label'), ui_lang)}</i>")
             parts += [f"<blockquote>{_esc(_cut(p))}</blockquote>" for p in answer.passages]
         return "\n".join(parts)
     if answer.quote:
         parts.append(f"<blockquote>{_esc(answer.quote.strip())}</blockquote>")
     elif not answer.verified and not answer.not_in_article:
-        parts.append(f"<i>{_esc(t(ui_lang, 'followup.unverified'))}</i>")
+        parts.append(f"<i>{_esc(t(ui_lang, 'followup.unverified'), ui_lang)}</i>")
     return "\n".join(parts)
 
 
@@ -57,18 +64,18 @@ def render_answer_text(answer: Answer, ui_lang: str) -> str:
     """Return the answer as plain text (console): same content as the HTML, no markup."""
     parts: list[str] = []
     if answer.path == "passages":
-        parts.append(t(ui_lang, "followup.passages_label"))
-        parts += [f"> {_cut(p)}" for p in answer.passages]
+        parts.append(_plain(t(ui_lang, "followup.passages_label"), ui_lang))
+        parts += [_plain(f"> {_cut(p)}") for p in answer.passages]
         return "\n".join(parts)
-    parts.append(answer.text.strip())
+    parts.append(_plain(answer.text.strip(), answer.lang))
     if answer.path == "unavailable":
         if answer.passages:
             parts.append("")
-            parts.append(t(ui_lang, "followup.passages_label"))
-            parts += [f"> {_cut(p)}" for p in answer.passages]
+            parts.append(_plain(t(ui_lang, "followup.passages_label"), ui_lang))
+            parts += [_plain(f"> {_cut(p)}") for p in answer.passages]
         return "\n".join(parts)
     if answer.quote:
-        parts.append(f"> {answer.quote.strip()}")
+        parts.append(_plain(f"> {answer.quote.strip()}"))
     elif not answer.verified and not answer.not_in_article:
-        parts.append(f"({t(ui_lang, 'followup.unverified')})")
+        parts.append(_plain(f"({t(ui_lang, 'followup.unverified')})", ui_lang))
     return "\n".join(parts)

@@ -26,6 +26,7 @@ from bot.followups.context import ChatContext, Turn
 from bot.followups.retrieval import PassageIndex, match_form, question_query, quote_in_article
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
+from bot.ingest.arabic import tokens as word_tokens
 from bot.store.redis import Store
 from bot.summarize.llm import LLMClient
 from bot.summarize.prompts import load_prompt
@@ -41,6 +42,10 @@ MAX_ANSWER_TOKENS = 400
 OFFLINE_PASSAGES = 3
 GAP = "[…]"
 
+QUERY_PROMPT_NAME = "answer_query"
+MAX_KEYWORDS = 12
+MAX_KEYWORD_TOKENS = 150
+
 AnswerPath = Literal["llm", "cache", "passages", "unavailable"]
 
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -51,6 +56,13 @@ ANSWER_SCHEMA: dict[str, Any] = {
         "found": {"type": "boolean"},
     },
     "required": ["answer", "quote", "found"],
+    "additionalProperties": False,
+}
+
+KEYWORDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"keywords": {"type": "array", "items": {"type": "string"}}},
+    "required": ["keywords"],
     "additionalProperties": False,
 }
 
@@ -86,6 +98,10 @@ class Answer(BaseModel):
     lang: Lang
     tokens: int = 0
     passages: list[str] = Field(default_factory=list)
+
+
+class _Keywords(BaseModel):
+    keywords: list[str] = Field(default_factory=list)
 
 
 class _ModelAnswer(BaseModel):
@@ -192,11 +208,16 @@ class FollowupService:
                 passages=passages,
             )
 
-        # Cutting and indexing a long article is CPU work: keep it off the event loop.
-        system, user = await asyncio.to_thread(
-            self.build_prompt, article, question, answer_lang, history, query
-        )
+        spent = 0
         try:
+            if await asyncio.to_thread(self._needs_translated_query, article, question):
+                keywords, spent = await self._translated_keywords(self._llm, article, question)
+                for term in keywords:
+                    query[term] = query.get(term, 0.0) + 1.0
+            # Cutting and indexing a long article is CPU work: keep it off the event loop.
+            system, user = await asyncio.to_thread(
+                self.build_prompt, article, question, answer_lang, history, query
+            )
             data, usage = await self._llm.complete_json(
                 system=system,
                 user=user,
@@ -216,7 +237,7 @@ class FollowupService:
                 passages=await asyncio.to_thread(self._top_passages, article, query),
             )
 
-        tokens = usage.prompt_tokens + usage.completion_tokens
+        tokens = spent + usage.prompt_tokens + usage.completion_tokens
         await stats.incr(self._store, "llm_tokens", tokens)
         result = self._grounded(reply, article, article_id, answer_lang, tokens)
         await self._store.redis.set(
@@ -266,6 +287,38 @@ class FollowupService:
         return system, _user_message(lang, body, turns, question)
 
     # --- helpers ------------------------------------------------------------------
+
+    def _needs_translated_query(self, article: Article, question: str) -> bool:
+        """True when retrieval must run (article over budget) and the question's language
+        is not the article's, so its words cannot match the article's."""
+        share = int(self._settings.llm_max_input_tokens * ARTICLE_SHARE)
+        index = passage_index(article.text, _passage_size(share))
+        if index.total_tokens <= share:
+            return False
+        return detect_language(question) != detect_language(article.text[:3000])
+
+    async def _translated_keywords(
+        self, llm: LLMClient, article: Article, question: str
+    ) -> tuple[list[str], int]:
+        """Search words for `question` in the article's language (one small LLM call).
+
+        Returns (normalized tokens, tokens spent). Raises LLMError / ValidationError.
+        """
+        article_lang = detect_language(article.text[:3000])
+        user = (
+            f"<question>\n{_data(question)}\n</question>\n\n"
+            f"<article_language>{_LANG_NAMES[article_lang]}</article_language>"
+        )
+        data, usage = await llm.complete_json(
+            system=load_prompt(QUERY_PROMPT_NAME).text.strip(),
+            user=user,
+            schema_name="search_keywords",
+            schema=KEYWORDS_SCHEMA,
+            max_tokens=MAX_KEYWORD_TOKENS,
+        )
+        words = _Keywords.model_validate(data).keywords[:MAX_KEYWORDS]
+        terms = [term for word in words for term in word_tokens(word)]
+        return terms, usage.prompt_tokens + usage.completion_tokens
 
     def _cache_key(self, article_id: str, lang: Lang, question: str) -> str:
         model = self._settings.llm_model if self._llm is not None else "-"

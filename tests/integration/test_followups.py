@@ -7,6 +7,7 @@ summarize service's article cache.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -14,6 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from bot.config import Settings
 from bot.domain import Article
@@ -21,6 +25,7 @@ from bot.errors import NoActiveArticle
 from bot.followups import Answer, FollowupService
 from bot.followups.render import render_answer_html, render_answer_text
 from bot.i18n import t
+from bot.render import LRM, RLM, strip_marks
 from bot.store.redis import Store, client_for
 from bot.summarize.llm import LLMClient
 from bot.summarize.tokens import count_tokens
@@ -341,7 +346,8 @@ async def test_when_the_article_does_not_say_the_answer_says_exactly_that(
     assert answer.text == t(lang, "followup.not_in_article")
     assert answer.quote is None
     html = render_answer_html(answer, lang)
-    assert html == t(lang, "followup.not_in_article")
+    assert strip_marks(html) == t(lang, "followup.not_in_article")
+    assert html.startswith(RLM if lang == "ar" else LRM)
 
 
 async def test_a_quote_that_is_not_in_the_article_is_dropped_and_marked_unverified(
@@ -354,10 +360,10 @@ async def test_a_quote_that_is_not_in_the_article_is_dropped_and_marked_unverifi
     answer = await svc.answer(chat_id=CHAT, question="هل وافق بوتين على الانسحاب؟", lang=None)
 
     assert answer.quote is None and not answer.verified and not answer.not_in_article
-    html = render_answer_html(answer, "ar")
+    html = strip_marks(render_answer_html(answer, "ar"))
     assert "<blockquote>" not in html
     assert t("ar", "followup.unverified") in html
-    assert t("en", "followup.unverified") in render_answer_text(answer, "en")
+    assert t("en", "followup.unverified") in strip_marks(render_answer_text(answer, "en"))
 
 
 async def test_a_quote_with_other_diacritics_and_punctuation_is_verified(
@@ -371,7 +377,7 @@ async def test_a_quote_with_other_diacritics_and_punctuation_is_verified(
     answer = await svc.answer(chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None)
 
     assert answer.verified and answer.quote == quote
-    html = render_answer_html(answer, "ar")
+    html = strip_marks(render_answer_html(answer, "ar"))
     assert "&lt;أي&gt; خطة &amp; تقول" in html
     assert f"<blockquote>{quote}</blockquote>" in html
 
@@ -452,10 +458,10 @@ async def test_without_an_llm_the_top_passages_are_returned_labelled(
     assert answer.path == "passages" and fake_llm.calls == 0
     assert answer.passages[0] == answer_paragraph()
     assert len(answer.passages) == 3
-    html = render_answer_html(answer, "ar")
+    html = strip_marks(render_answer_html(answer, "ar"))
     assert html.startswith(f"<i>{t('ar', 'followup.passages_label')}</i>")
     assert html.count("<blockquote>") == 3
-    assert t("en", "followup.passages_label") in render_answer_text(answer, "en")
+    assert t("en", "followup.passages_label") in strip_marks(render_answer_text(answer, "en"))
 
 
 @pytest.mark.parametrize("status", [500, 503])
@@ -489,3 +495,106 @@ async def test_invalid_model_output_is_the_apology_not_a_traceback(
         answer = await svc.answer(chat_id=CHAT, question="ماذا حدث؟", lang="ar")
         assert isinstance(answer, Answer) and answer.path == "unavailable"
         assert re.search(r"[\u0600-\u06FF]", answer.text)
+
+
+def schema_name(body: dict[str, Any]) -> str:
+    return str(body.get("response_format", {}).get("json_schema", {}).get("name", ""))
+
+
+async def test_an_english_question_on_a_long_arabic_article_searches_in_arabic(
+    make_service: Callable[..., FollowupService], settings: Settings, fake_llm: FakeLLM
+) -> None:
+    article = Article(text=long_article())
+    svc = make_service(article)
+    await svc.set_active(CHAT, article.id)
+    fake_llm.queue(
+        json.dumps({"keywords": ["الاجتماع المقترح", "الحلف", "موسكو", "موعد"]}),
+        reply("On 12 January.", "قبل الاجتماع المقترح عقده في 12 كانون ثان/ يناير المقبل"),
+    )
+
+    answer = await svc.answer(
+        chat_id=CHAT, question="When is the proposed meeting between NATO and Moscow?", lang=None
+    )
+
+    assert [schema_name(b) for b in fake_llm.requests] == ["search_keywords", "answer"]
+    assert "When is the proposed meeting" in user_message(fake_llm.requests[0])
+    assert "<article_language>Arabic</article_language>" in user_message(fake_llm.requests[0])
+    assert answer_paragraph() in user_message(fake_llm.requests[1])
+    assert answer.lang == "en" and answer.verified
+    # both calls are charged to the user
+    assert answer.tokens > 0
+    sent = count_tokens(system_message(fake_llm.requests[1])) + count_tokens(
+        user_message(fake_llm.requests[1])
+    )
+    assert sent <= settings.llm_max_input_tokens
+
+
+async def test_no_keyword_call_when_the_article_fits_or_the_languages_match(
+    make_service: Callable[..., FollowupService], fake_llm: FakeLLM, seed: Article
+) -> None:
+    long = Article(text=long_article())
+    svc = make_service(long)
+    fake_llm.handler = lambda body: reply("", "", found=False)
+    await svc.set_active(CHAT, seed.id)
+    await svc.answer(chat_id=CHAT, question="What did Lavrov say about NATO?", lang=None)
+    await svc.set_active(CHAT, long.id)
+    await svc.answer(chat_id=CHAT, question=LONG_QUESTION, lang=None)
+    assert [schema_name(b) for b in fake_llm.requests] == ["answer", "answer"]
+
+
+# --- rendering (pure) ------------------------------------------------------------------
+
+_ALLOWED_TAG = re.compile(r"</?(?:i|blockquote)>")
+
+
+def _answer(**kw: Any) -> Answer:
+    base: dict[str, Any] = {
+        "text": "x",
+        "path": "llm",
+        "article_id": "a" * 20,
+        "lang": "ar",
+        "verified": True,
+    }
+    return Answer(**{**base, **kw})
+
+
+@given(
+    text=st.text(min_size=1, max_size=120),
+    quote=st.one_of(st.none(), st.text(min_size=1, max_size=120)),
+    path=st.sampled_from(["llm", "cache", "passages", "unavailable"]),
+    passages=st.lists(st.text(min_size=1, max_size=1200), max_size=3),
+)
+@hsettings(max_examples=150, deadline=None)
+def test_rendered_html_only_has_our_tags_and_escapes_everything_else(
+    text: str, quote: str | None, path: str, passages: list[str]
+) -> None:
+    answer = _answer(text=text, quote=quote, path=path, passages=passages, verified=bool(quote))
+    markup = render_answer_html(answer, "en")
+    assert "<" not in _ALLOWED_TAG.sub("", markup)
+    assert markup.count("<blockquote>") == markup.count("</blockquote>")
+    plain = html.unescape(strip_marks(_ALLOWED_TAG.sub("", markup)))
+    if path in ("llm", "cache"):
+        assert " ".join(text.split()) in " ".join(plain.split())
+    for block in re.findall(r"<blockquote>(.*?)</blockquote>", markup, re.S):
+        assert len(html.unescape(strip_marks(block))) <= 902  # passages are cut for display
+
+
+def test_an_arabic_answer_starting_with_a_number_or_latin_reads_right_to_left() -> None:
+    answer = _answer(text="12 يناير هو موعد الاجتماع مع NATO Secretary General.", quote=None)
+    first = render_answer_html(answer, "en").split("\n")[0]
+    assert first.startswith(RLM)
+    assert (
+        "\u2066NATO Secretary General.\u2069" in first
+        or "\u2066NATO Secretary General\u2069" in first
+    )
+    english = render_answer_html(_answer(text="روسيا denies it.", lang="en"), "en")
+    assert english.startswith(LRM)
+
+
+def test_labels_follow_the_interface_language_and_the_answer_its_own() -> None:
+    answer = _answer(text="Russia denies it.", lang="en", verified=False)
+    markup = strip_marks(render_answer_html(answer, "ar"))
+    assert markup.startswith("Russia denies it.")
+    assert t("ar", "followup.unverified") in markup
+    plain = strip_marks(render_answer_text(answer, "en"))
+    assert plain == f"Russia denies it.\n({t('en', 'followup.unverified')})"
