@@ -242,10 +242,13 @@ def extract_html(html: str, url: str | None = None) -> Article:
     )
     raw = (getattr(doc, "text", None) or "") if doc is not None else ""
     kept = strip_boilerplate(clean_text(raw).split("\n"), rules)
+    title = clean_text(getattr(doc, "title", None) or "") or None
+    kept = [line for line in kept if line]
+    if title and kept and _same_heading(kept[0], title):
+        kept = kept[1:]  # the headline repeated as the first paragraph
     body = _paragraphs(kept)
     if len(body) < MIN_ARTICLE_CHARS:
         raise NotAnArticle(f"extracted text has {len(body)} characters")
-    title = clean_text(getattr(doc, "title", None) or "") or None
     published = _parse_iso(getattr(doc, "date", None))
     if published is None or (published.month, published.day) == (1, 1):
         published = _page_date(html, title, body) or published

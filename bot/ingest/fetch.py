@@ -63,6 +63,7 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I | re.S
 )
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:\-]+)""")
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -162,8 +163,8 @@ def _try_decode(body: bytes, charset: str | None) -> tuple[str, str] | None:
 def decode_body(body: bytes, header_charset: str | None) -> tuple[str, str]:
     """Decode an HTML/text body; return (text, encoding used).
 
-    Order: byte-order mark, HTTP header charset, <meta> charset in the first 4 KB,
-    charset-normalizer detection. Raises UnsupportedContent when nothing decodes it.
+    Order: byte-order mark, HTTP header charset, the XML declaration's encoding (feeds)
+    or a <meta> charset in the first 4 KB, UTF-8, charset-normalizer detection. Raises UnsupportedContent when nothing decodes it.
     """
     if body.startswith(b"\xef\xbb\xbf"):
         return body[3:].decode("utf-8", errors="replace"), "utf-8"
@@ -173,7 +174,7 @@ def decode_body(body: bytes, header_charset: str | None) -> tuple[str, str]:
     decoded = _try_decode(body, header_charset)
     if decoded:
         return decoded
-    meta = _META_CHARSET.search(body[:4096])
+    meta = _XML_ENCODING.search(body[:512]) or _META_CHARSET.search(body[:4096])
     if meta:
         decoded = _try_decode(body, meta.group(1).decode("ascii", "ignore"))
         if decoded:

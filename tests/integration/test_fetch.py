@@ -124,6 +124,14 @@ async def test_feed_types_accepted_when_asked(pages: PageServer, fetcher: Fetche
     assert "أخبار" in (await fetcher.fetch(url, accept=FEED_TYPES)).text
 
 
+async def test_feed_encoding_from_the_xml_declaration(pages: PageServer, fetcher: Fetcher) -> None:
+    xml = '<?xml version="1.0" encoding="windows-1256"?><rss><channel><title>أخبار سوريا</title></channel></rss>'
+    url = pages.add("/feed-cp", xml.encode("cp1256"), content_type="application/rss+xml")
+    got = await fetcher.fetch(url, accept=FEED_TYPES)
+    assert "أخبار سوريا" in got.text
+    assert got.encoding == "windows-1256"
+
+
 async def test_oversized_body_with_content_length(pages: PageServer, fetcher: Fetcher) -> None:
     url = pages.add("/big", b"a" * (6 * 1024 * 1024), content_type="text/plain")
     with pytest.raises(TooLarge) as err:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.ingest.dates import date_line_spans, find_date
 
@@ -83,3 +85,9 @@ def test_unlabelled_dates_only_in_the_head() -> None:
 def test_seed_date_and_its_metadata_line(seed_text: str) -> None:
     assert find_date(seed_text) == date(2021, 12, 31)
     assert date_line_spans(seed_text) == ["تاريخ النشر الأصلي: 31 ديسمبر، 2021"]
+
+
+@given(st.text(max_size=400))
+def test_find_date_never_raises(text: str) -> None:
+    found = find_date(text)
+    assert found is None or 1970 <= found.year <= 2100

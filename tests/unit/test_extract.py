@@ -133,3 +133,20 @@ def test_rules_come_from_the_data_file() -> None:
     assert strip_boilerplate(lines) == ["نص الخبر الأول", "نص آخر"]
     # a cut marker too early only removes its own line
     assert strip_boilerplate(["قد يهمك ايضاً", "نص الخبر"]) == ["نص الخبر"]
+
+
+def test_english_pasted_article() -> None:
+    body = (
+        "The White House said the two presidents spoke for fifty minutes on Thursday. "
+        "Officials said the call focused on the military build-up near the border.\n\n"
+        "Both sides agreed to continue talks in January, a spokesperson said."
+    )
+    text = (
+        f"Biden and Putin discuss Ukraine\n\nPublished: December 30, 2021\n\n{body}\n\n"
+        "Share this article\n\nLeave a Reply\n\nRelated Articles\n\nSome other story title"
+    )
+    article = extract_text(text)
+    assert article.title == "Biden and Putin discuss Ukraine"
+    assert article.published == date(2021, 12, 30)
+    assert article.language == "en"
+    assert article.text == body

@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.errors import BadInput, TextTooShort
 from bot.i18n import t
@@ -125,3 +127,24 @@ def test_read_source_binary_and_unreadable_files(tmp_path: Path) -> None:
         read_source(str(latin))
     with pytest.raises(BadInput, match="not a regular file"):
         read_source(str(tmp_path))
+
+
+@given(st.text(max_size=300))
+def test_validate_url_only_ever_raises_bad_input(text: str) -> None:
+    try:
+        out = validate_url(text)
+    except BadInput as err:
+        assert err.detail
+    else:
+        assert out == text.strip()
+        assert out.lower().startswith(("http://", "https://"))
+
+
+@given(
+    st.text(max_size=200), st.sampled_from(["https://example.com/a", "http://news.example/ب?x=1"])
+)
+def test_find_url_finds_an_embedded_link(prefix: str, url: str) -> None:
+    found = find_url(f"{prefix} {url}. ")
+    assert found is not None
+    assert found in f"{prefix} {url}"
+    assert not any(ch.isspace() for ch in found)
