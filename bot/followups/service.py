@@ -21,7 +21,7 @@ from bot import stats
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Lang
-from bot.errors import LLMError, NoActiveArticle
+from bot.errors import BadInput, LLMError, NoActiveArticle
 from bot.followups.context import ChatContext, Turn
 from bot.followups.retrieval import PassageIndex, match_form, question_query, quote_in_article
 from bot.i18n import t
@@ -170,10 +170,17 @@ class FollowupService:
         down is NOT an exception: it returns path="unavailable" with the localized
         apology in `text`, so callers render every Answer the same way.
 
+        A question in another language than a long (over-budget) article costs one
+        small extra LLM call that turns it into search words in the article's language
+        (`prompts/answer_query.md`); `Answer.tokens` includes it. `user_id` only
+        labels log lines; the caller applies the user's limits.
+
         Raises NoActiveArticle when there is no article (none yet, expired, or its
-        text is no longer cached).
+        text is no longer cached), BadInput for an empty question.
         """
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        if not question:
+            raise BadInput("empty question")
         article_id = None
         if reply_to_message_id is not None:
             article_id = await self._ctx.article_for_reply(chat_id, reply_to_message_id)
@@ -227,7 +234,9 @@ class FollowupService:
             )
             reply = _ModelAnswer.model_validate(data)
         except (LLMError, ValidationError) as exc:
-            log.warning("follow-up answer failed for article %s: %s", article_id, exc)
+            log.warning(
+                "follow-up answer failed (user %s, article %s): %s", user_id, article_id, exc
+            )
             await stats.incr(self._store, "followup_failures")
             return Answer(
                 text=t(answer_lang, "followup.llm_down"),

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bot.config import Settings
 from bot.domain import Article
-from bot.errors import NoActiveArticle
+from bot.errors import BadInput, NoActiveArticle
 from bot.followups import Answer, FollowupService
 from bot.followups.render import render_answer_html, render_answer_text
 from bot.i18n import t
@@ -155,6 +155,16 @@ async def test_no_active_article_raises_the_hint_error(
         await svc.answer(chat_id=CHAT, question="متى؟", lang=None)
     assert t("ar", err.value.key) == t("ar", "followup.no_active_article")
     assert err.value.exit_code == 2
+    assert fake_llm.calls == 0
+
+
+async def test_an_empty_question_is_bad_input_and_asks_nothing(
+    make_service: Callable[..., FollowupService], fake_llm: FakeLLM, seed: Article
+) -> None:
+    svc = make_service()
+    await svc.set_active(CHAT, seed.id)
+    with pytest.raises(BadInput):
+        await svc.answer(chat_id=CHAT, question=" \n\t ", lang=None)
     assert fake_llm.calls == 0
 
 
@@ -598,3 +608,29 @@ def test_labels_follow_the_interface_language_and_the_answer_its_own() -> None:
     assert t("ar", "followup.unverified") in markup
     plain = strip_marks(render_answer_text(answer, "en"))
     assert plain == f"Russia denies it.\n({t('en', 'followup.unverified')})"
+
+
+# --- with the real summarize service as the article source ------------------------------
+
+
+async def test_questions_about_a_pasted_article_use_the_summarizers_article_cache(
+    settings: Settings, store: Store, llm: LLMClient, fake_llm: FakeLLM, seed_text: str
+) -> None:
+    from bot.ingest.fetch import Fetcher
+    from bot.summarize.service import SummarizeService
+
+    summarizer = SummarizeService(settings, store, fetcher=Fetcher(), llm=None)  # offline digest
+    digest = await summarizer.digest(seed_text, kind="text")
+    svc = FollowupService(settings, store, articles=summarizer, llm=llm)
+    await svc.bind_message(CHAT, 77, digest.article_id)
+    await svc.set_active(CHAT, digest.article_id)
+    fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
+
+    answer = await svc.answer(
+        chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None, reply_to_message_id=77
+    )
+
+    assert answer.article_id == digest.article_id and answer.verified
+    prompt = user_message(fake_llm.requests[-1])
+    assert "بايدن" in prompt
+    assert "WPeMatico" not in prompt and "كن أول من يعلق" not in prompt  # boilerplate is gone
