@@ -34,6 +34,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -191,7 +192,11 @@ def decode_body(body: bytes, header_charset: str | None) -> tuple[str, str]:
 
 
 class Fetcher:
-    """Fetches pages over HTTP(S) with the SSRF guard and limits described in the module doc."""
+    """Fetches pages over HTTP(S) with the SSRF guard and limits described in the module doc.
+
+    `resolver` (host, port) -> addresses replaces DNS (tests use it to control answers);
+    `verify` is passed to httpx (an SSLContext trusting a test CA, or True).
+    """
 
     def __init__(
         self,
@@ -203,6 +208,7 @@ class Fetcher:
         max_redirects: int = 5,
         user_agent: str = "digestbot/0.1 (+news digest)",
         resolver: Resolver | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.allow_hosts = frozenset(h.lower().strip("[]") for h in allow_hosts)
         self.total_timeout = total_timeout
@@ -215,6 +221,7 @@ class Fetcher:
             limits=httpx.Limits(max_keepalive_connections=0),
             follow_redirects=False,
             trust_env=False,
+            verify=verify,
         )
 
     @classmethod
@@ -392,6 +399,8 @@ class Fetcher:
 
 
 def _network_detail(exc: httpx.HTTPError) -> str:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or isinstance(exc.__cause__, ssl.SSLError):
+        return "TLS certificate error"
     if isinstance(exc, httpx.ConnectError):
         return "connection failed"
     if isinstance(exc, httpx.RemoteProtocolError):

@@ -7,7 +7,11 @@ host is allow-listed by IP ("127.0.0.1"), exactly like FETCH_ALLOW_HOSTS would.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -382,3 +386,93 @@ async def test_connection_refused_is_a_fetch_error(fetcher: Fetcher) -> None:
 
     with pytest.raises(FetchError, match="connection failed"):
         await fetcher.fetch(f"http://127.0.0.1:{free_port()}/")
+
+
+# --- https: SNI and certificate checks use the host name, the socket the checked IP -------
+
+
+def _self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not available to make a test certificate")
+    cert, key = tmp / f"{name}.crt", tmp / f"{name}.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[int, Path, list[str | None]]]:
+    """An https server on 127.0.0.1 with a certificate for news.example; records SNI names."""
+    cert, key = _self_signed(tmp_path, "news.example")
+    seen_sni: list[str | None] = []
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    ctx.sni_callback = lambda _sock, name, _ctx: seen_sni.append(name)  # type: ignore[assignment,misc,return-value]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=page(ARABIC) + request.host, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield port, cert, seen_sni
+    finally:
+        await runner.cleanup()
+
+
+async def test_https_goes_to_the_checked_ip_with_the_real_host_name(
+    tls_server: tuple[int, Path, list[str | None]],
+) -> None:
+    port, cert, seen_sni = tls_server
+    trust = ssl.create_default_context(cafile=str(cert))
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async with Fetcher(frozenset({"news.example"}), resolver=to_loopback, verify=trust) as f:
+        got = await f.fetch(f"https://news.example:{port}/")
+    assert "البيت الأبيض" in got.text
+    assert got.text.endswith(f"news.example:{port}")  # Host header
+    assert seen_sni == ["news.example"]  # SNI, and the certificate was checked for that name
+
+
+async def test_https_certificate_for_another_name_is_refused(
+    tls_server: tuple[int, Path, list[str | None]],
+) -> None:
+    port, cert, _ = tls_server
+    trust = ssl.create_default_context(cafile=str(cert))
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    allow = frozenset({"other.example"})
+    async with Fetcher(allow, resolver=to_loopback, verify=trust) as f:
+        with pytest.raises(FetchError, match="TLS certificate"):
+            await f.fetch(f"https://other.example:{port}/")
