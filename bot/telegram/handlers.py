@@ -1,0 +1,278 @@
+"""Thin Telegram handlers: Update -> Incoming -> Conversation, and a Telegram Outbox.
+
+`TelegramOutbox` shows the "typing" action, keeps one "⏳" placeholder that progress
+edits, and turns each `Reply` into messages: split at 4096 visible characters with
+the keyboard on the last part, link previews off, the placeholder edited into the
+first part. A reply Telegram rejects as bad HTML is re-sent as plain text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+from telegram import LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.chat.types import Incoming, Reply
+from bot.render import escape, html_to_plain, split_html
+from bot.telegram.keyboards import keyboard
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+    from bot.chat.router import Conversation
+
+log = logging.getLogger(__name__)
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+# --- Update -> Incoming ---------------------------------------------------------------
+
+
+def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | None:
+    """Return the transport-neutral view of `update`, or None when it is not for us
+    (a command addressed to another bot, a channel post, a service message)."""
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is None:
+            return None
+        return Incoming(
+            user_id=query.from_user.id,
+            chat_id=message.chat.id,
+            chat_type="private" if message.chat.type == "private" else "group",
+            language_code=query.from_user.language_code,
+            callback=query.data or "",
+            callback_message_id=message.message_id,
+            first_name=query.from_user.first_name,
+        )
+    msg = update.message
+    if msg is None or msg.from_user is None:
+        return None
+    text = msg.text or msg.caption or ""
+    entities = msg.entities or msg.caption_entities or ()
+    chat_type: Literal["private", "group"] = "private" if msg.chat.type == "private" else "group"
+    incoming = Incoming(
+        user_id=msg.from_user.id,
+        chat_id=msg.chat.id,
+        text=text,
+        chat_type=chat_type,
+        language_code=msg.from_user.language_code,
+        message_id=msg.message_id,
+        forwarded=msg.forward_origin is not None,
+        first_name=msg.from_user.first_name,
+    )
+    if entities and entities[0].type == MessageEntity.BOT_COMMAND and entities[0].offset == 0:
+        token = msg.parse_entity(entities[0]) if msg.text else text[: entities[0].length]
+        name, _, target = token[1:].partition("@")
+        if target and target.lower() != bot_username.lower():
+            return None  # "/cmd@otherbot"
+        incoming.command = name.lower()
+        incoming.args = text[len(token) :].strip()
+    mention = f"@{bot_username}".lower()
+    incoming.mentioned = any(
+        e.type == MessageEntity.MENTION and _entity_text(msg, e).lower() == mention
+        for e in entities
+    )
+    reply = msg.reply_to_message
+    if reply is not None:
+        incoming.reply_to_message_id = reply.message_id
+        incoming.reply_to_text = reply.text or reply.caption or None
+        incoming.reply_to_bot = reply.from_user is not None and reply.from_user.id == bot_id
+    if not text and incoming.command is None:
+        return None
+    return incoming
+
+
+def _entity_text(msg: Message, entity: MessageEntity) -> str:
+    return msg.parse_entity(entity) if msg.text else msg.parse_caption_entity(entity)
+
+
+# --- Outbox ------------------------------------------------------------------------
+
+
+class TelegramOutbox:
+    """Delivers one conversation turn's replies to one chat."""
+
+    def __init__(self, bot: Bot, chat_id: int, *, reply_to: int | None = None) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.reply_to = reply_to  # in groups, answer as a reply to the user's message
+        self.placeholder: int | None = None
+        self.placeholder_text = ""
+
+    async def typing(self) -> None:
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
+
+    async def progress(self, text: str) -> None:
+        html = escape(text)
+        if self.placeholder is None:
+            sent = await self._send(html, None, reply_to=self.reply_to)
+            self.placeholder, self.placeholder_text = sent.message_id, html
+        elif html != self.placeholder_text:
+            with contextlib.suppress(BadRequest):
+                await self._edit(self.placeholder, html, None)
+                self.placeholder_text = html
+
+    async def send(self, reply: Reply) -> list[int]:
+        parts = split_html(reply.html)
+        markup = keyboard(reply.buttons)
+        preview = NO_PREVIEW if reply.disable_preview else None
+        ids: list[int] = []
+        reply_to = reply.reply_to_message_id or self.reply_to
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            part_markup = markup if last else None
+            target = None
+            if i == 0:
+                target = reply.edit_message_id
+                if target is None and reply.edit_placeholder:
+                    target = self.placeholder
+            if target is not None and reply.photo is None:
+                sent = await self._edit(target, part, part_markup, preview)
+                if target == self.placeholder:
+                    self.placeholder = None
+            elif reply.photo is not None and i == 0:
+                sent = await self._photo(reply.photo, part, part_markup, reply_to)
+            else:
+                sent = await self._send(part, part_markup, preview, reply_to=reply_to)
+            if sent is not None:
+                ids.append(sent.message_id)
+        return ids
+
+    async def finish(self) -> None:
+        """Remove a placeholder that no reply replaced."""
+        if self.placeholder is not None:
+            with contextlib.suppress(TelegramError):
+                await self.bot.delete_message(self.chat_id, self.placeholder)
+            self.placeholder = None
+
+    # --- Bot API calls with the plain-text fallback -----------------------------------
+    async def _send(
+        self,
+        html: str,
+        markup: Any,
+        preview: LinkPreviewOptions | None = NO_PREVIEW,
+        *,
+        reply_to: int | None = None,
+    ) -> Message:
+        params = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        try:
+            return await self.bot.send_message(
+                self.chat_id,
+                html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=preview,
+                reply_parameters=params,
+            )
+        except BadRequest as exc:
+            if not _is_parse_error(exc):
+                raise
+            log.warning("Telegram rejected our HTML (%s); re-sending as plain text", exc.message)
+            return await self.bot.send_message(
+                self.chat_id,
+                html_to_plain(html),
+                reply_markup=markup,
+                link_preview_options=preview,
+                reply_parameters=params,
+            )
+
+    async def _edit(
+        self,
+        message_id: int,
+        html: str,
+        markup: Any,
+        preview: LinkPreviewOptions | None = NO_PREVIEW,
+    ) -> Message | None:
+        try:
+            result = await self.bot.edit_message_text(
+                html,
+                chat_id=self.chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=preview,
+            )
+        except BadRequest as exc:
+            text = exc.message.lower()
+            if "not modified" in text:
+                return None
+            if "message to edit not found" in text:
+                return await self._send(html, markup, preview)
+            if not _is_parse_error(exc):
+                raise
+            log.warning("Telegram rejected our HTML (%s); editing as plain text", exc.message)
+            result = await self.bot.edit_message_text(
+                html_to_plain(html),
+                chat_id=self.chat_id,
+                message_id=message_id,
+                reply_markup=markup,
+                link_preview_options=preview,
+            )
+        return result if isinstance(result, Message) else None
+
+    async def _photo(self, photo: bytes, html: str, markup: Any, reply_to: int | None) -> Message:
+        return await self.bot.send_photo(
+            self.chat_id,
+            photo,
+            caption=html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+            if reply_to
+            else None,
+        )
+
+
+def _is_parse_error(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return "can't parse entities" in text or "unsupported start tag" in text
+
+
+# --- PTB callbacks ----------------------------------------------------------------------
+
+
+async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one handler: every update goes to the Conversation."""
+    conv: Conversation = context.bot_data["conversation"]
+    bot = context.bot
+    incoming = to_incoming(update, bot.id, bot.username)
+    if incoming is None:
+        return
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    reply_to = incoming.message_id if incoming.chat_type == "group" else None
+    out = TelegramOutbox(bot, incoming.chat_id, reply_to=reply_to)
+    try:
+        await conv.handle(incoming, out)
+    finally:
+        await out.finish()
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The global error handler: log with the update id, tell the user, never raise."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, Forbidden):
+        log.info("update %s: the user blocked the bot or left (%s)", update_id, error)
+        return
+    log.error("update %s failed", update_id, exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    conv: Conversation = context.bot_data["conversation"]
+    incoming = None
+    with contextlib.suppress(Exception):
+        incoming = to_incoming(update, context.bot.id, context.bot.username)
+    text = await conv.internal_error_text(incoming)
+    with contextlib.suppress(TelegramError):
+        await context.bot.send_message(
+            update.effective_chat.id, escape(text), parse_mode=ParseMode.HTML
+        )

@@ -1,0 +1,132 @@
+"""Running the real bot against the fake Bot API, for the Telegram end-to-end tests.
+
+`running_bot(...)` builds the real services (SummarizeService with the fake LLM and the
+page server, real Redis), the real python-telegram-bot Application pointed at the fake
+Bot API, and starts long polling. Tests then queue updates on the fake and await the
+bot's messages with `fake.wait_for` (no sleeps).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.app import Services, build_services
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.ingest.arabic import split_sentences
+from bot.store.redis import Store
+from bot.telegram.app import build_application, post_init
+from tests.fakes.botapi import BotAPI, Sent
+from tests.fakes.llm import FakeLLM
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+ADMIN = 4242
+EN_QUESTIONS = ["Who took part in the call?", "What happens next?"]
+AR_QUESTIONS = ["من شارك في الاتصال؟", "ما الخطوة التالية؟"]
+
+
+def _user(body: dict[str, Any]) -> str:
+    return "\n".join(
+        str(m.get("content", "")) for m in body["messages"] if m["role"] != "assistant"
+    )
+
+
+def model(body: dict[str, Any]) -> str:
+    """A well-behaved fake model: a digest made of the article's own sentences (Arabic),
+    or neutral English sentences when asked for English; map steps get "points"."""
+    text = _user(body)
+    start = text.find("<article>")
+    source = text[start:] if start >= 0 else text
+    sentences = [s for s in split_sentences(source) if len(s) > 25 and "<" not in s][:4]
+    english = "in English" in text
+    if english:
+        sentences = [
+            f"The article reports its main point number {w}." for w in ("one", "two", "three")
+        ]
+    if '"points"' in text:
+        return json.dumps({"points": sentences[:3]}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "headline": sentences[0][:90] if sentences else "عنوان",
+            "bullets": sentences[:4] or ["نقطة"],
+            "questions": EN_QUESTIONS if english else AR_QUESTIONS,
+        },
+        ensure_ascii=False,
+    )
+
+
+def article_page(text: str, title: str = "مقال") -> str:
+    paras = "".join(f"<p>{p}</p>" for p in text.split("\n\n") if p.strip())
+    return (
+        f"<html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<meta property='og:site_name' content='أخبار الاختبار'></head>"
+        f"<body><article><h1>{title}</h1>{paras}</article></body></html>"
+    )
+
+
+@dataclass
+class Bot:
+    fake: BotAPI
+    app: Application  # type: ignore[type-arg]
+    services: Services
+    settings: Settings
+
+    def last(self, chat_id: int) -> Sent:
+        return self.fake.sent_to(chat_id)[-1]
+
+    async def reply(self, chat_id: int, *, contains: str = "", wait: float = 10.0) -> Sent:
+        """The first message sent or edited into `chat_id` after now that contains `contains`
+        and is not a progress placeholder."""
+        start = len(self.fake.sent)
+        return await self.fake.wait_for(
+            lambda s: s.chat_id == chat_id and contains in s.plain and not s.plain.startswith("⏳"),
+            wait,
+            start=start,
+        )
+
+
+def bot_settings(settings: Settings, fake: BotAPI, **extra: Any) -> Settings:
+    return settings.model_copy(
+        update={
+            "telegram_bot_token": fake.token,
+            "telegram_base_url": fake.url,
+            "admin_user_ids": str(ADMIN),
+            **extra,
+        }
+    )
+
+
+@asynccontextmanager
+async def running_bot(
+    settings: Settings,
+    store: Store,
+    fake: BotAPI,
+    fake_llm: FakeLLM | None = None,
+    **extra: Any,
+) -> AsyncIterator[Bot]:
+    """The real Application, polling the fake Bot API, with real services."""
+    if fake_llm is not None:
+        fake_llm.handler = model
+    cfg = bot_settings(settings, fake, **extra)
+    services = await build_services(cfg, store=store, clock=FrozenClock(NOW))
+    app = build_application(cfg, services)
+    try:
+        async with app:
+            await post_init(app)  # PTB runs it only inside run_polling/run_webhook
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0, timeout=5)
+            try:
+                yield Bot(fake, app, services, cfg)
+            finally:
+                await app.updater.stop()
+                await app.stop()
+    finally:
+        await services.close()
