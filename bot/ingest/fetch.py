@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import socket
 import ssl
@@ -44,6 +45,8 @@ import httpx
 
 from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
 from bot.ingest.inputs import validate_url
+
+log = logging.getLogger(__name__)
 
 HTML_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml", "text/plain")
 FEED_TYPES: tuple[str, ...] = (
@@ -267,6 +270,8 @@ class Fetcher:
             except ValueError as exc:
                 raise BlockedAddress(f"unparsable address for {host}") from exc
             if not is_public_address(ip):
+                # host name only: paths and queries of user links may carry tokens
+                log.warning("fetch blocked: %s resolves to non-public %s", host, ip)
                 raise BlockedAddress(f"{host} resolves to a non-public address")
         return addresses[0]
 
@@ -370,6 +375,9 @@ class Fetcher:
             )
         header_charset = response.charset_encoding if raw_type else None
         text, encoding = decode_body(body, header_charset)
+        log.debug(
+            "fetched %s: HTTP %s, %d bytes, %s", httpx.URL(url).host, status, len(body), encoding
+        )
         return FetchedPage(
             url=url,
             status=status,
