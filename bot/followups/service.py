@@ -189,7 +189,12 @@ class FollowupService:
         if article_id is None:
             raise NoActiveArticle("no active article")
         answer_lang: Lang = lang or detect_language(question)
-        cache_key = self._cache_key(article_id, answer_lang, question)
+        history = await self._ctx.history(chat_id, article_id)
+        previous = _topic(history)
+        # A short follow-up ("and when?") means something else after another question:
+        # its cache entry is keyed by the question it follows.
+        context = previous if _is_elliptical(question) else None
+        cache_key = self._cache_key(article_id, answer_lang, question, context)
         cached = await self._cached(cache_key)
         if cached is not None:
             await stats.incr(self._store, "followup_cache_hits")
@@ -199,8 +204,6 @@ class FollowupService:
         article = await self._articles.get_article(article_id)
         if article is None:
             raise NoActiveArticle(f"article {article_id} is no longer cached")
-        history = await self._ctx.history(chat_id, article_id)
-        previous = history[-1].question if history else None
         query = question_query(question, previous)
 
         if self._llm is None:
@@ -329,10 +332,15 @@ class FollowupService:
         terms = [term for word in words for term in word_tokens(word)]
         return terms, usage.prompt_tokens + usage.completion_tokens
 
-    def _cache_key(self, article_id: str, lang: Lang, question: str) -> str:
+    def _cache_key(
+        self, article_id: str, lang: Lang, question: str, context: str | None = None
+    ) -> str:
         model = self._settings.llm_model if self._llm is not None else "-"
         version = load_prompt(PROMPT_NAME).version
-        raw = "|".join([article_id, lang, model, version, match_form(question)])
+        parts = [article_id, lang, model, version, match_form(question)]
+        if context:
+            parts.append(match_form(context))
+        raw = "|".join(parts)
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
     async def _cached(self, cache_key: str) -> Answer | None:
@@ -376,6 +384,22 @@ class FollowupService:
             lang=lang,
             tokens=tokens,
         )
+
+
+SELF_CONTAINED_WORDS = 3  # a question with fewer words leans on the one before
+
+
+def _is_elliptical(question: str) -> bool:
+    """True for a short follow-up whose meaning depends on the previous question."""
+    return len(word_tokens(question)) < SELF_CONTAINED_WORDS
+
+
+def _topic(history: list[Turn]) -> str | None:
+    """The latest self-contained question of the history (what "and when?" refers to)."""
+    for turn in reversed(history):
+        if not _is_elliptical(turn.question):
+            return turn.question
+    return None
 
 
 @functools.lru_cache(maxsize=32)

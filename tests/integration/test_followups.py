@@ -456,6 +456,33 @@ async def test_an_identical_question_is_answered_from_the_cache(
     assert english.path == "llm" and fake_llm.calls == 2
 
 
+async def test_a_short_follow_up_is_cached_per_the_question_it_follows(
+    make_service: Callable[..., FollowupService], fake_llm: FakeLLM, seed: Article
+) -> None:
+    svc = make_service()
+    for chat in (CHAT, CHAT + 1, CHAT + 2):
+        await svc.set_active(chat, seed.id)
+    fake_llm.handler = lambda body: reply("جواب.", SEED_QUOTE)
+
+    paths = []
+    for chat, topic in [
+        (CHAT, "ماذا قال لافروف عن الناتو؟"),
+        (CHAT + 1, "ماذا قال بيسكوف عن المفاوضات؟"),
+        (CHAT + 2, "ماذا قال لافروف عن الناتو؟"),
+    ]:
+        first = await svc.answer(chat_id=chat, question=topic, lang=None)
+        then = await svc.answer(chat_id=chat, question="ومتى؟", lang=None)
+        again = await svc.answer(chat_id=chat, question=" وَمتى ؟", lang=None)
+        paths.append((first.path, then.path, again.path))
+
+    assert paths == [
+        ("llm", "llm", "cache"),
+        ("llm", "llm", "cache"),  # "and when?" after another question is another answer
+        ("cache", "cache", "cache"),  # same question before it: same answer
+    ]
+    assert fake_llm.calls == 4
+
+
 async def test_without_an_llm_the_top_passages_are_returned_labelled(
     make_service: Callable[..., FollowupService], fake_llm: FakeLLM
 ) -> None:
