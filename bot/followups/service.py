@@ -80,7 +80,8 @@ class Answer(BaseModel):
     """An answer to a follow-up question.
 
     `path`: "llm" (fresh model answer), "cache" (the same normalized question was
-    answered before), "passages" (no LLM configured: `passages` holds the top article
+    answered before about the same article in the same language, in any chat; a short
+    follow-up such as "and when?" only after the same question), "passages" (no LLM configured: `passages` holds the top article
     passages and `text` their concatenation), "unavailable" (the LLM failed: `text` is
     the localized apology and `passages` the top passages as a fallback).
     `quote` is the article sentence the answer relies on, only when it was found in the
