@@ -150,3 +150,18 @@ def test_english_pasted_article() -> None:
     assert article.published == date(2021, 12, 30)
     assert article.language == "en"
     assert article.text == body
+
+
+def test_share_buttons_and_follow_lines_are_dropped() -> None:
+    body = (
+        "قالت وزارة الصحة إن حملة التطعيم ستشمل جميع المحافظات اعتبارا من الأسبوع المقبل، "
+        "وإن الجرعات متوفرة في المراكز الصحية والمستشفيات الحكومية دون مقابل.\n\n"
+        "وأضافت الوزارة أن الفرق الميدانية ستزور المدارس والجامعات لتطعيم الطلاب والعاملين."
+    )
+    text = (
+        "حملة تطعيم جديدة\n\nفيسبوك\nتويتر\nواتساب\n\n"
+        f"{body}\n\nشاهد أيضا: حملة سابقة\nانضم إلى قناتنا على تلغرام\nطباعة"
+    )
+    article = extract_text(text)
+    assert article.title == "حملة تطعيم جديدة"
+    assert article.text == body
