@@ -186,7 +186,7 @@ class WebhookServer:
         try:
             data = json.loads(body)
             update_id = int(data["update_id"])
-            update = Update.de_json(data, self.application.bot)
+            kind = metrics.update_type(data)
         except Exception:
             log.warning("webhook got a body that is not a Telegram update")
             return 400, "bad_request"
@@ -200,11 +200,10 @@ class WebhookServer:
         if not fresh:
             log.debug("update %s already taken", update_id)
             return 200, "duplicate"
-        metrics.UPDATES.labels(type=metrics.update_type(data)).inc()
-        user = update.effective_user
+        metrics.UPDATES.labels(type=kind).inc()
+        # Parsing into PTB objects is the costliest step: it runs after the answer.
         task = asyncio.create_task(
-            self._process(update, update_id, user.id if user else None),
-            name=f"webhook-update-{update_id}",
+            self._process(data, update_id), name=f"webhook-update-{update_id}"
         )
         self._tasks.add(task)
         metrics.WEBHOOK_INFLIGHT.inc()
@@ -227,12 +226,14 @@ class WebhookServer:
 
     # --- background processing -------------------------------------------------
 
-    async def _process(self, update: Update, update_id: int, user_id: int | None) -> None:
+    async def _process(self, data: dict[str, Any], update_id: int) -> None:
         async with self._slots:
             update_id_var.set(update_id)
-            user_id_var.set(user_id)
             started = time.perf_counter()
             try:
+                update = Update.de_json(data, self.application.bot)
+                user = update.effective_user
+                user_id_var.set(user.id if user else None)
                 await self.application.process_update(update)
             except Exception:
                 log.exception("update %s failed", update_id)

@@ -201,6 +201,18 @@ async def test_forged_update_with_wrong_secret_leaves_no_trace(
     assert await store.redis.exists(store.keys.update_seen(update["update_id"])) == 0
 
 
+async def test_a_body_that_is_not_an_update_is_refused(botapi: BotAPI, store: Store) -> None:
+    settings = webhook_settings(store)
+    async with (
+        replica(settings, store, build_app(botapi, Gate.open())),
+        httpx.AsyncClient() as http,
+    ):
+        for body in (b"not json", b"[1, 2]", b'{"message": {}}'):
+            resp = await http.post(url(settings), content=body, headers=HEADERS)
+            assert resp.status_code == 400
+    assert botapi.sent == []
+
+
 async def test_health_ready_and_metrics_count_a_processed_update(
     botapi: BotAPI, store: Store
 ) -> None:
