@@ -242,8 +242,8 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def check_host(self, host: str, port: int) -> str:
-        """Resolve `host` and return the address to connect to.
+    async def check_host(self, host: str, port: int) -> list[str]:
+        """Resolve `host` and return its addresses, all checked, in the resolver's order.
 
         Raises BlockedAddress if any resolved address is not public (unless the host is
         allow-listed), FetchError if the name does not resolve.
@@ -263,7 +263,7 @@ class Fetcher:
             if not addresses:
                 raise FetchError("host not found")
         if host in self.allow_hosts:
-            return addresses[0]
+            return addresses
         for addr in addresses:
             try:
                 ip = _parse_ip(addr)
@@ -273,7 +273,7 @@ class Fetcher:
                 # host name only: paths and queries of user links may carry tokens
                 log.warning("fetch blocked: %s resolves to non-public %s", host, ip)
                 raise BlockedAddress(f"{host} resolves to a non-public address")
-        return addresses[0]
+        return addresses
 
     async def fetch(
         self,
@@ -332,23 +332,33 @@ class Fetcher:
         logical = httpx.URL(url)
         host = logical.host
         port = logical.port or (443 if logical.scheme == "https" else 80)
-        address = await self.check_host(host, port)
-        pinned = logical.copy_with(host=address)
+        addresses = await self.check_host(host, port)
         host_header = f"[{host}]" if ":" in host else host
         if logical.port is not None:
             host_header += f":{logical.port}"
         extensions: dict[str, Any] = {}
         if logical.scheme == "https":
             extensions["sni_hostname"] = host
-        request = self._client.build_request(
-            "GET", pinned, headers={**headers, "Host": host_header}, extensions=extensions
-        )
-        try:
-            return await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise FetchError("timed out") from exc
-        except httpx.HTTPError as exc:
-            raise FetchError(_network_detail(exc)) from exc
+        # Try the checked addresses in order (e.g. "localhost" -> ::1 then 127.0.0.1);
+        # only a failure to connect moves on to the next one.
+        for i, address in enumerate(addresses):
+            request = self._client.build_request(
+                "GET",
+                logical.copy_with(host=address),
+                headers={**headers, "Host": host_header},
+                extensions=extensions,
+            )
+            try:
+                return await self._client.send(request, stream=True)
+            except httpx.ConnectError as exc:
+                if i + 1 < len(addresses) and "CERTIFICATE" not in str(exc):
+                    continue
+                raise FetchError(_network_detail(exc)) from exc
+            except httpx.TimeoutException as exc:
+                raise FetchError("timed out") from exc
+            except httpx.HTTPError as exc:
+                raise FetchError(_network_detail(exc)) from exc
+        raise FetchError("host not found")  # unreachable: check_host returns >= 1 address
 
     async def _finish(
         self, url: str, response: httpx.Response, accept: tuple[str, ...], conditional: bool

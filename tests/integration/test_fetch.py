@@ -476,3 +476,17 @@ async def test_https_certificate_for_another_name_is_refused(
     async with Fetcher(allow, resolver=to_loopback, verify=trust) as f:
         with pytest.raises(FetchError, match="TLS certificate"):
             await f.fetch(f"https://other.example:{port}/")
+
+
+async def test_next_checked_address_is_tried_when_one_refuses(pages: PageServer) -> None:
+    """Like "localhost" -> ::1, 127.0.0.1: the page server listens on 127.0.0.1 only, so
+    the first checked address refuses the connection and the second one serves."""
+
+    async def v6_then_v4(host: str, port: int) -> list[str]:
+        return ["::1", "127.0.0.1"]
+
+    pages.add("/two", page(ARABIC))
+    async with Fetcher(frozenset({"dual.example"}), resolver=v6_then_v4) as f:
+        got = await f.fetch(f"http://dual.example:{pages.port}/two")
+    assert "البيت الأبيض" in got.text
+    assert pages.hits["/two"] == 1
