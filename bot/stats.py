@@ -24,16 +24,23 @@ def _today() -> date:
 
 async def incr(store: Store, name: str, amount: int = 1, *, day: date | None = None) -> None:
     """Add `amount` to today's (or `day`'s) counter `name`."""
-    if amount == 0:
-        return
-    key = store.keys.stat(name, (day or _today()).isoformat())
+    await incr_many(store, {name: amount}, day=day)
+
+
+async def incr_many(store: Store, amounts: dict[str, int], *, day: date | None = None) -> None:
+    """Add to several of today's (or `day`'s) counters in one round trip."""
+    stamp = (day or _today()).isoformat()
     try:
         async with store.redis.pipeline(transaction=False) as pipe:
-            pipe.incrby(key, amount)
-            pipe.expire(key, TTL_SECONDS)
-            await pipe.execute()
+            for name, amount in amounts.items():
+                if amount:
+                    key = store.keys.stat(name, stamp)
+                    pipe.incrby(key, amount)
+                    pipe.expire(key, TTL_SECONDS)
+            if len(pipe):
+                await pipe.execute()
     except (RedisError, OSError) as exc:
-        log.warning("stats: could not count %s: %s", name, exc)
+        log.warning("stats: could not count %s: %s", ", ".join(amounts), exc)
 
 
 async def get(store: Store, name: str, day: date) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -58,7 +59,13 @@ def to_json(digest: Digest, source: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Summarize one SOURCE and print it; return the exit code (errors are raised)."""
+    """Summarize one SOURCE and print it; return the exit code (errors are raised).
+
+    Unless LOG_LEVEL is set explicitly, only errors are logged, so stderr holds nothing
+    but the progress line (on a terminal) or the one-line error message.
+    """
+    if "log_level" not in settings.model_fields_set:
+        logging.getLogger().setLevel(logging.ERROR)
     kind, value = read_source(args.source)
     from bot.summarize.service import SummarizeService  # heavy imports after input checks
 

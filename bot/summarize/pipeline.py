@@ -15,6 +15,7 @@ cost grows linearly with the length and every request stays under the budget.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -172,7 +173,9 @@ class LLMSummarizer:
         self.llm = llm
         self.max_input_tokens = max_input_tokens
 
-    def _overhead(self, system: str, user: str) -> int:
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def _overhead(system: str, user: str) -> int:
         """Tokens of everything in a request except the article text, with room for the
         longest correction and the JSON-schema note a refusing server needs."""
         extras = [

@@ -199,8 +199,9 @@ class SummarizeService:
             return digest
 
         digest, shared = await self.flight.run(key, lookup=lookup, compute=compute)
-        await stats.incr(self.store, "digests")
-        await stats.incr(self.store, "cache_hits" if shared else "cache_misses")
+        await stats.incr_many(
+            self.store, {"digests": 1, "cache_hits" if shared else "cache_misses": 1}
+        )
         return self._finish(digest, article, cached=shared)
 
     async def _compute(
