@@ -169,7 +169,9 @@ async def test_oversized_streamed_body_without_content_length(
     assert sent < 12 * 1024 * 1024  # we stopped reading long before the end
 
 
-async def test_lying_content_length_is_not_trusted(pages: PageServer) -> None:
+async def test_body_without_content_length_is_counted(pages: PageServer) -> None:
+    """No Content-Length to refuse early: the streamed bytes themselves are counted."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/html"})
         resp.enable_chunked_encoding()
@@ -490,3 +492,16 @@ async def test_next_checked_address_is_tried_when_one_refuses(pages: PageServer)
         got = await f.fetch(f"http://dual.example:{pages.port}/two")
     assert "البيت الأبيض" in got.text
     assert pages.hits["/two"] == 1
+
+
+async def test_compressed_body_is_limited_after_decompression(
+    pages: PageServer, fetcher: Fetcher
+) -> None:
+    """A 6 KB gzip body that inflates to 6 MB (a "zip bomb") is refused as too large."""
+    import gzip
+
+    bomb = gzip.compress(b" " * (6 * 1024 * 1024))
+    assert len(bomb) < 64 * 1024
+    url = pages.add("/bomb", bomb, content_type="text/html", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(TooLarge):
+        await fetcher.fetch(url)
