@@ -26,12 +26,12 @@ STORY = (
 )
 
 
-def rss(title: str, items: list[tuple[str, str, str]]) -> str:
-    """An RSS 2.0 feed: items are (title, link, description)."""
+def rss(title: str, items: list[tuple[str, str, str]], now: datetime = NOW) -> str:
+    """An RSS 2.0 feed: items are (title, link, description), dated now - 1 h, - 2 h ..."""
     body = "".join(
         f"<item><title>{escape(t)}</title><link>{escape(link)}</link>"
         f"<description>{escape(d)}</description>"
-        f"<pubDate>{format_datetime(NOW - timedelta(hours=i + 1))}</pubDate></item>"
+        f"<pubDate>{format_datetime(now - timedelta(hours=i + 1))}</pubDate></item>"
         for i, (t, link, d) in enumerate(items)
     )
     return (

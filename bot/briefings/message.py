@@ -1,0 +1,89 @@
+"""Rendering a Briefing as one Telegram HTML message (or plain text for the CLI preview).
+
+Layout, in the subscriber's language: a dated bold title, then numbered stories (bold
+headline, one or two bullets, the source names as links and "(3 sources)" when the
+story was merged from several outlets). Under it, one "full digest" button per story
+(callback `bd:<article id>`, 23 bytes) and an Unsubscribe button (`bu`). Every piece of
+article or model text is escaped, and each line carries direction marks (`rtl_line`).
+The message is split only when it exceeds Telegram's 4096 characters; the keyboard
+goes on the last part.
+"""
+
+from __future__ import annotations
+
+from bot.briefings.compose import Briefing, BriefingItem
+from bot.chat.types import Button
+from bot.i18n import t
+from bot.render import escape, escape_attr, rtl_line, split_html
+
+DIGEST_PREFIX = "bd:"
+UNSUBSCRIBE = "bu"
+BUTTONS_PER_ROW = 5
+
+
+def title(b: Briefing) -> str:
+    month = t(b.lang, f"digest.month_{b.day.month}")
+    return t(b.lang, "briefing.title", date=f"{b.day.day} {month} {b.day.year}")
+
+
+def _sources_note(item: BriefingItem, lang: str) -> str:
+    n = len(item.links)
+    return t(lang, "briefing.sources_count", count=n) if n > 1 else ""
+
+
+def render_html(b: Briefing) -> str:
+    """The whole briefing as Telegram HTML (unsplit)."""
+    lang = b.lang
+    lines = [f"<b>{escape(rtl_line(title(b), lang))}</b>"]
+    if b.empty:
+        lines += ["", escape(rtl_line(t(lang, "briefing.empty"), lang))]
+        return "\n".join(lines)
+    for i, item in enumerate(b.items, 1):
+        lines.append("")
+        lines.append(f"<b>{escape(rtl_line(f'{i}. {item.headline}', lang))}</b>")
+        lines += [escape(rtl_line(f"• {bullet}", lang)) for bullet in item.bullets]
+        links = " · ".join(
+            f'<a href="{escape_attr(url)}">{escape(name)}</a>' for name, url in item.links
+        )
+        note = _sources_note(item, lang)
+        mark = "\u200f" if lang == "ar" else "\u200e"
+        lines.append(f"{mark}{links}" + (f" {escape(note)}" if note else ""))
+    if any(item.path == "extractive" for item in b.items):
+        lines += ["", f"<i>{escape(rtl_line(t(lang, 'briefing.offline_note'), lang))}</i>"]
+    return "\n".join(lines)
+
+
+def keyboard(b: Briefing) -> list[list[Button]]:
+    """One "full digest" button per story, then Unsubscribe."""
+    digest = [
+        Button(t(b.lang, "briefing.digest_button", n=i), callback=DIGEST_PREFIX + item.article_id)
+        for i, item in enumerate(b.items, 1)
+    ]
+    rows = [digest[i : i + BUTTONS_PER_ROW] for i in range(0, len(digest), BUTTONS_PER_ROW)]
+    rows.append([Button(t(b.lang, "briefing.unsubscribe_button"), callback=UNSUBSCRIBE)])
+    return rows
+
+
+def render_parts(b: Briefing) -> list[tuple[str, list[list[Button]]]]:
+    """Message parts to send: one unless over 4096 characters; buttons on the last."""
+    parts = split_html(render_html(b))
+    buttons = keyboard(b)
+    return [(p, buttons if i == len(parts) - 1 else []) for i, p in enumerate(parts)]
+
+
+def render_text(b: Briefing) -> str:
+    """Plain text for `briefing preview` (no markup, links written out)."""
+    lines = [title(b)]
+    if b.empty:
+        return "\n".join([*lines, "", t(b.lang, "briefing.empty")])
+    for i, item in enumerate(b.items, 1):
+        lines += ["", f"{i}. {item.headline}"]
+        lines += [f"   • {bullet}" for bullet in item.bullets]
+        note = _sources_note(item, b.lang)
+        lines.append(
+            "   " + " · ".join(name for name, _ in item.links) + (f" {note}" if note else "")
+        )
+        lines += [f"     {url}" for _, url in item.links]
+    if any(item.path == "extractive" for item in b.items):
+        lines += ["", t(b.lang, "briefing.offline_note")]
+    return "\n".join(lines)
