@@ -9,6 +9,7 @@ bot's messages with `fake.wait_for` (no sleeps).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,10 +27,12 @@ from bot.telegram.app import build_application, post_init
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
 
+BLOCK = re.compile(r"<(article|notes)>\n(.*)\n</\1>", re.S)
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ADMIN = 4242
 EN_QUESTIONS = ["Who took part in the call?", "What happens next?"]
 AR_QUESTIONS = ["من شارك في الاتصال؟", "ما الخطوة التالية؟"]
+ANSWER = "الجواب من المقال نفسه."
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -42,14 +45,21 @@ def model(body: dict[str, Any]) -> str:
     """A well-behaved fake model: a digest made of the article's own sentences (Arabic),
     or neutral English sentences when asked for English; map steps get "points"."""
     text = _user(body)
-    start = text.find("<article>")
-    source = text[start:] if start >= 0 else text
-    sentences = [s for s in split_sentences(source) if len(s) > 25 and "<" not in s][:4]
+    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+    if schema == "search_keywords":
+        return json.dumps({"keywords": []})
+    block = BLOCK.search(text)
+    source = block.group(2) if block else text
+    lines = [line.removeprefix("- ") for line in source.split("\n")]
+    sentences = [s for s in split_sentences("\n".join(lines)) if len(s) > 25][:4]
     english = "in English" in text
     if english:
         sentences = [
             f"The article reports its main point number {w}." for w in ("one", "two", "three")
         ]
+    if schema == "answer":
+        quote = sentences[0] if sentences else ""
+        return json.dumps({"answer": ANSWER, "quote": quote, "found": True}, ensure_ascii=False)
     if '"points"' in text:
         return json.dumps({"points": sentences[:3]}, ensure_ascii=False)
     return json.dumps(
