@@ -392,3 +392,15 @@ async def test_url_article_is_fetched_once_and_cached(
     again = await service.load_article(pages.url("/news/1?utm_source=y"), kind="url")
     assert again.text == (await service.get_article(digest.article_id) or again).text
     assert sum(pages.hits.values()) == 1  # the second load came from the article cache
+
+
+async def test_partial_and_undated_articles_are_marked(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    partial = seed.model_copy(update={"partial": True, "published": None})
+    digest = await service.summarize(partial, lang="ar")
+    assert digest.partial and digest.published is None
+    assert digest.age_days is None and not digest.old
+    recent = seed.model_copy(update={"published": date(2026, 11, 20)})
+    digest = await service.summarize(recent, lang="ar")
+    assert digest.age_days == 9 and not digest.old and not digest.partial
