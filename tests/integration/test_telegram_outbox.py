@@ -1,0 +1,85 @@
+"""The Telegram Outbox over real HTTP: splitting, the keyboard on the last part, the
+placeholder, and the plain-text resend when Telegram rejects our HTML."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram.ext import ExtBot
+
+from bot.chat.types import Button, Reply
+from bot.render import escape, html_to_plain
+from bot.telegram.app import rate_limiter
+from bot.telegram.handlers import TelegramOutbox
+from tests.fakes.botapi import BotAPI, utf16_len
+
+
+@pytest.fixture
+async def tgbot(botapi: BotAPI) -> AsyncIterator[ExtBot[None]]:
+    bot: ExtBot[None] = ExtBot(
+        botapi.token,
+        base_url=botapi.base_url,
+        base_file_url=botapi.base_file_url,
+        rate_limiter=rate_limiter(),
+    )
+    async with bot:
+        yield bot
+
+
+async def test_long_reply_is_split_with_keyboard_on_last_part(
+    botapi: BotAPI, tgbot: ExtBot[None]
+) -> None:
+    out = TelegramOutbox(tgbot, 50)
+    await out.progress("⏳ working")
+    await out.progress("⏳ still working")
+    placeholder = botapi.sent[0].message_id
+    html = "\n\n".join(
+        f"<b>{i}</b> " + escape("نص عربي < طويل & Reuters 2024 " * 12) for i in range(40)
+    )
+    buttons = [[Button("English", callback="d:abcdefgh:en")], [Button("🔗", url="https://x.org/a")]]
+    ids = await out.send(Reply(html=html, buttons=buttons, edit_placeholder=True))
+    assert len(ids) >= 3 and ids[0] == placeholder
+    parts = [botapi.current(50, i) for i in ids]
+    assert all(utf16_len(p["text"]) <= 4096 for p in parts)
+    assert [("reply_markup" in p) for p in parts] == [False] * (len(ids) - 1) + [True]
+    assert "".join(p["text"] for p in parts).count("Reuters 2024") == 40 * 12
+    assert len(botapi.visible(50)) == len(ids)  # the placeholder became part one
+    assert all(s.disable_preview for s in botapi.sent if s.method == "sendMessage")
+
+
+async def test_rejected_html_is_resent_as_plain_text(botapi: BotAPI, tgbot: ExtBot[None]) -> None:
+    out = TelegramOutbox(tgbot, 51)
+    bad = "<b>headline</b>\n<script>alert(1)</script> a < b"
+    ids = await out.send(Reply(html=bad))
+    assert ("sendMessage", 400) in [(m, c) for m, c, _ in botapi.errors]
+    assert any("can't parse entities" in d for _, _, d in botapi.errors)
+    sent = botapi.current(51, ids[0])
+    assert sent["text"] == html_to_plain(bad).strip()
+    assert botapi.sent[-1].parse_mode is None
+
+
+async def test_leftover_placeholder_is_removed(botapi: BotAPI, tgbot: ExtBot[None]) -> None:
+    out = TelegramOutbox(tgbot, 52)
+    await out.progress("⏳ working")
+    await out.send(Reply(html="a new message"))  # not edited into the placeholder
+    await out.finish()
+    assert [m["text"] for m in botapi.visible(52)] == ["a new message"]
+
+
+async def test_callback_data_over_64_bytes_fails_in_our_code(tgbot: ExtBot[None]) -> None:
+    out = TelegramOutbox(tgbot, 53)
+    with pytest.raises(ValueError, match="64 bytes"):
+        await out.send(Reply(html="x", buttons=[[Button("q", callback="d:" + "ي" * 40)]]))
+
+
+async def test_fake_rejects_long_callback_data_like_telegram(
+    botapi: BotAPI, tgbot: ExtBot[None]
+) -> None:
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+    from telegram.error import BadRequest
+
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("q", callback_data="x" * 65)]])
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await tgbot.send_message(54, "hi", reply_markup=markup)
+    assert botapi.errors[-1] == ("sendMessage", 400, "Bad Request: BUTTON_DATA_INVALID")
