@@ -242,13 +242,16 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def check_host(self, host: str, port: int) -> list[str]:
+    async def check_host(self, host: str, port: int, display: str | None = None) -> list[str]:
         """Resolve `host` and return its addresses, all checked, in the resolver's order.
 
-        Raises BlockedAddress if any resolved address is not public (unless the host is
-        allow-listed), FetchError if the name does not resolve.
+        `display` is the host as written in the URL (an international name); the host is
+        allow-listed when either form is in `allow_hosts`. Raises BlockedAddress if any
+        resolved address is not public (unless allow-listed), FetchError if the name does
+        not resolve.
         """
         host = host.lower().strip("[]")
+        allowed = host in self.allow_hosts or (display or "").lower() in self.allow_hosts
         try:
             literal: IP | None = _parse_ip(host)
         except ValueError:
@@ -262,7 +265,7 @@ class Fetcher:
                 raise FetchError("host not found") from exc
             if not addresses:
                 raise FetchError("host not found")
-        if host in self.allow_hosts:
+        if allowed:
             return addresses
         for addr in addresses:
             try:
@@ -330,9 +333,9 @@ class Fetcher:
 
     async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
         logical = httpx.URL(url)
-        host = logical.host
+        host = logical.raw_host.decode("ascii")  # IDNA (punycode) form for DNS, Host, SNI
         port = logical.port or (443 if logical.scheme == "https" else 80)
-        addresses = await self.check_host(host, port)
+        addresses = await self.check_host(host, port, display=logical.host)
         host_header = f"[{host}]" if ":" in host else host
         if logical.port is not None:
             host_header += f":{logical.port}"

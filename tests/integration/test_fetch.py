@@ -505,3 +505,18 @@ async def test_compressed_body_is_limited_after_decompression(
     url = pages.add("/bomb", bomb, content_type="text/html", headers={"Content-Encoding": "gzip"})
     with pytest.raises(TooLarge):
         await fetcher.fetch(url)
+
+
+async def test_international_host_name_is_sent_as_punycode(pages: PageServer) -> None:
+    looked_up: list[str] = []
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        looked_up.append(host)
+        return ["127.0.0.1"]
+
+    pages.add("/idn", page(ARABIC))
+    async with Fetcher(frozenset({"مثال.إختبار"}), resolver=to_loopback) as f:
+        got = await f.fetch(f"http://مثال.إختبار:{pages.port}/idn")
+    assert "البيت الأبيض" in got.text
+    assert looked_up == ["xn--mgbh0fb.xn--kgbechtv"]
+    assert pages.last_headers["/idn"]["Host"] == f"xn--mgbh0fb.xn--kgbechtv:{pages.port}"
