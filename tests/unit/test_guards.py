@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,14 @@ def test_language_guard_by_script() -> None:
     # a name quoted in Latin script inside Arabic text is fine
     assert language_ok("قال الحلف (NATO) إن المحادثات ستبدأ الشهر المقبل في جنيف", "ar")
     assert language_ok("2021 — 15,35", "en") and language_ok("2021", "ar")
+
+
+@given(st.text(alphabet=st.sampled_from(list("<>/ articleARTICLEنص\n")), max_size=200))
+def test_article_text_can_never_close_its_delimiter(text: str) -> None:
+    from bot.domain import Article
+    from bot.summarize.pipeline import article_block
+
+    block = article_block(Article(text=text, title="<article>عنوان</article>"))
+    inner = block.removeprefix("<article>\n").removesuffix("\n</article>")
+    assert block.startswith("<article>\n") and block.endswith("\n</article>")
+    assert not re.search(r"<\s*/?\s*article", inner, re.I)
