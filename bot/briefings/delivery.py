@@ -240,9 +240,9 @@ class Delivery:
     async def _blocked(self, sub: Subscription) -> None:
         """403: unsubscribe and delete the user's briefing data (issue 6)."""
         log.info("chat %s blocked the bot: unsubscribing user %s", sub.chat_id, sub.user_id)
-        await subs.unsubscribe(self.store, sub.user_id)
+        await subs.forget_user(self.store, sub.user_id)
         k = self.store.keys
-        await self.store.redis.delete(k.user_sources(sub.user_id), k.user(sub.user_id))
+        await self.store.redis.delete(k.user(sub.user_id))
         await self.store.redis.srem(k.users(), str(sub.user_id))
         if self.on_blocked is not None:
             await self.on_blocked(sub.user_id)

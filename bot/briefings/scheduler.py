@@ -51,6 +51,7 @@ class Briefings:
     composer: Composer
     delivery: Delivery
     poller: FeedPoller
+    owns_llm: bool = True
 
     @classmethod
     def create(
@@ -62,6 +63,7 @@ class Briefings:
         clock: Clock | None = None,
         rate_limit: bool = True,
         llm: Any | None = None,
+        owns_llm: bool = True,
     ) -> Briefings:
         """Build every briefing service (raises ConfigError for a bad FEEDS_FILE)."""
         from bot.ingest.fetch import Fetcher
@@ -81,7 +83,9 @@ class Briefings:
             limiter=RateLimiter(store, settings.broadcast_rate) if rate_limit else None,
         )
         poller = FeedPoller(store=store, fetcher=fetcher, clock=clock)
-        return cls(settings, store, clock, defaults, fetcher, llm, composer, delivery, poller)
+        return cls(
+            settings, store, clock, defaults, fetcher, llm, composer, delivery, poller, owns_llm
+        )
 
     async def tick(self) -> None:
         counts = await self.delivery.tick(self.clock.now())
@@ -99,7 +103,7 @@ class Briefings:
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
-        if self.llm is not None and hasattr(self.llm, "aclose"):
+        if self.owns_llm and self.llm is not None and hasattr(self.llm, "aclose"):
             await self.llm.aclose()
 
 

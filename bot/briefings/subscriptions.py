@@ -136,6 +136,15 @@ async def unsubscribe(store: Store, user_id: int) -> bool:
     return bool(removed)
 
 
+async def forget_user(store: Store, user_id: int) -> None:
+    """Delete every briefing datum of the user: subscription, schedule, own sources.
+
+    Used after a 403 (the user blocked the bot) and by /forget.
+    """
+    await unsubscribe(store, user_id)
+    await store.redis.delete(store.keys.user_sources(user_id))
+
+
 async def user_timezone(store: Store, user_id: int, default: str) -> str:
     """The user's zone preference (set by /timezone or /subscribe), else `default`."""
     tz = cast(str | None, await store.redis.hget(store.keys.user(user_id), "tz"))
