@@ -22,8 +22,8 @@ async def start(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if msg.chat_type == "private":
         await conv.services.users.touch(msg.user_id, msg.chat_id)
     lang = await conv.lang(msg)
-    name = msg.first_name or ""
-    greeting = t(lang, "start.greeting", name=name).replace(" ,", ",").replace("  ", " ")
+    name = (msg.first_name or "").strip()
+    greeting = t(lang, "start.greeting", name=name) if name else t(lang, "start.greeting_anon")
     text = greeting + "\n\n" + t(lang, "start.body")
     await out.send(Reply(html=escape(rtl_text(text, lang))))
 

@@ -1,0 +1,90 @@
+"""`python -m bot chat`: the same conversation in a terminal, as plain text."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from bot.app import build_services
+from bot.chat.console import run_session
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.render import MARKS
+from bot.store.redis import Store
+from tests.fakes.llm import FakeLLM
+from tests.fakes.pages import PageServer
+from tests.integration.telegram_harness import NOW, model
+
+REAL = Path(__file__).parents[1] / "fixtures" / "real" / "cnn-arabic-2013-syria.html"
+ROOT = Path(__file__).parents[2]
+
+
+async def lines_of(*lines: str) -> AsyncIterator[str]:
+    for line in lines:
+        yield line
+
+
+async def chat(settings: Settings, store: Store, *lines: str, lang: str = "en") -> list[str]:
+    services = await build_services(settings, store=store, clock=FrozenClock(NOW))
+    out: list[str] = []
+    try:
+        await run_session(services, lines_of(*lines), out.append, user_id=7, lang=lang)
+    finally:
+        await services.close()
+    return out
+
+
+async def test_console_runs_commands_digests_and_buttons(
+    settings: Settings, store: Store, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    fake_llm.handler = model
+    link = pages.add("/a", REAL.read_bytes())
+    out = await chat(settings, store, "/start", link, "#1", "/language ar", "/help", "", "/nope")
+    start, digest, arabic, lang, help_, unknown = out
+    assert start.startswith("Hello! I turn news articles")
+    # an English user gets an English digest, with a button for the Arabic one
+    assert "The article reports its main point" in digest
+    assert "[#1] العربية · Arabic" in digest and f"→ {link}" in digest
+    assert not any(m in digest for m in MARKS)
+    assert "• " in arabic and "دمشق" in arabic and "[#1] English" in arabic
+    assert "بالعربية" in lang and "ما يمكنني فعله" in help_
+    assert "/help" in unknown
+
+
+async def test_console_errors_are_translated(
+    settings: Settings, store: Store, pages: PageServer
+) -> None:
+    out = await chat(settings, store, pages.url("/missing"), "#9", "short words", lang="ar")
+    assert out[0].startswith("تعذّر جلب الرابط")
+    # "#9" pressed nothing; a short text with no article yet gets a hint how to start
+    assert len(out) == 2 and "أرسل رابطًا أو الصق مقالًا" in out[1]
+
+
+async def test_python_m_bot_chat_subprocess(settings: Settings, store: Store) -> None:
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url or "",
+        "REDIS_PREFIX": store.keys.prefix,
+        "OPENAI_API_KEY": "",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "chat",
+        "--lang",
+        "ar",
+        cwd=ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(b"/help\n/length\n"), 60)
+    assert proc.returncode == 0, stderr.decode()
+    text = stdout.decode()
+    assert "ما يمكنني فعله" in text and "[#2] مفصّل" in text
