@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from datetime import timedelta
+from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -93,3 +94,21 @@ class TelegramSender:
         except TelegramError as exc:
             raise SendFailed(f"{type(exc).__name__}: {exc}") from None
         return int(msg.message_id)
+
+
+def start_briefings(services: Any, bot: Bot) -> Any:
+    """For `python -m bot run`: attach the briefing services to `services` (sending with
+    the Application's `bot`) and start the scheduler; returns the AsyncIOScheduler
+    (call `.shutdown(wait=False)` on stop). Must run inside the event loop."""
+    from bot.briefings.scheduler import Briefings, start_scheduler
+
+    briefings = Briefings.create(
+        services.settings,
+        services.store,
+        TelegramSender(bot),
+        clock=services.clock,
+        llm=getattr(services.summarizer, "llm", None),
+        owns_llm=False,
+    )
+    services.briefings = briefings
+    return start_scheduler(briefings)

@@ -256,3 +256,22 @@ async def test_unsubscribed_while_claimed_is_dropped(
     assert await subs.unsubscribe(store, 1)
     assert await d.deliver(1, T0) == "gone"
     assert botapi.sent == []
+
+
+async def test_scheduler_runs_tick_every_minute_and_polling_per_interval(
+    store: Store, sender: TelegramSender, settings: object
+) -> None:
+    from bot.briefings.scheduler import Briefings, start_scheduler
+
+    cfg = settings.model_copy(update={"feed_poll_minutes": 15})  # type: ignore[attr-defined]
+    b = Briefings.create(cfg, store, sender)
+    scheduler = start_scheduler(b)
+    try:
+        tick, poll = scheduler.get_job("briefing-tick"), scheduler.get_job("feed-poll")
+        assert tick.trigger.interval == timedelta(minutes=1)
+        assert poll.trigger.interval == timedelta(minutes=15)
+        for job in (tick, poll):
+            assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30
+    finally:
+        scheduler.shutdown(wait=False)
+        await b.aclose()
