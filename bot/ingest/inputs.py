@@ -6,11 +6,12 @@ says what was wrong in one short line; callers translate it for the user.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from pathlib import Path
 from typing import Literal, TextIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from bot.errors import BadInput, TextTooShort
 from bot.ingest.arabic import clean_text
@@ -25,6 +26,8 @@ _TRAILING = ".,;:!?،؛؟…\"'”’»"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_eid|igshid|_ga)$", re.I)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _BARE_DOMAIN = re.compile(r"^(www\.)?[\w\-]+(\.[\w\-]+)*\.[a-z]{2,}(/\S*)?$", re.I)
 
 
@@ -94,15 +97,19 @@ def find_url(text: str) -> str | None:
 def normalize_url(url: str) -> str:
     """Return the cache identity of `url`.
 
-    Lowercase scheme and host, default port dropped, fragment dropped, tracking parameters
-    (utm_*, fbclid, gclid ...) removed and the remaining query parameters sorted; an empty
-    path becomes "/". Does not validate: call validate_url first.
+    Lowercase scheme and host (international names in punycode), default port dropped,
+    fragment dropped, tracking parameters (utm_*, fbclid, gclid ...) removed and the
+    remaining query parameters sorted; the path percent-encoded with upper-case escapes
+    (an empty path becomes "/"). Does not validate: call validate_url first.
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
+    elif not host.isascii():
+        with contextlib.suppress(UnicodeError):
+            host = host.encode("idna").decode("ascii")
     try:
         port = parts.port
     except ValueError:
@@ -111,7 +118,8 @@ def normalize_url(url: str) -> str:
     query = sorted(
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
     )
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+    path = _ESCAPE.sub(lambda m: m.group().upper(), quote(parts.path or "/", safe=_PATH_SAFE))
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
 def _check_text(text: str) -> str:

@@ -81,6 +81,12 @@ def test_normalize_url_is_the_cache_identity() -> None:
     assert normalize_url("http://example.com") == "http://example.com/"
     assert normalize_url("http://example.com:8080/a") == "http://example.com:8080/a"
     assert normalize_url("http://example.com/A") != normalize_url("http://example.com/a")
+    # one article, written three ways
+    assert (
+        normalize_url("https://مثال.إختبار/مقال?id=1")
+        == normalize_url("https://xn--mgbh0fb.xn--kgbechtv/%d9%85%d9%82%d8%a7%d9%84?id=1")
+        == normalize_url("https://XN--MGBH0FB.xn--kgbechtv/%D9%85%D9%82%D8%A7%D9%84?id=1#x")
+    )
 
 
 def test_read_source_url_file_and_stdin(tmp_path: Path, seed_text: str) -> None:
