@@ -56,7 +56,7 @@ def _key(line: str) -> str:
 def load_rules(path: Path | None = None) -> Rules:
     """Load and compile the boilerplate rules (default: bot/data/boilerplate.toml)."""
     if path is None:
-        raw = resources.files("bot.data").joinpath("boilerplate.toml").read_text("utf-8")
+        raw = resources.files("bot").joinpath("data", "boilerplate.toml").read_text("utf-8")
     else:
         raw = path.read_text("utf-8")
     data = tomllib.loads(raw)
