@@ -33,8 +33,11 @@ from bot.store.redis import Store, client_for
 from bot.telegram.webhook import ALLOWED_UPDATES, SEEN_TTL_SECONDS, WebhookServer
 from tests.conftest import free_port
 from tests.fakes.botapi import BotAPI
+from tests.fakes.llm import FakeLLM
+from tests.integration.telegram_harness import model
 
 SECRET = "wh-secret-0123456789abcdef"
+API_KEY = "sk-test-key-webhook-0123456789"
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 ROOT = Path(__file__).resolve().parents[2]
 _ids = itertools.count(10_000)
@@ -348,108 +351,149 @@ async def test_polling_mode_serves_health_ready_and_metrics_only(
     assert botapi.sent_to(520) == []
 
 
-# --- a real SIGTERM, in a child process ------------------------------------------------
+# --- `python -m bot run` replicas: the real bot, real processes, real SIGTERM ------------
 
 
-def child_main() -> None:  # pragma: no cover - runs in the child process
-    """Child process: one replica whose /summarize handler waits for the fake LLM
-    (a slow summary), then replies."""
-    import openai
-
-    from bot.logs import setup_logging
-    from bot.telegram.webhook import serve_webhook
-
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    setup_logging(settings)
-
-    async def summarize(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        llm = openai.AsyncOpenAI(api_key="sk-test", base_url=os.environ["CHILD_LLM_URL"])
-        reply = await llm.chat.completions.create(
-            model="fake-model", messages=[{"role": "user", "content": "summarize"}]
-        )
-        assert update.effective_message is not None
-        await update.effective_message.reply_text(f"summary: {reply.choices[0].message.content}")
-
-    async def main() -> None:
-        app = (
-            Application.builder()
-            .token(settings.telegram_bot_token)
-            .base_url(f"{settings.telegram_base_url}/bot")
-            .updater(None)
-            .build()
-        )
-        app.add_handler(CommandHandler("summarize", summarize))
-        assert settings.redis_url
-        store = Store(
-            redis=client_for(settings.redis_url),
-            keys=Keys(settings.redis_prefix),
-            url=settings.redis_url,
-        )
-
-        @dataclass
-        class Services:
-            store: Store
-
-        try:
-            await serve_webhook(settings, Services(store), app)
-        finally:
-            await store.close()
-
-    asyncio.run(main())
+def bot_env(
+    botapi: BotAPI, store: Store, redis_url: str, fake_llm: FakeLLM, tmp: Path, port: int
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "REDIS_"))}
+    env.update(
+        {
+            "TELEGRAM_BOT_TOKEN": botapi.token,
+            "TELEGRAM_BASE_URL": botapi.url,
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_BASE_URL": fake_llm.base_url,
+            "LLM_MODEL": "fake-model",
+            "LLM_MAX_RETRIES": "0",
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": store.keys.prefix,
+            "BOT_DATA_DIR": str(tmp),
+            "WEBHOOK_URL": "https://bot.example.com/tg/hook",
+            "WEBHOOK_SECRET": SECRET,
+            "WEBHOOK_LISTEN": "127.0.0.1",
+            "WEBHOOK_PORT": str(port),
+            "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "json",
+        }
+    )
+    return env
 
 
-async def test_sigterm_during_a_summary_finishes_it_and_exits_0(
-    botapi: BotAPI, store: Store, redis_url: str, fake_llm: Any
-) -> None:
-    fake_llm.latency = 1.0  # the summary is in flight when SIGTERM arrives
-    fake_llm.handler = lambda body: "خلاصة الخبر"
-    settings = webhook_settings(store)
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": botapi.token,
-        "TELEGRAM_BASE_URL": botapi.url,
-        "REDIS_URL": redis_url,
-        "REDIS_PREFIX": store.keys.prefix,
-        "WEBHOOK_URL": "https://bot.example.com/tg/hook",
-        "WEBHOOK_SECRET": SECRET,
-        "WEBHOOK_LISTEN": "127.0.0.1",
-        "WEBHOOK_PORT": str(settings.webhook_port),
-        "CHILD_LLM_URL": fake_llm.base_url,
-        "LOG_LEVEL": "INFO",
-    }
+async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`python -m bot run` in webhook mode; returns once /readyz answers 200."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        "from tests.integration.test_webhook import child_main; child_main()",
+        "-m",
+        "bot",
+        "run",
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    ready = f"http://127.0.0.1:{env['WEBHOOK_PORT']}/readyz"
+    async with httpx.AsyncClient() as http:
+        for _ in range(600):  # the child imports PTB, openai, trafilatura ...
+            if proc.returncode is not None:
+                break
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get(ready)).status_code == 200:
+                    return proc
+            await asyncio.sleep(0.05)
+    proc.kill()
+    _, err = await proc.communicate()
+    raise AssertionError(f"bot did not become ready: {err.decode()[-3000:]}")
+
+
+async def stop_bot(proc: asyncio.subprocess.Process) -> str:
+    """SIGTERM; return stderr (the logs) once it exited 0."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
     try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):  # wait for the port (the child imports PTB, openai ...)
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(url(settings, "/readyz"))).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-            update = command_update(botapi, 511)
-            resp = await http.post(url(settings), json=update, headers=HEADERS)
-            assert resp.status_code == 200
-            for _ in range(200):  # until the LLM request is in flight
-                if fake_llm.calls:
-                    break
-                await asyncio.sleep(0.02)
-            assert fake_llm.calls == 1
-            proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        _, err = await asyncio.wait_for(proc.communicate(), 40)
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    assert proc.returncode == 0, err.decode()
-    assert [m.plain for m in botapi.sent_to(511)] == ["summary: خلاصة الخبر"]
-    log = err.decode()
-    assert "finishing 1 in flight" in log
-    for secret in (SECRET, botapi.token):
-        assert secret not in log
+    assert proc.returncode == 0, err.decode()[-3000:]
+    return err.decode()
+
+
+def sample(page: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in page.splitlines():
+        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(f"{name} ")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.slow
+async def test_two_bot_processes_dedupe_drain_on_sigterm_and_fail_over(
+    botapi: BotAPI,
+    store: Store,
+    redis_url: str,
+    fake_llm: FakeLLM,
+    tmp_path: Path,
+    seed_text: str,
+) -> None:
+    """Two `python -m bot run` replicas on one Redis, as behind the compose proxy:
+    the same update posted to both is processed once; SIGTERM to one during a summary
+    lets that summary finish (exit 0) while the other takes the new updates."""
+    fake_llm.handler = model
+    fake_llm.latency = 1.5  # the summary is in flight when SIGTERM arrives
+    ports = [free_port(), free_port()]
+    envs = [bot_env(botapi, store, redis_url, fake_llm, tmp_path, p) for p in ports]
+    a, b = await asyncio.gather(*(start_bot(env) for env in envs))
+    hook = [f"http://127.0.0.1:{p}/tg/hook" for p in ports]
+    logs = ""
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            # 1. Telegram's retry lands on both replicas at once: one reply
+            update = command_update(botapi, 601, "/start")
+            answers = await asyncio.gather(
+                *(http.post(u, json=update, headers=HEADERS) for u in hook)
+            )
+            assert [r.status_code for r in answers] == [200, 200]
+            await botapi.wait_for(lambda m: m.chat_id == 601, timeout=20)
+
+            # 2. a summary on replica A, then SIGTERM to A while the LLM is working
+            summary = command_update(botapi, 602, f"/summarize {seed_text}")
+            assert (await http.post(hook[0], json=summary, headers=HEADERS)).status_code == 200
+            for _ in range(500):
+                if fake_llm.calls:
+                    break
+                await asyncio.sleep(0.02)
+            assert fake_llm.calls >= 1
+            a.send_signal(signal.SIGTERM)
+            for _ in range(250):  # A says it is not ready any more, but stays alive
+                if (await http.get(f"http://127.0.0.1:{ports[0]}/readyz")).status_code == 503:
+                    break
+                await asyncio.sleep(0.02)
+            assert (await http.get(f"http://127.0.0.1:{ports[0]}/healthz")).status_code == 200
+
+            # 3. a new update: A refuses it unclaimed, the proxy's retry on B is processed
+            late = command_update(botapi, 603, "/start")
+            assert (await http.post(hook[0], json=late, headers=HEADERS)).status_code == 503
+            assert (await http.post(hook[1], json=late, headers=HEADERS)).status_code == 200
+            await botapi.wait_for(lambda m: m.chat_id == 603, timeout=20)
+            pages = [(await http.get(f"http://127.0.0.1:{p}/metrics")).text for p in ports]
+        logs += await stop_bot(a)  # returns once A finished the summary and exited 0
+        final = botapi.visible(602)
+        assert len(final) == 1  # the placeholder became the digest, nothing left behind
+        assert "⏳" not in final[0]["text"] and len(final[0]["text"]) > 100
+    finally:
+        for proc in (a, b):
+            if proc.returncode is None:
+                logs += await stop_bot(proc)
+    assert "finishing 1 in flight" in logs
+    assert len([m for m in botapi.sent_to(601) if m.method == "sendMessage"]) == 1
+    assert len([m for m in botapi.sent_to(603) if m.method == "sendMessage"]) == 1
+    # across the replicas: three updates processed once each, one duplicate refused
+    assert sum(sample(p, "digestbot_updates_total", type="message") for p in pages) == 3
+    dupes = sum(sample(p, "digestbot_webhook_requests_total", outcome="duplicate") for p in pages)
+    assert dupes == 1
+    webhook = [params for method, params in botapi.calls if method == "setWebhook"]
+    assert len(webhook) == 2 and all(w["secret_token"] == SECRET for w in webhook)
+    for secret in (SECRET, botapi.token, API_KEY):
+        assert secret not in logs
