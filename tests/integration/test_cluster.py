@@ -9,6 +9,7 @@ Skipped only when no redis-server / valkey-server binary exists on the machine.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, time, timedelta
@@ -25,10 +26,18 @@ from bot.briefings.delivery import Delivery, Rendered
 from bot.briefings.limiter import RateLimiter
 from bot.briefings.subscriptions import Subscription
 from bot.chat.types import Button
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.errors import RateLimited
+from bot.limits import Limits
 from bot.store.keys import Keys
 from bot.store.redis import Store
+from bot.summarize.service import SummarizeService
 from bot.telegram.webhook import SEEN_TTL_SECONDS
+from bot.users import Users
 from tests.fakes.cluster import LocalCluster, server_binary
+from tests.fakes.llm import FakeLLM
+from tests.integration.telegram_harness import model
 
 pytestmark = pytest.mark.skipif(
     server_binary() is None,
@@ -176,3 +185,84 @@ async def test_webhook_update_dedupe_on_the_cluster(cstore: Store) -> None:
     first = await cstore.redis.set(key, "1", nx=True, ex=SEEN_TTL_SECONDS)
     again = await cstore.redis.set(key, "1", nx=True, ex=SEEN_TTL_SECONDS)
     assert first is True and again is None
+
+
+def llm_settings(fake_llm: FakeLLM, prefix: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        openai_api_key="sk-test-key-123456",
+        openai_base_url=fake_llm.base_url,
+        llm_model="fake-model",
+        llm_timeout_seconds=10,
+        llm_max_retries=0,
+        redis_prefix=prefix,
+        bot_data_dir=tmp_path,
+    )
+
+
+async def test_summaries_single_flight_and_cache_across_processes_on_the_cluster(
+    cluster: LocalCluster, cstore: Store, fake_llm: FakeLLM, seed_text: str, tmp_path: Path
+) -> None:
+    """Two services with their own cluster clients (two processes) summarize the same
+    article at once: one LLM call (single flight: lock + pub/sub on the cluster), the
+    same digest for both, then a cache hit."""
+    fake_llm.handler = model
+    fake_llm.latency = 0.3
+    other_client = RedisCluster.from_url(cluster.url, decode_responses=True)
+    other = Store(redis=cast(Any, other_client), keys=cstore.keys, url=cluster.url)
+    settings = llm_settings(fake_llm, cstore.keys.prefix, tmp_path)
+    one = await SummarizeService.create(settings, cstore)
+    two = await SummarizeService.create(settings, other)
+    try:
+        first, second = await asyncio.gather(
+            one.digest(seed_text, kind="text", lang="ar"),
+            two.digest(seed_text, kind="text", lang="ar"),
+        )
+        assert first.path == second.path == "llm"
+        assert first.headline == second.headline
+        summary_calls = fake_llm.calls
+        third = await two.digest(seed_text, kind="text", lang="ar")
+        assert third.cached and fake_llm.calls == summary_calls
+        assert summary_calls == len(fake_llm.requests)
+        assert {r["model"] for r in fake_llm.requests} == {"fake-model"}
+        assert sum(1 for r in fake_llm.requests if seed_text[:40] in str(r)) == 1
+    finally:
+        await one.aclose()
+        await two.aclose()
+        await other_client.aclose()
+
+
+async def test_per_user_limits_run_on_the_cluster(cstore: Store, tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        summary_rate_per_minute=2,
+        redis_prefix=cstore.keys.prefix,
+        bot_data_dir=tmp_path,
+    )
+    limits = Limits(cstore, settings, FrozenClock(NOW))
+    tickets = [await limits.reserve(7), await limits.reserve(7)]
+    with pytest.raises(RateLimited):
+        await limits.reserve(7)
+    await limits.settle(tickets[0], cached=False, tokens=1200)
+    assert await limits.tokens_today(7) == 1200
+
+
+async def test_user_preferences_run_on_the_cluster(cstore: Store, tmp_path: Path) -> None:
+    users = Users(cstore, Settings(_env_file=None, bot_data_dir=tmp_path))  # type: ignore[call-arg]
+    await users.touch(8, 8)
+    await users.set_lang(8, "ar")
+    assert (await users.prefs(8, "en")).lang == "ar"
+    assert await users.count() == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CrossSlotTransactionError,
+    reason="Users.forget deletes keys.user(uid) and keys.users() in one MULTI: "
+    "different slots on a cluster (reported to the lead)",
+)
+async def test_forget_runs_on_the_cluster(cstore: Store, tmp_path: Path) -> None:
+    users = Users(cstore, Settings(_env_file=None, bot_data_dir=tmp_path))  # type: ignore[call-arg]
+    await users.touch(9, 9)
+    await users.forget(9)
+    assert await users.count() == 0
