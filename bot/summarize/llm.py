@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot import metrics
 from bot.config import Settings
 from bot.errors import LLMError
 from bot.summarize.prompts import load_prompt
@@ -110,6 +112,7 @@ class LLMClient:
     ) -> tuple[str, Usage]:
         import openai
 
+        started = time.perf_counter()
         try:
             resp = await self._client.chat.completions.create(
                 model=self.model,
@@ -118,15 +121,18 @@ class LLMClient:
                 temperature=0.2,
                 **extra,
             )
-        except openai.APITimeoutError:
-            raise LLMError("the LLM timed out") from None
-        except openai.APIConnectionError as exc:
-            raise LLMError(f"cannot reach the LLM: {type(exc).__name__}") from None
-        except openai.APIStatusError as exc:
-            raise LLMError(
-                f"the LLM answered HTTP {exc.status_code}", status=exc.status_code
-            ) from None
         except openai.OpenAIError as exc:
+            metrics.observe_llm(
+                seconds=time.perf_counter() - started, tokens_in=0, tokens_out=0, ok=False
+            )
+            if isinstance(exc, openai.APITimeoutError):
+                raise LLMError("the LLM timed out") from None
+            if isinstance(exc, openai.APIConnectionError):
+                raise LLMError(f"cannot reach the LLM: {type(exc).__name__}") from None
+            if isinstance(exc, openai.APIStatusError):
+                raise LLMError(
+                    f"the LLM answered HTTP {exc.status_code}", status=exc.status_code
+                ) from None
             raise LLMError(f"LLM error: {type(exc).__name__}") from None
         content = (resp.choices[0].message.content or "") if resp.choices else ""
         if resp.usage is not None:
@@ -134,6 +140,11 @@ class LLMClient:
         else:
             sent = sum(count_tokens(m["content"]) for m in messages)
             usage = Usage(sent, count_tokens(content), 1)
+        metrics.observe_llm(
+            seconds=time.perf_counter() - started,
+            tokens_in=usage.prompt_tokens,
+            tokens_out=usage.completion_tokens,
+        )
         if not content.strip():
             err = LLMOutputError("the model returned an empty reply")
             err.usage = usage

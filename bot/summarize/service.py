@@ -23,7 +23,7 @@ import hashlib
 import logging
 from typing import Literal
 
-from bot import stats
+from bot import metrics, stats
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
@@ -199,6 +199,7 @@ class SummarizeService:
             return digest
 
         digest, shared = await self.flight.run(key, lookup=lookup, compute=compute)
+        metrics.DIGESTS.labels(path="cache" if shared else digest.path).inc()
         await stats.incr_many(
             self.store, {"digests": 1, "cache_hits" if shared else "cache_misses": 1}
         )

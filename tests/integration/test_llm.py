@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from bot import metrics
 from bot.config import Settings
 from bot.errors import LLMError
 from bot.summarize.llm import LLMClient, LLMOutputError, parse_json_object
@@ -29,6 +30,7 @@ async def ask(client: LLMClient) -> tuple[dict[str, object], int]:
 
 async def test_structured_output_request_and_usage(settings: Settings, fake_llm: FakeLLM) -> None:
     fake_llm.queue(json.dumps({"answer": "نعم"}))
+    ok_before = metrics.value("digestbot_llm_calls_total", outcome="ok")
     client = LLMClient(settings)
     try:
         data, usage = await client.complete_json(
@@ -44,6 +46,7 @@ async def test_structured_output_request_and_usage(settings: Settings, fake_llm:
     assert body["response_format"]["json_schema"]["schema"] == SCHEMA
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert usage.calls == 1 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    assert metrics.value("digestbot_llm_calls_total", outcome="ok") == ok_before + 1
 
 
 async def test_rejected_response_format_falls_back_to_prompted_json(
@@ -68,6 +71,7 @@ async def test_http_errors_become_llm_error(
     settings: Settings, fake_llm: FakeLLM, status: int
 ) -> None:
     fake_llm.queue(status)
+    errors_before = metrics.value("digestbot_llm_calls_total", outcome="error")
     client = LLMClient(settings)
     try:
         with pytest.raises(LLMError) as info:
@@ -76,6 +80,7 @@ async def test_http_errors_become_llm_error(
         await client.aclose()
     assert not isinstance(info.value, LLMOutputError)
     assert str(status) in info.value.detail
+    assert metrics.value("digestbot_llm_calls_total", outcome="error") == errors_before + 1
 
 
 async def test_sdk_retries_a_500_then_succeeds(settings: Settings, fake_llm: FakeLLM) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot import stats
+from bot import metrics, stats
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.domain import Article, Stage
@@ -293,8 +293,12 @@ async def test_long_article_is_map_reduced_under_the_budget(
 async def test_cache_hit_makes_no_llm_call(
     service: SummarizeService, fake_llm: FakeLLM, seed_text: str, store: Store
 ) -> None:
+    cache_before = metrics.value("digestbot_digests_total", path="cache")
+    llm_before = metrics.value("digestbot_digests_total", path="llm")
     first = await service.digest(seed_text, kind="text")
     second = await service.digest(seed_text, kind="text")
+    assert metrics.value("digestbot_digests_total", path="cache") == cache_before + 1
+    assert metrics.value("digestbot_digests_total", path="llm") == llm_before + 1
     assert fake_llm.calls == 1
     assert not first.cached and second.cached
     assert second.bullets == first.bullets and second.published == first.published
