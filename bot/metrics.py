@@ -21,7 +21,7 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `LLM_TOKENS` `digestbot_llm_tokens_total` | counter | `direction`: in, out | LLM client, from the response's `usage` |
 | `LLM_SECONDS` `digestbot_llm_latency_seconds` | histogram | - | LLM client, wall time of one call |
 | `FETCH_ERRORS` `digestbot_fetch_errors_total` | counter | `kind`: see `fetch_error_kind()` | fetcher / extractor, once per failed fetch |
-| `BRIEFINGS` `digestbot_briefings_total` | counter | `outcome`: sent, empty, skipped, blocked, retried, failed | briefing delivery, once per subscriber outcome |
+| `BRIEFINGS` `digestbot_briefings_total` | counter | `outcome`: the names of `bot.briefings.delivery.OUTCOMES` (sent, skipped_empty, blocked, failed, already_sent, late_skipped) plus its diagnostics (gone, replanned, in_flight) | `Delivery.tick`, once per claimed subscriber |
 | `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
 
 Example: `from bot import metrics; metrics.DIGESTS.labels(path="cache").inc()`, or
