@@ -21,8 +21,6 @@ from typing import Literal
 # isolates, word joiner and invisible operators, Arabic letter mark, BOM, soft hyphen.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff\u00ad]")
 _TATWEEL = "\u0640"
-_SPACES = re.compile(r"\s+")
-_BLANKS = re.compile(r"\n{3,}")
 
 # Tashkeel and other Arabic combining marks (harakat, shadda, sukun, superscript alef,
 # hamza above/below as marks, Quranic annotation signs).
@@ -70,10 +68,23 @@ _ARABIC_RANGES = (
     (0xFB50, 0xFDFF),
     (0xFE70, 0xFEFF),
 )
-_LETTER = re.compile(r"[^\W\d_]")
-_ARABIC_LETTER = re.compile(
-    "(?=[^\\W\\d_])[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _ARABIC_RANGES) + "]"
-)
+_NOT_LETTER = re.compile(r"[\W\d_]+")
+
+
+def _char_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    """A regex class of the letters (str.isalpha) inside `ranges`."""
+    spans: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        for code in range(lo, hi + 1):
+            if chr(code).isalpha():
+                if spans and spans[-1][1] == code - 1:
+                    spans[-1] = (spans[-1][0], code)
+                else:
+                    spans.append((code, code))
+    return "".join(f"{chr(a)}-{chr(b)}" if a != b else chr(a) for a, b in spans)
+
+
+_NOT_ARABIC_LETTER = re.compile(f"[^{_char_class(_ARABIC_RANGES)}]+")
 
 
 def clean_text(text: str) -> str:
@@ -85,10 +96,18 @@ def clean_text(text: str) -> str:
     Idempotent.
     """
     text = _INVISIBLE.sub("", text).replace(_TATWEEL, "")
-    text = unicodedata.normalize("NFC", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
-    out = "\n".join(lines).strip("\n")
-    return _BLANKS.sub("\n\n", out)
+    out: list[str] = []
+    blank = False
+    for raw in unicodedata.normalize("NFC", text).splitlines():
+        line = " ".join(raw.split())  # str.split() is far faster than a regex here
+        if not line:
+            blank = True
+            continue
+        if blank and out:
+            out.append("")
+        out.append(line)
+        blank = False
+    return "\n".join(out)
 
 
 def to_ascii_digits(text: str) -> str:
@@ -107,7 +126,7 @@ def normalize_for_match(text: str) -> str:
     text = _MARKS.sub("", clean_text(text))
     text = _FOLD.sub(_fold, text).lower()
     text = unicodedata.normalize("NFC", text)
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def _strip_article(word: str) -> str:
@@ -142,7 +161,7 @@ def _is_arabic(ch: str) -> bool:
 
 def _letter_counts(text: str) -> tuple[int, int]:
     """Return (letters, Arabic letters) in `text`."""
-    return len(_LETTER.findall(text)), len(_ARABIC_LETTER.findall(text))
+    return len(_NOT_LETTER.sub("", text)), len(_NOT_ARABIC_LETTER.sub("", text))
 
 
 def arabic_ratio(text: str) -> float:
@@ -207,6 +226,7 @@ _ABBREVIATIONS = frozenset(
         "dec",
     ]
 )
+_TERMINATORS = re.compile(f"([{re.escape(_HARD_END)}]+)[{re.escape(_CLOSERS)}]*")
 _COMMA_MIN = 40  # both sides of an Arabic comma must be this long to split there
 
 
@@ -239,24 +259,16 @@ def _is_boundary(line: str, i: int, term_end: int, end: int) -> bool:
 
 
 def _split_line(line: str) -> list[str]:
-    protected = [(m.start(), m.end()) for m in _URL.finditer(line)]
+    protected = [(m.start(), m.end()) for m in _URL.finditer(line)] if "." in line else []
     pieces: list[str] = []
-    start = i = 0
-    n = len(line)
-    while i < n:
-        if line[i] in _HARD_END and not any(a <= i < b for a, b in protected):
-            end = i
-            while end < n and line[end] in _HARD_END:
-                end += 1
-            term_end = end
-            while end < n and line[end] in _CLOSERS:
-                end += 1
-            if _is_boundary(line, i, term_end, end):
-                pieces.append(line[start:end])
-                start = end
-            i = end
-        else:
-            i += 1
+    start = 0
+    for m in _TERMINATORS.finditer(line):
+        i, term_end, end = m.start(), m.start() + len(m.group(1)), m.end()
+        if any(a <= i < b for a, b in protected):
+            continue
+        if _is_boundary(line, i, term_end, end):
+            pieces.append(line[start:end])
+            start = end
     pieces.append(line[start:])
     return pieces
 
