@@ -69,8 +69,8 @@ from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
-"""Update types Telegram sends us (the bot handles nothing else)."""
+ALLOWED_UPDATES = ("message", "callback_query")
+"""Update types Telegram sends us: the ones the bot handles (the same as polling)."""
 
 SEEN_TTL_SECONDS = 24 * 3600
 QUEUE_FACTOR = 8
