@@ -100,6 +100,7 @@ class Composer:
     llm_calls: int = 0
     _stories: tuple[float, list[Story]] | None = None
     _inflight: dict[tuple[str, str], asyncio.Task[ItemSummary]] = field(default_factory=dict)
+    _memo: dict[tuple[str, str], ItemSummary] = field(default_factory=dict)
     _stories_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def stories(self, now: datetime) -> list[Story]:
@@ -156,12 +157,20 @@ class Composer:
     async def summary(self, story: Story, lang: str) -> ItemSummary:
         """The story's item in `lang`: cached, else one LLM call shared by all callers."""
         key = (story.id, lang)
+        memo = self._memo.get(key)
+        if memo is not None:  # LLM items never change: no Redis round trip per subscriber
+            return memo
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.create_task(self._summary(story, lang))
             self._inflight[key] = task
             task.add_done_callback(lambda _t: self._inflight.pop(key, None))
-        return await asyncio.shield(task)
+        item = await asyncio.shield(task)
+        if item.path == "llm":
+            if len(self._memo) > 5000:
+                self._memo.clear()
+            self._memo[key] = item
+        return item
 
     async def _summary(self, story: Story, lang: str) -> ItemSummary:
         k = self.store.keys

@@ -19,8 +19,11 @@ Correct with any number of processes sharing one Redis:
 * **Grace.** A slot older than `grace` (BRIEFING_GRACE_HOURS) when claimed is skipped
   to the next day (`late_skipped`); otherwise the briefing goes out late.
 
-Every outcome is counted: sent, skipped_empty, blocked, failed, already_sent,
-late_skipped (plus retried / in_flight / gone for diagnostics).
+Every outcome is counted: sent (a briefing, or the short "nothing new" line when
+BRIEFING_SKIP_EMPTY is off), skipped_empty (nothing new and BRIEFING_SKIP_EMPTY on),
+blocked (403: unsubscribed), failed (retries exhausted: retried by a later tick within
+the grace window), already_sent, late_skipped; plus in_flight / gone / replanned for
+diagnostics.
 """
 
 from __future__ import annotations
@@ -197,7 +200,7 @@ class Delivery:
             await self.store.redis.delete(sent_key)
             return "failed"
         await self._finish(sub, sent_key, now)
-        return "skipped_empty" if rendered.empty else "sent"
+        return "sent"  # a briefing, or the short "nothing new" line
 
     async def _send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
         """Send one part: honour 429 retry_after, back off on other failures (bounded)."""

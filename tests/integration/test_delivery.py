@@ -242,9 +242,10 @@ async def test_empty_briefing_skipped_or_short_line(
     assert counts["skipped_empty"] == 1 and botapi.sent == []
     await add(store, 2, now=T0 + timedelta(hours=1))  # due tomorrow
     counts = await make(store, sender, builder=build_empty).tick(T0 + timedelta(days=1))
-    assert counts["skipped_empty"] == 2
+    assert counts["sent"] == 2 and counts["skipped_empty"] == 0
     assert sorted(s.chat_id for s in botapi.sent) == [1, 2]  # the short line went out
-    assert "sent=0 skipped_empty=2" in format_counts(counts)
+    assert botapi.sent[0].plain == "nothing new"
+    assert format_counts(counts).startswith("sent=2 skipped_empty=0 blocked=0")
 
 
 async def test_unsubscribed_while_claimed_is_dropped(
