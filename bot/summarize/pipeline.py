@@ -37,6 +37,7 @@ LANGUAGE_NAMES: dict[str, str] = {"ar": "Arabic (العربية)", "en": "Englis
 LENGTH_NAMES: dict[str, str] = {"short": "short", "detailed": "detailed"}
 MAP_POINTS = 8
 MAP_CONCURRENCY = 3
+MAX_ROUNDS = 3  # rounds of re-noting notes too long for one reduce call
 OUTPUT_TOKENS = {"short": 700, "detailed": 1300}
 PROMPTS = (
     "summarize",
@@ -218,10 +219,17 @@ class LLMSummarizer:
                 await progress(Stage("summarizing", 1, 1))
             block = article_block(article)
         else:
-            notes = await self._map(article, lang=lang, usage=usage, progress=progress)
+            text = (f"{article.title}\n\n" if article.title else "") + article.text
+            notes = await self._map(text, lang=lang, usage=usage, progress=progress)
             if progress:
                 await progress(Stage("combining"))
             user = load_prompt("summarize_reduce").render(total=len(notes), **params)
+            notes = await self._condense(
+                notes,
+                budget=self.max_input_tokens - self._overhead(system, user),
+                lang=lang,
+                usage=usage,
+            )
             block = "<notes>\n" + defuse("\n\n".join(notes), "notes") + "\n</notes>"
         source = article.text + "\n" + (article.title or "")
         if article.published:
@@ -237,16 +245,35 @@ class LLMSummarizer:
             title=article.title,
         )
 
-    async def _map(
-        self, article: Article, *, lang: Lang, usage: Usage, progress: Progress | None
+    async def _condense(
+        self, notes: list[str], *, budget: int, lang: Lang, usage: Usage
     ) -> list[str]:
-        """Note every part of a long article; return one notes text per part, in order."""
+        """Return notes that fit `budget` tokens: notes too long for one reduce call are
+        noted again (at most MAX_ROUNDS times), then cut at a part boundary if needed."""
+        for _ in range(MAX_ROUNDS):
+            if count_tokens("\n\n".join(notes)) <= budget or len(notes) == 1:
+                break
+            notes = await self._map("\n\n".join(notes), lang=lang, usage=usage, progress=None)
+        kept: list[str] = []
+        used = 0
+        for note in notes:
+            cost = count_tokens(note) + 2
+            if kept and used + cost > budget:
+                log.warning("map-reduce: notes still over budget; keeping %d parts", len(kept))
+                break
+            kept.append(note)
+            used += cost
+        return kept
+
+    async def _map(
+        self, text: str, *, lang: Lang, usage: Usage, progress: Progress | None
+    ) -> list[str]:
+        """Note every part of a long text; return one notes text per part, in order."""
         system = load_prompt("summarize_map").render(
             language=LANGUAGE_NAMES[lang], max_points=MAP_POINTS
         )
         user_probe = load_prompt("summarize_map_user").render(part=999, total=999)
         budget = max(self.max_input_tokens - self._overhead(system, user_probe), 100)
-        text = (f"{article.title}\n\n" if article.title else "") + article.text
         parts = split_to_budget(text, budget)
         total = len(parts)
         gate = asyncio.Semaphore(MAP_CONCURRENCY)
