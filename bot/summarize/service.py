@@ -70,13 +70,16 @@ class SummarizeService:
         self.prompt_version = prompt_version()
 
     @classmethod
-    async def create(cls, settings: Settings, store: Store) -> SummarizeService:
+    async def create(
+        cls, settings: Settings, store: Store, *, clock: Clock | None = None
+    ) -> SummarizeService:
         """Build the service with its own Fetcher and LLM client (None without an API key)."""
         return cls(
             settings,
             store,
             fetcher=Fetcher.from_settings(settings),
             llm=LLMClient.from_settings(settings),
+            clock=clock,
         )
 
     async def aclose(self) -> None:
