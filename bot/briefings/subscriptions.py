@@ -112,17 +112,26 @@ async def subscribe(
 
 async def _save(store: Store, sub: Subscription) -> None:
     k = store.keys
+    # Only {sched} keys inside the transaction (one Redis Cluster slot).
     async with store.redis.pipeline(transaction=True) as pipe:
         pipe.hset(k.subscription(sub.user_id), mapping=cast(Any, sub.to_hash()))
         pipe.zadd(k.due(), {str(sub.user_id): sub.slot.timestamp()})
-        pipe.hset(k.user(sub.user_id), "tz", sub.tz)
         await pipe.execute()
+    await store.redis.hset(k.user(sub.user_id), "tz", sub.tz)
 
 
 async def get(store: Store, user_id: int) -> Subscription | None:
-    """The user's subscription, or None."""
-    data = cast(dict[str, str], await store.redis.hgetall(store.keys.subscription(user_id)))
-    return Subscription.from_hash(data) if data else None
+    """The user's subscription, or None. Its `lang` follows a later /language change
+    (the user's stored preference wins over the language saved at /subscribe)."""
+    async with store.redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(store.keys.subscription(user_id))
+        pipe.hget(store.keys.user(user_id), "lang")
+        data, pref = await pipe.execute()
+    if not data:
+        return None
+    if pref in ("ar", "en"):
+        data["lang"] = pref
+    return Subscription.from_hash(cast(dict[str, str], data))
 
 
 async def unsubscribe(store: Store, user_id: int) -> bool:

@@ -276,3 +276,31 @@ async def test_scheduler_runs_tick_every_minute_and_polling_per_interval(
     finally:
         scheduler.shutdown(wait=False)
         await b.aclose()
+
+
+async def test_global_limiter_shared_by_processes(store: Store, redis_url: str) -> None:
+    from bot.briefings.limiter import RateLimiter
+    from bot.store.redis import client_for
+
+    other = Store(redis=client_for(redis_url), keys=store.keys, url=redis_url)
+    try:
+        a = RateLimiter(store, rate=5.0, burst=2.0)
+        b = RateLimiter(other, rate=5.0, burst=2.0)  # another process, same bucket
+        assert await a.try_acquire() == 0.0
+        assert await b.try_acquire() == 0.0
+        wait = await a.try_acquire()  # the burst is spent across both
+        assert 0.0 < wait <= 0.2 + 1e-6
+        assert await b.try_acquire() > 0.0
+    finally:
+        await other.redis.aclose()
+
+
+async def test_language_change_after_subscribing_is_followed(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1, lang="ar")
+    await store.redis.hset(store.keys.user(1), "lang", "en")  # /language en later
+    sub = await subs.get(store, 1)
+    assert sub is not None and sub.lang == "en"
+    await make(store, sender).tick(T0)
+    assert "(en)" in botapi.sent[0].plain
