@@ -520,3 +520,26 @@ async def test_international_host_name_is_sent_as_punycode(pages: PageServer) ->
     assert "البيت الأبيض" in got.text
     assert looked_up == ["xn--mgbh0fb.xn--kgbechtv"]
     assert pages.last_headers["/idn"]["Host"] == f"xn--mgbh0fb.xn--kgbechtv:{pages.port}"
+
+
+async def test_from_settings_uses_fetch_allow_hosts(pages: PageServer, tmp_path: Path) -> None:
+    from bot.config import Settings
+
+    pages.add("/s", page(ARABIC))
+    allowed = Settings(  # type: ignore[call-arg]
+        _env_file=None, fetch_allow_hosts="127.0.0.1, Feeds.Internal", bot_data_dir=tmp_path
+    )
+    fetcher = Fetcher.from_settings(allowed)
+    try:
+        assert fetcher.allow_hosts == frozenset({"127.0.0.1", "feeds.internal"})
+        assert "البيت الأبيض" in (await fetcher.fetch(pages.url("/s"))).text
+    finally:
+        await fetcher.aclose()
+    nothing = Settings(_env_file=None, fetch_allow_hosts="", bot_data_dir=tmp_path)  # type: ignore[call-arg]
+    strict = Fetcher.from_settings(nothing)
+    try:
+        with pytest.raises(BlockedAddress):
+            await strict.fetch(pages.url("/s"))
+    finally:
+        await strict.aclose()
+    assert pages.hits["/s"] == 1
