@@ -18,6 +18,7 @@ from bot.ingest.arabic import clean_text
 
 MIN_CHARS = 200
 MAX_URL_LENGTH = 2048
+MAX_TEXT_BYTES = 5 * 1024 * 1024  # same ceiling as a fetched page
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 _FIND_URL = re.compile(r"https?://[^\s<>\"'«»]+", re.I)
@@ -133,9 +134,12 @@ def _check_text(text: str) -> str:
 
 def _read_file(path: Path) -> str:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_TEXT_BYTES + 1)
     except OSError as exc:
         raise BadInput(f"Cannot read the file {path.name}.") from exc
+    if len(data) > MAX_TEXT_BYTES:
+        raise BadInput(f"The file {path.name} is too large (over 5 MB).")
     if b"\x00" in data[:8192]:
         raise BadInput(f"The file {path.name} is not a text file.")
     try:
@@ -162,9 +166,11 @@ def read_source(arg: str, stdin: TextIO | None = None) -> tuple[Literal["url", "
     if arg == "-":
         stream = stdin if stdin is not None else sys.stdin
         try:
-            text = stream.read()
+            text = stream.read(MAX_TEXT_BYTES + 1)
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput("Cannot read the text from standard input.") from exc
+        if len(text) > MAX_TEXT_BYTES:
+            raise BadInput("The text is too large (over 5 MB).")
         return "text", _check_text(text)
     if m and m.group(1).lower() in ("http", "https"):
         return "url", validate_url(arg)

@@ -154,3 +154,12 @@ def test_find_url_finds_an_embedded_link(prefix: str, url: str) -> None:
     assert found is not None
     assert found in f"{prefix} {url}"
     assert not any(ch.isspace() for ch in found)
+
+
+def test_oversized_file_and_stdin_are_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("كلمة " * (1_100_000), "utf-8")  # about 11 MB
+    with pytest.raises(BadInput, match="too large"):
+        read_source(str(big))
+    with pytest.raises(BadInput, match="too large"):
+        read_source("-", io.StringIO("a" * (5 * 1024 * 1024 + 10)))
