@@ -44,7 +44,9 @@ return wait
 
 @dataclass
 class RateLimiter:
-    """Global send-rate gate. `burst` defaults to one second's worth (at least 1)."""
+    """Global send-rate gate. `burst` defaults to one second's worth (at least 1); the
+    briefing delivery uses burst=1, so sends are spaced evenly at 1/rate and no one-second
+    window ever holds more than rate + 1 messages (Telegram counts per second)."""
 
     store: Store
     rate: float

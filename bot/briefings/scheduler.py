@@ -80,7 +80,7 @@ class Briefings:
             builder=composer.for_subscription,
             grace=timedelta(hours=settings.briefing_grace_hours),
             skip_empty=settings.briefing_skip_empty,
-            limiter=RateLimiter(store, settings.broadcast_rate) if rate_limit else None,
+            limiter=RateLimiter(store, settings.broadcast_rate, burst=1.0) if rate_limit else None,
         )
         poller = FeedPoller(store=store, fetcher=fetcher, clock=clock)
         return cls(
