@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.errors import NotAnArticle, TextTooShort
 from bot.ingest.arabic import tokens
@@ -165,3 +167,19 @@ def test_share_buttons_and_follow_lines_are_dropped() -> None:
     article = extract_text(text)
     assert article.title == "حملة تطعيم جديدة"
     assert article.text == body
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([*SEED_BOILERPLATE, "نص الخبر هنا " * 8, "\n", "\n\n"]), max_size=40)
+)
+def test_extract_text_is_total(parts: list[str]) -> None:
+    """Any mix of boilerplate and body lines: an Article of >= 200 chars, or TextTooShort."""
+    try:
+        article = extract_text("\n".join(parts))
+    except TextTooShort as err:
+        assert err.params["chars"] < 200
+    else:
+        assert len(article.text) >= 200
+        assert "كن أول من يعلق" not in article.text
+        assert "@" not in article.text
