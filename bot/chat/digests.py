@@ -2,8 +2,8 @@
 
 `/summarize [ar|en] <link or text>`, `/summarize` as a reply, and in private chats a
 plain link, a pasted article (ARTICLE_MIN_CHARS or more) or a forwarded post all end
-in `deliver_digest`: typing action, one progress placeholder, the digest (edited into
-the placeholder) with its keyboard, then the message is bound to the article for
+in `deliver_digest`: once real work starts (a cache hit has no stages), the typing
+action and one progress placeholder; then the digest (edited into the placeholder) with its keyboard, then the message is bound to the article for
 follow-up questions. Buttons carry `d:<ref>:<action>`, where `ref` is a short id of a
 Redis record (the article id, language, length and questions), so callback data stays
 far below Telegram's 64 bytes.
@@ -140,10 +140,12 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
     if msg.chat_type == "private":
         await services.users.touch(msg.user_id, msg.chat_id)
     ticket = await services.limits.reserve(msg.user_id)
-    await out.typing()
     shown: list[str] = []
 
     async def progress(stage: Stage) -> None:
+        # the first stage means real work (a cache hit has none): typing, then the placeholder
+        if not shown:
+            await out.typing()
         text = stage_text(ui, stage)
         if not shown or shown[-1] != text:
             shown.append(text)

@@ -24,7 +24,7 @@ from bot.telegram.handlers import on_error, on_update
 
 log = logging.getLogger(__name__)
 
-CONCURRENT_UPDATES = 128
+CONCURRENT_UPDATES = 32  # updates in flight; also the Bot API connection pool size
 RETRY_AFTER_RETRIES = 3
 
 
