@@ -247,6 +247,7 @@ class FollowupService:
                 path="unavailable",
                 article_id=article_id,
                 lang=answer_lang,
+                tokens=spent,  # a keyword call that worked before the failure still cost
                 passages=await asyncio.to_thread(self._top_passages, article, query),
             )
 
@@ -403,9 +404,9 @@ def _topic(history: list[Turn]) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=16)
 def passage_index(text: str, max_tokens: int) -> PassageIndex:
-    """The PassageIndex of an article text, kept for the most recent 32 articles.
+    """The PassageIndex of an article text, kept for the 16 most recent articles.
 
     Cutting and tokenizing a 60,000-character article takes ~0.3 s; follow-up
     questions come in bursts about the same article, so it is done once.
