@@ -228,7 +228,6 @@ _ABBREVIATIONS = frozenset(
         "gov",
         "sen",
         "rep",
-        "no",
         "fig",
         "vol",
         "pp",

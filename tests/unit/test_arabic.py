@@ -123,6 +123,7 @@ def test_seed_sentences(seed_text: str) -> None:
             "Dr. Smith met U.S. officials. They agreed.",
             ["Dr. Smith met U.S. officials.", "They agreed."],
         ),
+        ("The answer was no. He left.", ["The answer was no.", "He left."]),
         ("قال د. أحمد إن الوضع هادئ؛ ثم غادر", ["قال د. أحمد إن الوضع هادئ؛", "ثم غادر"]),
         ("قال: “انتهى.” ثم غادر", ["قال: “انتهى.”", "ثم غادر"]),
         ("سطر أول\nسطر ثان", ["سطر أول", "سطر ثان"]),
