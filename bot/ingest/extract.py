@@ -30,6 +30,7 @@ from bot.ingest.inputs import MIN_CHARS
 MIN_ARTICLE_CHARS = 150  # below this a page holds no article
 PARTIAL_CHARS = 600  # an extracted body shorter than this looks partial
 TITLE_MAX_CHARS = 200
+PAYWALL_LINE_CHARS = 160  # a line this short holding a paywall marker is a notice
 
 _EDGE_PUNCT = " .:!؟?،,…\"'“”«»()[]-–—"
 
@@ -128,9 +129,22 @@ def _paragraphs(lines: list[str]) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
-def _is_paywalled(text: str, rules: Rules) -> bool:
-    norm = normalize_for_match(text)
-    return any(marker in norm for marker in rules.paywall)
+def _split_paywall(lines: list[str], rules: Rules) -> tuple[list[str], bool]:
+    """Return (lines without short paywall notices, whether any paywall marker was seen).
+
+    A short line holding a marker ("هذا المحتوى للمشتركين") is a notice, not article text,
+    and is dropped; a marker inside a long paragraph only flags the article as partial.
+    """
+    kept: list[str] = []
+    seen = False
+    for line in lines:
+        norm = normalize_for_match(line)
+        if any(marker in norm for marker in rules.paywall):
+            seen = True
+            if len(line) <= PAYWALL_LINE_CHARS:
+                continue
+        kept.append(line)
+    return kept, seen
 
 
 def _same_heading(a: str, b: str) -> bool:
@@ -161,7 +175,7 @@ def extract_text(text: str) -> Article:
     Cleans the text (clean_text), finds the date (dates.find_date) and removes the date
     metadata line, removes boilerplate by the data-file rules, takes the title from a
     short first line (dropping its repeat below it). `partial` is set when paywall
-    markers appear. Raises TextTooShort (param `chars`) when the remaining body is under
+    markers appear (short paywall notices are dropped from the body). Raises TextTooShort (param `chars`) when the remaining body is under
     MIN_CHARS characters.
     """
     rules = load_rules()
@@ -169,7 +183,7 @@ def extract_text(text: str) -> Article:
     published = find_date(cleaned)
     date_lines = set(date_line_spans(cleaned))
     lines = [line for line in cleaned.split("\n") if line not in date_lines]
-    kept = strip_boilerplate(lines, rules)
+    kept, paywalled = _split_paywall(strip_boilerplate(lines, rules), rules)
     title, body_lines = _take_title(kept)
     body = _paragraphs(body_lines)
     if len(body) < MIN_CHARS:
@@ -179,7 +193,7 @@ def extract_text(text: str) -> Article:
         title=title,
         published=published,
         language=detect_language(body),
-        partial=_is_paywalled(cleaned, rules),
+        partial=paywalled,
         source_kind="text",
     )
 
@@ -241,7 +255,7 @@ def extract_html(html: str, url: str | None = None) -> Article:
         include_comments=False,
     )
     raw = (getattr(doc, "text", None) or "") if doc is not None else ""
-    kept = strip_boilerplate(clean_text(raw).split("\n"), rules)
+    kept, paywalled = _split_paywall(strip_boilerplate(clean_text(raw).split("\n"), rules), rules)
     title = clean_text(getattr(doc, "title", None) or "") or None
     kept = [line for line in kept if line]
     if title and kept and _same_heading(kept[0], title):
@@ -263,6 +277,6 @@ def extract_html(html: str, url: str | None = None) -> Article:
         author=clean_text(author) if author else None,
         published=published,
         language=detect_language(body),
-        partial=len(body) < PARTIAL_CHARS or _is_paywalled(raw, rules),
+        partial=len(body) < PARTIAL_CHARS or paywalled,
         source_kind="url",
     )

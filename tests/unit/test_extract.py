@@ -125,6 +125,8 @@ def test_paywall_marker_in_pasted_text() -> None:
     body = "أعلنت الحكومة اليوم عن خطة اقتصادية جديدة تشمل دعم الصناعات الصغيرة. " * 5
     article = extract_text(f"خطة اقتصادية\n\n{body}\n\nهذا المحتوى للمشتركين. للاشتراك اضغط هنا")
     assert article.partial
+    assert "للمشتركين" not in article.text  # the notice is not article text
+    assert article.text == body.strip()
 
 
 def test_rules_come_from_the_data_file() -> None:
