@@ -50,7 +50,6 @@ class Limits:
         self.store = store
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self._reserve = store.redis.register_script(_RESERVE)
 
     def exempt(self, user_id: int) -> bool:
         return user_id in self.settings.admin_ids
@@ -67,15 +66,19 @@ class Limits:
         if self.exempt(user_id):
             return Ticket(user_id, None)
         now = self.clock.now()
-        used = int(await self.store.redis.get(self.store.keys.tokens(user_id, self._day())) or 0)
-        if used >= self.settings.daily_token_budget:
-            midnight = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
-            raise BudgetExceeded(hours=max(1, math.ceil(midnight / 3600)))
         stamp = now.timestamp()
         window = int(stamp // WINDOW)
         key = self.store.keys.rate(user_id, window)
         limit = self.settings.summary_rate_per_minute * UNIT
-        value = await self._reserve(keys=[key], args=[UNIT, limit, WINDOW * 2])
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.store.keys.tokens(user_id, self._day()))
+            pipe.eval(_RESERVE, 1, key, UNIT, limit, WINDOW * 2)  # EVAL: no SCRIPT EXISTS trip
+            used_raw, value = await pipe.execute()
+        if int(used_raw or 0) >= self.settings.daily_token_budget:
+            if int(value) >= 0:
+                await self.store.redis.decrby(key, UNIT)  # not counted after all
+            midnight = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
+            raise BudgetExceeded(hours=max(1, math.ceil(midnight / 3600)))
         if int(value) < 0:
             wait = max(1, math.ceil((window + 1) * WINDOW - stamp))
             raise RateLimited(seconds=wait)

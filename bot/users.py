@@ -32,10 +32,21 @@ class Users:
         self.store = store
         self.settings = settings
 
-    async def prefs(self, user_id: int, language_code: str | None = None) -> Prefs:
+    async def prefs(
+        self, user_id: int, language_code: str | None = None, *, touch_chat: int | None = None
+    ) -> Prefs:
         """Return the user's preferences: a stored language wins over Telegram's
-        `language_code` (ar… -> Arabic, anything else English)."""
-        raw = cast(dict[str, str], await self.store.redis.hgetall(self.store.keys.user(user_id)))
+        `language_code` (ar… -> Arabic, anything else English). With `touch_chat`, also
+        record the user and their private chat (one round trip)."""
+        key = self.store.keys.user(user_id)
+        if touch_chat is None:
+            raw = cast(dict[str, str], await self.store.redis.hgetall(key))
+        else:
+            async with self.store.redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(key)
+                pipe.sadd(self.store.keys.users(), user_id)
+                pipe.hset(key, "chat_id", touch_chat)
+                raw = cast(dict[str, str], (await pipe.execute())[0])
         stored = raw.get("lang")
         lang: Lang = cast(Lang, stored) if stored in ("ar", "en") else lang_from_code(language_code)
         length = raw.get("length")

@@ -28,7 +28,8 @@ ARTICLE_MIN_CHARS = 300  # a pasted text this long is taken as an article withou
 MAX_QUESTION_BUTTONS = 3
 QUESTION_BUTTON_CHARS = 60
 
-Produce = Callable[[Callable[[Stage], Awaitable[None]]], Awaitable[Digest]]
+Progress = Callable[[Stage], Awaitable[None]]
+Produce = Callable[[Progress], Awaitable[Digest]]
 
 
 def pick_source(text: str, *, explicit: bool) -> tuple[Literal["url", "text"], str] | None:
@@ -106,8 +107,26 @@ async def summarize_source(
     kind, value = source
     svc = conv.services.summarizer
 
-    async def produce(progress: Callable[[Stage], Awaitable[None]]) -> Digest:
+    async def produce(progress: Progress) -> Digest:
         article = await svc.load_article(value, kind=kind, progress=progress)
+        return await _summarize(conv, msg, article, progress, lang=lang, length=length)
+
+    await deliver_digest(conv, msg, out, produce)
+
+
+async def digest_article(
+    conv: Conversation,
+    msg: Incoming,
+    out: Outbox,
+    article: Article,
+    *,
+    lang: Lang | None = None,
+    length: Length | None = None,
+) -> None:
+    """Summarize an already loaded `article` for `msg`'s user and deliver the digest
+    (the public entry for other features, e.g. a briefing's "full digest" button)."""
+
+    async def produce(progress: Progress) -> Digest:
         return await _summarize(conv, msg, article, progress, lang=lang, length=length)
 
     await deliver_digest(conv, msg, out, produce)
@@ -117,11 +136,12 @@ async def _summarize(
     conv: Conversation,
     msg: Incoming,
     article: Article,
-    progress: Callable[[Stage], Awaitable[None]],
+    progress: Progress,
     *,
     lang: Lang | None,
     length: Length | None,
 ) -> Digest:
+    """Summarize `article` in `lang`/`length`, defaulting to the user's preferences."""
     prefs = await conv.services.users.prefs(msg.user_id, msg.language_code)
     digest: Digest = await conv.services.summarizer.summarize(
         article, lang=lang or prefs.lang, length=length or prefs.length, progress=progress
@@ -136,9 +156,9 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
     RateLimited / BudgetExceeded from the limits.
     """
     services = conv.services
-    ui = await conv.lang(msg)
-    if msg.chat_type == "private":
-        await services.users.touch(msg.user_id, msg.chat_id)
+    touch = msg.chat_id if msg.chat_type == "private" else None
+    prefs = await services.users.prefs(msg.user_id, msg.language_code, touch_chat=touch)
+    ui = prefs.lang
     ticket = await services.limits.reserve(msg.user_id)
     shown: list[str] = []
 
@@ -243,7 +263,7 @@ async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         await conv.say(msg, out, "chat.expired")
         return
 
-    async def produce(progress: Callable[[Stage], Awaitable[None]]) -> Digest:
+    async def produce(progress: Progress) -> Digest:
         return await _summarize(conv, msg, article, progress, lang=lang, length=length)
 
     await deliver_digest(conv, msg, out, produce)
