@@ -309,6 +309,22 @@ class BotAPI:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
+    async def wait_until(
+        self,
+        condition: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the fake's own deadline
+    ) -> None:
+        """Return once `condition()` holds (checked after every Bot API call the fake
+        answers); raise TimeoutError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"condition not met in {timeout}s")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
     def sent_to(self, chat_id: int) -> list[Sent]:
         return [s for s in self.sent if s.chat_id == chat_id]
 
@@ -462,6 +478,7 @@ class BotAPI:
         failure = self._take_failure(method, params)
         if failure is not None:
             self.errors.append((method, failure.code, failure.description))
+            self._changed.set()
             return _error(failure.code, failure.description, failure.retry_after)
         try:
             result = await handler(params, files)

@@ -110,14 +110,28 @@ async def test_retry_after_is_honoured_not_dropped(bot: Bot) -> None:
     assert ("sendMessage", 429, "Too Many Requests: retry after 1") in bot.fake.errors
 
 
-async def test_a_failing_update_does_not_stop_the_bot(bot: Bot) -> None:
-    # Telegram refuses the first reply: the handler fails, the error handler logs it and
-    # tells the user in their language; the next update is served normally.
+async def test_a_failing_update_does_not_stop_the_bot(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Telegram refuses the first reply: the handler fails, the error handler logs it with
+    # the update id and tells the user in their language; the next update is served.
     bot.fake.fail(19, 400, description="Bad Request: chat not found", method="sendMessage")
-    bot.fake.command(19, "/help", language_code="ar")
+    update = bot.fake.command(19, "/help", language_code="ar")
     sorry = await bot.reply(19)
+    assert f"update {update['update_id']} failed" in caplog.text
     assert sorry.plain == "حدث خطأ من جهتنا. يُرجى المحاولة بعد دقيقة."
     assert "Traceback" not in sorry.plain
     bot.fake.command(19, "/start", language_code="ar")
     assert "أهلًا" in (await bot.reply(19)).plain
     assert not bot.fake.unknown
+
+
+async def test_blocked_user_is_logged_and_others_are_served(bot: Bot) -> None:
+    bot.fake.fail(20, 403, times=5)
+    bot.fake.command(20, "/help")
+    blocked = ("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    await bot.fake.wait_until(lambda: blocked in bot.fake.errors)
+    bot.fake.command(21, "/help")
+    await bot.reply(21)
+    assert not bot.fake.visible(20)
+    assert bot.fake.errors.count(blocked) == 1  # no "sorry" message tried after a 403
