@@ -112,6 +112,27 @@ async def reset(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await conv.say(msg, out, "chat.reset_done")
 
 
+@Conversation.command("forget", description="commands.forget")
+async def forget(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Delete what is stored about the user: preferences, briefing data, chat context.
+
+    Rate-limit counters stay until they expire (at most two days), so /forget is not a
+    way around the limits.
+    """
+    services = conv.services
+    lang = await conv.lang(msg)
+    await services.users.forget(msg.user_id)
+    try:
+        from bot.briefings.subscriptions import forget_user
+    except ImportError:
+        pass
+    else:
+        await forget_user(services.store, msg.user_id)
+    if services.followups is not None and msg.chat_type == "private":
+        await services.followups.reset(msg.chat_id)
+    await out.send(Reply(html=escape(t(lang, "chat.forgotten"))))
+
+
 @Conversation.command("stats", admin=True)
 async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Admins only (the router checks): users, digests today, cache hit ratio, tokens."""

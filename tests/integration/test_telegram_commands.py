@@ -135,3 +135,18 @@ async def test_blocked_user_is_logged_and_others_are_served(bot: Bot) -> None:
     await bot.reply(21)
     assert not bot.fake.visible(20)
     assert bot.fake.errors.count(blocked) == 1  # no "sorry" message tried after a 403
+
+
+@pytest.mark.parametrize(
+    ("code", "word"), [("ar", "حذفت كل ما خزّنته"), ("en", "I deleted everything")]
+)
+async def test_forget_deletes_the_users_data(bot: Bot, code: str, word: str) -> None:
+    bot.fake.command(22, "/language ar", language_code=code)
+    await bot.reply(22)
+    store = bot.services.store
+    assert await store.redis.exists(store.keys.user(22))
+    bot.fake.command(22, "/forget", language_code=code)
+    done = await bot.reply(22)
+    assert "حذفت كل ما خزّنته عنك" in done.plain  # still in the language they had chosen
+    assert not await store.redis.exists(store.keys.user(22))
+    assert not await store.redis.sismember(store.keys.users(), 22)
