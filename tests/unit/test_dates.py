@@ -31,6 +31,9 @@ from bot.ingest.dates import date_line_spans, find_date
         ("الأربعاء، 28 آب/اغسطس 2013، آخر تحديث 14:00 (GMT+0400)", date(2013, 8, 28)),
         ("في 12 كانون ثان/ يناير 2022 المقبل", date(2022, 1, 12)),
         ("بتاريخ 30 يونيو/ حزيران 2021", date(2021, 6, 30)),
+        ("الأحد 28 أغسطس (آب) 2022", date(2022, 8, 28)),
+        ("يوم 3 يناير/كانون الثاني 2020", date(2020, 1, 3)),
+        ("الخميس، ٥ تشرين الثاني/نوفمبر ٢٠٢٠", date(2020, 11, 5)),
         # Arabic-Indic and Persian digits
         ("نشر في ١٢ كانون ثان/ يناير ٢٠٢٢", date(2022, 1, 12)),
         ("تاريخ النشر: ۲۵ مارس ۲۰۱۹", date(2019, 3, 25)),
@@ -39,6 +42,8 @@ from bot.ingest.dates import date_line_spans, find_date
         ("الجزائر في 14 جويلية 2021", date(2021, 7, 14)),
         # English
         ("Published March 5, 2020", date(2020, 3, 5)),
+        ("Sunday, 28 August 2022 12:00 GMT", date(2022, 8, 28)),
+        ("August 28th, 2022", date(2022, 8, 28)),
         ("Published: 5th March 2020", date(2020, 3, 5)),
         ("Updated Sept. 12, 2018 at 10:00", date(2018, 9, 12)),
         # numeric
