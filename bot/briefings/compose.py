@@ -101,6 +101,7 @@ class Composer:
     _stories: tuple[float, list[Story]] | None = None
     _inflight: dict[tuple[str, str], asyncio.Task[ItemSummary]] = field(default_factory=dict)
     _memo: dict[tuple[str, str], ItemSummary] = field(default_factory=dict)
+    _rendered: dict[Any, list[Any]] = field(default_factory=dict)
     _stories_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def stories(self, now: datetime) -> list[Story]:
@@ -131,7 +132,11 @@ class Composer:
             source_ids=mine,
             limit=self.max_stories,
         )
-        summaries = await asyncio.gather(*(self.summary(s, lang) for s in top))
+        memo = [self._memo.get((s.id, lang)) for s in top]
+        if all(m is not None for m in memo):  # the common case in a broadcast: no awaits
+            summaries = [m for m in memo if m is not None]
+        else:
+            summaries = list(await asyncio.gather(*(self.summary(s, lang) for s in top)))
         items = [
             BriefingItem(
                 story_id=s.id,
@@ -152,7 +157,18 @@ class Composer:
         briefing = await self.build(
             user_id=sub.user_id, lang=sub.lang, tz=sub.tz, now=now, since=sub.last_sent
         )
-        return Rendered(render_parts(briefing), empty=briefing.empty)
+        # Subscribers with the same sources get the same message: render it once.
+        key = (
+            briefing.lang,
+            briefing.day,
+            tuple((i.story_id, i.headline, tuple(i.links)) for i in briefing.items),
+        )
+        parts = self._rendered.get(key)
+        if parts is None:
+            if len(self._rendered) > 2000:
+                self._rendered.clear()
+            parts = self._rendered[key] = render_parts(briefing)
+        return Rendered(parts, empty=briefing.empty)
 
     async def summary(self, story: Story, lang: str) -> ItemSummary:
         """The story's item in `lang`: cached, else one LLM call shared by all callers."""

@@ -2,8 +2,8 @@
 
 One Lua script owns the bucket hash (`keys.broadcast_bucket()`: tokens, timestamp)
 and reads the server's clock (`TIME`), so every process on every machine shares one
-rate without trusting its own clock. `acquire()` returns once a token is granted;
-when the bucket is empty the script answers how long to wait.
+rate without trusting its own clock. `acquire()` reserves the next slot and sleeps
+until it: the script answers how long this caller must wait.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from redis.commands.core import AsyncScript
 from bot.store.redis import Store
 
 # KEYS[1] bucket hash; ARGV rate (tokens/s), burst (max tokens)
-# Returns 0 when a token was taken, else the wait in microseconds until one is due.
+# Every call RESERVES the next token: the bucket may go negative (a queue of callers),
+# and the reply is how long this caller must wait, in microseconds, before its turn.
+# Callers then send at exactly `rate` on average, with no retry loop.
 _TAKE = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -29,15 +31,13 @@ if tokens == nil or ts == nil then
   tokens = burst
   ts = now
 end
-tokens = math.min(burst, tokens + (now - ts) * rate / 1000000)
+tokens = math.min(burst, tokens + (now - ts) * rate / 1000000) - 1
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = math.ceil((1 - tokens) * 1000000 / rate)
+if tokens < 0 then
+  wait = math.ceil(-tokens * 1000000 / rate)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], 60000)
+redis.call('PEXPIRE', KEYS[1], 60000 + math.ceil(wait / 1000))
 return wait
 """
 
@@ -61,8 +61,8 @@ class RateLimiter:
             self.burst = max(1.0, self.rate)
         self._script = self.store.redis.register_script(_TAKE)
 
-    async def try_acquire(self) -> float:
-        """Take a token if one is free: returns 0.0, else the seconds to wait first."""
+    async def reserve(self) -> float:
+        """Reserve the next send slot; returns the seconds to wait until it (0.0: now)."""
         assert self._script is not None
         wait_us = await self._script(
             keys=[self.store.keys.broadcast_bucket()], args=[self.rate, self.burst or 1.0]
@@ -70,10 +70,8 @@ class RateLimiter:
         return int(wait_us) / 1_000_000
 
     async def acquire(self) -> None:
-        """Wait until a token is granted (the pacing sleep is real time by design)."""
-        while True:
-            wait = await self.try_acquire()
-            if wait <= 0:
-                return
+        """Return when this caller's send slot has come (a real-time pacing sleep)."""
+        wait = await self.reserve()
+        if wait > 0:
             self.waits += 1
             await asyncio.sleep(wait)

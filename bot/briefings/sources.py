@@ -15,6 +15,7 @@ import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -53,7 +54,9 @@ class Source:
         return cls(name=data["name"], url=data["url"], language=data.get("language", "ar"))
 
 
+@lru_cache(maxsize=4096)
 def feed_id(url: str) -> str:
+    """Short stable id of a feed URL (first 16 hex digits of sha256 of the normalized URL)."""
     return hashlib.sha256(normalize_url(url).encode("utf-8")).hexdigest()[:16]
 
 

@@ -286,11 +286,12 @@ async def test_global_limiter_shared_by_processes(store: Store, redis_url: str) 
     try:
         a = RateLimiter(store, rate=5.0, burst=2.0)
         b = RateLimiter(other, rate=5.0, burst=2.0)  # another process, same bucket
-        assert await a.try_acquire() == 0.0
-        assert await b.try_acquire() == 0.0
-        wait = await a.try_acquire()  # the burst is spent across both
-        assert 0.0 < wait <= 0.2 + 1e-6
-        assert await b.try_acquire() > 0.0
+        assert await a.reserve() == 0.0
+        assert await b.reserve() == 0.0
+        first = await a.reserve()  # the burst is spent across both: queue at 1/rate
+        second = await b.reserve()
+        assert 0.15 < first <= 0.2 + 1e-6
+        assert 0.35 < second <= 0.4 + 1e-6
     finally:
         await other.redis.aclose()
 
