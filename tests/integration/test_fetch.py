@@ -543,3 +543,38 @@ async def test_from_settings_uses_fetch_allow_hosts(pages: PageServer, tmp_path:
     finally:
         await strict.aclose()
     assert pages.hits["/s"] == 1
+
+
+async def test_windows_1256_article_fetched_and_extracted(
+    pages: PageServer, fetcher: Fetcher
+) -> None:
+    """The ingest layer end to end: a cp1256 page (meta charset only) becomes an Article."""
+    from datetime import date
+
+    from bot.ingest.extract import extract_html
+
+    paragraphs = "".join(
+        f"<p>{text}</p>"
+        for text in (
+            "أعلنت وزارة الصحة اللبنانية اليوم إطلاق حملة تطعيم واسعة تشمل جميع المحافظات، "
+            "وقالت إن الجرعات ستكون متاحة مجانا في المراكز الصحية الحكومية.",
+            "وأضاف الوزير في مؤتمر صحفي أن الحملة تستهدف نحو مليون شخص خلال الأشهر الثلاثة "
+            "المقبلة، وأن الفرق الميدانية ستزور المدارس والجامعات.",
+            "وأشار إلى أن الوزارة تلقت شحنة جديدة من اللقاحات الأسبوع الماضي، "
+            "وأن شحنات أخرى ستصل تباعا حتى نهاية العام.",
+        )
+    )
+    html = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'
+        "<title>حملة تطعيم في لبنان</title></head><body><div id='nav'>الرئيسية | أخبار</div>"
+        "<article><h1>حملة تطعيم في لبنان</h1><div class='date'>الثلاثاء، 14 كانون الثاني 2020</div>"
+        f"{paragraphs}<p>الآراء الواردة أدناه لا تعبر عن رأي الموقع.</p></article></body></html>"
+    )
+    url = pages.add("/leb", html.encode("cp1256"), content_type="text/html")
+    fetched = await fetcher.fetch(url)
+    article = extract_html(fetched.text, fetched.url)
+    assert article.title == "حملة تطعيم في لبنان"
+    assert article.text.startswith("أعلنت وزارة الصحة اللبنانية")
+    assert "الآراء الواردة" not in article.text
+    assert article.published == date(2020, 1, 14)
+    assert article.language == "ar"
