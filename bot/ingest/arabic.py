@@ -44,7 +44,6 @@ _FOLD_MAP = {
     "٫": ".",  # Arabic decimal separator
     "٬": ",",  # Arabic thousands separator
 }
-_CACHE_MAX_CHARS = 400
 _DIGIT_MAP = {
     **{chr(0x0660 + i): str(i) for i in range(10)},
     **{chr(0x06F0 + i): str(i) for i in range(10)},
@@ -65,6 +64,8 @@ def _fold(text: str) -> str:
 def _digit(match: re.Match[str]) -> str:
     return _DIGIT_MAP[match.group()]
 
+
+_CACHE_MAX_CHARS = 400  # normalize_for_match caches strings up to this length
 
 # After normalize_for_match: numbers (with inner separators) or runs of letters.
 _TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W\d_]+")
