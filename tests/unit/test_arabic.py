@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.ingest.arabic import (
@@ -33,6 +33,7 @@ arabicish = st.text(
 )
 
 
+@settings(deadline=None)  # the 2-core CI machine is shared; no timing asserts
 @given(st.one_of(arabicish, st.text(max_size=100)))
 def test_clean_text_is_idempotent_and_removes_invisible(text: str) -> None:
     once = clean_text(text)
@@ -43,6 +44,7 @@ def test_clean_text_is_idempotent_and_removes_invisible(text: str) -> None:
     assert "  " not in once
 
 
+@settings(deadline=None)  # the 2-core CI machine is shared; no timing asserts
 @given(st.one_of(arabicish, st.text(max_size=100)))
 def test_normalize_for_match_is_idempotent(text: str) -> None:
     once = normalize_for_match(text)
@@ -51,6 +53,7 @@ def test_normalize_for_match_is_idempotent(text: str) -> None:
     assert not re.search("[\u064b-\u0652\u0670أإآٱىة٠-٩۰-۹]", once)
 
 
+@settings(deadline=None)  # the 2-core CI machine is shared; no timing asserts
 @given(st.lists(st.integers(0, 9), max_size=12))
 def test_arabic_indic_and_persian_digits_map_to_ascii(digits: list[int]) -> None:
     ascii_ = "".join(str(d) for d in digits)
@@ -133,6 +136,7 @@ def test_split_sentences_cases(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
 
 
+@settings(deadline=None)  # the 2-core CI machine is shared; no timing asserts
 @given(arabicish)
 def test_split_sentences_loses_no_words(text: str) -> None:
     def alnum(s: str) -> str:
