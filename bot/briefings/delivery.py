@@ -121,6 +121,7 @@ class Delivery:
     batch: int = 200
     concurrency: int = 16
     max_attempts: int = 4
+    max_retry_after: int = 5  # 429 waits honoured per message before giving up (failed)
     backoff: float = 1.0
     sleep: Sleep = asyncio.sleep
     on_blocked: Callable[[int], Awaitable[None]] | None = None
@@ -204,13 +205,16 @@ class Delivery:
 
     async def _send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
         """Send one part: honour 429 retry_after, back off on other failures (bounded)."""
-        failures = 0
+        failures = throttled = 0
         while True:
             if self.limiter is not None:
                 await self.limiter.acquire()
             try:
                 return await self.sender.send(chat_id, html, buttons)
             except SendRetryAfter as exc:
+                throttled += 1
+                if throttled > self.max_retry_after:
+                    raise SendFailed(f"still throttled after {throttled - 1} waits") from None
                 log.info("429 for chat %s: waiting %.1fs", chat_id, exc.seconds)
                 await self.sleep(exc.seconds)
             except SendFailed as exc:

@@ -305,3 +305,12 @@ async def test_language_change_after_subscribing_is_followed(
     assert sub is not None and sub.lang == "en"
     await make(store, sender).tick(T0)
     assert "(en)" in botapi.sent[0].plain
+
+
+async def test_endless_429_is_bounded(store: Store, sender: TelegramSender, botapi: BotAPI) -> None:
+    await add(store, 1)
+    botapi.fail(1, 429, retry_after=2, times=10)
+    sleeps = Sleeps()
+    counts = await make(store, sender, sleep=sleeps, max_retry_after=3).tick(T0)
+    assert counts["failed"] == 1 and sleeps.waits == [2.0, 2.0, 2.0]
+    assert botapi.sent == []
