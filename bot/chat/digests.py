@@ -63,10 +63,10 @@ def stage_text(lang: str, stage: Stage) -> str:
 async def summarize_command(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     args = msg.args.strip()
     lang: Lang | None = None
-    first, _, rest = args.partition(" ")
-    if first.lower() in ("ar", "en") and (rest.strip() or msg.reply_to_text):
-        lang = cast(Lang, first.lower())
-        args = rest.strip()
+    words = args.split(maxsplit=1)
+    if words and words[0].lower() in ("ar", "en"):  # per-request language: /summarize en <link>
+        lang = cast(Lang, words[0].lower())
+        args = words[1].strip() if len(words) > 1 else ""
     source = pick_source(args, explicit=True) if args else None
     if source is None and msg.reply_to_text:
         source = pick_source(msg.reply_to_text, explicit=True)

@@ -85,12 +85,15 @@ async def test_summarize_with_language_override(bot: Bot, link: str) -> None:
 
 async def test_summarize_as_reply_to_a_message_with_a_link(bot: Bot, link: str) -> None:
     original = bot.fake.message(24, f"link: {link}", queue=False)["message"]
-    bot.fake.command(24, "/summarize", reply_to=original["message_id"])
-    await digest_in(bot, 24)
+    bot.fake.command(24, "/summarize en", reply_to=original["message_id"], language_code="ar")
+    digest = await digest_in(bot, 24)
+    assert "The article reports its main point" in digest.plain
 
 
 async def test_summarize_without_anything_explains_usage(bot: Bot) -> None:
     bot.fake.command(25, "/summarize", language_code="ar")
+    assert "/summarize" in (await bot.reply(25)).plain
+    bot.fake.command(25, "/summarize en", language_code="ar")
     assert "/summarize" in (await bot.reply(25)).plain
 
 
