@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal, TextIO
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import httpx
+
 from bot.errors import BadInput, TextTooShort
 from bot.ingest.arabic import clean_text
 
@@ -74,6 +76,10 @@ def validate_url(url: str) -> str:
             raise BadInput("The link's host name is not valid.") from exc
         if not re.fullmatch(r"[A-Za-z0-9.\-_]+", ascii_host) or ".." in ascii_host:
             raise BadInput("The link's host name is not valid.")
+    try:
+        _ = httpx.URL(url).host  # the fetcher's parser (IDNA 2008) must accept and decode it
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise BadInput("The link's host name is not valid.") from exc
     return url
 
 

@@ -31,6 +31,9 @@ from bot.ingest.inputs import MIN_CHARS, find_url, normalize_url, read_source, v
         ("https://example.com:99999/", "malformed"),
         ("https://example.com:0/", "port"),
         ("example.com/news", "http://"),
+        ("http://xn--/", "host name"),
+        ("http://xn--abcxn--abc/", "host name"),
+        ("http://exa..mple.com/", "host name"),
         ("", "empty"),
     ],
 )
