@@ -69,7 +69,8 @@ _CACHE_MAX_CHARS = 400  # normalize_for_match caches strings up to this length
 
 # After normalize_for_match: numbers (with inner separators) or runs of letters.
 _TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W\d_]+")
-_ARTICLES = ("وال", "بال", "كال", "فال", "ال", "لل")
+# The article at the start of a letter run, when two more letters follow (longest first).
+_ARTICLE = re.compile(r"(?<![^\W\d_])(?:وال|بال|كال|فال|ال|لل)(?=[^\W\d_]{2})")
 
 _ARABIC_RANGES = (
     (0x0600, 0x06FF),
@@ -157,13 +158,6 @@ def _normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _strip_article(word: str) -> str:
-    for prefix in _ARTICLES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
-            return word[len(prefix) :]
-    return word
-
-
 def tokens(text: str) -> list[str]:
     """Return word tokens of `text` for retrieval, scoring and MinHash.
 
@@ -172,14 +166,8 @@ def tokens(text: str) -> list[str]:
     attached forms (ال وال بال كال فال لل) are stripped when at least two letters remain.
     Tokens of one character are dropped.
     """
-    out: list[str] = []
-    for match in _TOKEN.finditer(normalize_for_match(text)):
-        word = match.group()
-        if not word[0].isdigit():
-            word = _strip_article(word)
-        if len(word) > 1:
-            out.append(word)
-    return out
+    norm = _ARTICLE.sub("", normalize_for_match(text))
+    return [word for word in _TOKEN.findall(norm) if len(word) > 1]
 
 
 def _is_arabic(ch: str) -> bool:
