@@ -96,6 +96,10 @@ def _isolate(m: re.Match[str]) -> str:
     # a lone number or a single Latin word needs no isolate; phrases do
     if not _LATIN.search(run) or (" " not in run and not run[0].isdigit()):
         return run
+    # never split a /command, @mention, #tag or link: Telegram must still recognize them
+    before = m.string[m.start() - 1] if m.start() else ""
+    if (before and before in "/@#:.") or "/" in run:
+        return run
     return LRI + run + PDI
 
 

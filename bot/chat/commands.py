@@ -30,8 +30,13 @@ async def start(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 @Conversation.command("help", description="commands.help")
 async def help_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """The intro, every published command (features' too) with its description, examples."""
     lang = await conv.lang(msg)
-    await out.send(Reply(html=escape(rtl_text(t(lang, "help.body"), lang))))
+    lines = [t(lang, "help.intro"), ""]
+    for cmd in conv.published_commands():
+        lines.append(f"/{cmd.name} — {t(lang, cmd.description or '')}")
+    lines += ["", t(lang, "help.summarize_examples"), "", t(lang, "help.footer")]
+    await out.send(Reply(html=escape(rtl_text("\n".join(lines), lang))))
 
 
 # --- preferences ----------------------------------------------------------------------

@@ -48,7 +48,13 @@ async def test_commands_are_published_in_arabic_and_english(bot: Bot) -> None:
 @pytest.mark.parametrize(("code", "word"), [("ar", "ما يمكنني فعله"), ("en", "What I can do")])
 async def test_help_in_both_languages(bot: Bot, code: str, word: str) -> None:
     bot.fake.command(12, "/help", language_code=code)
-    assert word in (await bot.reply(12)).plain
+    text = (await bot.reply(12)).plain
+    assert word in text
+    # every published command is listed with its description, features' commands too
+    menu = bot.fake.commands[f"default:{code}"]
+    for entry in menu:
+        assert f"/{entry['command']} — {entry['description']}" in text
+    assert "/summarize en" in text and "/stats" not in text
 
 
 async def test_language_buttons_then_preference_wins_over_telegram(bot: Bot) -> None:

@@ -68,6 +68,13 @@ def test_latin_phrases_inside_arabic_are_isolated_in_order() -> None:
     assert f"{LRI}2024" not in out  # a lone number needs no isolate
 
 
+def test_commands_mentions_and_links_are_never_split() -> None:
+    line = "أرسل /summarize en مع @digest_bot أو https://example.com/a b/c"
+    out = rtl_line(line, "ar")
+    assert "/summarize en" in out and "@digest_bot" in out
+    assert "https://example.com/a b/c" in out
+
+
 def test_english_line_starting_with_arabic_gets_lrm() -> None:
     assert rtl_line("القاهرة is the capital", "en") == LRM + "القاهرة is the capital"
 
