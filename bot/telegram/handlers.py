@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Bot API answers after which we send a new message instead of editing
+_CANNOT_EDIT = ("message to edit not found", "can't be edited", "no text in the message")
 
 
 # --- Update -> Incoming ---------------------------------------------------------------
@@ -204,7 +206,7 @@ class TelegramOutbox:
             text = exc.message.lower()
             if "not modified" in text:
                 return None
-            if "message to edit not found" in text:
+            if any(why in text for why in _CANNOT_EDIT):
                 return await self._send(html, markup, preview)
             if not _is_parse_error(exc):
                 raise

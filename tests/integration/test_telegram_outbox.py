@@ -83,3 +83,12 @@ async def test_fake_rejects_long_callback_data_like_telegram(
     with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
         await tgbot.send_message(54, "hi", reply_markup=markup)
     assert botapi.errors[-1] == ("sendMessage", 400, "Bad Request: BUTTON_DATA_INVALID")
+
+
+async def test_edit_of_a_vanished_message_sends_a_new_one(
+    botapi: BotAPI, tgbot: ExtBot[None]
+) -> None:
+    out = TelegramOutbox(tgbot, 55)
+    ids = await out.send(Reply(html="<b>done</b>", edit_message_id=999))
+    assert botapi.errors[-1] == ("editMessageText", 400, "Bad Request: message to edit not found")
+    assert botapi.current(55, ids[0])["text"] == "done"
