@@ -206,3 +206,13 @@ async def test_long_article_shows_part_progress(
         stages = [s.plain for s in bot.fake.sent_to(35) if s.plain.startswith("⏳")]
         assert any("Summarizing part 2 of" in s for s in stages), stages
         assert len(bot.fake.visible(35)) == 1
+
+
+async def test_llm_down_gives_an_offline_digest_saying_so(
+    bot: Bot, fake_llm: FakeLLM, seed_text: str
+) -> None:
+    fake_llm.handler = lambda body: 503
+    bot.fake.message(36, seed_text, language_code="ar")
+    digest = await digest_in(bot, 36)
+    assert "ملخص دون اتصال" in digest.plain
+    assert "Traceback" not in digest.plain and "503" not in digest.plain
