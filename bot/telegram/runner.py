@@ -1,5 +1,6 @@
 """`python -m bot run`: the Telegram bot with long polling (plus /healthz, /readyz and
-/metrics on WEBHOOK_PORT), until SIGTERM or SIGINT.
+/metrics on WEBHOOK_PORT) and the briefing scheduler (feed polling, daily briefings),
+until SIGTERM or SIGINT.
 
 With WEBHOOK_URL set, `run` hands over to `serve_webhook` (bot/telegram/webhook.py),
 which owns the Application's lifecycle there.
@@ -15,6 +16,7 @@ from telegram import Update
 from bot.app import build_services
 from bot.config import Settings
 from bot.telegram.app import build_application, post_init, post_shutdown
+from bot.telegram.sender import start_briefings
 from bot.telegram.webhook import serve_health, serve_webhook
 
 log = logging.getLogger(__name__)
@@ -37,11 +39,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], drop_pending_updates=False
         )
         log.info("bot @%s is polling", app.bot.username)
+        scheduler = start_briefings(services, app.bot)
         try:
             # /healthz, /readyz, /metrics on WEBHOOK_PORT; returns on SIGTERM/SIGINT
             await serve_health(settings, services, app)
         finally:
             log.info("stopping")
+            scheduler.shutdown(wait=False)
             await app.updater.stop()
             await app.stop()
             await post_shutdown(app)
@@ -51,9 +55,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _webhook(args: argparse.Namespace, settings: Settings) -> int:
     """Serve updates over a webhook (bot/telegram/webhook.py) until SIGTERM/SIGINT."""
     services = await build_services(settings)
+    scheduler = None
     try:
         app = build_application(settings, services)
+        scheduler = start_briefings(services, app.bot)  # first run a minute after start
         await serve_webhook(settings, services, app)
     finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         await services.close()
     return 0
