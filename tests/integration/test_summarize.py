@@ -412,3 +412,17 @@ async def test_partial_and_undated_articles_are_marked(
     recent = seed.model_copy(update={"published": date(2026, 11, 20)})
     digest = await service.summarize(recent, lang="ar")
     assert digest.age_days == 9 and not digest.old and not digest.partial
+
+
+async def test_a_waiter_that_waits_too_long_computes_itself(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article, store: Store
+) -> None:
+    """A live holder (its lock keeps existing) that never finishes cannot block others."""
+    from bot.summarize.cache import digest_cache_key
+
+    key = digest_cache_key(seed.text, "ar", "short", service.model, service.prompt_version)
+    await store.redis.set(store.keys.flight(key), "slow-process", ex=60)
+    service.flight = SingleFlight(store, wait_timeout=0.3)
+    digest = await service.summarize(seed, lang="ar")
+    assert digest.path == "llm" and not digest.cached and fake_llm.calls == 1
+    assert await store.redis.get(store.keys.flight(key)) == "slow-process"  # not ours to drop

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.summarize.tokens import count_tokens, estimate_tokens
@@ -36,3 +36,30 @@ def test_fast_enough_for_a_long_article() -> None:
 @given(st.text(max_size=300))
 def test_estimate_is_monotone_in_appending(text: str) -> None:
     assert estimate_tokens(text + "كلمة") >= estimate_tokens(text)
+
+
+_WORDS = st.sampled_from(["أعلن", "البيت", "الأبيض", "انتهاء", "call", "2021", "،", "."])
+_PARAGRAPHS = st.lists(
+    st.lists(_WORDS, min_size=1, max_size=120).map(" ".join), min_size=1, max_size=8
+).map("\n\n".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_PARAGRAPHS, st.integers(min_value=20, max_value=200))
+def test_split_to_budget_keeps_every_word_and_fits(text: str, budget: int) -> None:
+    from bot.summarize.pipeline import split_to_budget
+
+    parts = split_to_budget(text, budget)
+    assert all(count_tokens(p) <= budget for p in parts)
+    assert " ".join(" ".join(parts).split()) == " ".join(text.split())
+
+
+def test_split_to_budget_cuts_at_paragraphs_first() -> None:
+    from bot.summarize.pipeline import split_to_budget
+
+    paras = [p.strip() for p in SEED.split("\n\n") if p.strip()]
+    parts = split_to_budget("\n\n".join(paras), 400)
+    assert len(parts) > 1
+    for part in parts:
+        for para in part.split("\n\n"):
+            assert para.strip() in paras  # no paragraph was cut (each fits the budget)
