@@ -223,13 +223,14 @@ class LLMSummarizer:
             notes = await self._map(text, lang=lang, usage=usage, progress=progress)
             if progress:
                 await progress(Stage("combining"))
-            user = load_prompt("summarize_reduce").render(total=len(notes), **params)
+            probe = load_prompt("summarize_reduce").render(total=999, **params)
             notes = await self._condense(
                 notes,
-                budget=self.max_input_tokens - self._overhead(system, user),
+                budget=self.max_input_tokens - self._overhead(system, probe),
                 lang=lang,
                 usage=usage,
             )
+            user = load_prompt("summarize_reduce").render(total=len(notes), **params)
             block = "<notes>\n" + defuse("\n\n".join(notes), "notes") + "\n</notes>"
         source = article.text + "\n" + (article.title or "")
         if article.published:
