@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Literal, cast
 
 from bot.chat.router import Conversation
@@ -23,11 +24,13 @@ from bot.errors import BadInput
 from bot.i18n import t
 from bot.ingest.inputs import find_url
 from bot.render import render_digest_html
+from bot.users import Prefs
 
 ARTICLE_MIN_CHARS = 300  # a pasted text this long is taken as an article without a command
 MAX_QUESTION_BUTTONS = 3
 QUESTION_BUTTON_CHARS = 60
 
+_PREFS: ContextVar[tuple[int, Prefs] | None] = ContextVar("digest_prefs", default=None)
 Progress = Callable[[Stage], Awaitable[None]]
 Produce = Callable[[Progress], Awaitable[Digest]]
 
@@ -142,9 +145,13 @@ async def _summarize(
     length: Length | None,
 ) -> Digest:
     """Summarize `article` in `lang`/`length`, defaulting to the user's preferences."""
-    prefs = await conv.services.users.prefs(msg.user_id, msg.language_code)
+    prefs = _PREFS.get(None)  # read by deliver_digest for this very request
+    if prefs is None or prefs[0] != msg.user_id:
+        prefs = (msg.user_id, await conv.services.users.prefs(msg.user_id, msg.language_code))
+    lang = lang or prefs[1].lang
+    length = length or prefs[1].length
     digest: Digest = await conv.services.summarizer.summarize(
-        article, lang=lang or prefs.lang, length=length or prefs.length, progress=progress
+        article, lang=lang, length=length, progress=progress
     )
     return digest
 
@@ -171,11 +178,14 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
             shown.append(text)
             await out.progress(text)
 
+    token = _PREFS.set((msg.user_id, prefs))  # spares _summarize a second read
     try:
         digest = await produce(progress)
     except BadInput:
         await services.limits.cancel(ticket)
         raise
+    finally:
+        _PREFS.reset(token)
     tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
     await services.limits.settle(ticket, cached=digest.cached, tokens=tokens)
     ref = await save_ref(conv, digest)
