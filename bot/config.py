@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     openai_api_key: str = ""
     openai_base_url: str | None = None
     llm_model: str = "gpt-4.1-mini"
-    llm_max_input_tokens: int = Field(default=6000, ge=500)
+    llm_max_input_tokens: int = Field(default=6000, ge=800)
     llm_timeout_seconds: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
 

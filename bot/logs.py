@@ -67,5 +67,14 @@ def setup_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # httpx logs full request URLs, which contain the bot token: keep it quiet.
-    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "openai",
+        "apscheduler",
+        "trafilatura",
+        "htmldate",
+        "courlan",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
