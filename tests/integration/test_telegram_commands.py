@@ -101,11 +101,12 @@ async def test_stats_for_admins_only(bot: Bot, code: str) -> None:
     assert "2026-11-29" in report.plain
 
 
-async def test_unknown_command_and_reset(bot: Bot) -> None:
-    bot.fake.command(17, "/frobnicate")
+@pytest.mark.parametrize(("code", "done"), [("ar", "تم: نسيت"), ("en", "Done: I forgot")])
+async def test_unknown_command_and_reset(bot: Bot, code: str, done: str) -> None:
+    bot.fake.command(17, "/frobnicate", language_code=code)
     assert "/help" in (await bot.reply(17)).plain
-    bot.fake.command(17, "/reset", language_code="ar")
-    assert "تم: نسيت" in (await bot.reply(17)).plain
+    bot.fake.command(17, "/reset", language_code=code)
+    assert done in (await bot.reply(17)).plain
 
 
 async def test_retry_after_is_honoured_not_dropped(bot: Bot) -> None:
