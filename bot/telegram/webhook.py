@@ -33,8 +33,9 @@ Polling mode has no update route, but the same /healthz, /readyz and /metrics se
 on the same port through `serve_health(...)`, so the container HEALTHCHECK and
 Prometheus work in both modes.
 
-The webhook itself is registered at start-up with `secret_token`, `ALLOWED_UPDATES`
-and `drop_pending_updates=False`; every replica sets the same one, and shutting one
+The webhook itself is registered once the port is open (so Telegram's first POST
+finds a listener) with `secret_token`, `ALLOWED_UPDATES` and
+`drop_pending_updates=False`; every replica sets the same one, and shutting one
 replica down leaves it in place for the others.
 """
 
@@ -48,7 +49,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -101,7 +102,7 @@ class _Uvicorn(uvicorn.Server):
     """uvicorn without its own signal handling (we drain first, then stop it) and
     with a start-up callback."""
 
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], object]) -> None:
         super().__init__(config)
         self._on_started = on_started
 
@@ -306,16 +307,11 @@ class WebhookServer:
         try:
             if app.post_init:
                 await app.post_init(app)
-            await app.bot.set_webhook(
-                url=self.settings.webhook_url or "",
-                secret_token=self.settings.webhook_secret,
-                allowed_updates=list(ALLOWED_UPDATES),
-                drop_pending_updates=False,
-                max_connections=max(1, min(100, self.concurrency)),
-            )
             await app.start()
             try:
-                await self.serve_http(ready=ready, handle_signals=handle_signals)
+                await self.serve_http(
+                    ready=ready, handle_signals=handle_signals, on_listening=self._set_webhook
+                )
             finally:
                 await self.drain(self.drain_seconds)
                 await app.stop()
@@ -329,12 +325,31 @@ class WebhookServer:
                 handler.flush()
         log.info("webhook server stopped")
 
+    async def _set_webhook(self) -> None:
+        """Point Telegram at WEBHOOK_URL, once this replica listens and takes updates."""
+        await self.application.bot.set_webhook(
+            url=self.settings.webhook_url or "",
+            secret_token=self.settings.webhook_secret,
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+            max_connections=max(1, min(100, self.concurrency)),
+        )
+
     async def serve_http(
-        self, *, ready: asyncio.Event | None = None, handle_signals: bool = True
+        self,
+        *,
+        ready: asyncio.Event | None = None,
+        handle_signals: bool = True,
+        on_listening: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Serve HTTP until `request_stop()` (or SIGTERM/SIGINT when `handle_signals`);
         drain accepted updates (bounded), then stop listening. Does not touch the
-        Application's life cycle (`run()` does)."""
+        Application's life cycle (`run()` does).
+
+        Once the port is open (and updates are taken), `on_listening` is awaited, then
+        `ready` is set. Raises ConfigError when the port cannot be bound, and whatever
+        `on_listening` raises (after closing the port).
+        """
         config = uvicorn.Config(
             self.app,
             host=self.settings.webhook_listen,
@@ -346,22 +361,30 @@ class WebhookServer:
             timeout_keep_alive=30,
             timeout_graceful_shutdown=5,
         )
-
-        def started() -> None:
-            self._accepting = True
-            self._started.set()
-            log.info(
-                "webhook serving %s on %s:%s",
-                self.path,
-                self.settings.webhook_listen,
-                self.bound_port,
-            )
-            if ready is not None:
-                ready.set()
-
-        server = self._uvicorn = _Uvicorn(config, started)
+        server = self._uvicorn = _Uvicorn(config, self._started.set)
         serve = asyncio.create_task(self._serve_uvicorn(server))
         with self._signals(handle_signals):
+            listening = asyncio.create_task(self._started.wait())
+            await asyncio.wait({serve, listening}, return_when=asyncio.FIRST_COMPLETED)
+            listening.cancel()
+            if not serve.done():
+                self._accepting = True
+                log.info(
+                    "serving %s on %s:%s",
+                    self.path if self.updates else "/healthz, /readyz, /metrics",
+                    self.settings.webhook_listen,
+                    self.bound_port,
+                )
+                try:
+                    if on_listening is not None:
+                        await on_listening()
+                except BaseException:
+                    self._accepting = False
+                    server.should_exit = True
+                    await asyncio.gather(serve, return_exceptions=True)
+                    raise
+                if ready is not None:
+                    ready.set()
             stop = asyncio.create_task(self._stop.wait())
             await asyncio.wait({serve, stop}, return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
@@ -409,7 +432,7 @@ async def serve_webhook(
 
     `application` is built but not initialized: this function initializes, starts,
     stops and shuts it down (running its post_init/post_stop/post_shutdown hooks).
-    `ready` is set once the port is open. Raises ConfigError for a missing
+    The webhook is set once the port is open; `ready` is set after that. Raises ConfigError for a missing
     WEBHOOK_SECRET, a clashing path, or a port it cannot bind.
     """
     settings.require_webhook()

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -24,10 +25,12 @@ from typing import Any
 import httpx
 import pytest
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import metrics
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
 from bot.telegram.webhook import ALLOWED_UPDATES, SEEN_TTL_SECONDS, WebhookServer
@@ -322,6 +325,58 @@ async def test_drain_is_bounded(botapi: BotAPI, store: Store) -> None:
     # the block's exit returned within the bound; the stuck update was cancelled
     assert server.pending == 0
     assert botapi.sent_to(510) == []
+
+
+async def test_a_busy_port_is_a_clear_config_error(botapi: BotAPI, store: Store) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = webhook_settings(store, webhook_port=port)
+        server = WebhookServer(settings, store, build_app(botapi, Gate.open()))
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await asyncio.wait_for(server.run(handle_signals=False), 20)
+
+
+async def test_webhook_is_set_only_once_listening_and_a_refusal_stops_the_replica(
+    botapi: BotAPI, store: Store
+) -> None:
+    settings = webhook_settings(store)
+    listening_when_set: list[bool] = []
+    app = build_app(botapi, Gate.open())
+
+    async def probe() -> None:
+        async with httpx.AsyncClient() as http:
+            ok = (await http.get(url(settings, "/healthz"))).status_code == 200
+        listening_when_set.append(ok)
+
+    server = WebhookServer(settings, store, app)
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        server.serve_http(ready=ready, handle_signals=False, on_listening=probe)
+    )
+    await asyncio.wait_for(ready.wait(), 10)
+    assert listening_when_set == [True]
+    server.request_stop()
+    await asyncio.wait_for(task, 10)
+
+    # Telegram refuses the webhook (say, a bad URL): the replica closes its port and fails
+    botapi.fail(0, 400, description="Bad Request: bad webhook", method="setWebhook")
+    failing = WebhookServer(webhook_settings(store), store, build_app(botapi, Gate.open()))
+    with pytest.raises(TelegramError, match="(?i)bad webhook"):
+        await asyncio.wait_for(failing.run(handle_signals=False), 20)
+    with socket.socket() as probe_sock:
+        probe_sock.bind(("127.0.0.1", failing.settings.webhook_port))  # the port is free again
+
+
+def test_missing_secret_or_clashing_path_is_refused(store: Store) -> None:
+    app = Application.builder().token("1:x").updater(None).build()
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
+        WebhookServer(webhook_settings(store, webhook_secret=""), store, app)
+    with pytest.raises(ConfigError, match="clashes"):
+        WebhookServer(
+            webhook_settings(store, webhook_url="https://bot.example.com/healthz"), store, app
+        )
 
 
 async def test_polling_mode_serves_health_ready_and_metrics_only(
