@@ -122,6 +122,9 @@ def test_install_matches_ci_and_prompts_are_found() -> None:
     assert target == "."  # this project, as in CI's `pip install -e ".[dev]"`
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r'pip install .*"\.\[dev\]"', ci)
+    readme = ROOT / "README.md"
+    if readme.exists():  # the README's fresh-machine commands install the same project
+        assert re.search(r'pip install (-e )?(\.|"\.\[dev\]")(\s|$)', readme.read_text("utf-8"))
     # the package lives in site-packages in the image, so prompts come from PROMPTS_DIR
     env: dict[str, str] = {}
     for ins, args in stages()[-1]:
