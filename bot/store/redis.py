@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from bot.config import Settings
@@ -45,13 +45,18 @@ class Store:
 
 def client_for(url: str) -> Redis:
     """A redis.asyncio client for `url` (str responses, sane timeouts)."""
-    return Redis.from_url(
+    # A blocking pool makes a burst wait for a free connection instead of failing with
+    # "Too many connections" when every connection is busy.
+    pool = BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
         socket_connect_timeout=3,
         socket_timeout=10,
         health_check_interval=30,
+        max_connections=64,
+        timeout=10,
     )
+    return Redis.from_pool(pool)
 
 
 def _start_embedded(data_dir: Path) -> tuple[str, Any]:

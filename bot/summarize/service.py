@@ -149,11 +149,11 @@ class SummarizeService:
         return article.model_copy(update={"url": article.url or page.url, "source_kind": "url"})
 
     async def _remember(self, article: Article) -> None:
-        await self.store.redis.set(
-            self.store.keys.article("id:" + article.id),
-            article.model_dump_json(),
-            ex=self.settings.context_ttl_days * 86400,
-        )
+        """Keep the article by id for follow-ups; an already stored copy only gets its TTL renewed."""
+        key = self.store.keys.article("id:" + article.id)
+        ttl = self.settings.context_ttl_days * 86400
+        if not await self.store.redis.expire(key, ttl):
+            await self.store.redis.set(key, article.model_dump_json(), ex=ttl)
 
     async def get_article(self, article_id: str) -> Article | None:
         """Return a previously loaded article by its id, or None once it has expired."""
