@@ -440,6 +440,14 @@ async def serve_webhook(
     await server.run(ready=ready, handle_signals=handle_signals)
 
 
+async def count_update(update: object, context: object) -> None:
+    """Polling mode's update counter (the webhook counts in `receive`): register as
+    `app.add_handler(TypeHandler(Update, count_update), group=-100)`."""
+    if isinstance(update, Update):
+        kind = next((n for n in metrics.UPDATE_TYPES if getattr(update, n, None)), "other")
+        metrics.UPDATES.labels(type=kind).inc()
+
+
 async def serve_health(
     settings: Settings,
     services: HasStore,

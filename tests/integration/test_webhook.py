@@ -26,14 +26,19 @@ import httpx
 import pytest
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import Application, CommandHandler, ContextTypes, TypeHandler
 
 from bot import metrics
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
-from bot.telegram.webhook import ALLOWED_UPDATES, SEEN_TTL_SECONDS, WebhookServer
+from bot.telegram.webhook import (
+    ALLOWED_UPDATES,
+    SEEN_TTL_SECONDS,
+    WebhookServer,
+    count_update,
+)
 from tests.conftest import free_port
 from tests.fakes.botapi import BotAPI
 from tests.fakes.llm import FakeLLM
@@ -363,7 +368,7 @@ async def test_webhook_is_set_only_once_listening_and_a_refusal_stops_the_replic
     # Telegram refuses the webhook (say, a bad URL): the replica closes its port and fails
     botapi.fail(0, 400, description="Bad Request: bad webhook", method="setWebhook")
     failing = WebhookServer(webhook_settings(store), store, build_app(botapi, Gate.open()))
-    with pytest.raises(TelegramError, match="(?i)bad webhook"):
+    with pytest.raises(TelegramError, match=r"(?i)bad webhook"):
         await asyncio.wait_for(failing.run(handle_signals=False), 20)
     with socket.socket() as probe_sock:
         probe_sock.bind(("127.0.0.1", failing.settings.webhook_port))  # the port is free again
@@ -404,6 +409,17 @@ async def test_polling_mode_serves_health_ready_and_metrics_only(
         server.request_stop()
         await asyncio.wait_for(task, 10)
     assert botapi.sent_to(520) == []
+
+
+async def test_polling_mode_counts_updates_by_type(botapi: BotAPI) -> None:
+    app = build_app(botapi, Gate.open())
+    app.add_handler(TypeHandler(Update, count_update), group=-100)
+    before = metrics.value("digestbot_updates_total", type="message")
+    async with app:
+        update = command_update(botapi, 530)
+        await app.process_update(Update.de_json(update, app.bot))
+    assert metrics.value("digestbot_updates_total", type="message") == before + 1
+    assert len(botapi.sent_to(530)) == 1  # the command handler still ran
 
 
 # --- `python -m bot run` replicas: the real bot, real processes, real SIGTERM ------------
