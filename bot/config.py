@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 
+_REDIS_SCHEMES = {"redis", "rediss", "unix", "redis+cluster", "rediss+cluster"}
+
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -98,7 +100,7 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, v: str | None) -> str | None:
-        if v is not None and urlsplit(v).scheme not in {"redis", "rediss", "unix", "valkey"}:
+        if v is not None and urlsplit(v).scheme not in _REDIS_SCHEMES:
             raise ValueError("is not a redis:// URL")
         return v
 

@@ -43,6 +43,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from bot import metrics
 from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
 from bot.ingest.inputs import validate_url
 
@@ -298,7 +299,11 @@ class Fetcher:
             async with asyncio.timeout(self.total_timeout):
                 return await self._fetch(url, etag, last_modified, accept)
         except TimeoutError as exc:
+            metrics.FETCH_ERRORS.labels(kind="timeout").inc()
             raise FetchError("timed out") from exc
+        except FetchError as exc:
+            metrics.FETCH_ERRORS.labels(kind=metrics.fetch_error_kind(exc)).inc()
+            raise
 
     async def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, accept: tuple[str, ...]

@@ -13,7 +13,7 @@ import fcntl
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
@@ -44,7 +44,23 @@ class Store:
 
 
 def client_for(url: str) -> Redis:
-    """A redis.asyncio client for `url` (str responses, sane timeouts)."""
+    """A redis.asyncio client for `url` (str responses, sane timeouts).
+
+    `redis+cluster://host:port` (or `rediss+cluster://`) connects to a Redis Cluster
+    through any one of its nodes; every multi-key operation in the bot uses hash tags,
+    so the same code runs there unchanged.
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme.endswith("+cluster"):
+        from redis.asyncio.cluster import RedisCluster
+
+        cluster = RedisCluster.from_url(
+            f"{scheme.removesuffix('+cluster')}://{rest}",
+            decode_responses=True,
+            socket_connect_timeout=3,
+            socket_timeout=10,
+        )
+        return cast(Redis, cluster)
     # A blocking pool makes a burst wait for a free connection instead of failing with
     # "Too many connections" when every connection is busy.
     pool = BlockingConnectionPool.from_url(

@@ -12,12 +12,13 @@ import argparse
 import logging
 
 from telegram import Update
+from telegram.ext import TypeHandler
 
 from bot.app import build_services
 from bot.config import Settings
 from bot.telegram.app import build_application, post_init, post_shutdown
 from bot.telegram.sender import start_briefings
-from bot.telegram.webhook import serve_health, serve_webhook
+from bot.telegram.webhook import ALLOWED_UPDATES, count_update, serve_health, serve_webhook
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         await post_init(app)
         await app.start()
         assert app.updater is not None
+        app.add_handler(TypeHandler(Update, count_update), group=-100)  # /metrics: updates by type
         await app.updater.start_polling(
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], drop_pending_updates=False
+            allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False
         )
         log.info("bot @%s is polling", app.bot.username)
         scheduler = start_briefings(services, app.bot)

@@ -34,7 +34,7 @@ from bot.errors import RateLimited
 from bot.followups.context import ChatContext
 from bot.limits import Limits
 from bot.store.keys import Keys
-from bot.store.redis import Store
+from bot.store.redis import Store, client_for
 from bot.summarize.service import SummarizeService
 from bot.telegram.webhook import SEEN_TTL_SECONDS
 from bot.users import Users
@@ -66,8 +66,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 @pytest.fixture
 async def cstore(cluster: LocalCluster) -> AsyncIterator[Store]:
-    """A Store whose client is a RedisCluster, under a unique prefix."""
-    client = RedisCluster.from_url(cluster.url, decode_responses=True)
+    """A Store on the cluster, connected the way an operator's REDIS_URL does it."""
+    url = cluster.url.replace("redis://", "redis+cluster://")
+    client = cast(RedisCluster, client_for(url))
+    assert isinstance(client, RedisCluster)
     await client.initialize()  # load the slot map
     keys = Keys(f"ctest-{uuid.uuid4().hex[:8]}")
     store = Store(redis=cast(Any, client), keys=keys, url=cluster.url)

@@ -46,3 +46,11 @@ def test_cli_bad_setting_exits_2_without_traceback(tmp_path) -> None:  # type: i
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: REDIS_URL is not a redis:// URL"
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://h:6379/0", "rediss://h", "unix:///tmp/r.sock", "redis+cluster://h:7000"]
+)
+def test_redis_url_schemes_accepted(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("REDIS_URL", url)
+    assert load_settings(_env_file=None).redis_url == url
