@@ -7,7 +7,6 @@ HTML parse mode with link previews off.
 
 from __future__ import annotations
 
-import os
 import warnings
 from datetime import timedelta
 from typing import Any
@@ -20,10 +19,6 @@ from telegram.request import HTTPXRequest
 from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
 from bot.chat.types import Button
 from bot.config import Settings
-
-# Opt in to PTB's future `timedelta` time periods (documented switch): without it, merely
-# constructing a RetryAfter emits a PTBDeprecationWarning, an error under our test config.
-os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
