@@ -14,7 +14,9 @@ RateLimited(seconds=...) or BudgetExceeded(hours=...), and nothing is counted.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -65,37 +67,63 @@ class Limits:
         """
         if self.exempt(user_id):
             return Ticket(user_id, None)
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            check = self.queue_reserve(pipe, user_id)
+            results = await pipe.execute()
+        return await check(results)
+
+    def queue_reserve(self, pipe: Any, user_id: int) -> Callable[[list[Any]], Awaitable[Ticket]]:
+        """Queue what `reserve` sends on a caller's Redis pipeline (one round trip with
+        other commands). Once the pipeline has run, await the returned check with its
+        results: it returns the Ticket or raises what `reserve` raises."""
+        if self.exempt(user_id):
+
+            async def exempt(results: list[Any]) -> Ticket:
+                return Ticket(user_id, None)
+
+            return exempt
         now = self.clock.now()
         stamp = now.timestamp()
         window = int(stamp // WINDOW)
         key = self.store.keys.rate(user_id, window)
         limit = self.settings.summary_rate_per_minute * UNIT
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.store.keys.tokens(user_id, self._day()))
-            pipe.eval(_RESERVE, 1, key, UNIT, limit, WINDOW * 2)  # EVAL: no SCRIPT EXISTS trip
-            used_raw, value = await pipe.execute()
-        if int(used_raw or 0) >= self.settings.daily_token_budget:
-            if int(value) >= 0:
-                await self.store.redis.decrby(key, UNIT)  # not counted after all
-            midnight = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
-            raise BudgetExceeded(hours=max(1, math.ceil(midnight / 3600)))
-        if int(value) < 0:
-            wait = max(1, math.ceil((window + 1) * WINDOW - stamp))
-            raise RateLimited(seconds=wait)
-        return Ticket(user_id, key)
+        index = len(pipe)
+        pipe.get(self.store.keys.tokens(user_id, self._day()))
+        pipe.eval(_RESERVE, 1, key, UNIT, limit, WINDOW * 2)  # EVAL: no SCRIPT EXISTS trip
+
+        async def check(results: list[Any]) -> Ticket:
+            used_raw, value = results[index], results[index + 1]
+            if int(used_raw or 0) >= self.settings.daily_token_budget:
+                if int(value) >= 0:
+                    await self.store.redis.decrby(key, UNIT)  # not counted after all
+                midnight = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
+                raise BudgetExceeded(hours=max(1, math.ceil(midnight / 3600)))
+            if int(value) < 0:
+                wait = max(1, math.ceil((window + 1) * WINDOW - stamp))
+                raise RateLimited(seconds=wait)
+            return Ticket(user_id, key)
+
+        return check
 
     async def settle(self, ticket: Ticket, *, cached: bool, tokens: int = 0) -> None:
         """Finish a reservation: refund most of it for a cache hit, charge `tokens`."""
         if ticket.window_key is None:
             return
         async with self.store.redis.pipeline(transaction=False) as pipe:
-            if cached:
-                pipe.decrby(ticket.window_key, UNIT - CACHE_HIT_WEIGHT)
-            if tokens > 0:
-                key = self.store.keys.tokens(ticket.user_id, self._day())
-                pipe.incrby(key, tokens)
-                pipe.expire(key, 2 * 86400)
-            await pipe.execute()
+            self.queue_settle(pipe, ticket, cached=cached, tokens=tokens)
+            if len(pipe):
+                await pipe.execute()
+
+    def queue_settle(self, pipe: Any, ticket: Ticket, *, cached: bool, tokens: int = 0) -> None:
+        """Queue what `settle` sends on a caller's Redis pipeline (the caller runs it)."""
+        if ticket.window_key is None:
+            return
+        if cached:
+            pipe.decrby(ticket.window_key, UNIT - CACHE_HIT_WEIGHT)
+        if tokens > 0:
+            key = self.store.keys.tokens(ticket.user_id, self._day())
+            pipe.incrby(key, tokens)
+            pipe.expire(key, 2 * 86400)
 
     async def cancel(self, ticket: Ticket) -> None:
         """Give the whole reservation back (the request failed before any work was done)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -29,18 +30,26 @@ async def incr(store: Store, name: str, amount: int = 1, *, day: date | None = N
 
 async def incr_many(store: Store, amounts: dict[str, int], *, day: date | None = None) -> None:
     """Add to several of today's (or `day`'s) counters in one round trip."""
-    stamp = (day or _today()).isoformat()
     try:
         async with store.redis.pipeline(transaction=False) as pipe:
-            for name, amount in amounts.items():
-                if amount:
-                    key = store.keys.stat(name, stamp)
-                    pipe.incrby(key, amount)
-                    pipe.expire(key, TTL_SECONDS)
+            queue_many(store, pipe, amounts, day=day)
             if len(pipe):
                 await pipe.execute()
     except (RedisError, OSError) as exc:
         log.warning("stats: could not count %s: %s", ", ".join(amounts), exc)
+
+
+def queue_many(
+    store: Store, pipe: Any, amounts: dict[str, int], *, day: date | None = None
+) -> None:
+    """Queue the increments of `incr_many` on a caller's Redis pipeline, so they share a
+    round trip with the request's other writes (the caller runs it and owns its errors)."""
+    stamp = (day or _today()).isoformat()
+    for name, amount in amounts.items():
+        if amount:
+            key = store.keys.stat(name, stamp)
+            pipe.incrby(key, amount)
+            pipe.expire(key, TTL_SECONDS)
 
 
 async def get(store: Store, name: str, day: date) -> int:

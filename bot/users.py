@@ -7,7 +7,7 @@ every user seen (`keys.users()`), which /stats counts and /forget cleans.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from bot.config import Settings
 from bot.domain import Lang, Length
@@ -38,15 +38,27 @@ class Users:
         """Return the user's preferences: a stored language wins over Telegram's
         `language_code` (ar… -> Arabic, anything else English). With `touch_chat`, also
         record the user and their private chat (one round trip)."""
-        key = self.store.keys.user(user_id)
         if touch_chat is None:
-            raw = cast(dict[str, str], await self.store.redis.hgetall(key))
-        else:
-            async with self.store.redis.pipeline(transaction=False) as pipe:
-                pipe.hgetall(key)
-                pipe.sadd(self.store.keys.users(), user_id)
-                pipe.hset(key, "chat_id", touch_chat)
-                raw = cast(dict[str, str], (await pipe.execute())[0])
+            raw = await self.store.redis.hgetall(self.store.keys.user(user_id))
+            return self.prefs_from(cast(dict[str, str], raw), language_code)
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            index = self.queue_prefs(pipe, user_id, touch_chat=touch_chat)
+            results = await pipe.execute()
+        return self.prefs_from(results[index], language_code)
+
+    def queue_prefs(self, pipe: Any, user_id: int, *, touch_chat: int | None = None) -> int:
+        """Queue what `prefs` sends on a caller's Redis pipeline (so it shares a round trip
+        with other commands); return the index of the result to give to `prefs_from`."""
+        index = len(pipe)
+        key = self.store.keys.user(user_id)
+        pipe.hgetall(key)
+        if touch_chat is not None:
+            pipe.sadd(self.store.keys.users(), user_id)
+            pipe.hset(key, "chat_id", touch_chat)
+        return index
+
+    def prefs_from(self, raw: dict[str, str], language_code: str | None = None) -> Prefs:
+        """The effective preferences for a user hash read by `queue_prefs`."""
         stored = raw.get("lang")
         lang: Lang = cast(Lang, stored) if stored in ("ar", "en") else lang_from_code(language_code)
         length = raw.get("length")

@@ -15,12 +15,14 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from bot.chat.router import Conversation
 from bot.chat.types import Button, Incoming, Outbox, Reply
 from bot.domain import Article, Digest, Lang, Length, Stage
 from bot.errors import BadInput
+from bot.followups.context import ChatContext
 from bot.i18n import t
 from bot.ingest.inputs import find_url
 from bot.render import render_digest_html
@@ -30,7 +32,19 @@ ARTICLE_MIN_CHARS = 300  # a pasted text this long is taken as an article withou
 MAX_QUESTION_BUTTONS = 3
 QUESTION_BUTTON_CHARS = 60
 
-_PREFS: ContextVar[tuple[int, Prefs] | None] = ContextVar("digest_prefs", default=None)
+
+@dataclass(frozen=True)
+class _Turn:
+    """What deliver_digest has in hand for the request it runs: the user's preferences
+    (read once) and the Redis pipeline that carries the request's writes in one round
+    trip before the digest is sent."""
+
+    user_id: int
+    prefs: Prefs
+    writes: Any
+
+
+_TURN: ContextVar[_Turn | None] = ContextVar("digest_turn", default=None)
 Progress = Callable[[Stage], Awaitable[None]]
 Produce = Callable[[Progress], Awaitable[Digest]]
 
@@ -111,7 +125,9 @@ async def summarize_source(
     svc = conv.services.summarizer
 
     async def produce(progress: Progress) -> Digest:
-        article = await svc.load_article(value, kind=kind, progress=progress)
+        turn = _turn(msg)
+        writes = turn.writes if turn is not None else None
+        article = await svc.load_article(value, kind=kind, progress=progress, defer=writes)
         return await _summarize(conv, msg, article, progress, lang=lang, length=length)
 
     await deliver_digest(conv, msg, out, produce)
@@ -145,28 +161,44 @@ async def _summarize(
     length: Length | None,
 ) -> Digest:
     """Summarize `article` in `lang`/`length`, defaulting to the user's preferences."""
-    prefs = _PREFS.get(None)  # read by deliver_digest for this very request
-    if prefs is None or prefs[0] != msg.user_id:
-        prefs = (msg.user_id, await conv.services.users.prefs(msg.user_id, msg.language_code))
-    lang = lang or prefs[1].lang
-    length = length or prefs[1].length
+    turn = _turn(msg)  # set by deliver_digest for this very request
+    prefs = turn.prefs if turn else await conv.services.users.prefs(msg.user_id, msg.language_code)
     digest: Digest = await conv.services.summarizer.summarize(
-        article, lang=lang, length=length, progress=progress
+        article,
+        lang=lang or prefs.lang,
+        length=length or prefs.length,
+        progress=progress,
+        defer=turn.writes if turn else None,
     )
     return digest
+
+
+def _turn(msg: Incoming) -> _Turn | None:
+    turn = _TURN.get(None)
+    return turn if turn is not None and turn.user_id == msg.user_id else None
 
 
 async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce: Produce) -> None:
     """Run `produce` under the user's limits with progress, then send the digest.
 
+    A cached digest costs four Redis round trips: preferences with the rate check, the
+    cached article, the cached digest, and one pipeline of this request's writes
+    (refund, counters, the by-id article, the buttons' record) before the reply; then
+    one for the follow-up bindings of the sent messages.
+
     Raises the typed errors of the pipeline (the router translates them) and
     RateLimited / BudgetExceeded from the limits.
     """
     services = conv.services
+    redis = services.store.redis
     touch = msg.chat_id if msg.chat_type == "private" else None
-    prefs = await services.users.prefs(msg.user_id, msg.language_code, touch_chat=touch)
+    async with redis.pipeline(transaction=False) as pipe:
+        index = services.users.queue_prefs(pipe, msg.user_id, touch_chat=touch)
+        check = services.limits.queue_reserve(pipe, msg.user_id)
+        results = await pipe.execute()
+    prefs = services.users.prefs_from(results[index], msg.language_code)
+    ticket = await check(results)
     ui = prefs.lang
-    ticket = await services.limits.reserve(msg.user_id)
     shown: list[str] = []
 
     async def progress(stage: Stage) -> None:
@@ -178,17 +210,19 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
             shown.append(text)
             await out.progress(text)
 
-    token = _PREFS.set((msg.user_id, prefs))  # spares _summarize a second read
-    try:
-        digest = await produce(progress)
-    except BadInput:
-        await services.limits.cancel(ticket)
-        raise
-    finally:
-        _PREFS.reset(token)
-    tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
-    await services.limits.settle(ticket, cached=digest.cached, tokens=tokens)
-    ref = await save_ref(conv, digest)
+    async with redis.pipeline(transaction=False) as writes:
+        token = _TURN.set(_Turn(msg.user_id, prefs, writes))
+        try:
+            digest = await produce(progress)
+        except BadInput:
+            await services.limits.cancel(ticket)
+            raise
+        finally:
+            _TURN.reset(token)
+        tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
+        services.limits.queue_settle(writes, ticket, cached=digest.cached, tokens=tokens)
+        ref = queue_ref(conv, writes, digest)
+        await writes.execute()
     reply = Reply(
         html=render_digest_html(digest, ui),
         buttons=digest_buttons(conv, digest, ref, ui),
@@ -198,9 +232,12 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
     )
     ids = await out.send(reply)
     if services.followups is not None and ids:
-        for mid in ids:
-            await services.followups.bind_message(msg.chat_id, mid, digest.article_id)
-        await services.followups.set_active(msg.chat_id, digest.article_id)
+        context = ChatContext(services.store, services.settings.context_ttl_days * 86400)
+        async with redis.pipeline(transaction=False) as binds:
+            for mid in ids:
+                context.queue_bind(binds, msg.chat_id, mid, digest.article_id)
+            context.queue_active(binds, msg.chat_id, digest.article_id)
+            await binds.execute()
 
 
 # --- buttons -------------------------------------------------------------------------
@@ -208,6 +245,14 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
 
 async def save_ref(conv: Conversation, digest: Digest) -> str:
     """Store what the digest's buttons need under a short random id; return the id."""
+    async with conv.services.store.redis.pipeline(transaction=False) as pipe:
+        ref = queue_ref(conv, pipe, digest)
+        await pipe.execute()
+    return ref
+
+
+def queue_ref(conv: Conversation, pipe: Any, digest: Digest) -> str:
+    """`save_ref` as a write queued on a caller's Redis pipeline; return the id."""
     ref = secrets.token_urlsafe(6)
     record = {
         "a": digest.article_id,
@@ -218,7 +263,7 @@ async def save_ref(conv: Conversation, digest: Digest) -> str:
     }
     store = conv.services.store
     ttl = conv.services.settings.context_ttl_days * 86400
-    await store.redis.set(store.keys.digest_ref(ref), json.dumps(record), ex=ttl)
+    pipe.set(store.keys.digest_ref(ref), json.dumps(record), ex=ttl)
     return ref
 
 

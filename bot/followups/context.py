@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from bot.store.redis import Store
 
@@ -41,17 +42,29 @@ class ChatContext:
 
     async def bind_message(self, chat_id: int, message_id: int, article_id: str) -> None:
         """Remember that message `message_id` in the chat is about `article_id`."""
-        keys, r = self._store.keys, self._store.redis
-        key = keys.chat_message(chat_id, message_id)
-        async with r.pipeline(transaction=True) as pipe:
-            pipe.set(key, article_id, ex=self._ttl)
-            pipe.sadd(keys.chat_index(chat_id), key)
-            pipe.expire(keys.chat_index(chat_id), self._ttl)
+        async with self._store.redis.pipeline(transaction=False) as pipe:
+            self.queue_bind(pipe, chat_id, message_id, article_id)
             await pipe.execute()
+
+    def queue_bind(self, pipe: Any, chat_id: int, message_id: int, article_id: str) -> None:
+        """Queue `bind_message`'s writes on a caller's Redis pipeline (the caller runs it).
+
+        Not a MULTI: the message key and the chat index live in different cluster slots,
+        and a half-done write only leaves a key that /reset misses and the TTL removes.
+        """
+        keys = self._store.keys
+        key = keys.chat_message(chat_id, message_id)
+        pipe.set(key, article_id, ex=self._ttl)
+        pipe.sadd(keys.chat_index(chat_id), key)
+        pipe.expire(keys.chat_index(chat_id), self._ttl)
 
     async def set_active(self, chat_id: int, article_id: str) -> None:
         """Make `article_id` the chat's current article."""
         await self._store.redis.set(self._store.keys.chat_active(chat_id), article_id, ex=self._ttl)
+
+    def queue_active(self, pipe: Any, chat_id: int, article_id: str) -> None:
+        """Queue `set_active`'s write on a caller's Redis pipeline (the caller runs it)."""
+        pipe.set(self._store.keys.chat_active(chat_id), article_id, ex=self._ttl)
 
     async def active_article(self, chat_id: int) -> str | None:
         """The chat's current article id, or None when there is none (or it expired)."""
@@ -82,7 +95,7 @@ class ChatContext:
         keys, r = self._store.keys, self._store.redis
         key = keys.chat_history(chat_id, article_id)
         item = json.dumps({"q": turn.question, "a": turn.answer}, ensure_ascii=False)
-        async with r.pipeline(transaction=True) as pipe:
+        async with r.pipeline(transaction=False) as pipe:  # two cluster slots: no MULTI
             pipe.rpush(key, item)
             pipe.ltrim(key, -MAX_TURNS, -1)
             pipe.expire(key, self._ttl)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 from bot import metrics, stats
 from bot.clock import Clock, SystemClock
@@ -100,15 +100,20 @@ class SummarizeService:
         *,
         kind: Literal["url", "text"],
         progress: Progress | None = None,
+        defer: Any | None = None,
     ) -> Article:
         """Return the article at a URL (kind="url") or in pasted text (kind="text").
+
+        `defer`: a Redis pipeline of the caller's that runs once the reply is out; the
+        write that keeps the article by id is queued there instead of sent now.
 
         Raises BadInput / TextTooShort for unusable input, FetchError and its subclasses
         (BlockedAddress, UnsupportedContent, TooLarge) for fetch failures, NotAnArticle
         when a page holds no article text.
         """
+        data: str | None = None
         if kind == "url":
-            article = await self._load_url(validate_url(source), progress)
+            article, data = await self._load_url(validate_url(source), progress)
         else:
             if progress:
                 await progress(Stage("extracting"))
@@ -116,17 +121,21 @@ class SummarizeService:
                 article = await asyncio.to_thread(extract_text, source)
             else:
                 article = extract_text(source)
-        await self._remember(article)
+        if defer is not None:
+            self.queue_remember(defer, article, data)
+        else:
+            await self._remember(article, data)
         return article
 
-    async def _load_url(self, url: str, progress: Progress | None) -> Article:
+    async def _load_url(self, url: str, progress: Progress | None) -> tuple[Article, str]:
+        """The article at `url` and its JSON (as cached)."""
         key = self.store.keys.article(
             hashlib.sha256(normalize_url(url).encode("utf-8")).hexdigest()[:32]
         )
         cached = await self.store.redis.get(key)
         if cached is not None:
             try:
-                return Article.model_validate_json(cached)
+                return Article.model_validate_json(cached), str(cached)
             except ValueError:
                 log.warning("dropping an unreadable cached article for %s", url)
         if progress:
@@ -135,10 +144,9 @@ class SummarizeService:
         if progress:
             await progress(Stage("extracting"))
         article = await self._extract_page(page)
-        await self.store.redis.set(
-            key, article.model_dump_json(), ex=self.settings.article_cache_hours * 3600
-        )
-        return article
+        data = article.model_dump_json()
+        await self.store.redis.set(key, data, ex=self.settings.article_cache_hours * 3600)
+        return article, data
 
     @staticmethod
     async def _extract_page(page: FetchedPage) -> Article:
@@ -148,12 +156,20 @@ class SummarizeService:
             article = await asyncio.to_thread(extract_html, page.text, page.url)
         return article.model_copy(update={"url": article.url or page.url, "source_kind": "url"})
 
-    async def _remember(self, article: Article) -> None:
+    async def _remember(self, article: Article, data: str | None = None) -> None:
         """Keep the article by id for follow-ups; an already stored copy only gets its TTL renewed."""
         key = self.store.keys.article("id:" + article.id)
         ttl = self.settings.context_ttl_days * 86400
         if not await self.store.redis.expire(key, ttl):
-            await self.store.redis.set(key, article.model_dump_json(), ex=ttl)
+            await self.store.redis.set(key, data or article.model_dump_json(), ex=ttl)
+
+    def queue_remember(self, pipe: Any, article: Article, data: str | None = None) -> None:
+        """`_remember` as writes queued on a caller's pipeline (no answer needed): renew
+        the stored copy's TTL, and store it only when it is not there (SET NX)."""
+        key = self.store.keys.article("id:" + article.id)
+        ttl = self.settings.context_ttl_days * 86400
+        pipe.expire(key, ttl)
+        pipe.set(key, data or article.model_dump_json(), ex=ttl, nx=True)
 
     async def get_article(self, article_id: str) -> Article | None:
         """Return a previously loaded article by its id, or None once it has expired."""
@@ -187,10 +203,12 @@ class SummarizeService:
         lang: Lang,
         length: Length = "short",
         progress: Progress | None = None,
+        defer: Any | None = None,
     ) -> Digest:
         """Return the digest of `article` in `lang` (cached=True when it was not computed
         by this call). Concurrent identical calls, here or in other processes, share one
-        computation."""
+        computation. `defer`: a Redis pipeline of the caller's that runs once the reply
+        is out; the day's counters are queued there instead of sent now."""
         key = digest_cache_key(article.text, lang, length, self.model, self.prompt_version)
 
         async def lookup() -> Digest | None:
@@ -203,9 +221,11 @@ class SummarizeService:
 
         digest, shared = await self.flight.run(key, lookup=lookup, compute=compute)
         metrics.DIGESTS.labels(path="cache" if shared else digest.path).inc()
-        await stats.incr_many(
-            self.store, {"digests": 1, "cache_hits" if shared else "cache_misses": 1}
-        )
+        counts = {"digests": 1, "cache_hits" if shared else "cache_misses": 1}
+        if defer is not None:
+            stats.queue_many(self.store, defer, counts)
+        else:
+            await stats.incr_many(self.store, counts)
         return self._finish(digest, article, cached=shared)
 
     async def _compute(
