@@ -110,6 +110,11 @@ class FeedPoller:
     concurrency: int = 8
     extract: Callable[[str, str], Any] | None = None
     on_progress: Callable[[int], None] | None = None
+    page_concurrency: int = 8
+    _pages: asyncio.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pages = asyncio.Semaphore(self.page_concurrency)
 
     async def poll_all(
         self, sources: Sequence[Source], *, lock_for: timedelta | None = None
@@ -191,7 +196,8 @@ class FeedPoller:
         title = _plain(str(entry.get("title") or ""))
         text = ""
         try:
-            page = await self.fetcher.fetch(link, accept=HTML_TYPES)
+            async with self._pages:  # bounded page fetches across all feeds
+                page = await self.fetcher.fetch(link, accept=HTML_TYPES)
             article = await asyncio.to_thread(self._extract, page.text, page.url)
             text = article.text
             title = title or (article.title or "")

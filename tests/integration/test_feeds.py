@@ -216,3 +216,22 @@ def test_feeds_file_defaults(tmp_path: object) -> None:
     bad.write_text('[[feeds]]\nname = "x"\n', "utf-8")
     with pytest.raises(ConfigError):
         srcs.load_defaults(bad)
+
+
+async def test_entry_link_to_private_address_is_not_fetched(
+    store: Store, pages: PageServer, fetcher: Fetcher
+) -> None:
+    summary = STORY * 3  # a feed that carries the text in its description
+    feed = pages.add(
+        "/f.xml",
+        rss(
+            "f", [("داخلي", "http://10.1.2.3/admin", summary), ("قصير", "http://192.168.0.9/", "x")]
+        ),
+        "application/rss+xml",
+    )
+    report = await poller(store, fetcher).poll_all([Source("f", feed, "ar")])
+    # The private pages are never requested; the long description stands in for the
+    # first entry, the second (no usable text) is dropped.
+    assert report.new == 1 and report.entry_errors == 1
+    (stored,) = await load_articles(store, NOW - timedelta(days=1), NOW)
+    assert stored.url == "http://10.1.2.3/admin" and stored.text.startswith("أعلن البيت الأبيض")
