@@ -138,3 +138,26 @@ def test_rank_prefers_more_sources_then_recency_within_window_and_sources() -> N
     narrowed = next(s for s in only_beta if s.id == "seed")
     assert [a.id for a in narrowed.articles] == ["copy"]
     assert rank(stories, since=NOW - timedelta(hours=24), now=NOW, limit=1)[0].id == "seed"
+
+
+def test_long_briefing_splits_under_4096_with_keyboard_last() -> None:
+    from datetime import date
+
+    from bot.briefings.compose import Briefing, BriefingItem
+    from bot.briefings.message import render_parts
+    from bot.render import visible_length
+    from tests.fakes.botapi import parse_html
+
+    long = "تفاصيل <مهمة> & أرقام 2024 " * 60  # model text with markup-like characters
+    items = [
+        BriefingItem(f"s{i}", f"{i:020d}", f"عنوان {i}", [long, long], [("مصدر", "https://x/")])
+        for i in range(5)
+    ]
+    parts = render_parts(Briefing(lang="ar", day=date(2026, 3, 2), items=items))
+    assert len(parts) > 1
+    for html, buttons in parts[:-1]:
+        assert buttons == []
+        assert visible_length(html) <= 4096
+        parse_html(html)  # Telegram would accept it
+    assert parts[-1][1][-1][0].callback == "bu"
+    assert all(len((b.callback or "").encode()) <= 64 for row in parts[-1][1] for b in row)
