@@ -38,6 +38,7 @@ from typing import Protocol
 
 from redis.commands.core import AsyncScript
 
+from bot import metrics
 from bot.briefings import subscriptions as subs
 from bot.briefings.limiter import RateLimiter
 from bot.briefings.schedule import next_due, slot_date
@@ -155,6 +156,7 @@ class Delivery:
                     log.exception("briefing for user %s failed", uid)
                     outcome = "failed"
                 counts[outcome] += 1
+                metrics.BRIEFINGS.labels(outcome=outcome).inc()
                 if self.on_progress:
                     self.on_progress(1)
 
@@ -212,6 +214,7 @@ class Delivery:
             try:
                 return await self.sender.send(chat_id, html, buttons)
             except SendRetryAfter as exc:
+                metrics.RATE_LIMIT_HITS.labels(limit="telegram_429").inc()
                 throttled += 1
                 if throttled > self.max_retry_after:
                     raise SendFailed(f"still throttled after {throttled - 1} waits") from None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from redis.commands.core import AsyncScript
 
+from bot import metrics
 from bot.store.redis import Store
 
 # KEYS[1] bucket hash; ARGV rate (tokens/s), burst (max tokens)
@@ -74,4 +75,5 @@ class RateLimiter:
         wait = await self.reserve()
         if wait > 0:
             self.waits += 1
+            metrics.RATE_LIMIT_HITS.labels(limit="broadcast").inc()
             await asyncio.sleep(wait)

@@ -209,11 +209,17 @@ async def test_403_unsubscribes_and_removes_user_data(
 async def test_429_retry_after_is_honoured(
     store: Store, sender: TelegramSender, botapi: BotAPI
 ) -> None:
+    from bot import metrics
+
+    hits = metrics.value("digestbot_rate_limit_hits_total", limit="telegram_429")
+    sent = metrics.value("digestbot_briefings_total", outcome="sent")
     await add(store, 1)
     botapi.fail(1, 429, retry_after=3)
     sleeps = Sleeps()
     counts = await make(store, sender, sleep=sleeps).tick(T0)
     assert counts["sent"] == 1
+    assert metrics.value("digestbot_rate_limit_hits_total", limit="telegram_429") == hits + 1
+    assert metrics.value("digestbot_briefings_total", outcome="sent") == sent + 1
     assert sleeps.waits == [3.0]
     assert [e[1] for e in botapi.errors] == [429]
     assert len(botapi.sent_to(1)) == 1
