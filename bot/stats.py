@@ -62,5 +62,9 @@ async def series(store: Store, name: str, days: list[date]) -> list[int]:
     """Return the counter `name` for each of `days`, in order."""
     if not days:
         return []
-    values = await store.redis.mget([store.keys.stat(name, d.isoformat()) for d in days])
+    # GETs in a plain pipeline, not MGET: one key per day, in different cluster slots
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for d in days:
+            pipe.get(store.keys.stat(name, d.isoformat()))
+        values = await pipe.execute()
     return [int(v or 0) for v in values]

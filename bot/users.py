@@ -96,7 +96,8 @@ class Users:
     async def forget(self, user_id: int) -> None:
         """Delete the user's preferences and membership. Other features extend /forget
         with their own data (sources, subscriptions) in their own modules."""
-        async with self.store.redis.pipeline(transaction=True) as pipe:
+        # not a MULTI: the two keys live in different cluster slots
+        async with self.store.redis.pipeline(transaction=False) as pipe:
             pipe.delete(self.store.keys.user(user_id))
             pipe.srem(self.store.keys.users(), user_id)
             await pipe.execute()

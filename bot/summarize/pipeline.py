@@ -24,7 +24,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError, field_validator
 
 from bot.domain import Article, Lang, Length, Progress, Stage
-from bot.ingest.arabic import split_sentences
 from bot.summarize.guards import all_unsupported, language_ok, source_number_keys
 from bot.summarize.llm import LLMClient, LLMOutputError, Usage
 from bot.summarize.prompts import combined_version, load_prompt
@@ -120,6 +119,9 @@ def article_block(article: Article, text: str | None = None) -> str:
     return f"<article>\n{defuse(head + body, 'article')}\n</article>"
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?\u061f\u061b])\s+")
+
+
 def split_to_budget(text: str, budget: int) -> list[str]:
     """Split `text` into parts of at most `budget` tokens, at paragraph boundaries;
     a paragraph over the budget is split at sentence boundaries, a sentence over it
@@ -131,7 +133,9 @@ def split_to_budget(text: str, budget: int) -> list[str]:
         if count_tokens(para) <= budget:
             units.append(para)
             continue
-        for sentence in split_sentences(para):
+        # lossless split (split_sentences drops punctuation-only fragments, and every
+        # word must reach the model)
+        for sentence in _SENTENCE_END.split(para):
             if count_tokens(sentence) <= budget:
                 units.append(sentence)
                 continue
