@@ -6,15 +6,20 @@ Every text comes from the catalogs, escaped before it becomes Telegram HTML.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import cast
+import asyncio
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, cast
 
 from bot import stats
+from bot.charts import DailySeries, stats_chart_png
 from bot.chat.router import Conversation
 from bot.chat.types import Button, Incoming, Outbox, Reply
 from bot.domain import Lang, Length
 from bot.i18n import t
 from bot.render import escape, rtl_text
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 
 @Conversation.command("start", description="commands.start")
@@ -159,3 +164,21 @@ async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         tokens=tokens,
     )
     await out.send(Reply(html=escape(rtl_text(text, lang))))
+    png = await _chart(services, today)
+    caption = t(lang, "stats.chart_caption", days=CHART_DAYS)
+    await out.send(Reply(html=escape(rtl_text(caption, lang)), photo=png))
+
+
+CHART_DAYS = 14
+
+
+async def _chart(services: Services, today: date) -> bytes:
+    """The last CHART_DAYS days of digests, cache hit ratio and LLM tokens, as a PNG."""
+    days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+    digests = await stats.series(services.store, "digests", days)
+    hits = await stats.series(services.store, "cache_hits", days)
+    misses = await stats.series(services.store, "cache_misses", days)
+    tokens = await stats.series(services.store, "llm_tokens", days)
+    ratio = [h / (h + m) if h + m else None for h, m in zip(hits, misses, strict=True)]
+    series = DailySeries(days=days, digests=digests, hit_ratio=ratio, tokens=tokens)
+    return await asyncio.to_thread(stats_chart_png, series)

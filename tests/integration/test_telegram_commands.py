@@ -99,6 +99,10 @@ async def test_stats_for_admins_only(bot: Bot, code: str) -> None:
     report = await bot.reply(ADMIN)
     assert ("Users:" if code == "en" else "المستخدمون:") in report.plain
     assert "2026-11-29" in report.plain
+    chart = await bot.fake.wait_for(lambda s: s.chat_id == ADMIN and s.method == "sendPhoto", 20)
+    assert chart.photo is not None and chart.photo.startswith(b"\x89PNG\r\n\x1a\n")
+    assert ("14 days" if code == "en" else "14 يومًا") in chart.plain
+    assert not any(s.method == "sendPhoto" and s.chat_id == 16 for s in bot.fake.sent)
 
 
 @pytest.mark.parametrize(("code", "done"), [("ar", "تم: نسيت"), ("en", "Done: I forgot")])
