@@ -16,6 +16,7 @@ from bot.chat.router import Conversation
 from bot.chat.types import Button, Incoming, Outbox, Reply
 from bot.domain import Lang, Length
 from bot.i18n import t
+from bot.privacy import forget_user
 from bot.render import escape, rtl_text
 
 if TYPE_CHECKING:
@@ -124,22 +125,11 @@ async def reset(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 @Conversation.command("forget", description="commands.forget")
 async def forget(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    """Delete what is stored about the user: preferences, briefing data, chat context.
-
-    Rate-limit counters stay until they expire (at most two days), so /forget is not a
-    way around the limits.
-    """
-    services = conv.services
+    """Delete everything stored about the user (bot/privacy.py), then confirm in the
+    language they had chosen."""
     lang = await conv.lang(msg)
-    await services.users.forget(msg.user_id)
-    try:
-        from bot.briefings.subscriptions import forget_user
-    except ImportError:
-        pass
-    else:
-        await forget_user(services.store, msg.user_id)
-    if services.followups is not None and msg.chat_type == "private":
-        await services.followups.reset(msg.chat_id)
+    private = msg.chat_id if msg.chat_type == "private" else None
+    await forget_user(conv.services.store, msg.user_id, private_chat_id=private)
     await out.send(Reply(html=escape(t(lang, "chat.forgotten"))))
 
 

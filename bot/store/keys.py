@@ -60,6 +60,15 @@ class Keys:
     def tokens(self, user_id: int, day: str) -> str:
         return self._k("tokens", user_id, day)
 
+    def user_counter_patterns(self, user_id: int) -> list[str]:
+        """Globs of the user's short-lived per-user keys (limits, briefing send marks),
+        for /forget and for the clean-up after a 403."""
+        return [
+            self._k("rate", user_id, "*"),
+            self._k("tokens", user_id, "*"),
+            self._k("{sched}", "sent", user_id, "*"),
+        ]
+
     # --- stats (TTL ~30 days) -------------------------------------------------
     def stat(self, name: str, day: str) -> str:
         """Daily counter: digests, cache_hits, cache_misses, llm_tokens, ..."""

@@ -1,0 +1,38 @@
+"""Forgetting a user: `/forget`, and the clean-up after Telegram answers 403.
+
+One function deletes everything stored about a user, whichever feature wrote it:
+preferences and membership, subscription and schedule, their own sources, limit
+counters, briefing send marks, and (for their private chat) the follow-up context.
+Shared caches (articles, digests, answers) are not about a user and stay until they
+expire.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.briefings import subscriptions
+from bot.followups.context import ChatContext
+from bot.store.redis import Store
+
+log = logging.getLogger(__name__)
+
+
+async def forget_user(store: Store, user_id: int, *, private_chat_id: int | None = None) -> None:
+    """Delete every key that holds data about `user_id` (never raises on missing keys).
+
+    `private_chat_id` is the user's private chat with the bot (the same id as the user
+    on Telegram); its follow-up context is deleted too. Group chats are shared and stay.
+    """
+    keys, r = store.keys, store.redis
+    async with r.pipeline(transaction=False) as pipe:  # different cluster slots
+        pipe.delete(keys.user(user_id))
+        pipe.srem(keys.users(), user_id)
+        await pipe.execute()
+    await subscriptions.forget_user(store, user_id)
+    for pattern in keys.user_counter_patterns(user_id):
+        async for key in r.scan_iter(match=pattern, count=500):
+            await r.delete(key)
+    if private_chat_id is not None:
+        await ChatContext(store, ttl_seconds=1).reset(private_chat_id)
+    log.info("forgot user %s", user_id)

@@ -1,0 +1,83 @@
+"""/forget deletes every key about the user, whatever feature wrote it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.config import Settings
+from bot.store.redis import Store
+from tests.fakes.botapi import BotAPI
+from tests.fakes.llm import FakeLLM
+from tests.fakes.pages import PageServer
+from tests.integration.telegram_harness import Bot, article_page, model, running_bot
+from tests.integration.test_feeds import rss
+
+USER = 4343
+OTHER = 5151
+
+
+@pytest.fixture
+async def bot(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
+) -> AsyncIterator[Bot]:
+    fake_llm.handler = model
+    async with running_bot(settings, store, botapi, fake_llm) as b:
+        yield b
+
+
+async def _keys_about(store: Store, user_id: int) -> list[str]:
+    """Every key whose name carries the user id, and shared sets that list the user."""
+    found = [
+        key
+        async for key in store.redis.scan_iter(match=store.keys.pattern(), count=1000)
+        if f":{user_id}:" in key + ":" or key.endswith(f":{user_id}")
+    ]
+    if await store.redis.sismember(store.keys.users(), user_id):
+        found.append(store.keys.users())
+    if await store.redis.zscore(store.keys.due(), str(user_id)) is not None:
+        found.append(store.keys.due())
+    return found
+
+
+async def _use_everything(bot: Bot, pages: PageServer, seed_text: str, user: int) -> None:
+    fake = bot.fake
+    url = pages.add(f"/news-{user}", article_page(seed_text, "مكالمة بين بايدن وبوتين"))
+    feed = pages.add(
+        f"/rss-{user}.xml",
+        rss("موقع الاختبار", [("خبر", "http://x.example/1", "")]),
+        "application/rss+xml",
+    )
+    fake.command(user, "/language ar", user_id=user, language_code="ar")
+    await bot.reply(user)
+    fake.message(user, url, user_id=user, language_code="ar")  # a digest: limits, context
+    await bot.reply(user, contains="•")
+    fake.message(user, "متى بدأ الاتصال؟", user_id=user, language_code="ar")  # a follow-up
+    await bot.reply(user)
+    fake.command(user, "/subscribe 07:30", user_id=user, language_code="ar")
+    await bot.reply(user)
+    fake.command(user, "/timezone Asia/Beirut", user_id=user, language_code="ar")
+    await bot.reply(user)
+    fake.command(user, f"/addsource {feed}", user_id=user, language_code="ar")
+    await bot.reply(user, contains="موقع الاختبار")
+
+
+async def test_forget_leaves_no_key_about_the_user(
+    bot: Bot, store: Store, pages: PageServer, seed_text: str
+) -> None:
+    await _use_everything(bot, pages, seed_text, USER)
+    await _use_everything(bot, pages, seed_text, OTHER)
+    before = await _keys_about(store, USER)
+    # the features really wrote user data: preferences, subscription, sources, limits, context
+    assert any(":user:" in k for k in before) and any(":sub:" in k for k in before)
+    assert any(":rate:" in k for k in before) and any(":chat:" in k for k in before), "\n".join(before)
+
+    bot.fake.command(USER, "/forget", user_id=USER, language_code="ar")
+    done = await bot.reply(USER)
+    assert "حذفت كل ما خزّنته عنك" in done.plain
+
+    assert await _keys_about(store, USER) == []
+    # the other user keeps everything
+    assert len(await _keys_about(store, OTHER)) >= len(before) - 2
+    assert await store.redis.exists(store.keys.subscription(OTHER))
