@@ -44,6 +44,7 @@ from bot.briefings.limiter import RateLimiter
 from bot.briefings.schedule import next_due, slot_date
 from bot.briefings.subscriptions import Subscription
 from bot.chat.types import Button
+from bot.privacy import forget_user
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -250,10 +251,8 @@ class Delivery:
     async def _blocked(self, sub: Subscription) -> None:
         """403: unsubscribe and delete the user's briefing data (issue 6)."""
         log.info("chat %s blocked the bot: unsubscribing user %s", sub.chat_id, sub.user_id)
-        await subs.forget_user(self.store, sub.user_id)
-        k = self.store.keys
-        await self.store.redis.delete(k.user(sub.user_id))
-        await self.store.redis.srem(k.users(), str(sub.user_id))
+        private = sub.chat_id if sub.chat_id == sub.user_id else None
+        await forget_user(self.store, sub.user_id, private_chat_id=private)
         if self.on_blocked is not None:
             await self.on_blocked(sub.user_id)
 

@@ -203,6 +203,8 @@ async def test_403_unsubscribes_and_removes_user_data(
     assert await subs.get(store, 2) is None
     assert await store.redis.zscore(store.keys.due(), "2") is None
     assert not await store.redis.exists(store.keys.user_sources(2), store.keys.user(2))
+    left = [k for p in store.keys.user_counter_patterns(2) async for k in store.redis.scan_iter(p)]
+    assert left == []  # not even today's send mark
     assert await subs.get(store, 1) is not None
 
 
