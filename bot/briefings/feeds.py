@@ -288,7 +288,11 @@ async def load_articles(store: Store, since: datetime, until: datetime) -> list[
     out: list[FeedArticle] = []
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
-        raws = await store.redis.mget([k.feed_article(cast(str, a)) for a in chunk])
+        # GETs in a plain pipeline, not MGET: the articles live in different cluster slots
+        async with store.redis.pipeline(transaction=False) as pipe:
+            for a in chunk:
+                pipe.get(k.feed_article(cast(str, a)))
+            raws = await pipe.execute()
         out.extend(FeedArticle.model_validate_json(r) for r in raws if r)
     return out
 

@@ -75,21 +75,23 @@ class Keys:
         return self._k("stat", name, day)
 
     # --- follow-ups: chat context (TTL CONTEXT_TTL_DAYS) -----------------------
+    # One hash tag per chat ({chat:<id>}): /reset deletes a chat's keys in one command,
+    # which a Redis Cluster allows only within one slot.
     def chat_active(self, chat_id: int) -> str:
-        return self._k("chat", chat_id, "active")
+        return self._k(f"{{chat:{chat_id}}}", "active")
 
     def chat_message(self, chat_id: int, message_id: int) -> str:
-        return self._k("chat", chat_id, "msg", message_id)
+        return self._k(f"{{chat:{chat_id}}}", "msg", message_id)
 
     def chat_history(self, chat_id: int, article_id: str) -> str:
-        return self._k("chat", chat_id, "hist", article_id)
+        return self._k(f"{{chat:{chat_id}}}", "hist", article_id)
 
     def answer(self, cache_key: str) -> str:
         return self._k("answer", cache_key)
 
     def chat_index(self, chat_id: int) -> str:
         """Set of this chat's follow-up keys (message map, histories), so /reset finds them."""
-        return self._k("chat", chat_id, "index")
+        return self._k(f"{{chat:{chat_id}}}", "index")
 
     # --- feeds and stories ------------------------------------------------------
     def user_sources(self, user_id: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any, cast
 import pytest
 from redis.asyncio.cluster import RedisCluster
 from redis.cluster import key_slot
-from redis.exceptions import CrossSlotTransactionError, RedisClusterException, ResponseError
+from redis.exceptions import RedisClusterException, ResponseError
 
 from bot import stats
 from bot.briefings import subscriptions as subs
@@ -255,12 +255,6 @@ async def test_user_preferences_run_on_the_cluster(cstore: Store, tmp_path: Path
     assert await users.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CrossSlotTransactionError,
-    reason="Users.forget deletes keys.user(uid) and keys.users() in one MULTI: "
-    "different slots on a cluster (reported to the lead)",
-)
 async def test_forget_runs_on_the_cluster(cstore: Store, tmp_path: Path) -> None:
     users = Users(cstore, Settings(_env_file=None, bot_data_dir=tmp_path))  # type: ignore[call-arg]
     await users.touch(9, 9)
@@ -268,41 +262,26 @@ async def test_forget_runs_on_the_cluster(cstore: Store, tmp_path: Path) -> None
     assert await users.count() == 0
 
 
-# --- multi-key operations that still cross slots (each reported to the lead) -----------
-# Strict xfails: each fails today on the cluster, and starts failing the suite as soon
-# as it is fixed, so the marker is removed then.
+# --- operations that once crossed slots: pipelines instead of MGET/MULTI, and a
+# {chat:<id>} hash tag for a chat's follow-up keys
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CrossSlotTransactionError,
-    reason="ChatContext.bind_message: MULTI over keys.chat_message and keys.chat_index, "
-    "which have no shared hash tag (fix: a {chat:<id>} tag in the chat_* keys)",
-)
 async def test_followup_context_runs_on_the_cluster(cstore: Store) -> None:
     context = ChatContext(cstore, ttl_seconds=3600)
     await context.bind_message(11, 5, "article-1")
+    await context.set_active(11, "article-1")
     assert await context.article_for_reply(11, 5) == "article-1"
+    await context.reset(11)  # one DEL over the chat's keys: one slot thanks to the tag
+    assert await context.article_for_reply(11, 5) is None
+    assert await context.active_article(11) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RedisClusterException,
-    reason="stats.series: MGET over one key per day, in different slots "
-    "(fix: a non-transactional pipeline of GETs)",
-)
 async def test_stats_series_runs_on_the_cluster(cstore: Store) -> None:
     days = [NOW.date() - timedelta(days=i) for i in range(3)]
     await stats.incr(cstore, "digests", 2, day=days[0])
     assert await stats.series(cstore, "digests", days) == [2, 0, 0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RedisClusterException,
-    reason="feeds.load_articles: MGET over feed articles in different slots "
-    "(fix: a non-transactional pipeline of GETs)",
-)
 async def test_feed_articles_load_on_the_cluster(cstore: Store) -> None:
     k = cstore.keys
     for i in range(3):
@@ -320,3 +299,19 @@ async def test_feed_articles_load_on_the_cluster(cstore: Store) -> None:
         await cstore.redis.zadd(k.feed_articles(), {art.id: art.published})
     got = await load_articles(cstore, NOW - timedelta(hours=1), NOW)
     assert [a.id for a in got] == ["a2", "a1", "a0"]
+
+
+async def test_forget_user_everywhere_on_the_cluster(cstore: Store, tmp_path: Path) -> None:
+    """/forget's clean-up (prefs, sources, limit counters, chat context) on the cluster."""
+    from bot.privacy import forget_user
+
+    k = cstore.keys
+    users = Users(cstore, Settings(_env_file=None, bot_data_dir=tmp_path))  # type: ignore[call-arg]
+    await users.touch(77, 77)
+    await cstore.redis.set(k.rate(77, 1), 3)
+    await cstore.redis.set(k.tokens(77, "2026-11-29"), 900)
+    await cstore.redis.hset(k.user_sources(77), "http://x/feed", "{}")
+    await ChatContext(cstore, ttl_seconds=3600).bind_message(77, 5, "article-1")
+    await forget_user(cstore, 77, private_chat_id=77)
+    left = [key async for key in cstore.redis.scan_iter(match=k.pattern()) if "77" in key]
+    assert left == []

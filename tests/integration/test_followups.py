@@ -227,7 +227,7 @@ async def test_reset_forgets_the_article_the_message_map_and_the_history(
     await svc.reset(CHAT)
 
     assert [
-        k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}:chat:{CHAT}:*")
+        k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}:{{chat:{CHAT}}}:*")
     ] == []
     with pytest.raises(NoActiveArticle):
         await svc.answer(chat_id=CHAT, question="سؤال", lang=None, reply_to_message_id=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -29,10 +30,11 @@ async def bot(
 
 async def _keys_about(store: Store, user_id: int) -> list[str]:
     """Every key whose name carries the user id, and shared sets that list the user."""
+    mine = re.compile(rf"(?<=[:{{]){user_id}(?=[:}}]|$)")
     found = [
         key
         async for key in store.redis.scan_iter(match=store.keys.pattern(), count=1000)
-        if f":{user_id}:" in key + ":" or key.endswith(f":{user_id}")
+        if mine.search(key.removeprefix(store.keys.prefix))
     ]
     if await store.redis.sismember(store.keys.users(), user_id):
         found.append(store.keys.users())
@@ -71,7 +73,9 @@ async def test_forget_leaves_no_key_about_the_user(
     before = await _keys_about(store, USER)
     # the features really wrote user data: preferences, subscription, sources, limits, context
     assert any(":user:" in k for k in before) and any(":sub:" in k for k in before)
-    assert any(":rate:" in k for k in before) and any(":chat:" in k for k in before), "\n".join(before)
+    assert any(":rate:" in k for k in before) and any("{chat:" in k for k in before), "\n".join(
+        before
+    )
 
     bot.fake.command(USER, "/forget", user_id=USER, language_code="ar")
     done = await bot.reply(USER)
