@@ -18,22 +18,32 @@ update_id_var: ContextVar[int | None] = ContextVar("update_id", default=None)
 user_id_var: ContextVar[int | None] = ContextVar("user_id", default=None)
 
 
-class RedactFilter(logging.Filter):
-    """Replace secret values in the formatted message and args with `***`."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 6]
+class ContextFilter(logging.Filter):
+    """Stamp each record with the update id and user id being handled (contextvars)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.update_id = update_id_var.get()
         record.user_id = user_id_var.get()
-        if self.secrets:
-            msg = record.getMessage()
-            for secret in self.secrets:
-                msg = msg.replace(secret, "***")
-            record.msg, record.args = msg, None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Wrap a formatter and replace every secret in the finished line with `***`.
+
+    Redacting the whole formatted line (message, arguments, traceback, exception text)
+    is what keeps a token out of the logs when it hides in an exception's message.
+    """
+
+    def __init__(self, inner: logging.Formatter, secrets: list[str]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        for secret in self.secrets:
+            line = line.replace(secret, "***")
+        return line
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,15 +64,15 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     secrets = [settings.telegram_bot_token, settings.openai_api_key, settings.webhook_secret]
-    handler.addFilter(RedactFilter(secrets))
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter(
-                "%(asctime)s %(levelname)s %(name)s [u=%(update_id)s user=%(user_id)s] %(message)s"
-            )
+    handler.addFilter(ContextFilter())
+    inner: logging.Formatter = (
+        JsonFormatter()
+        if settings.log_format == "json"
+        else logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [u=%(update_id)s user=%(user_id)s] %(message)s"
         )
+    )
+    handler.setFormatter(RedactingFormatter(inner, secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import ConfigError
+
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -42,8 +44,14 @@ class Prompt:
 
 @functools.cache
 def load_prompt(name: str) -> Prompt:
-    """Read `prompts/<name>.md`; raise FileNotFoundError if it does not exist."""
-    raw = (prompts_dir() / f"{name}.md").read_bytes()
+    """Read `prompts/<name>.md`; raise ConfigError (one clear line) if it is missing."""
+    path = prompts_dir() / f"{name}.md"
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        raise ConfigError(
+            f"prompt file {path} not found: run from the project checkout or set PROMPTS_DIR"
+        ) from None
     return Prompt(name=name, text=raw.decode("utf-8"), version=hashlib.sha256(raw).hexdigest()[:12])
 
 

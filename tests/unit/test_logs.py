@@ -1,0 +1,66 @@
+"""Logs: secrets never written (not even inside exception text), ids on every line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot.config import Settings
+from bot.logs import setup_logging, update_id_var, user_id_var
+
+TOKEN = "123456:AAE-secret-bot-token-value"
+KEY = "sk-live-very-secret-key"
+HOOK = "webhook-secret-value-xyz"
+
+
+@pytest.fixture
+def capture(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=TOKEN,
+        openai_api_key=KEY,
+        webhook_secret=HOOK,
+        log_format=request.param,
+    )
+    setup_logging(settings)
+    buf = io.StringIO()
+    handler = root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(buf)
+    try:
+        yield buf
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+
+@pytest.mark.parametrize("capture", ["text", "json"], indirect=True)
+def test_secrets_are_redacted_everywhere_in_a_line(capture: io.StringIO) -> None:
+    log = logging.getLogger("bot.test")
+    log.warning("calling https://api.telegram.org/bot%s/getMe", TOKEN)
+    try:
+        raise RuntimeError(f"connect failed for /bot{TOKEN}/sendMessage key={KEY} {HOOK}")
+    except RuntimeError:
+        log.exception("send failed")
+    out = capture.getvalue()
+    assert "send failed" in out and "RuntimeError" in out and "***" in out
+    for secret in (TOKEN, KEY, HOOK, "AAE-secret"):
+        assert secret not in out
+
+
+@pytest.mark.parametrize("capture", ["json"], indirect=True)
+def test_json_lines_carry_update_and_user_ids(capture: io.StringIO) -> None:
+    t1, t2 = update_id_var.set(9001), user_id_var.set(77)
+    try:
+        logging.getLogger("bot.test").info("handled")
+    finally:
+        update_id_var.reset(t1)
+        user_id_var.reset(t2)
+    line = json.loads(capture.getvalue().strip().splitlines()[-1])
+    assert line["msg"] == "handled" and line["update_id"] == 9001 and line["user_id"] == 77
