@@ -1,8 +1,12 @@
 """`python -m bot chat`: the same conversation as on Telegram, in a terminal.
 
-Each line you type is a message ("/command args", a link, an article, a question).
-Replies print as plain text; buttons print numbered, and typing `#N` presses button N
-of the last reply that had buttons. Progress lines go to stderr.
+A message is a command line ("/command args"), `#N` (presses button N of the last
+reply that had buttons), or text: a link, a question, or a pasted article. Text lines
+that follow each other, blank lines included, form one message, which ends at a line
+holding only ".", at a command, at the end of input, or (on a terminal) when nothing
+more arrives for a moment. So a pasted article is one message, and a script piped in
+separates its messages with "." lines. Replies print as plain text; progress goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -18,6 +24,7 @@ from bot.app import Services, build_services
 from bot.chat.router import Conversation
 from bot.chat.types import Button, Incoming, Reply
 from bot.config import Settings
+from bot.i18n import lang_from_code, t
 from bot.render import html_to_plain, strip_marks
 
 Write = Callable[[str], None]
@@ -96,10 +103,58 @@ async def run_session(
         try:
             await conv.handle(msg, out)
         except Exception:  # same promise as on Telegram: a failing turn never ends the chat
-            import logging
-
             logging.getLogger(__name__).exception("console turn failed")
             write(await conv.internal_error_text(msg) + "\n")
+
+
+END = "."  # a line holding only this ends a text message
+PASTE_IDLE_SECONDS = 0.3  # a paste arrives at once; a typed line is followed by a pause
+
+
+def _stands_alone(line: str) -> bool:
+    text = line.strip()
+    return text.startswith("/") or (text.startswith("#") and text[1:].isdigit())
+
+
+async def group_messages(
+    lines: AsyncIterator[str], *, idle: float | None = None
+) -> AsyncIterator[str]:
+    """Join consecutive text lines into one message (see the module docstring).
+
+    With `idle` set (a terminal), buffered text is also sent when no line arrives for
+    `idle` seconds. Commands and `#N` are always messages of their own.
+    """
+    buffer: list[str] = []
+    iterator = aiter(lines)
+    pending: asyncio.Task[str] | None = None
+    while True:
+        if pending is None:
+            pending = asyncio.ensure_future(anext(iterator))
+        timeout = idle if buffer and idle is not None else None
+        done, _ = await asyncio.wait({pending}, timeout=timeout)
+        if not done:  # a pause after text: the message is complete
+            text = "\n".join(buffer).strip()
+            if text:
+                yield text
+            buffer = []
+            continue
+        task, pending = pending, None
+        try:
+            line = task.result().rstrip("\n")
+        except StopAsyncIteration:
+            text = "\n".join(buffer).strip()
+            if text:
+                yield text
+            return
+        if _stands_alone(line) or line.strip() == END:
+            text = "\n".join(buffer).strip()
+            if text:
+                yield text
+            buffer = []
+            if line.strip() != END:
+                yield line
+            continue
+        buffer.append(line)
 
 
 async def _stdin_lines() -> AsyncIterator[str]:
@@ -112,10 +167,12 @@ async def _stdin_lines() -> AsyncIterator[str]:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """`python -m bot chat [--user-id N] [--lang ar|en]`: chat until end of input."""
+    if "LOG_LEVEL" not in os.environ:  # keep log lines from mixing with the replies
+        logging.getLogger().setLevel(logging.ERROR)
     services = await build_services(settings)
     interactive = sys.stdin.isatty()
     if interactive:
-        print("digestbot console: type /help, a link, or an article; #N presses a button.")
+        print(t(lang_from_code(args.lang), "chat.console_banner"))
 
     def write(text: str) -> None:
         sys.stdout.write(text + ("\n" if interactive else ""))
@@ -127,7 +184,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await run_session(
             services,
-            _stdin_lines(),
+            group_messages(_stdin_lines(), idle=PASTE_IDLE_SECONDS if interactive else None),
             write,
             user_id=args.user_id,
             lang=args.lang,

@@ -88,3 +88,39 @@ async def test_python_m_bot_chat_subprocess(settings: Settings, store: Store) ->
     assert proc.returncode == 0, stderr.decode()
     text = stdout.decode()
     assert "ما يمكنني فعله" in text and "[#2] مفصّل" in text
+
+
+async def test_pasted_article_in_the_terminal_is_one_message(
+    settings: Settings, store: Store
+) -> None:
+    """Piping the sample article (many lines) gives one digest, not one reply per line,
+    and no log lines mix with the replies."""
+    sample = (ROOT / "bot" / "samples" / "sample-article-ar.txt").read_text("utf-8")
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url or "",
+        "REDIS_PREFIX": store.keys.prefix,
+        "OPENAI_API_KEY": "",
+    }
+    env.pop("LOG_LEVEL", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "chat",
+        "--lang",
+        "ar",
+        cwd=ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    question = "\n.\nمتى بدأ الاتصال الهاتفي؟\n"
+    stdout, stderr = await asyncio.wait_for(proc.communicate((sample + question).encode()), 90)
+    assert proc.returncode == 0, stderr.decode()
+    text = stdout.decode()
+    assert text.count("ملخص دون اتصال") == 1  # one offline digest for the whole paste
+    assert "أرسل رابطًا أو الصق مقالًا" not in text  # no line was taken for a question
+    assert "بدأ الساعة" in text  # the question was answered from the article's passages
+    assert "INFO" not in stderr.decode() and "Traceback" not in stderr.decode()
