@@ -67,18 +67,6 @@ def _resolve(name: str) -> Callable[[argparse.Namespace, Any], Coroutine[Any, An
     )
 
 
-def loop_factory(command: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The event loop for `command`: uvloop for `run` when it is installed (a faster
-    loop for the bot's many small sockets), else asyncio's own (None)."""
-    if command != "run":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return cast(Callable[[], asyncio.AbstractEventLoop], uvloop.new_event_loop)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     name = args.command + (f".{args.action}" if getattr(args, "action", None) else "")
@@ -89,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = load_settings()
         setup_logging(settings)
-        with asyncio.Runner(loop_factory=loop_factory(name)) as runner:
-            return runner.run(_resolve(name)(args, settings))
+        return asyncio.run(_resolve(name)(args, settings))
     except DigestBotError as err:
         print(f"error: {_message(err, lang)}", file=sys.stderr)
         return err.exit_code
