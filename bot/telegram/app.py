@@ -37,9 +37,9 @@ class AiohttpRequest(BaseRequest):
     """python-telegram-bot's HTTP transport on aiohttp, with HTTPXRequest's contract:
     form-encoded parameters, multipart uploads, TimedOut for timeouts (connecting,
     waiting for a pooled connection, reading) and NetworkError for other connection
-    failures. It spends a fraction of httpx's CPU per call (httpcore scans every pooled
-    connection with syscalls on each request), which is most of a cached digest's cost:
-    see the "telegram bot" section of docs/benchmarks.md.
+    failures. It spends a fraction of httpx's CPU per call (httpcore re-checks every
+    pooled connection with syscalls on each request), and the Bot API call was about
+    40 % of a cached digest's CPU: see the "telegram bot" section of docs/benchmarks.md.
     """
 
     def __init__(
