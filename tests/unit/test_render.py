@@ -75,7 +75,11 @@ def test_old_partial_offline_and_translated_notes_in_ui_language() -> None:
     d = digest(old=True, partial=True, path="extractive", translation_note=True)
     en = parse_html(render_digest_html(d, "en"))
     assert "an old article, 9 days ago" in en
-    assert "Only part of the page" in en and "Offline summary" in en and "translation needs the AI service" in en
+    assert (
+        "Only part of the page" in en
+        and "Offline summary" in en
+        and "translation needs the AI service" in en
+    )
     ar = parse_html(render_digest_html(d, "ar"))
     assert "مقال قديم، منذ 9 يومًا" in ar and "ملخص دون اتصال" in ar
     fresh = parse_html(render_digest_html(digest(), "en"))
