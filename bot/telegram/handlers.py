@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from telegram import LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update
@@ -18,6 +19,8 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.chat.types import Incoming, Reply
+from bot.logs import update_id_var, user_id_var
+from bot.privacy import forget_user
 from bot.render import escape, html_to_plain, split_html
 from bot.telegram.keyboards import keyboard
 
@@ -221,16 +224,29 @@ class TelegramOutbox:
         return result if isinstance(result, Message) else None
 
     async def _photo(self, photo: bytes, html: str, markup: Any, reply_to: int | None) -> Message:
-        return await self.bot.send_photo(
-            self.chat_id,
-            photo,
-            caption=html,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
-            if reply_to
-            else None,
-        )
+        params = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        try:
+            return await self.bot.send_photo(
+                self.chat_id,
+                photo,
+                caption=html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                reply_parameters=params,
+            )
+        except BadRequest as exc:
+            if not _is_parse_error(exc):
+                raise
+            log.warning(
+                "Telegram rejected our caption HTML (%s); re-sending as plain text", exc.message
+            )
+            return await self.bot.send_photo(
+                self.chat_id,
+                photo,
+                caption=html_to_plain(html),
+                reply_markup=markup,
+                reply_parameters=params,
+            )
 
 
 def _is_parse_error(exc: BadRequest) -> bool:
@@ -241,8 +257,28 @@ def _is_parse_error(exc: BadRequest) -> bool:
 # --- PTB callbacks ----------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _log_context(update: object) -> Iterator[None]:
+    """Stamp every log line written while handling `update` with its update id and
+    user id (bot.logs contextvars), as the webhook path does, and restore them after."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    user = update.effective_user if isinstance(update, Update) else None
+    t1 = update_id_var.set(update_id)
+    t2 = user_id_var.set(user.id if user is not None else None)
+    try:
+        yield
+    finally:
+        update_id_var.reset(t1)
+        user_id_var.reset(t2)
+
+
 async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The one handler: every update goes to the Conversation."""
+    with _log_context(update):
+        await _handle(update, context)
+
+
+async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     conv: Conversation = context.bot_data["conversation"]
     bot = context.bot
     incoming = to_incoming(update, bot.id, bot.username)
@@ -260,11 +296,20 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The global error handler: log with the update id, tell the user, never raise."""
+    """The global error handler: log with the update id, tell the user, never raise.
+
+    A 403 in a private chat means the user blocked the bot: everything stored about
+    them is deleted (bot.privacy.forget_user), as after a 403 on a briefing."""
+    with _log_context(update):
+        await _on_error(update, context)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(error, Forbidden):
         log.info("update %s: the user blocked the bot or left (%s)", update_id, error)
+        await _forget_blocked(update, context)
         return
     log.error("update %s failed", update_id, exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
@@ -278,3 +323,18 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(
             update.effective_chat.id, escape(text), parse_mode=ParseMode.HTML
         )
+
+
+async def _forget_blocked(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """After a 403 in a user's private chat, delete their data (groups are shared: a
+    403 there means the bot was removed, and the members' data stays)."""
+    if not isinstance(update, Update):
+        return
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None or chat.type != "private":
+        return
+    conv: Conversation = context.bot_data["conversation"]
+    try:
+        await forget_user(conv.services.store, user.id, private_chat_id=chat.id)
+    except Exception:  # the error handler must never raise
+        log.exception("could not forget blocked user %s", user.id)
