@@ -8,7 +8,8 @@
   (`keys.tokens(user, day)`), charged after the work with what it cost.
 
 Admins (ADMIN_USER_IDS) are exempt from both. Over a limit, `reserve` raises
-RateLimited(seconds=...) or BudgetExceeded(hours=...), and nothing is counted.
+RateLimited(seconds=...) or BudgetExceeded(hours=...), and nothing is counted but the
+hit itself (metrics.RATE_LIMIT_HITS, limit="summary_rate" / "token_budget").
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import BudgetExceeded, RateLimited
@@ -96,9 +98,11 @@ class Limits:
             if int(used_raw or 0) >= self.settings.daily_token_budget:
                 if int(value) >= 0:
                     await self.store.redis.decrby(key, UNIT)  # not counted after all
+                metrics.RATE_LIMIT_HITS.labels(limit="token_budget").inc()
                 midnight = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
                 raise BudgetExceeded(hours=max(1, math.ceil(midnight / 3600)))
             if int(value) < 0:
+                metrics.RATE_LIMIT_HITS.labels(limit="summary_rate").inc()
                 wait = max(1, math.ceil((window + 1) * WINDOW - stamp))
                 raise RateLimited(seconds=wait)
             return Ticket(user_id, key)

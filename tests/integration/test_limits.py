@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import metrics
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.errors import BudgetExceeded, RateLimited
@@ -18,6 +19,7 @@ from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
 from tests.integration.telegram_harness import ADMIN, NOW, running_bot
 
+TOO_FAST_AR = "ترسل الطلبات بسرعة كبيرة. انتظر {seconds} ثانية ثم حاول مجددًا."
 REAL = Path(__file__).parents[1] / "fixtures" / "real" / "cnn-arabic-2013-syria.html"
 
 
@@ -27,6 +29,10 @@ async def second_store(store: Store) -> AsyncIterator[Store]:
     other = Store(redis=client_for(store.url), keys=store.keys, url=store.url)
     yield other
     await other.redis.aclose()
+
+
+def _hits(limit: str) -> float:
+    return metrics.value("digestbot_rate_limit_hits_total", limit=limit)
 
 
 def limits_pair(
@@ -44,9 +50,11 @@ async def test_rate_is_shared_by_two_processes(
     await a.reserve(1)
     await b.reserve(1)
     await a.reserve(1)
+    hits = _hits("summary_rate")
     with pytest.raises(RateLimited) as err:
         await b.reserve(1)
     assert err.value.params == {"seconds": 40}  # until the minute turns
+    assert _hits("summary_rate") == hits + 1  # counted in /metrics
     await a.reserve(2)  # another user is not affected
     clock.advance(seconds=40)
     await b.reserve(1)
@@ -78,9 +86,11 @@ async def test_daily_token_budget(settings: Settings, store: Store, second_store
     await a.settle(await a.reserve(7), cached=False, tokens=3000)
     await b.settle(await b.reserve(7), cached=False, tokens=2500)
     assert await a.tokens_today(7) == 5500
+    hits, rate_hits = _hits("token_budget"), _hits("summary_rate")
     with pytest.raises(BudgetExceeded) as err:
         await b.reserve(7)
     assert err.value.params == {"hours": 12}  # 12:00 UTC: resets at midnight
+    assert _hits("token_budget") == hits + 1 and _hits("summary_rate") == rate_hits
     clock.advance(hours=12)
     await b.reserve(7)
 
@@ -108,6 +118,34 @@ async def test_user_over_the_rate_gets_a_friendly_message(
         await bot.reply(61, contains="•")
         bot.fake.message(61, second, language_code="ar")
         sorry = await bot.reply(61)
-        assert sorry.plain == "ترسل الطلبات بسرعة كبيرة. انتظر 60 ثانية ثم حاول مجددًا."
+        assert sorry.plain.strip("\u200f") == TOO_FAST_AR.format(seconds=60)
         bot.fake.message(62, second, language_code="en")  # someone else is fine
         await bot.reply(62, contains="•")
+
+
+async def test_questions_share_the_rate_and_the_token_budget(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """A follow-up question reserves from the same per-minute allowance as a digest, and
+    the tokens its answer cost are charged to the user's daily budget."""
+    link = pages.add("/q", REAL.read_bytes())
+    user = 63
+    async with running_bot(settings, store, botapi, fake_llm, summary_rate_per_minute=2) as bot:
+        limits = bot.services.limits
+        bot.fake.message(user, link, user_id=user, language_code="ar")
+        await bot.reply(user, contains="•")  # the digest: one of two units this minute
+        after_digest = await limits.tokens_today(user)
+        assert after_digest > 0
+
+        bot.fake.message(user, "من شارك في الاتصال؟", user_id=user, language_code="ar")
+        answer = await bot.reply(user)
+        assert "الجواب من المقال نفسه" in answer.plain
+        assert await limits.tokens_today(user) > after_digest  # the answer was charged
+        charged = await limits.tokens_today(user)
+
+        hits = _hits("summary_rate")
+        bot.fake.message(user, "ما الخطوة التالية؟", user_id=user, language_code="ar")
+        sorry = await bot.reply(user)
+        assert sorry.plain.strip("\u200f") == TOO_FAST_AR.format(seconds=60)
+        assert _hits("summary_rate") == hits + 1
+        assert await limits.tokens_today(user) == charged  # a refused question costs nothing
