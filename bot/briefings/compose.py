@@ -8,6 +8,8 @@ of subscribers or sources. One call returning both languages would cost S calls 
 pays for the second language even when nobody reads it, produces longer outputs that
 fail validation more often, and invalidates both caches together; with single-language
 calls a story read only in Arabic costs one call. The benchmark counts the calls.
+Each call's calls and tokens go to the daily counters (bot.stats "llm_calls" and
+"llm_tokens"), so /stats shows what briefings cost next to digests.
 
 Concurrent requests for one summary share one call: in-process through a shared
 task, across processes through a `SET NX` lock (`keys.story_flight`) whose holder
@@ -27,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from bot import stats
 from bot.briefings.delivery import Rendered
 from bot.briefings.feeds import load_articles
 from bot.briefings.schedule import local_date
@@ -229,8 +232,16 @@ class Composer:
         )
         self.llm_calls += 1
         assert self.llm is not None
-        data, _usage = await self.llm.complete_json(
+        data, usage = await self.llm.complete_json(
             system=system, user=user, schema_name="briefing_item", schema=SCHEMA, max_tokens=300
+        )
+        # counted before the item is checked: a rejected answer still cost its tokens
+        await stats.incr_many(
+            self.store,
+            {
+                "llm_calls": usage.calls,
+                "llm_tokens": usage.prompt_tokens + usage.completion_tokens,
+            },
         )
         headline = str(data.get("headline") or "").strip()
         bullets = [str(b).strip() for b in data.get("bullets") or [] if str(b).strip()]

@@ -1,0 +1,46 @@
+"""Briefing LLM calls are counted in the daily stats that /stats reads (tokens, calls)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot import stats
+from bot.briefings.compose import Composer
+from bot.config import Settings
+from bot.store.redis import Store
+from bot.summarize.llm import LLMClient
+from tests.fakes.llm import FakeLLM
+from tests.fakes.pages import PageServer
+from tests.integration.test_briefing_cli import DUE, ingest, llm_item, publish
+
+
+def fake_tokens(body: dict[str, Any]) -> int:
+    """What the fake OpenAI server reports as usage for one request (see tests/fakes/llm)."""
+    prompt = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
+    return prompt + max(1, len(llm_item(body)) // 3)
+
+
+async def test_briefing_summaries_count_llm_calls_and_tokens(
+    store: Store, pages: PageServer, fake_llm: FakeLLM, settings: Settings
+) -> None:
+    fake_llm.handler = llm_item
+    sources = publish(pages)
+    await ingest(store, sources)
+    today = datetime.now(UTC).date()
+    assert await stats.get(store, "llm_tokens", today) == 0
+    llm = LLMClient(settings)
+    try:
+        composer = Composer(store=store, llm=llm, defaults=sources)
+        ar = await composer.build(user_id=1, lang="ar", tz="Asia/Riyadh", now=DUE)
+        await composer.build(user_id=2, lang="ar", tz="Asia/Riyadh", now=DUE)  # cached
+        en = await composer.build(user_id=3, lang="en", tz="Asia/Riyadh", now=DUE)
+    finally:
+        await llm.aclose()
+    assert len(ar.items) == len(en.items) == 2
+    assert all(i.path == "llm" for i in ar.items + en.items)
+    assert fake_llm.calls == 4  # 2 stories x 2 languages
+    assert await stats.get(store, "llm_calls", today) == 4
+    expected = sum(fake_tokens(body) for body in fake_llm.requests)
+    assert expected > 0
+    assert await stats.get(store, "llm_tokens", today) == expected
