@@ -30,7 +30,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bench._report import write_section
 from bot.briefings import subscriptions as subs
@@ -45,6 +44,7 @@ from bot.ingest.fetch import Fetcher
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
 from bot.summarize.llm import LLMClient
+from bot.telegram.app import AiohttpRequest
 from bot.telegram.sender import TelegramSender
 from tests.fakes.botapi import TOKEN
 from tests.fakes.llm import FakeLLM
@@ -150,9 +150,13 @@ async def subscribe_all(store: Store, n: int) -> None:
         )
 
 
+def _request() -> AiohttpRequest:
+    """The bot's own aiohttp transport (as TelegramSender.from_settings builds it)."""
+    return AiohttpRequest(pool_size=32, read_timeout=30, pool_timeout=30)
+
+
 def sender_for(fake: FakeBotProcess) -> TelegramSender:
-    request = HTTPXRequest(connection_pool_size=32, read_timeout=30, pool_timeout=30)
-    return TelegramSender(Bot(TOKEN, base_url=f"{fake.url}/bot", request=request))
+    return TelegramSender(Bot(TOKEN, base_url=f"{fake.url}/bot", request=_request()))
 
 
 async def worker(spec: dict[str, Any]) -> None:
@@ -160,8 +164,7 @@ async def worker(spec: dict[str, Any]) -> None:
     store = Store(redis=client_for(spec["redis"]), keys=Keys(spec["prefix"]), url=spec["redis"])
     sources = [Source(name, url) for name, url in spec["feeds"]]
     composer = Composer(store=store, llm=None, defaults=sources)  # items are cached
-    request = HTTPXRequest(connection_pool_size=32, read_timeout=30, pool_timeout=30)
-    sender = TelegramSender(Bot(TOKEN, base_url=f"{spec['bot']}/bot", request=request))
+    sender = TelegramSender(Bot(TOKEN, base_url=f"{spec['bot']}/bot", request=_request()))
     await sender.start()
     delivery = Delivery(
         store=store, sender=sender, builder=composer.for_subscription, batch=500, concurrency=32

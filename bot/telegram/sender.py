@@ -14,7 +14,6 @@ from typing import Any
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
 
 from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
 from bot.chat.types import Button
@@ -54,15 +53,21 @@ class TelegramSender:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, pool_size: int = 64) -> TelegramSender:
-        """A sender with its own Bot; call `start()` before and `close()` after use."""
+        """A sender with its own Bot; call `start()` before and `close()` after use.
+
+        It talks to the Bot API through the project's aiohttp transport, as the bot
+        does (PTB's default httpx one was much slower: docs/benchmarks.md)."""
+        from bot.telegram.app import AiohttpRequest  # app imports the chat layer: lazily
+
         settings.require_token()
-        request = HTTPXRequest(
-            connection_pool_size=pool_size, connect_timeout=5, read_timeout=10, pool_timeout=10
+        request = AiohttpRequest(
+            pool_size=pool_size, connect_timeout=5, read_timeout=10, pool_timeout=10
         )
         bot = Bot(
             settings.telegram_bot_token,
-            base_url=f"{settings.telegram_base_url}/bot",
+            base_url=f"{settings.telegram_base_url.rstrip('/')}/bot",
             request=request,
+            get_updates_request=AiohttpRequest(pool_size=1),  # never polls; no httpx client
         )
         return cls(bot)
 
