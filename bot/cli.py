@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from bot.errors import DigestBotError
-from bot.i18n import t
+from bot.i18n import error_text
 
 # command name -> "module:function"; each function is `async def f(args, settings) -> int`
 COMMANDS: dict[str, str] = {
@@ -97,4 +97,4 @@ def _message(err: DigestBotError, lang: str) -> str:
 
     if isinstance(err, ConfigError):
         return err.detail
-    return t(lang, err.key, **{"detail": err.detail, **err.params})
+    return error_text(lang, err)

@@ -1,8 +1,11 @@
 """Typed errors. Each user-facing error names its message key in the locale catalogs.
 
-Core code raises these; the CLI, the console and the Telegram layer translate them
-with `bot.i18n.t(lang, err.key, **err.params)` in one place each. Never put internal
-details (stack traces, addresses of our own servers, keys) into `params`.
+Core code raises these; users see them through ONE function, `bot.i18n.error_text(lang,
+err)`, used by the chat router (Telegram and console) and the CLI. `detail` is an English
+sentence for logs only and never reaches a user message; what the user reads is the
+catalog message `key`, and, when the error says why, the catalog sentence
+`reason.<reason>` (a machine code such as "scheme", "timeout", "http_status"). Never
+put internal details (stack traces, addresses of our own servers, keys) into `params`.
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ from typing import Any
 
 
 class DigestBotError(Exception):
-    """Base class. `key` is the catalog key for the user-facing message."""
+    """Base class. `key` is the catalog key for the user-facing message; `reason` (if
+    any) names the catalog sentence `reason.<reason>` that says why, formatted with
+    `params`; `detail` is for logs."""
 
     key = "error.internal"
     exit_code = 1
+    default_reason = ""
 
-    def __init__(self, detail: str = "", **params: Any) -> None:
+    def __init__(self, detail: str = "", *, reason: str = "", **params: Any) -> None:
         super().__init__(detail or self.key)
         self.detail = detail
+        self.reason = reason or self.default_reason
         self.params = params
 
 
@@ -45,22 +52,26 @@ class FetchError(DigestBotError):
 
     key = "error.fetch"
     exit_code = 2
+    default_reason = "network"
 
 
 class BlockedAddress(FetchError):
     """The URL resolves to an address we refuse to fetch (SSRF guard)."""
 
     key = "error.blocked"
+    default_reason = ""
 
 
 class UnsupportedContent(FetchError):
     """The response is not HTML, XHTML or plain text; `params['content_type']` says what it was."""
 
     key = "error.content_type"
+    default_reason = "content_other"
 
 
 class TooLarge(FetchError):
     key = "error.too_large"
+    default_reason = ""
 
 
 class NotAnArticle(DigestBotError):

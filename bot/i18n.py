@@ -9,7 +9,10 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from bot.errors import DigestBotError
 
 Lang = Literal["ar", "en"]
 LANGS: tuple[Lang, ...] = ("ar", "en")
@@ -41,6 +44,31 @@ def t(lang: str, key: str, **params: Any) -> str:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+def error_text(lang: str, err: DigestBotError) -> str:
+    """The user-facing message for a typed error, in `lang` (the one place errors are
+    translated: chat replies, the console and the CLI all call this).
+
+    The message is the catalog text `err.key` formatted with `err.params`. When the
+    error has a `reason`, its catalog sentence `reason.<reason>` fills the `{reason}`
+    placeholder of that text, or, when the text has none, is the whole message. The
+    English `err.detail` is never used (it is for logs). Never raises.
+    """
+    code: Lang = "ar" if lang == "ar" else "en"
+    if err.key == "error.internal":
+        return t(code, "error.internal")
+    params: dict[str, Any] = dict(err.params)
+    reason_key = f"reason.{err.reason}" if err.reason else ""
+    if reason_key and reason_key in catalog("en"):
+        sentence = t(code, reason_key, **params)
+        template = catalog(code).get(err.key) or catalog("en").get(err.key) or ""
+        if "{reason}" not in template:
+            return sentence
+        params["reason"] = sentence
+    else:
+        params.setdefault("reason", t(code, "reason.unknown"))
+    return t(code, err.key, **params)
 
 
 def lang_from_code(language_code: str | None) -> Lang:

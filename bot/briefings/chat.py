@@ -15,11 +15,10 @@ from bot.briefings import sources as srcs
 from bot.briefings import subscriptions as subs
 from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE, render_parts
 from bot.briefings.schedule import format_hhmm
-from bot.chat.router import Conversation
+from bot.chat.router import Conversation, plain_html
 from bot.chat.types import Button, Incoming, Outbox, Reply
 from bot.domain import Article, Lang
 from bot.i18n import t
-from bot.render import escape
 
 REMOVE_PREFIX = "rs"
 
@@ -116,11 +115,11 @@ async def list_sources(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not b.defaults and not own:
         await conv.say(msg, out, "briefing.sources_none")
         return
-    lines = [f"<b>{escape(t(lang, 'briefing.sources_header'))}</b>"]
-    for s in b.defaults:
-        lines.append(f"• {escape(s.name)} {escape(t(lang, 'briefing.source_default'))}")
-    lines += [f"• {escape(s.name)}" for s in own]
-    lines += ["", escape(t(lang, "briefing.sources_hint"))]
+    default = t(lang, "briefing.source_default")
+    items = [f"• {s.name} {default}" for s in b.defaults] + [f"• {s.name}" for s in own]
+    lines = [f"<b>{plain_html(lang, t(lang, 'briefing.sources_header'))}</b>"]
+    lines += [plain_html(lang, item) for item in items]
+    lines += ["", plain_html(lang, t(lang, "briefing.sources_hint"))]
     await out.send(Reply(html="\n".join(lines)))
 
 
@@ -145,7 +144,8 @@ async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         await conv.say(msg, out, "briefing.remove_none")
         return
     buttons = [[Button(f"✖ {s.name}"[:60], callback=f"{REMOVE_PREFIX}:{s.id}")] for s in own]
-    await out.send(Reply(html=escape(t(lang, "briefing.remove_choose")), buttons=buttons))
+    html = plain_html(lang, t(lang, "briefing.remove_choose"))
+    await out.send(Reply(html=html, buttons=buttons))
 
 
 @Conversation.callback(REMOVE_PREFIX)

@@ -28,7 +28,7 @@ def parse_now(text: str | None) -> datetime:
     try:
         at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise BadInput(f"--now is not an ISO-8601 instant: {text!r}") from None
+        raise BadInput(f"--now is not an ISO-8601 instant: {text!r}", reason="now_format") from None
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
 
 

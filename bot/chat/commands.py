@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 from bot import stats
 from bot.charts import DailySeries, stats_chart_png
-from bot.chat.router import Conversation
+from bot.chat.router import Conversation, plain_html
 from bot.chat.types import Button, Incoming, Outbox, Reply
 from bot.domain import Lang, Length
 from bot.i18n import t
@@ -62,7 +62,7 @@ async def language(conv: Conversation, msg: Incoming, out: Outbox) -> None:
             Button(t(lang, "buttons.lang_en"), callback="s:lang:en"),
         ]
     ]
-    await out.send(Reply(html=escape(t(lang, key)), buttons=buttons))
+    await out.send(Reply(html=plain_html(lang, t(lang, key)), buttons=buttons))
 
 
 @Conversation.command("length", description="commands.length")
@@ -79,7 +79,7 @@ async def length(conv: Conversation, msg: Incoming, out: Outbox) -> None:
             Button(t(lang, "buttons.detailed"), callback="s:len:detailed"),
         ]
     ]
-    await out.send(Reply(html=escape(t(lang, key)), buttons=buttons))
+    await out.send(Reply(html=plain_html(lang, t(lang, key)), buttons=buttons))
 
 
 @Conversation.callback("s")
@@ -98,7 +98,9 @@ async def _set_lang(
     conv: Conversation, msg: Incoming, out: Outbox, lang: Lang, edit: int | None = None
 ) -> None:
     await conv.services.users.set_lang(msg.user_id, lang)
-    await out.send(Reply(html=escape(t(lang, "settings.language_set")), edit_message_id=edit))
+    await out.send(
+        Reply(html=plain_html(lang, t(lang, "settings.language_set")), edit_message_id=edit)
+    )
 
 
 async def _set_length(
@@ -107,7 +109,7 @@ async def _set_length(
     await conv.services.users.set_length(msg.user_id, length)
     lang = await conv.lang(msg)
     text = t(lang, f"settings.length_set_{length}")
-    await out.send(Reply(html=escape(text), edit_message_id=edit))
+    await out.send(Reply(html=plain_html(lang, text), edit_message_id=edit))
 
 
 # --- chat state and admin ------------------------------------------------------------------
@@ -130,7 +132,7 @@ async def forget(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     lang = await conv.lang(msg)
     private = msg.chat_id if msg.chat_type == "private" else None
     await forget_user(conv.services.store, msg.user_id, private_chat_id=private)
-    await out.send(Reply(html=escape(t(lang, "chat.forgotten"))))
+    await out.send(Reply(html=plain_html(lang, t(lang, "chat.forgotten"))))
 
 
 @Conversation.command("stats", admin=True)

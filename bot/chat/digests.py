@@ -12,6 +12,7 @@ far below Telegram's 64 bytes.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -21,10 +22,10 @@ from typing import Any, Literal, cast
 from bot.chat.router import Conversation
 from bot.chat.types import Button, Incoming, Outbox, Reply
 from bot.domain import Article, Digest, Lang, Length, Stage
-from bot.errors import BadInput
+from bot.errors import DigestBotError
 from bot.followups.context import ChatContext
 from bot.i18n import t
-from bot.ingest.inputs import find_url
+from bot.ingest.inputs import find_url, validate_url
 from bot.render import render_digest_html
 from bot.users import Prefs
 
@@ -44,6 +45,8 @@ class _Turn:
     writes: Any
 
 
+# a word that is meant as a link, though not an http(s) one: "ftp://x", "http://", "javascript:..."
+_URL_LIKE = re.compile(r"^([a-z][a-z0-9+.\-]*://|(javascript|data|file|vbscript):)", re.I)
 _TURN: ContextVar[_Turn | None] = ContextVar("digest_turn", default=None)
 Progress = Callable[[Stage], Awaitable[None]]
 Produce = Callable[[Progress], Awaitable[Digest]]
@@ -52,7 +55,11 @@ Produce = Callable[[Progress], Awaitable[Digest]]
 def pick_source(text: str, *, explicit: bool) -> tuple[Literal["url", "text"], str] | None:
     """Return what to summarize in `text`: ("text", text) for an article-length text,
     else ("url", link) for a text holding a link; else ("text", text) when the user
-    asked explicitly (the service then says it is too short), or None."""
+    asked explicitly (the service then says it is too short), or None.
+
+    Raises BadInput (naming the scheme, or the missing host) for a link that is not a
+    fetchable http(s) URL (ftp://x, a bare http://, javascript:...): the argument of
+    an explicit request, or a message that is only that link."""
     text = text.strip()
     if not text:
         return None
@@ -61,6 +68,11 @@ def pick_source(text: str, *, explicit: bool) -> tuple[Literal["url", "text"], s
     url = find_url(text)
     if url:
         return "url", url
+    words = text.split()
+    candidates = words if explicit or len(words) == 1 else []
+    for word in candidates:
+        if _URL_LIKE.match(word):
+            return "url", validate_url(word)  # raises BadInput saying what is wrong
     return ("text", text) if explicit else None
 
 
@@ -214,7 +226,9 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
         token = _TURN.set(_Turn(msg.user_id, prefs, writes))
         try:
             digest = await produce(progress)
-        except BadInput:
+        except DigestBotError:
+            # nothing was summarized (bad input, blocked address, HTTP error, not an
+            # article, wrong content type...): the reserved rate unit goes back
             await services.limits.cancel(ticket)
             raise
         finally:

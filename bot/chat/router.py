@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, ClassVar
 from bot.chat.types import Incoming, Outbox, Reply
 from bot.domain import Lang
 from bot.errors import DigestBotError
-from bot.i18n import t
-from bot.render import escape
+from bot.i18n import error_text, t
+from bot.render import escape, rtl_text
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -40,6 +40,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Conversation", Incoming, Outbox], Awaitable[None]]
+
+
+def plain_html(lang: str, text: str) -> str:
+    """`text` (plain, e.g. a catalog message) as safe HTML for a reply: escaped, and for
+    Arabic with direction marks on every line (bot.render.rtl_text), so a line that
+    starts with a Latin name or a /command still reads right to left."""
+    return escape(rtl_text(text, lang) if lang == "ar" else text)
+
 
 # Modules that register commands/callbacks; a missing module is skipped.
 PLUGINS: tuple[str, ...] = (
@@ -119,7 +127,8 @@ class Conversation:
     async def say(self, msg: Incoming, out: Outbox, key: str, **params: object) -> list[int]:
         """Send the catalog message `key` in the user's language (escaped, as info)."""
         lang = await self.lang(msg)
-        return await out.send(Reply(html=escape(t(lang, key, **params)), edit_placeholder=True))
+        html = plain_html(lang, t(lang, key, **params))
+        return await out.send(Reply(html=html, edit_placeholder=True))
 
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.services.settings.admin_ids
@@ -136,13 +145,9 @@ class Conversation:
     async def send_error(self, msg: Incoming, out: Outbox, err: DigestBotError) -> None:
         """Tell the user what went wrong, in their language, without internal details."""
         lang = await self.lang(msg)
-        params: dict[str, object] = {"detail": err.detail, **err.params}
-        if err.key == "error.internal":
-            params = {}
         log.info("user error %s for chat %s: %s", err.key, msg.chat_id, err.detail)
-        await out.send(
-            Reply(html=escape(t(lang, err.key, **params)), kind="error", edit_placeholder=True)
-        )
+        html = plain_html(lang, error_text(lang, err))
+        await out.send(Reply(html=html, kind="error", edit_placeholder=True))
 
     async def internal_error_text(self, msg: Incoming | None) -> str:
         """The "something went wrong" text in the user's language (for error handlers)."""

@@ -191,7 +191,9 @@ def decode_body(body: bytes, header_charset: str | None) -> tuple[str, str]:
 
     best = from_bytes(body).best()
     if best is None:
-        raise UnsupportedContent("undecodable body", content_type="binary data")
+        raise UnsupportedContent(
+            "undecodable body", reason="content_binary", content_type="binary data"
+        )
     return str(best), best.encoding
 
 
@@ -263,9 +265,9 @@ class Fetcher:
             try:
                 addresses = await self.resolver(host, port)
             except (OSError, UnicodeError) as exc:
-                raise FetchError("host not found") from exc
+                raise FetchError("host not found", reason="host_not_found") from exc
             if not addresses:
-                raise FetchError("host not found")
+                raise FetchError("host not found", reason="host_not_found")
         if allowed:
             return addresses
         for addr in addresses:
@@ -300,7 +302,7 @@ class Fetcher:
                 return await self._fetch(url, etag, last_modified, accept)
         except TimeoutError as exc:
             metrics.FETCH_ERRORS.labels(kind="timeout").inc()
-            raise FetchError("timed out") from exc
+            raise FetchError("timed out", reason="timeout") from exc
         except FetchError as exc:
             metrics.FETCH_ERRORS.labels(kind=metrics.fetch_error_kind(exc)).inc()
             raise
@@ -326,7 +328,7 @@ class Fetcher:
                 return await self._finish(url, response, accept, bool(etag or last_modified))
             finally:
                 await response.aclose()
-        raise FetchError("too many redirects")
+        raise FetchError("too many redirects", reason="redirects")
 
     @staticmethod
     def _next_hop(url: str, location: str) -> str:
@@ -334,7 +336,7 @@ class Fetcher:
         try:
             return validate_url(target)
         except BadInput as exc:
-            raise FetchError("redirected to an unsupported link") from exc
+            raise FetchError("redirected to an unsupported link", reason="bad_redirect") from exc
 
     async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
         logical = httpx.URL(url)
@@ -361,12 +363,14 @@ class Fetcher:
             except httpx.ConnectError as exc:
                 if i + 1 < len(addresses) and "CERTIFICATE" not in str(exc):
                     continue
-                raise FetchError(_network_detail(exc)) from exc
+                raise _network_error(exc) from exc
             except httpx.TimeoutException as exc:
-                raise FetchError("timed out") from exc
+                raise FetchError("timed out", reason="timeout") from exc
             except httpx.HTTPError as exc:
-                raise FetchError(_network_detail(exc)) from exc
-        raise FetchError("host not found")  # unreachable: check_host returns >= 1 address
+                raise _network_error(exc) from exc
+        raise FetchError(
+            "host not found", reason="host_not_found"
+        )  # unreachable: check_host returns >= 1 address
 
     async def _finish(
         self, url: str, response: httpx.Response, accept: tuple[str, ...], conditional: bool
@@ -377,11 +381,15 @@ class Fetcher:
         if status == 304 and conditional:
             return FetchedPage(url, status, "", "", "", etag, last_modified, not_modified=True)
         if status >= 400 or status < 200 or status == 304 or status in _REDIRECTS:
-            raise FetchError(f"HTTP {status}")
+            raise FetchError(f"HTTP {status}", reason="http_status", status=status)
         raw_type = response.headers.get("content-type", "")
         content_type = raw_type.split(";", 1)[0].strip().lower()
         if content_type and content_type not in accept:
-            raise UnsupportedContent(f"content type {content_type}", content_type=content_type)
+            raise UnsupportedContent(
+                f"content type {content_type}",
+                reason=content_reason(content_type),
+                content_type=content_type,
+            )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise TooLarge(f"Content-Length {declared}", limit_mb=_limit_mb(self.max_bytes))
@@ -389,7 +397,9 @@ class Fetcher:
         sniffed = _sniff_binary(body)
         if sniffed:
             raise UnsupportedContent(
-                f"binary body labelled {content_type or 'nothing'}", content_type=sniffed
+                f"binary body labelled {content_type or 'nothing'}",
+                reason=content_reason(sniffed),
+                content_type=sniffed,
             )
         header_charset = response.charset_encoding if raw_type else None
         text, encoding = decode_body(body, header_charset)
@@ -418,17 +428,47 @@ class Fetcher:
                     )
                 chunks.append(chunk)
         except httpx.TimeoutException as exc:
-            raise FetchError("timed out") from exc
+            raise FetchError("timed out", reason="timeout") from exc
         except httpx.HTTPError as exc:
-            raise FetchError(_network_detail(exc)) from exc
+            raise _network_error(exc) from exc
         return b"".join(chunks)
 
 
-def _network_detail(exc: httpx.HTTPError) -> str:
+def _network_error(exc: httpx.HTTPError) -> FetchError:
+    """A FetchError saying which network failure `exc` was (reason and log detail)."""
     if "CERTIFICATE_VERIFY_FAILED" in str(exc) or isinstance(exc.__cause__, ssl.SSLError):
-        return "TLS certificate error"
+        return FetchError("TLS certificate error", reason="tls")
     if isinstance(exc, httpx.ConnectError):
-        return "connection failed"
+        return FetchError("connection failed", reason="connect")
     if isinstance(exc, httpx.RemoteProtocolError):
-        return "the server broke the connection"
-    return "network error"
+        return FetchError("the server broke the connection", reason="broken_connection")
+    return FetchError("network error", reason="network")
+
+
+_CONTENT_KINDS: tuple[tuple[str, str], ...] = (
+    ("application/pdf", "pdf"),
+    ("image/", "image"),
+    ("audio/", "audio"),
+    ("video/", "video"),
+    ("application/zip", "archive"),
+    ("application/gzip", "archive"),
+    ("application/x-", "archive"),
+    ("application/vnd.", "document"),
+    ("application/msword", "document"),
+    ("application/rtf", "document"),
+    ("application/json", "data"),
+    ("application/xml", "data"),
+    ("text/", "data"),
+    ("application/octet-stream", "binary"),
+    ("binary data", "binary"),
+)
+
+
+def content_reason(content_type: str) -> str:
+    """The error reason ("content_pdf", "content_image", ...; "content_other" when
+    unknown) for a refused content type, so users read what they got in their language."""
+    ct = content_type.lower()
+    for prefix, kind in _CONTENT_KINDS:
+        if ct.startswith(prefix):
+            return f"content_{kind}"
+    return "content_other"

@@ -31,6 +31,9 @@ _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_eid|igshid|_ga)$
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_FILE_EXT = re.compile(
+    r"\.(txt|text|md|markdown|html?|xhtml|xml|json|csv|tsv|rst|log|pdf|docx?|rtf|odt)$", re.I
+)
 _BARE_DOMAIN = re.compile(r"^(www\.)?[\w\-]+(\.[\w\-]+)*\.[a-z]{2,}(/\S*)?$", re.I)
 
 
@@ -44,42 +47,54 @@ def validate_url(url: str) -> str:
     """
     url = (url or "").strip()
     if not url:
-        raise BadInput("The link is empty.")
+        raise BadInput("The link is empty.", reason="empty_link")
     if len(url) > MAX_URL_LENGTH:
-        raise BadInput(f"The link is too long (over {MAX_URL_LENGTH} characters).")
+        raise BadInput(
+            f"The link is too long (over {MAX_URL_LENGTH} characters).",
+            reason="long_link",
+            limit=MAX_URL_LENGTH,
+        )
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise BadInput("The link contains spaces.")
+        raise BadInput("The link contains spaces.", reason="link_spaces")
     m = _SCHEME.match(url)
     if not m:
-        raise BadInput("The link must start with http:// or https://.")
+        raise BadInput("The link must start with http:// or https://.", reason="no_scheme")
     scheme = m.group(1).lower()
     if scheme not in ("http", "https"):
-        raise BadInput(f"Links of type {scheme}: are not supported; use http or https.")
+        raise BadInput(
+            f"Links of type {scheme}: are not supported; use http or https.",
+            reason="scheme",
+            scheme=scheme[:20],
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise BadInput("The link is malformed (bad host or port).") from exc
+        raise BadInput(
+            "The link is malformed (bad host or port).", reason="malformed_link"
+        ) from exc
     if not url[len(scheme) + 1 :].startswith("//"):
-        raise BadInput("The link has no host name.")
+        raise BadInput("The link has no host name.", reason="no_host")
     host = parts.hostname
     if not host:
-        raise BadInput("The link has no host name.")
+        raise BadInput("The link has no host name.", reason="no_host")
     if parts.username is not None or parts.password is not None:
-        raise BadInput("Links with a user name or password are not supported.")
+        raise BadInput(
+            "Links with a user name or password are not supported.", reason="credentials"
+        )
     if port == 0:
-        raise BadInput("The link has a bad port.")
+        raise BadInput("The link has a bad port.", reason="bad_port")
     if not host.startswith("[") and ":" not in host:
         try:
             ascii_host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
-            raise BadInput("The link's host name is not valid.") from exc
+            raise BadInput("The link's host name is not valid.", reason="bad_host") from exc
         if not re.fullmatch(r"[A-Za-z0-9.\-_]+", ascii_host) or ".." in ascii_host:
-            raise BadInput("The link's host name is not valid.")
+            raise BadInput("The link's host name is not valid.", reason="bad_host")
     try:
         _ = httpx.URL(url).host  # the fetcher's parser (IDNA 2008) must accept and decode it
     except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        raise BadInput("The link's host name is not valid.") from exc
+        raise BadInput("The link's host name is not valid.", reason="bad_host") from exc
     return url
 
 
@@ -132,7 +147,7 @@ def normalize_url(url: str) -> str:
 def _check_text(text: str) -> str:
     cleaned = clean_text(text)
     if not cleaned:
-        raise BadInput("The text is empty.")
+        raise BadInput("The text is empty.", reason="empty_text")
     if len(cleaned) < MIN_CHARS:
         raise TextTooShort(f"text has {len(cleaned)} characters", chars=len(cleaned))
     return text
@@ -143,15 +158,25 @@ def _read_file(path: Path) -> str:
         with path.open("rb") as fh:
             data = fh.read(MAX_TEXT_BYTES + 1)
     except OSError as exc:
-        raise BadInput(f"Cannot read the file {path.name}.") from exc
+        raise BadInput(
+            f"Cannot read the file {path.name}.", reason="file_unreadable", name=path.name
+        ) from exc
     if len(data) > MAX_TEXT_BYTES:
-        raise BadInput(f"The file {path.name} is too large (over 5 MB).")
+        raise BadInput(
+            f"The file {path.name} is too large (over 5 MB).",
+            reason="file_too_large",
+            name=path.name,
+        )
     if b"\x00" in data[:8192]:
-        raise BadInput(f"The file {path.name} is not a text file.")
+        raise BadInput(
+            f"The file {path.name} is not a text file.", reason="file_not_text", name=path.name
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"The file {path.name} is not UTF-8 text.") from exc
+        raise BadInput(
+            f"The file {path.name} is not UTF-8 text.", reason="file_not_utf8", name=path.name
+        ) from exc
 
 
 def read_source(arg: str, stdin: TextIO | None = None) -> tuple[Literal["url", "text"], str]:
@@ -167,16 +192,18 @@ def read_source(arg: str, stdin: TextIO | None = None) -> tuple[Literal["url", "
     """
     arg = (arg or "").strip()
     if not arg:
-        raise BadInput("No link, file or text was given.")
+        raise BadInput("No link, file or text was given.", reason="nothing_given")
     m = _SCHEME.match(arg)
     if arg == "-":
         stream = stdin if stdin is not None else sys.stdin
         try:
             text = stream.read(MAX_TEXT_BYTES + 1)
         except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput("Cannot read the text from standard input.") from exc
+            raise BadInput(
+                "Cannot read the text from standard input.", reason="stdin_unreadable"
+            ) from exc
         if len(text) > MAX_TEXT_BYTES:
-            raise BadInput("The text is too large (over 5 MB).")
+            raise BadInput("The text is too large (over 5 MB).", reason="text_too_large")
         return "text", _check_text(text)
     if m and m.group(1).lower() in ("http", "https"):
         return "url", validate_url(arg)
@@ -187,9 +214,20 @@ def read_source(arg: str, stdin: TextIO | None = None) -> tuple[Literal["url", "
     if m and (len(m.group(1)) > 1 or arg[2:3] == "/"):
         return "url", validate_url(arg)  # raises BadInput naming the scheme
     if path.exists():
-        raise BadInput(f"{path.name} is not a regular file.")
+        raise BadInput(
+            f"{path.name} is not a regular file.", reason="not_regular_file", name=path.name
+        )
     if any(ch.isspace() for ch in arg):
         return "text", _check_text(arg)  # the article text itself, given as the argument
-    if _BARE_DOMAIN.match(arg):
-        raise BadInput("The link must start with http:// or https://.")
-    raise BadInput(f"No such file: {arg[:80]}")
+    if _BARE_DOMAIN.match(arg) and not _looks_like_path(arg):
+        raise BadInput("The link must start with http:// or https://.", reason="no_scheme")
+    raise BadInput(f"No such file: {arg[:80]}", reason="no_such_file", name=arg[:80])
+
+
+def _looks_like_path(arg: str) -> bool:
+    """True for an argument that reads as a file path rather than a bare domain:
+    it starts with ./, ../, / or ~, or it names a file with a document extension
+    (nosuchfile.txt; but not bbc.com/news/story.html, which is a link without http)."""
+    if arg.startswith((".", "/", "~")):
+        return True
+    return "/" not in arg and bool(_FILE_EXT.search(arg))

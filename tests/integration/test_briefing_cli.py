@@ -259,6 +259,18 @@ def test_run_due_rejects_a_bad_now() -> None:
     assert err.value.exit_code == 2
 
 
+async def test_run_due_with_a_bad_now_names_the_option(
+    settings: Settings, botapi: BotAPI, tmp_path: Path
+) -> None:
+    env = env_for(settings, botapi, feeds_toml(tmp_path, []))
+    code, out, err = await run(env, "briefing", "run-due", "--now", "garbage")
+    assert code == 2 and out == ""
+    # its own message, not the generic "I need a link..." one
+    assert err.strip() == (
+        "error: --now is not an ISO-8601 instant, e.g. 2026-11-29T07:00:00+03:00"
+    ), err
+
+
 @pytest.mark.slow
 async def test_kill_9_mid_broadcast_then_rerun_nobody_missed(
     store: Store,

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
-from bot.i18n import t
+from bot.i18n import error_text, t
 from bot.ingest.fetch import FEED_TYPES, Fetcher, is_public_address
 from tests.fakes.pages import PageServer
 
@@ -104,7 +104,10 @@ async def test_other_content_types_are_refused_by_name(
     with pytest.raises(UnsupportedContent) as err:
         await fetcher.fetch(url)
     assert err.value.params["content_type"] == content_type
-    assert content_type in t("en", err.value.key, **err.value.params)
+    # the user reads what was received, by kind, in their language
+    kind = {"application/pdf": "a PDF document", "image/png": "an image"}
+    assert kind.get(content_type, "a data file") in error_text("en", err.value)
+    assert "ليس صفحة ويب" in error_text("ar", err.value)
 
 
 async def test_binary_body_labelled_html_is_refused(pages: PageServer, fetcher: Fetcher) -> None:
@@ -188,7 +191,9 @@ async def test_body_without_content_length_is_counted(pages: PageServer) -> None
 async def test_http_errors(pages: PageServer, fetcher: Fetcher) -> None:
     with pytest.raises(FetchError, match="HTTP 404") as err:
         await fetcher.fetch(pages.url("/missing"))
-    assert "HTTP 404" in t("ar", err.value.key, detail=err.value.detail)
+    assert err.value.params["status"] == 404
+    assert "أجاب الخادم بالرمز 404" in error_text("ar", err.value)
+    assert "the server answered with code 404" in error_text("en", err.value)
     url = pages.add("/boom", "oops", status=503)
     with pytest.raises(FetchError, match="HTTP 503"):
         await fetcher.fetch(url)
@@ -245,7 +250,8 @@ async def test_stalling_server_times_out(pages: PageServer) -> None:
         with pytest.raises(FetchError, match="timed out") as err:
             await quick.fetch(url)
     release.set()
-    assert "timed out" in t("en", err.value.key, detail=err.value.detail)
+    assert "took too long" in error_text("en", err.value)
+    assert "تأخّر الموقع في الرد" in error_text("ar", err.value)
 
 
 # --- SSRF guard ---------------------------------------------------------------------------

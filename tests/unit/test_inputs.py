@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import httpx
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import BadInput, TextTooShort
-from bot.i18n import t
+from bot.i18n import error_text, t
 from bot.ingest.inputs import MIN_CHARS, find_url, normalize_url, read_source, validate_url
 
 
@@ -42,9 +43,12 @@ def test_validate_url_refuses(url: str, needle: str) -> None:
     with pytest.raises(BadInput) as err:
         validate_url(url)
     assert needle in err.value.detail
-    # the user-facing message carries the detail, in both languages
-    assert err.value.detail in t("en", err.value.key, detail=err.value.detail)
-    assert err.value.detail in t("ar", err.value.key, detail=err.value.detail)
+    # users read the translated reason: the same sentence in English, Arabic in Arabic
+    assert err.value.reason
+    assert err.value.detail in error_text("en", err.value)
+    arabic = error_text("ar", err.value)
+    assert err.value.detail not in arabic
+    assert re.search(r"[\u0600-\u06FF]", arabic)
 
 
 @pytest.mark.parametrize(
