@@ -50,5 +50,5 @@ async def test_sender_maps_bot_api_errors(sender: TelegramSender, botapi: BotAPI
         await sender.send(83, "x", [])
     assert retry.value.seconds == 7
     botapi.fail(84, 400)
-    with pytest.raises(SendFailed, match="(?i)chat not found"):
+    with pytest.raises(SendFailed, match=r"(?i)chat not found"):
         await sender.send(84, "x", [])
