@@ -17,6 +17,7 @@ from bot.store.redis import Store
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
 from tests.integration.telegram_harness import NOW, model
+from tests.integration.test_error_language import latin_outside_links_and_commands
 
 REAL = Path(__file__).parents[1] / "fixtures" / "real" / "cnn-arabic-2013-syria.html"
 ROOT = Path(__file__).parents[2]
@@ -61,6 +62,18 @@ async def test_console_errors_are_translated(
     assert out[0].startswith("تعذّر جلب الرابط")
     # "#9" pressed nothing; a short text with no article yet gets a hint how to start
     assert len(out) == 2 and "أرسل رابطًا أو الصق مقالًا" in out[1]
+    # no English inside the Arabic errors (the status code stays a number)
+    out = await chat(
+        settings,
+        store,
+        pages.url("/missing"),
+        "ftp://example.com/f",
+        "/summarize http://",
+        lang="ar",
+    )
+    assert len(out) == 3 and "404" in out[0]
+    for line in out:
+        assert latin_outside_links_and_commands(line) == [], line
 
 
 async def test_python_m_bot_chat_subprocess(settings: Settings, store: Store) -> None:
