@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _message(err: DigestBotError, lang: str) -> str:
-    from bot.errors import ConfigError
+    from bot.errors import ConfigError, StoreUnavailable
 
-    if isinstance(err, ConfigError):
+    if isinstance(err, ConfigError | StoreUnavailable):  # operator-facing: say which setting
         return err.detail
     return error_text(lang, err)

@@ -175,3 +175,18 @@ async def test_progress_is_shown_when_stderr_is_a_terminal(tmp_path: Path) -> No
     assert proc.returncode == 0
     assert "Reading the article" in shown and "Summarizing" in shown
     assert "Reading" not in out.decode()  # progress never reaches stdout
+
+
+async def test_unreachable_redis_names_the_server_without_its_password(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    code, out, err = await summarize(
+        str(SAMPLE), env=cli_env(tmp_path, REDIS_URL=url), cwd=tmp_path
+    )
+    assert code == 1 and out == ""
+    line = err.strip()
+    assert "\n" not in line and line.startswith(
+        "error: Redis is not reachable at redis://***@127.0.0.1:"
+    )
+    assert "hunter2" not in err
