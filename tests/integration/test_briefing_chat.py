@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import time
-
-import pytest
 
 from bot.briefings import sources as srcs
 from bot.briefings import subscriptions as subs
 from bot.briefings.feeds import FeedPoller
 from bot.briefings.sources import Source
 from bot.clock import FrozenClock
-from bot.config import Settings
 from bot.ingest.fetch import Fetcher
 from bot.store.redis import Store
-from tests.fakes.botapi import BotAPI
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
-from tests.integration.telegram_harness import NOW, Bot, running_bot
+from tests.integration.telegram_harness import NOW, Bot
 from tests.integration.test_feeds import page, rss
 from tests.unit.test_stories import DIFFERENT, SYNDICATED
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
-) -> AsyncIterator[Bot]:
-    async with running_bot(settings, store, botapi, fake_llm) as b:
-        yield b
 
 
 async def test_subscribe_timezone_unsubscribe_in_arabic_and_bad_input(

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 
 from bot.briefings import sources as srcs
@@ -29,14 +27,6 @@ from tests.integration.test_feeds import rss
 from tests.unit.test_rtl import first_strong
 
 REAL = Path(__file__).parents[1] / "fixtures" / "real" / "cnn-arabic-2013-syria.html"
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
-) -> AsyncIterator[Bot]:
-    async with running_bot(settings, store, botapi, fake_llm) as b:
-        yield b
 
 
 def latin_outside_links_and_commands(text: str) -> list[str]:

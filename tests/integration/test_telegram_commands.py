@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from bot.config import Settings
 from bot.render import strip_marks
-from bot.store.redis import Store
-from tests.fakes.botapi import BotAPI
-from tests.fakes.llm import FakeLLM
-from tests.integration.telegram_harness import ADMIN, Bot, running_bot
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
-) -> AsyncIterator[Bot]:
-    async with running_bot(settings, store, botapi, fake_llm) as b:
-        yield b
+from tests.integration.telegram_harness import ADMIN, Bot
 
 
 @pytest.mark.parametrize(

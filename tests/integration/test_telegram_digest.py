@@ -6,7 +6,6 @@ local page server and asks the fake LLM; everything is stored in the real Redis.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from tests.integration.telegram_harness import Bot, article_page, running_bot
 
 REAL = Path(__file__).parents[1] / "fixtures" / "real" / "cnn-arabic-2013-syria.html"
 GROUP = -100500
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
-) -> AsyncIterator[Bot]:
-    async with running_bot(settings, store, botapi, fake_llm) as b:
-        yield b
 
 
 @pytest.fixture
