@@ -19,6 +19,12 @@ Correct with any number of processes sharing one Redis:
 * **Grace.** A slot older than `grace` (BRIEFING_GRACE_HOURS) when claimed is skipped
   to the next day (`late_skipped`); otherwise the briefing goes out late.
 
+Round trips are shared. A tick loads the subscriptions of a whole claimed batch in one
+pipeline; the idempotency checks of the subscribers reaching that step together run as
+one Lua call (`_BEGIN` over many keys: each key is still checked and set atomically),
+and their done-marks and reschedules as one {sched} MULTI. A task still waits for its
+own write to land before its concurrency slot frees, so the crash bound above holds.
+
 Every outcome is counted: sent (a briefing, or the short "nothing new" line when
 BRIEFING_SKIP_EMPTY is off), skipped_empty (nothing new and BRIEFING_SKIP_EMPTY on),
 blocked (403: unsubscribed), failed (retries exhausted: retried by a later tick within
@@ -34,7 +40,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.commands.core import AsyncScript
 
@@ -96,17 +102,67 @@ end
 return ids
 """
 
-# KEYS[1] sent key; ARGV now, lease_until, ttl -> 'ok' | 'done' | 'busy'
+# KEYS sent keys; ARGV now, lease_until, ttl -> per key 'ok' | 'done' | 'busy'
 _BEGIN = """
-local v = redis.call('GET', KEYS[1])
-if v == 'done' then return 'done' end
-if v then
-  local until_ts = tonumber(string.sub(v, 9))
-  if until_ts and until_ts > tonumber(ARGV[1]) then return 'busy' end
+local out = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  local state = 'ok'
+  if v == 'done' then
+    state = 'done'
+  elseif v then
+    local until_ts = tonumber(string.sub(v, 9))
+    if until_ts and until_ts > tonumber(ARGV[1]) then state = 'busy' end
+  end
+  if state == 'ok' then
+    redis.call('SET', key, 'sending:' .. ARGV[2], 'EX', tonumber(ARGV[3]))
+  end
+  out[i] = state
 end
-redis.call('SET', KEYS[1], 'sending:' .. ARGV[2], 'EX', tonumber(ARGV[3]))
-return 'ok'
+return out
 """
+
+
+class _Batched:
+    """Coalesces requests made at about the same moment (same event-loop turn) into one
+    call of `run(items) -> results`; each caller awaits its own result."""
+
+    def __init__(self, run: Callable[[list[Any]], Awaitable[list[Any]]], limit: int = 500):
+        self.run = run
+        self.limit = limit
+        self.queue: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: Any) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.queue.append((item, fut))
+        if self.task is None:
+            self.task = asyncio.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                await asyncio.sleep(0)  # let the other ready tasks queue theirs
+                batch, self.queue = self.queue[: self.limit], self.queue[self.limit :]
+                try:
+                    results = await self.run([item for item, _ in batch])
+                except BaseException as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, fut), result in zip(batch, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(result)
+        finally:
+            self.task = None
+            for _, fut in self.queue:  # cancelled while waiting: nobody is left hanging
+                if not fut.done():
+                    fut.cancel()
+            self.queue = []
 
 
 @dataclass
@@ -130,10 +186,14 @@ class Delivery:
     on_progress: Callable[[int], None] | None = None
     _claim: AsyncScript | None = field(default=None, repr=False)
     _begin: AsyncScript | None = field(default=None, repr=False)
+    _begins: _Batched | None = field(default=None, repr=False)
+    _writes: _Batched | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._claim = self.store.redis.register_script(_CLAIM)
         self._begin = self.store.redis.register_script(_BEGIN)
+        self._begins = _Batched(self._begin_many)
+        self._writes = _Batched(self._write_many)
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
         """Atomically take up to `limit` due subscribers, leasing them until now + lease."""
@@ -149,10 +209,10 @@ class Delivery:
         counts: Counter[str] = Counter({name: 0 for name in OUTCOMES})
         sem = asyncio.Semaphore(self.concurrency)
 
-        async def one(uid: int) -> None:
+        async def one(uid: int, sub: Subscription | None) -> None:
             async with sem:
                 try:
-                    outcome = await self.deliver(uid, now)
+                    outcome = await self._deliver(uid, sub, now)
                 except Exception:  # one subscriber never stops the tick
                     log.exception("briefing for user %s failed", uid)
                     outcome = "failed"
@@ -162,13 +222,35 @@ class Delivery:
                     self.on_progress(1)
 
         while ids := await self.claim(now, self.batch):
-            await asyncio.gather(*(one(uid) for uid in ids))
+            loaded = await self._load(ids)
+            await asyncio.gather(*(one(uid, sub) for uid, sub in zip(ids, loaded, strict=True)))
         return counts
 
     async def deliver(self, user_id: int, now: datetime) -> str:
         """Handle one claimed subscriber; return the outcome name."""
+        return await self._deliver(user_id, await subs.get(self.store, user_id), now)
+
+    async def _load(self, ids: list[int]) -> list[Subscription | None]:
+        """The claimed subscriptions in one pipeline, as `subscriptions.get` reads them
+        (the user's /language preference wins over the language saved at /subscribe)."""
         k = self.store.keys
-        sub = await subs.get(self.store, user_id)
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for uid in ids:
+                pipe.hgetall(k.subscription(uid))
+                pipe.hget(k.user(uid), "lang")
+            raw = await pipe.execute()
+        out: list[Subscription | None] = []
+        for data, pref in zip(raw[::2], raw[1::2], strict=True):
+            if not data:
+                out.append(None)
+                continue
+            if pref in ("ar", "en"):
+                data["lang"] = pref
+            out.append(Subscription.from_hash(data))
+        return out
+
+    async def _deliver(self, user_id: int, sub: Subscription | None, now: datetime) -> str:
+        k = self.store.keys
         if sub is None:
             await self.store.redis.zrem(k.due(), str(user_id))
             return "gone"
@@ -179,11 +261,8 @@ class Delivery:
             await self._reschedule(sub, now)
             return "late_skipped"
         sent_key = k.sent(user_id, slot_date(sub.slot, sub.tz).isoformat())
-        assert self._begin is not None
-        state = await self._begin(
-            keys=[sent_key],
-            args=[now.timestamp(), (now + self.lease).timestamp(), SENT_TTL],
-        )
+        assert self._begins is not None
+        state = await self._begins((sent_key, now))
         if state == "done":
             await self._reschedule(sub, now)
             return "already_sent"
@@ -229,24 +308,51 @@ class Delivery:
                 await self.sleep(self.backoff * 2 ** (failures - 1))
 
     async def _finish(self, sub: Subscription, sent_key: str, now: datetime) -> None:
-        k = self.store.keys
-        nxt = next_due(sub.hhmm, sub.tz, max(now, sub.slot))
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.set(sent_key, "done", ex=SENT_TTL)
-            pipe.hset(
-                k.subscription(sub.user_id),
-                mapping={"slot": str(int(nxt.timestamp())), "last_sent": str(int(now.timestamp()))},
-            )
-            pipe.zadd(k.due(), {str(sub.user_id): nxt.timestamp()})
-            await pipe.execute()
+        """Mark the day done and reschedule (one MULTI shared with concurrent finishers)."""
+        assert self._writes is not None
+        await self._writes((sub, sent_key, now))
 
     async def _reschedule(self, sub: Subscription, now: datetime) -> None:
+        assert self._writes is not None
+        await self._writes((sub, None, now))
+
+    async def _begin_many(self, items: list[tuple[str, datetime]]) -> list[str]:
+        """One `_BEGIN` call per distinct `now` (all keys share the {sched} slot)."""
+        assert self._begin is not None
+        states: dict[int, str] = {}
+        by_now: dict[datetime, list[int]] = {}
+        for i, (_, now) in enumerate(items):
+            by_now.setdefault(now, []).append(i)
+        for now, idx in by_now.items():
+            out = await self._begin(
+                keys=[items[i][0] for i in idx],
+                args=[now.timestamp(), (now + self.lease).timestamp(), SENT_TTL],
+            )
+            states.update(zip(idx, (str(v) for v in out), strict=True))
+        return [states[i] for i in range(len(items))]
+
+    async def _write_many(
+        self, items: list[tuple[Subscription, str | None, datetime]]
+    ) -> list[None]:
+        """Reschedules (and done-marks, when a sent key is given), in one {sched} MULTI."""
         k = self.store.keys
-        nxt = next_due(sub.hhmm, sub.tz, max(now, sub.slot))
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(k.subscription(sub.user_id), "slot", str(int(nxt.timestamp())))
-            pipe.zadd(k.due(), {str(sub.user_id): nxt.timestamp()})
+            due: dict[str, float] = {}
+            for sub, sent_key, now in items:
+                nxt = next_due(sub.hhmm, sub.tz, max(now, sub.slot))
+                slot = str(int(nxt.timestamp()))
+                if sent_key is None:
+                    pipe.hset(k.subscription(sub.user_id), "slot", slot)
+                else:
+                    pipe.set(sent_key, "done", ex=SENT_TTL)
+                    last = str(int(now.timestamp()))
+                    pipe.hset(
+                        k.subscription(sub.user_id), mapping={"slot": slot, "last_sent": last}
+                    )
+                due[str(sub.user_id)] = nxt.timestamp()
+            pipe.zadd(k.due(), due)
             await pipe.execute()
+        return [None] * len(items)
 
     async def _blocked(self, sub: Subscription) -> None:
         """403: unsubscribe and delete the user's briefing data (issue 6)."""
