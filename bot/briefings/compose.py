@@ -30,10 +30,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from bot import stats
-from bot.briefings.delivery import Rendered
+from bot.briefings.delivery import Batched, Rendered
 from bot.briefings.feeds import load_articles
 from bot.briefings.schedule import local_date
-from bot.briefings.sources import Source, sources_for
+from bot.briefings.sources import Source
 from bot.briefings.stories import Story, cluster, rank
 from bot.briefings.subscriptions import Subscription
 from bot.domain import Article
@@ -106,6 +106,26 @@ class Composer:
     _memo: dict[tuple[str, str], ItemSummary] = field(default_factory=dict)
     _rendered: dict[Any, list[Any]] = field(default_factory=dict)
     _stories_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _briefings: dict[Any, tuple[list[Story], Rendered]] = field(default_factory=dict)
+    _own_sources: Batched | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Concurrent subscribers' own-source reads share one pipeline round trip.
+        self._own_sources = Batched(self._read_own_sources)
+
+    async def _read_own_sources(self, user_ids: list[int]) -> list[dict[str, str]]:
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for uid in user_ids:
+                pipe.hgetall(self.store.keys.user_sources(uid))
+            return list(await pipe.execute())
+
+    async def source_ids(self, user_id: int) -> frozenset[str]:
+        """Ids of the defaults plus the user's own sources (as sources.sources_for)."""
+        assert self._own_sources is not None
+        own = await self._own_sources(user_id)
+        ids = {s.id for s in self.defaults}
+        ids.update(Source.from_json(v).id for v in own.values())
+        return frozenset(ids)
 
     async def stories(self, now: datetime) -> list[Story]:
         """Every story of the last 48 h at `now` (clustered once per minute per process)."""
@@ -127,12 +147,17 @@ class Composer:
     ) -> Briefing:
         """The briefing `user_id` gets at `now`: top stories since `since` (at most 24 h)."""
         start = max(since, now - WINDOW) if since else now - WINDOW
-        mine = {s.id for s in await sources_for(self.store, self.defaults, user_id)}
+        mine = await self.source_ids(user_id)
+        return await self._build(lang, tz, now, start, mine)
+
+    async def _build(
+        self, lang: str, tz: str, now: datetime, start: datetime, mine: frozenset[str]
+    ) -> Briefing:
         top = rank(
             await self.stories(now),
             since=start,
             now=now,
-            source_ids=mine,
+            source_ids=set(mine),
             limit=self.max_stories,
         )
         memo = [self._memo.get((s.id, lang)) for s in top]
@@ -157,10 +182,17 @@ class Composer:
         """Delivery's builder: the rendered briefing for a claimed subscriber."""
         from bot.briefings.message import render_parts
 
-        briefing = await self.build(
-            user_id=sub.user_id, lang=sub.lang, tz=sub.tz, now=now, since=sub.last_sent
-        )
-        # Subscribers with the same sources get the same message: render it once.
+        since = sub.last_sent
+        start = max(since, now - WINDOW) if since else now - WINDOW
+        mine = await self.source_ids(sub.user_id)
+        stories = await self.stories(now)
+        # Subscribers sharing (language, local day, window, sources) get the same message:
+        # rank and render it once while the clustering is the same.
+        memo_key = (start, now, mine, sub.lang, local_date(now, sub.tz))
+        hit = self._briefings.get(memo_key)
+        if hit is not None and hit[0] is stories:
+            return hit[1]
+        briefing = await self._build(sub.lang, sub.tz, now, start, mine)
         key = (
             briefing.lang,
             briefing.day,
@@ -171,7 +203,12 @@ class Composer:
             if len(self._rendered) > 2000:
                 self._rendered.clear()
             parts = self._rendered[key] = render_parts(briefing)
-        return Rendered(parts, empty=briefing.empty)
+        rendered = Rendered(parts, empty=briefing.empty)
+        if all(i.path == "llm" for i in briefing.items):  # final: LLM items never change
+            if len(self._briefings) > 2000:
+                self._briefings.clear()
+            self._briefings[memo_key] = (stories, rendered)
+        return rendered
 
     async def summary(self, story: Story, lang: str) -> ItemSummary:
         """The story's item in `lang`: cached, else one LLM call shared by all callers."""

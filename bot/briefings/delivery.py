@@ -123,7 +123,7 @@ return out
 """
 
 
-class _Batched:
+class Batched:
     """Coalesces requests made at about the same moment (same event-loop turn) into one
     call of `run(items) -> results`; each caller awaits its own result."""
 
@@ -186,14 +186,14 @@ class Delivery:
     on_progress: Callable[[int], None] | None = None
     _claim: AsyncScript | None = field(default=None, repr=False)
     _begin: AsyncScript | None = field(default=None, repr=False)
-    _begins: _Batched | None = field(default=None, repr=False)
-    _writes: _Batched | None = field(default=None, repr=False)
+    _begins: Batched | None = field(default=None, repr=False)
+    _writes: Batched | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._claim = self.store.redis.register_script(_CLAIM)
         self._begin = self.store.redis.register_script(_BEGIN)
-        self._begins = _Batched(self._begin_many)
-        self._writes = _Batched(self._write_many)
+        self._begins = Batched(self._begin_many)
+        self._writes = Batched(self._write_many)
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
         """Atomically take up to `limit` due subscribers, leasing them until now + lease."""

@@ -131,6 +131,38 @@ async def test_briefing_one_llm_call_per_story_per_language_and_valid_message(
     assert ar.plain.index("بايدن") < ar.plain.index("الناتو")
 
 
+async def test_one_tick_gives_each_subscriber_the_stories_of_their_own_sources(
+    store: Store, pages: PageServer, fake_llm: FakeLLM, botapi: BotAPI, settings: Settings
+) -> None:
+    # Briefings are ranked and rendered once per (language, day, sources) and reused:
+    # a subscriber with an extra source of their own must still get their own stories.
+    fake_llm.handler = llm_item
+    alpha, beta = publish(pages)
+    await ingest(store, [alpha, beta])
+    for uid in (1, 2, 3):
+        await subs.subscribe(
+            store, user_id=uid, chat_id=uid, hhmm=AT, tz="Asia/Riyadh", lang="ar", now=NOW
+        )
+    await store.redis.hset(store.keys.user_sources(2), alpha.id, alpha.to_json())
+    llm = LLMClient(settings)
+    sender = TelegramSender(Bot(botapi.token, base_url=botapi.base_url))
+    await sender.start()
+    try:
+        composer = Composer(store=store, llm=llm, defaults=[beta])  # beta: no NATO story
+        delivery = Delivery(
+            store=store, sender=sender, builder=composer.for_subscription, concurrency=1
+        )
+        counts = await delivery.tick(DUE)  # one at a time: 2 and 3 come after 1 is built
+    finally:
+        await sender.close()
+        await llm.aclose()
+    assert counts["sent"] == 3
+    one, two, three = (botapi.sent_to(uid)[0] for uid in (1, 2, 3))
+    assert "اتصال هاتفي بين بايدن وبوتين" in one.plain and "الناتو" not in one.plain
+    assert "الناتو يبحث الحشود الروسية" in two.plain  # from the source user 2 added
+    assert three.text == one.text
+
+
 async def test_offline_briefing_is_extractive(
     store: Store, pages: PageServer, botapi: BotAPI
 ) -> None:
