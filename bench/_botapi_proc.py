@@ -3,7 +3,8 @@
     python -m bench._botapi_proc [PER_SECOND]
 
 Prints its base URL on the first line, then answers commands on stdin, one per line:
-`stats` prints one JSON line {"chats": [chat ids sent to, in order], "rejected": n};
+`stats` prints one JSON line {"chats": [chat ids sent to, in order], "rejected": n,
+"cpu": CPU seconds this process used so far};
 `quit` (or end of input) stops it. PER_SECOND > 0 refuses sendMessage calls above that
 many in any one-second window with 429 and retry_after=1, like Telegram's flood limit.
 """
@@ -53,7 +54,8 @@ async def main(per_second: int) -> None:
         line = (await reader.readline()).decode().strip()
         if line == "stats":
             chats = [s.chat_id for s in fake.sent]
-            print(json.dumps({"chats": chats, "rejected": fake.rejected}), flush=True)
+            body = {"chats": chats, "rejected": fake.rejected, "cpu": time.process_time()}
+            print(json.dumps(body), flush=True)
         elif line in ("quit", ""):
             break
     await fake.stop()

@@ -65,6 +65,7 @@ class FakeBotProcess:
         self.per_second = per_second
         self.proc: asyncio.subprocess.Process | None = None
         self.url = ""
+        self.cpu = 0.0  # CPU seconds the fake had used at the last stats()
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
@@ -84,6 +85,7 @@ class FakeBotProcess:
         self.proc.stdin.write(b"stats\n")
         await self.proc.stdin.drain()
         data = json.loads(await self.proc.stdout.readline())
+        self.cpu = float(data.get("cpu", 0.0))
         return [int(c) for c in data["chats"]], int(data["rejected"])
 
     async def stop(self) -> None:
@@ -106,6 +108,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def redis_cpu(store: Store) -> float:
+    """CPU seconds the Redis server has used (user + sys)."""
+    info = await store.redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 async def used_memory(store: Store) -> int:
@@ -303,11 +311,16 @@ async def main(
             concurrency=32,
         )
         await composer.stories(DUE_AT)  # clustering is per tick, not per subscriber
+        await fake.stats()
+        fake_cpu0, redis_cpu0 = fake.cpu, await redis_cpu(store)
         t0, cpu0 = time.perf_counter(), time.process_time()
         counts = await delivery.tick(DUE_AT)
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        redis_ms = (await redis_cpu(store) - redis_cpu0) * 1000
         after_send = await used_memory(store)
         chats, _ = await fake.stats()
+        fake_ms = (fake.cpu - fake_cpu0) * 1000 / max(1, len(chats))
+        redis_ms /= max(1, len(chats))
         stories = {s.id for s in await composer.stories(DUE_AT)}
         target_calls = len(stories) * 2
         await sender.close()
@@ -316,6 +329,7 @@ async def main(
         cpu_ms = cpu * 1000 / max(1, len(chats))
         print(
             f"limiter off: {counts} in {elapsed:.1f}s = {off_rate:.0f} msg/s, {cpu_ms:.2f} ms CPU/msg"
+            f" (fake Bot API {fake_ms:.2f} ms, Valkey {redis_ms:.2f} ms)"
         )
         lines += [
             f"**{n:,} subscribers**, Arabic and English (half each), in {len(ZONES)} zones "
@@ -332,6 +346,8 @@ async def main(
             f"**{off_rate:,.0f} msg/s** | >= 1,000 msg/s |",
             f"| bot CPU per message (compose + claim + send, limiter off) | {cpu_ms:.2f} ms "
             f"= {1000 / cpu_ms:,.0f} msg/s per fully used core | |",
+            f"| CPU per message on the other side (limiter off) | fake Bot API {fake_ms:.2f} ms, "
+            f"Valkey {redis_ms:.2f} ms | |",
             f"| lost / duplicates (limiter off) | {n - len(set(chats))} / "
             f"{len(chats) - len(set(chats))} | 0 / 0 |",
         ]
