@@ -123,6 +123,35 @@ return out
 """
 
 
+# KEYS[1] due zset, then per item its subscription hash and, when ARGV says it was
+# sent, its sent key; ARGV[1] sent-key ttl, then per item: user id, next slot (epoch
+# seconds), last_sent (epoch seconds, or '' for a reschedule only). A subscription
+# deleted meanwhile (/unsubscribe during the send) is not brought back.
+_FINISH = """
+local ttl = tonumber(ARGV[1])
+local k = 2
+for i = 2, #ARGV, 3 do
+  local uid, slot, last = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local sub = KEYS[k]
+  if last ~= '' then
+    redis.call('SET', KEYS[k + 1], 'done', 'EX', ttl)
+    k = k + 2
+  else
+    k = k + 1
+  end
+  if redis.call('EXISTS', sub) == 1 then
+    if last ~= '' then
+      redis.call('HSET', sub, 'slot', slot, 'last_sent', last)
+    else
+      redis.call('HSET', sub, 'slot', slot)
+    end
+    redis.call('ZADD', KEYS[1], slot, uid)
+  end
+end
+return 1
+"""
+
+
 class Batched:
     """Coalesces requests made at about the same moment (same event-loop turn) into one
     call of `run(items) -> results`; each caller awaits its own result."""
@@ -188,12 +217,14 @@ class Delivery:
     _begin: AsyncScript | None = field(default=None, repr=False)
     _begins: Batched | None = field(default=None, repr=False)
     _writes: Batched | None = field(default=None, repr=False)
+    _finish_script: AsyncScript | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._claim = self.store.redis.register_script(_CLAIM)
         self._begin = self.store.redis.register_script(_BEGIN)
         self._begins = Batched(self._begin_many)
         self._writes = Batched(self._write_many)
+        self._finish_script = self.store.redis.register_script(_FINISH)
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
         """Atomically take up to `limit` due subscribers, leasing them until now + lease."""
@@ -334,24 +365,20 @@ class Delivery:
     async def _write_many(
         self, items: list[tuple[Subscription, str | None, datetime]]
     ) -> list[None]:
-        """Reschedules (and done-marks, when a sent key is given), in one {sched} MULTI."""
+        """Reschedules (and done-marks, when a sent key is given): one `_FINISH` call,
+        atomic like a {sched} MULTI but with one reply to parse."""
+        assert self._finish_script is not None
         k = self.store.keys
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            due: dict[str, float] = {}
-            for sub, sent_key, now in items:
-                nxt = next_due(sub.hhmm, sub.tz, max(now, sub.slot))
-                slot = str(int(nxt.timestamp()))
-                if sent_key is None:
-                    pipe.hset(k.subscription(sub.user_id), "slot", slot)
-                else:
-                    pipe.set(sent_key, "done", ex=SENT_TTL)
-                    last = str(int(now.timestamp()))
-                    pipe.hset(
-                        k.subscription(sub.user_id), mapping={"slot": slot, "last_sent": last}
-                    )
-                due[str(sub.user_id)] = nxt.timestamp()
-            pipe.zadd(k.due(), due)
-            await pipe.execute()
+        keys: list[str] = [k.due()]
+        args: list[str | int] = [SENT_TTL]
+        for sub, sent_key, now in items:
+            nxt = next_due(sub.hhmm, sub.tz, max(now, sub.slot))
+            keys.append(k.subscription(sub.user_id))
+            if sent_key is not None:
+                keys.append(sent_key)
+            last = "" if sent_key is None else str(int(now.timestamp()))
+            args += [str(sub.user_id), str(int(nxt.timestamp())), last]
+        await self._finish_script(keys=keys, args=args)
         return [None] * len(items)
 
     async def _blocked(self, sub: Subscription) -> None:

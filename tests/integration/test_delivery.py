@@ -267,6 +267,24 @@ async def test_unsubscribed_while_claimed_is_dropped(
     assert botapi.sent == []
 
 
+async def test_unsubscribed_during_the_send_is_not_brought_back(
+    store: Store, sender: TelegramSender, botapi: BotAPI
+) -> None:
+    await add(store, 1)
+    await add(store, 2)
+
+    async def unsubscribing(sub: Subscription, now: datetime) -> Rendered:
+        if sub.user_id == 1:  # /unsubscribe lands while the briefing is on its way
+            await subs.unsubscribe(store, 1)
+        return await build(sub, now)
+
+    counts = await make(store, sender, builder=unsubscribing).tick(T0)
+    assert counts["sent"] == 2  # it was already under way
+    assert await subs.get(store, 1) is None
+    assert await store.redis.zscore(store.keys.due(), "1") is None
+    assert await store.redis.zscore(store.keys.due(), "2") == (T0 + timedelta(days=1)).timestamp()
+
+
 async def test_scheduler_runs_tick_every_minute_and_polling_per_interval(
     store: Store, sender: TelegramSender, settings: object
 ) -> None:
