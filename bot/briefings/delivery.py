@@ -176,13 +176,15 @@ class Batched:
                 batch, self.queue = self.queue[: self.limit], self.queue[self.limit :]
                 try:
                     results = await self.run([item for item, _ in batch])
-                except BaseException as exc:
+                except Exception as exc:
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
                     continue
+                except BaseException:  # cancelled: so are its callers' waits
+                    for _, fut in batch:
+                        fut.cancel()
+                    raise
                 for (_, fut), result in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(result)

@@ -10,7 +10,7 @@ import pytest
 from telegram import Bot
 
 from bot.briefings import subscriptions as subs
-from bot.briefings.delivery import Delivery, Rendered, format_counts
+from bot.briefings.delivery import Batched, Delivery, Rendered, format_counts
 from bot.briefings.subscriptions import Subscription
 from bot.chat.types import Button
 from bot.store.redis import Store
@@ -340,3 +340,20 @@ async def test_endless_429_is_bounded(store: Store, sender: TelegramSender, bota
     counts = await make(store, sender, sleep=sleeps, max_retry_after=3).tick(T0)
     assert counts["failed"] == 1 and sleeps.waits == [2.0, 2.0, 2.0]
     assert botapi.sent == []
+
+
+async def test_batched_calls_share_one_run_and_each_gets_its_own_result() -> None:
+    runs: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[int]:
+        runs.append(items)
+        if 13 in items:
+            raise ValueError("redis down")
+        return [i * 10 for i in items]
+
+    batched = Batched(run)
+    assert await asyncio.gather(*(batched(i) for i in range(5))) == [0, 10, 20, 30, 40]
+    assert runs == [[0, 1, 2, 3, 4]]  # five concurrent callers, one round trip
+    results = await asyncio.gather(batched(12), batched(13), return_exceptions=True)
+    assert all(isinstance(r, ValueError) for r in results)  # a failed run fails its callers
+    assert await batched(7) == 70  # and the next call works again
