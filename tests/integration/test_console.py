@@ -76,14 +76,19 @@ async def test_console_errors_are_translated(
         assert latin_outside_links_and_commands(line) == [], line
 
 
-async def test_python_m_bot_chat_subprocess(settings: Settings, store: Store) -> None:
+async def chat_process(
+    settings: Settings, store: Store, stdin: bytes, *, log_level: str | None
+) -> tuple[int | None, str, str]:
+    """Run `python -m bot chat --lang ar` on the test Redis, offline; return code, out, err."""
     env = {
         **os.environ,
         "REDIS_URL": settings.redis_url or "",
         "REDIS_PREFIX": store.keys.prefix,
         "OPENAI_API_KEY": "",
-        "LOG_LEVEL": "WARNING",
     }
+    env.pop("LOG_LEVEL", None)
+    if log_level is not None:
+        env["LOG_LEVEL"] = log_level
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -97,9 +102,13 @@ async def test_python_m_bot_chat_subprocess(settings: Settings, store: Store) ->
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(b"/help\n/length\n"), 60)
-    assert proc.returncode == 0, stderr.decode()
-    text = stdout.decode()
+    stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), 90)
+    return proc.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_python_m_bot_chat_subprocess(settings: Settings, store: Store) -> None:
+    code, text, err = await chat_process(settings, store, b"/help\n/length\n", log_level="WARNING")
+    assert code == 0, err
     assert "ما يمكنني فعله" in text and "[#2] مفصّل" in text
 
 
@@ -109,31 +118,12 @@ async def test_pasted_article_in_the_terminal_is_one_message(
     """Piping the sample article (many lines) gives one digest, not one reply per line,
     and no log lines mix with the replies."""
     sample = (ROOT / "bot" / "samples" / "sample-article-ar.txt").read_text("utf-8")
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.redis_url or "",
-        "REDIS_PREFIX": store.keys.prefix,
-        "OPENAI_API_KEY": "",
-    }
-    env.pop("LOG_LEVEL", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "chat",
-        "--lang",
-        "ar",
-        cwd=ROOT,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
     question = "\n.\nمتى بدأ الاتصال الهاتفي؟\n"
-    stdout, stderr = await asyncio.wait_for(proc.communicate((sample + question).encode()), 90)
-    assert proc.returncode == 0, stderr.decode()
-    text = stdout.decode()
+    code, text, err = await chat_process(
+        settings, store, (sample + question).encode(), log_level=None
+    )
+    assert code == 0, err
     assert text.count("ملخص دون اتصال") == 1  # one offline digest for the whole paste
     assert "أرسل رابطًا أو الصق مقالًا" not in text  # no line was taken for a question
     assert "بدأ الساعة" in text  # the question was answered from the article's passages
-    assert "INFO" not in stderr.decode() and "Traceback" not in stderr.decode()
+    assert "INFO" not in err and "Traceback" not in err
