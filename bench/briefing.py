@@ -41,9 +41,9 @@ from bot.briefings.sources import Source
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.ingest.fetch import Fetcher
+from bot.llm.client import LLMClient
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
-from bot.summarize.llm import LLMClient
 from bot.telegram.app import AiohttpRequest
 from bot.telegram.sender import TelegramSender
 from tests.fakes.botapi import TOKEN

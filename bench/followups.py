@@ -24,10 +24,10 @@ from bot.config import Settings
 from bot.domain import Article
 from bot.followups.retrieval import split_passages
 from bot.followups.service import ARTICLE_SHARE, FollowupService, _passage_size
+from bot.llm.client import LLMClient
+from bot.llm.tokens import count_tokens
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
-from bot.summarize.llm import LLMClient
-from bot.summarize.tokens import count_tokens
 from tests.fakes.llm import FakeLLM
 from tests.unit.test_retrieval import (
     LONG_QUESTION,

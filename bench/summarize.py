@@ -38,9 +38,9 @@ from bot.config import Settings
 from bot.ingest.arabic import split_sentences
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher
+from bot.llm.client import LLMClient
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
-from bot.summarize.llm import LLMClient
 from bot.summarize.pipeline import LLMSummarizer
 from bot.summarize.service import SummarizeService
 

@@ -97,7 +97,7 @@ class Composer:
     """Builds briefings. One instance per process; share it between ticks."""
 
     store: Store
-    llm: Any | None  # bot.summarize.llm.LLMClient, or None for offline mode
+    llm: Any | None  # bot.llm.client.LLMClient, or None for offline mode
     defaults: list[Source]
     max_stories: int = MAX_STORIES
     llm_calls: int = 0
@@ -259,7 +259,7 @@ class Composer:
         return item
 
     async def _call_llm(self, story: Story, lang: str) -> ItemSummary:
-        from bot.summarize.prompts import load_prompt
+        from bot.llm.prompts import load_prompt
 
         lead = story.lead
         system = load_prompt("briefing_item").render(language=LANGUAGE_NAMES.get(lang, lang))

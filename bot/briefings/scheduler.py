@@ -67,7 +67,7 @@ class Briefings:
     ) -> Briefings:
         """Build every briefing service (raises ConfigError for a bad FEEDS_FILE)."""
         from bot.ingest.fetch import Fetcher
-        from bot.summarize.llm import LLMClient
+        from bot.llm.client import LLMClient
 
         clock = clock or SystemClock()
         defaults = load_defaults(settings.feeds_file)

@@ -27,10 +27,10 @@ from bot.followups.retrieval import PassageIndex, match_form, question_query, qu
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
 from bot.ingest.arabic import tokens as word_tokens
+from bot.llm.client import LLMClient
+from bot.llm.prompts import load_prompt
+from bot.llm.tokens import count_tokens
 from bot.store.redis import Store
-from bot.summarize.llm import LLMClient
-from bot.summarize.prompts import load_prompt
-from bot.summarize.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError, field_validator
 
 from bot.domain import Article, Lang, Length, Progress, Stage
+from bot.llm.client import LLMClient, LLMOutputError, Usage
+from bot.llm.prompts import combined_version, load_prompt
+from bot.llm.tokens import count_tokens
 from bot.summarize.guards import all_unsupported, language_ok, source_number_keys
-from bot.summarize.llm import LLMClient, LLMOutputError, Usage
-from bot.summarize.prompts import combined_version, load_prompt
-from bot.summarize.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 

@@ -31,10 +31,10 @@ from bot.errors import LLMError
 from bot.ingest.extract import extract_html, extract_text
 from bot.ingest.fetch import FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, validate_url
+from bot.llm.client import LLMClient
 from bot.store.redis import Store
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive
-from bot.summarize.llm import LLMClient
 from bot.summarize.pipeline import LLMSummarizer, prompt_version
 
 log = logging.getLogger(__name__)

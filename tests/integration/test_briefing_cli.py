@@ -30,8 +30,8 @@ from bot.briefings.sources import Source
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.ingest.fetch import Fetcher
+from bot.llm.client import LLMClient
 from bot.store.redis import Store
-from bot.summarize.llm import LLMClient
 from bot.telegram.sender import TelegramSender
 from tests.fakes.botapi import BotAPI, parse_html
 from tests.fakes.llm import FakeLLM

@@ -8,8 +8,8 @@ from typing import Any
 from bot import stats
 from bot.briefings.compose import Composer
 from bot.config import Settings
+from bot.llm.client import LLMClient
 from bot.store.redis import Store
-from bot.summarize.llm import LLMClient
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
 from tests.integration.test_briefing_cli import DUE, ingest, llm_item, publish

@@ -19,11 +19,11 @@ from bot.domain import Article, Stage
 from bot.ingest.arabic import arabic_ratio, split_sentences
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher
+from bot.llm.client import LLMClient
+from bot.llm.tokens import count_tokens
 from bot.store.redis import Store
 from bot.summarize.cache import SingleFlight
-from bot.summarize.llm import LLMClient
 from bot.summarize.service import FALLBACK_TTL_SECONDS, SummarizeService
-from bot.summarize.tokens import count_tokens
 from tests.fakes.llm import FakeLLM, Timeout
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ from bot.followups.retrieval import (
     top_passages,
 )
 from bot.ingest.arabic import clean_text, split_sentences, tokens
-from bot.summarize.tokens import count_tokens
+from bot.llm.tokens import count_tokens
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

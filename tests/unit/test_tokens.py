@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.summarize.tokens import count_tokens, estimate_tokens
+from bot.llm.tokens import count_tokens, estimate_tokens
 
 SEED = (Path(__file__).parents[1] / "fixtures" / "seed-article-ar.txt").read_text("utf-8")
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from bot import metrics
 from bot.config import Settings
 from bot.errors import LLMError
-from bot.summarize.prompts import load_prompt
-from bot.summarize.tokens import count_tokens
+from bot.llm.prompts import load_prompt
+from bot.llm.tokens import count_tokens
 
 if TYPE_CHECKING:
     import openai
