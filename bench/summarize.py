@@ -35,7 +35,6 @@ from typing import Any
 
 from bench._report import write_section
 from bot.config import Settings
-from bot.ingest.arabic import split_sentences
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher
 from bot.llm.client import LLMClient
@@ -43,6 +42,7 @@ from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
 from bot.summarize.pipeline import LLMSummarizer
 from bot.summarize.service import SummarizeService
+from tests.fakes.models import faithful
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "fixtures" / "seed-article-ar.txt"
@@ -60,22 +60,7 @@ BLOCK = re.compile(r"<(article|notes)>\n(.*)\n</\1>", re.S)
 
 def responder(body: dict[str, Any]) -> str:
     """A faithful fake model: headline and bullets are sentences of the data it got."""
-    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    system = next(m["content"] for m in body["messages"] if m["role"] == "system")
-    m = BLOCK.search(user)
-    data = m.group(2) if m else ""
-    lines = [line.removeprefix("- ") for line in data.split("\n")]
-    sentences = [s for s in split_sentences("\n".join(lines)) if len(s) > 25] or ["نص"]
-    if '"points"' in system:
-        return json.dumps({"points": sentences[:3]}, ensure_ascii=False)
-    return json.dumps(
-        {
-            "headline": sentences[0][:90],
-            "bullets": sentences[:4],
-            "questions": ["من؟", "متى؟", "لماذا؟"],
-        },
-        ensure_ascii=False,
-    )
+    return faithful(body)
 
 
 # --- articles ---------------------------------------------------------------------

@@ -61,6 +61,12 @@ class Digest(BaseModel):
     partial: bool = False
     translation_note: bool = False
     unverified_dropped: int = 0
+    # evidence: per bullet, the ids of the article sentences it rests on, and their text
+    sources: list[list[int]] = Field(default_factory=list)
+    quotes: list[str] = Field(default_factory=list)
+    translated: bool = False  # translated from the digest in the article's language
+    # what the checks found and repaired (bullets_raw, supported_raw, recited, ...)
+    quality: dict[str, int] = Field(default_factory=dict)
     model: str | None = None
     prompt_version: str | None = None
     llm_calls: int = 0

@@ -82,9 +82,14 @@ class NotAnArticle(DigestBotError):
 
 
 class LLMError(DigestBotError):
-    """The LLM failed after retries (down, timeouts, garbage). Callers fall back to extractive."""
+    """The LLM failed after retries (down, timeouts, garbage). Callers fall back to extractive.
+
+    `usage` (a `bot.llm.client.Usage`, or None) is what the failed work had already cost,
+    so callers can still charge it to the budget and the stats.
+    """
 
     key = "error.llm"
+    usage: Any = None
 
 
 class RateLimited(DigestBotError):

@@ -22,6 +22,7 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `LLM_SECONDS` `digestbot_llm_latency_seconds` | histogram | - | LLM client, wall time of one call |
 | `FETCH_ERRORS` `digestbot_fetch_errors_total` | counter | `kind`: see `fetch_error_kind()` | fetcher / extractor, once per failed fetch |
 | `BRIEFINGS` `digestbot_briefings_total` | counter | `outcome`: the names of `bot.briefings.delivery.OUTCOMES` (sent, skipped_empty, blocked, failed, already_sent, late_skipped) plus its diagnostics (gone, replanned, in_flight) | `Delivery.tick`, once per claimed subscriber |
+| `LLM_REPAIRS` `digestbot_llm_repairs_total` | counter | `kind`: see `REPAIR_KINDS` | LLM client and digest guards, once per adaptation, retry or repair |
 | `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
 
 Example: `from bot import metrics; metrics.DIGESTS.labels(path="cache").inc()`, or
@@ -115,6 +116,25 @@ BRIEFINGS = Counter(
     "digestbot_briefings",
     "Daily briefing deliveries, by outcome.",
     ["outcome"],
+    registry=REGISTRY,
+)
+# What the LLM client and the digest guards had to do to get a usable reply.
+REPAIR_KINDS = (
+    "param_adapted",  # a 400 named a parameter; the request was adapted and re-sent
+    "think_stripped",  # a <think> block was removed from the reply
+    "length_retry",  # finish_reason "length": asked again with more room
+    "json_repaired",  # broken JSON (prompt-only path) repaired by json-repair
+    "shape_retry",  # a digest broke a shape or evidence rule: one corrective retry
+    "item_dropped",  # a bullet or question dropped (cut off, duplicate, malformed)
+    "unsupported_dropped",  # a bullet not supported by its cited sentences, dropped
+    "recited",  # a bullet's citation pointed elsewhere; re-anchored to its support
+    "topped_up",  # too few bullets left: article sentences added to reach the range
+    "language_pivot",  # wrong language: summarized in the article's language, translated
+)
+LLM_REPAIRS = Counter(
+    "digestbot_llm_repairs",
+    "Adaptations, corrective retries and repairs of LLM replies, by kind.",
+    ["kind"],
     registry=REGISTRY,
 )
 RATE_LIMIT_HITS = Counter(

@@ -306,7 +306,7 @@ def _split_commas(sentence: str) -> list[str]:
     return out
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, *, commas: bool = True) -> list[str]:
     """Split `text` into sentences (cleaned with clean_text, in order, none empty).
 
     Boundaries: newlines; runs of . ! ? ؟ ؛ … (closing quotes/brackets stay with the
@@ -321,7 +321,7 @@ def split_sentences(text: str) -> list[str]:
         if not line:
             continue
         for piece in _split_line(line):
-            for sentence in _split_commas(piece):
+            for sentence in _split_commas(piece) if commas else [piece]:
                 s = sentence.strip()
                 if s and any(ch.isalnum() for ch in s):
                     out.append(s)

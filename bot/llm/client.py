@@ -1,12 +1,29 @@
 """The LLM client: the official `openai` SDK (AsyncOpenAI) against any OpenAI-compatible
-server (OpenAI, Ollama, vLLM, LM Studio, OpenRouter), with structured JSON output.
+server (OpenAI chat and reasoning models, Azure OpenAI, Ollama, vLLM, llama.cpp, LM
+Studio, OpenRouter, DeepSeek, Gemini), with structured JSON output.
 
-`complete_json` asks for `response_format` json_schema (strict). Servers that refuse it
-with a 400 get the same request once more without it, with the schema spelled out in the
-prompt; the JSON is then parsed from the text (```json fences tolerated) and the refusal
-is remembered for the client's lifetime. Every failure becomes `LLMError`: connection
-errors, timeouts and HTTP errors after the SDK's own retries, and `LLMOutputError` (a
-subclass) for a reply that is not the JSON object asked for.
+What real servers do, and what the client does about it (`tests/fakes/llm.py` has one
+fake mode per server that plays each of these):
+
+* **Parameters a model refuses.** A 400 that names a parameter (`param` in the error
+  body, or the parameter quoted in the message: "Unsupported parameter: 'max_tokens'",
+  "Unrecognized request argument supplied: max_completion_tokens") makes the client adapt
+  the request and send it again: `max_completion_tokens` <-> `max_tokens`, no
+  `temperature`, no `reasoning_effort`, and `response_format` stepped down from
+  json_schema to json_object to none (JSON asked for in the prompt). What worked is
+  remembered per model for the client's lifetime (`profile(model)`).
+* **Reasoning models.** Names of the o-series and the gpt-5 family start with
+  `max_completion_tokens`, no temperature, `reasoning_effort="low"` and extra room for
+  the hidden reasoning. `<think>…</think>` blocks in the content (DeepSeek-R1 or Qwen3
+  behind llama.cpp, vLLM or Ollama) are stripped; `reasoning_content` / `reasoning`
+  fields are ignored.
+* **Cut replies.** `finish_reason: "length"` is never parsed as if whole: the request is
+  sent once more with more room; cut again, it fails as `LLMTruncated`.
+* **Broken JSON** on the prompt-only path (fences, unescaped quotes, a missing brace) is
+  repaired with `json-repair`; on the schema path the JSON must parse as is.
+
+Every call, refused and failed ones included, is counted in `Usage` (`calls`, tokens)
+and in the metrics; an error carries what was spent so far in `err.usage`.
 """
 
 from __future__ import annotations
@@ -15,8 +32,9 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot import metrics
 from bot.config import Settings
@@ -30,15 +48,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _FENCE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
+_THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.I)
+_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.I)
+# "Unsupported parameter: 'max_tokens'", "Unrecognized request argument supplied: x",
+# "'temperature' does not support 0.2", "Unknown name \"max_completion_tokens\"" ...
+_QUOTED = re.compile(r"['\"`]([a-z_][a-z0-9_.]*)['\"`]")
+_ARGUMENT = re.compile(
+    r"(?:argument|parameter|field)s?(?: supplied)?:?\s+([a-z_][a-z0-9_.]*)", re.I
+)
+_REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?(?:o\d|gpt-5)", re.I)
+REASONING_HEADROOM = 2048  # extra completion tokens for a reasoning model's hidden thoughts
+MAX_ADAPTATIONS = 4
+
+JsonMode = Literal["schema", "object", "prompt"]
 
 
 class LLMOutputError(LLMError):
-    """The model answered, but not with the JSON object that was asked for.
+    """The model answered, but not with the JSON object that was asked for."""
 
-    `usage` holds what that answer cost (None when unknown).
-    """
 
-    usage: Usage | None = None
+class LLMTruncated(LLMOutputError):
+    """The reply was cut (`finish_reason: "length"`), even with more room."""
 
 
 @dataclass
@@ -54,10 +85,73 @@ class Usage:
         self.completion_tokens += other.completion_tokens
         self.calls += other.calls
 
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
-def parse_json_object(text: str) -> dict[str, Any]:
+
+@dataclass
+class ModelProfile:
+    """What one model accepts, learned from its 400s (or known from its name)."""
+
+    token_param: str = "max_completion_tokens"
+    temperature: bool = True
+    reasoning_effort: bool = False
+    headroom: int = 0
+    json_mode: JsonMode = "schema"
+    adapted: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_model(cls, model: str) -> ModelProfile:
+        if _REASONING_MODEL.match(model):
+            return cls(temperature=False, reasoning_effort=True, headroom=REASONING_HEADROOM)
+        return cls()
+
+    def adapt(self, param: str, *, sent: dict[str, Any]) -> bool:
+        """Change the request so it no longer sends `param`; False if nothing can change."""
+        name = param.split(".")[0].lower()
+        if name in ("max_tokens", "max_completion_tokens") and name == self.token_param:
+            self.token_param = (
+                "max_tokens" if name == "max_completion_tokens" else ("max_completion_tokens")
+            )
+        elif name == "temperature" and self.temperature:
+            self.temperature = False
+        elif name == "reasoning_effort" and self.reasoning_effort:
+            self.reasoning_effort = False
+        elif name in ("response_format", "json_schema", "strict") and "response_format" in sent:
+            self.json_mode = "object" if self.json_mode == "schema" else "prompt"
+        else:
+            return False
+        self.adapted.append(name)
+        return True
+
+
+@dataclass
+class Reply:
+    """One successful completion: its text (think blocks removed) and what it cost."""
+
+    text: str
+    usage: Usage
+    truncated: bool = False
+
+
+def strip_think(text: str) -> str:
+    """Return `text` without reasoning blocks: `<think>…</think>` anywhere, an unclosed
+    `<think>` at the start (the reply was cut while thinking: nothing is left), or
+    reasoning that ends with a bare `</think>` (the template opened the block)."""
+    out = _THINK.sub("", text)
+    if _THINK_CLOSE.search(out):
+        out = _THINK_CLOSE.split(out)[-1]
+    opened = _THINK_OPEN.search(out)
+    if opened:
+        out = out[: opened.start()]
+    return out.strip()
+
+
+def parse_json_object(text: str, *, repair: bool = False) -> dict[str, Any]:
     """Return the JSON object in `text` (bare, or in a ```json fence, or with chatter
-    around the outermost braces); raise LLMOutputError when there is none."""
+    around the outermost braces). With `repair`, broken JSON (unescaped quotes, missing
+    braces) is mended with json-repair. Raise LLMOutputError when there is no object."""
     body = text.strip()
     fenced = _FENCE.match(body)
     if fenced:
@@ -73,15 +167,50 @@ def parse_json_object(text: str) -> dict[str, Any]:
             continue
         if isinstance(value, dict):
             return value
+    if repair and start != -1:
+        import json_repair
+
+        value = json_repair.loads(body[start:])
+        if isinstance(value, dict) and value:
+            metrics.LLM_REPAIRS.labels(kind="json_repaired").inc()
+            log.info("repaired broken JSON from the model")
+            return value
     raise LLMOutputError("the model's reply is not a JSON object")
 
 
-def _parse(text: str, usage: Usage) -> dict[str, Any]:
-    try:
-        return parse_json_object(text)
-    except LLMOutputError as err:
-        err.usage = usage
-        raise
+def _bad_param(exc: openai.APIStatusError) -> str:
+    """The parameter a 400 complains about ('' when it names none)."""
+    param = getattr(exc, "param", None)
+    if isinstance(param, str) and param:
+        return param
+    message = str(getattr(exc, "message", "")) + " " + json.dumps(exc.body, default=str)
+    for pattern in (_QUOTED, _ARGUMENT):
+        for m in pattern.finditer(message):
+            name = m.group(1).lower()
+            if name in _KNOWN_PARAMS:
+                return name
+    lowered = message.lower()
+    for name in ("response_format", "json_schema", "max_completion_tokens", "max_tokens"):
+        if name in lowered:
+            return name
+    return ""
+
+
+_KNOWN_PARAMS = {
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "reasoning_effort",
+    "response_format",
+    "response_format.type",
+    "json_schema",
+    "strict",
+}
+
+
+def _fail(err: LLMError, usage: Usage) -> LLMError:
+    err.usage = usage
+    return err
 
 
 class LLMClient:
@@ -97,7 +226,7 @@ class LLMClient:
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
         )
-        self.response_format_rejected = False
+        self._profiles: dict[str, ModelProfile] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMClient | None:
@@ -107,49 +236,152 @@ class LLMClient:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _create(
-        self, messages: list[dict[str, str]], max_tokens: int, **extra: Any
-    ) -> tuple[str, Usage]:
+    def profile(self, model: str | None = None) -> ModelProfile:
+        """What the model accepts (learned so far)."""
+        name = model or self.model
+        if name not in self._profiles:
+            self._profiles[name] = ModelProfile.for_model(name)
+        return self._profiles[name]
+
+    def _request(
+        self, prof: ModelProfile, max_tokens: int, response_format: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {prof.token_param: max_tokens + prof.headroom}
+        if prof.temperature:
+            kwargs["temperature"] = 0.2
+        if prof.reasoning_effort:
+            kwargs["reasoning_effort"] = "low"
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        return kwargs
+
+    async def _send(
+        self, messages: list[dict[str, str]], kwargs: dict[str, Any], usage: Usage
+    ) -> tuple[Any, float]:
+        """One API call: (the response, when it started). Transport and HTTP errors
+        become LLMError; a 4xx keeps the SDK exception as __cause__ for `_create`."""
         import openai
 
         started = time.perf_counter()
+        usage.calls += 1
         try:
             resp = await self._client.chat.completions.create(
                 model=self.model,
                 messages=messages,  # type: ignore[arg-type]
-                max_tokens=max_tokens,
-                temperature=0.2,
-                **extra,
+                **kwargs,
             )
         except openai.OpenAIError as exc:
             metrics.observe_llm(
                 seconds=time.perf_counter() - started, tokens_in=0, tokens_out=0, ok=False
             )
             if isinstance(exc, openai.APITimeoutError):
-                raise LLMError("the LLM timed out") from None
+                raise _fail(LLMError("the LLM timed out"), usage) from None
             if isinstance(exc, openai.APIConnectionError):
-                raise LLMError(f"cannot reach the LLM: {type(exc).__name__}") from None
-            if isinstance(exc, openai.APIStatusError):
-                raise LLMError(
-                    f"the LLM answered HTTP {exc.status_code}", status=exc.status_code
+                raise _fail(
+                    LLMError(f"cannot reach the LLM: {type(exc).__name__}"), usage
                 ) from None
-            raise LLMError(f"LLM error: {type(exc).__name__}") from None
-        content = (resp.choices[0].message.content or "") if resp.choices else ""
+            if isinstance(exc, openai.APIStatusError):
+                err = LLMError(f"the LLM answered HTTP {exc.status_code}", status=exc.status_code)
+                raise _fail(err, usage) from exc
+            raise _fail(LLMError(f"LLM error: {type(exc).__name__}"), usage) from None
+        return resp, started
+
+    async def _create(
+        self,
+        messages_for: Callable[[JsonMode], list[dict[str, str]]],
+        max_tokens: int,
+        usage: Usage,
+        json_schema: tuple[str, dict[str, Any]] | None = None,
+    ) -> Reply:
+        """Send the request, adapting it to what the model refuses; return the reply.
+        `messages_for(json_mode)` builds the messages for the current JSON mode."""
+        import openai
+
+        prof = self.profile()
+        for _ in range(MAX_ADAPTATIONS + 1):
+            response_format = self._response_format(prof, json_schema)
+            kwargs = self._request(prof, max_tokens, response_format)
+            messages = messages_for(prof.json_mode)
+            try:
+                resp, started = await self._send(messages, kwargs, usage)
+            except LLMError as err:
+                cause = err.__cause__
+                if (
+                    isinstance(cause, openai.APIStatusError)
+                    and cause.status_code in (400, 422)
+                    and self._adapt(prof, cause, kwargs)
+                ):
+                    metrics.LLM_REPAIRS.labels(kind="param_adapted").inc()
+                    continue
+                err.__cause__ = None
+                raise
+            return self._reply(resp, messages, usage, started=started)
+        raise _fail(LLMError("the LLM refused every form of the request"), usage)
+
+    @staticmethod
+    def _response_format(
+        prof: ModelProfile, json_schema: tuple[str, dict[str, Any]] | None
+    ) -> dict[str, Any] | None:
+        if json_schema is None or prof.json_mode == "prompt":
+            return None
+        if prof.json_mode == "object":
+            return {"type": "json_object"}
+        name, schema = json_schema
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": True},
+        }
+
+    def _adapt(self, prof: ModelProfile, exc: openai.APIStatusError, sent: dict[str, Any]) -> bool:
+        param = _bad_param(exc)
+        if not param and "response_format" in sent:
+            param = "response_format"  # a bare 400 to a structured request: step down
+        if param and prof.adapt(param, sent=sent):
+            log.info("model %s refused %r: request adapted", self.model, param)
+            return True
+        return False
+
+    @staticmethod
+    def _reply(resp: Any, messages: list[dict[str, str]], usage: Usage, *, started: float) -> Reply:
+        choice = resp.choices[0] if resp.choices else None
+        raw = (choice.message.content or "") if choice is not None else ""
+        text = strip_think(raw)
+        if text != raw.strip():
+            metrics.LLM_REPAIRS.labels(kind="think_stripped").inc()
         if resp.usage is not None:
-            usage = Usage(resp.usage.prompt_tokens, resp.usage.completion_tokens, 1)
+            spent = Usage(resp.usage.prompt_tokens or 0, resp.usage.completion_tokens or 0, 0)
         else:
             sent = sum(count_tokens(m["content"]) for m in messages)
-            usage = Usage(sent, count_tokens(content), 1)
+            spent = Usage(sent, count_tokens(raw), 0)
+        usage.add(spent)
         metrics.observe_llm(
             seconds=time.perf_counter() - started,
-            tokens_in=usage.prompt_tokens,
-            tokens_out=usage.completion_tokens,
+            tokens_in=spent.prompt_tokens,
+            tokens_out=spent.completion_tokens,
         )
-        if not content.strip():
-            err = LLMOutputError("the model returned an empty reply")
-            err.usage = usage
-            raise err
-        return content, usage
+        truncated = choice is not None and choice.finish_reason == "length"
+        return Reply(text=text, usage=usage, truncated=truncated)
+
+    async def _complete(
+        self,
+        messages_for: Callable[[JsonMode], list[dict[str, str]]],
+        max_tokens: int,
+        usage: Usage,
+        json_schema: tuple[str, dict[str, Any]] | None = None,
+    ) -> Reply:
+        """A whole reply: one cut by `finish_reason: "length"` is asked again once with
+        more room (four times as much when reasoning used it all), never parsed."""
+        reply = await self._create(messages_for, max_tokens, usage, json_schema)
+        if reply.truncated:
+            metrics.LLM_REPAIRS.labels(kind="length_retry").inc()
+            room = max_tokens * 2 if reply.text else max_tokens * 4
+            log.info("reply cut at %d tokens; asking again with %d", max_tokens, room)
+            reply = await self._create(messages_for, room, usage, json_schema)
+            if reply.truncated:
+                raise _fail(LLMTruncated("the model's reply was cut off twice"), usage)
+        if not reply.text:
+            raise _fail(LLMOutputError("the model returned an empty reply"), usage)
+        return reply
 
     async def complete_json(
         self,
@@ -162,38 +394,33 @@ class LLMClient:
     ) -> tuple[dict[str, Any], Usage]:
         """Return (the model's JSON object, usage) for one structured-output request.
 
-        Raises LLMError (transport/HTTP) or LLMOutputError (no JSON object in the reply).
+        Raises LLMError (transport/HTTP), LLMTruncated (cut twice) or LLMOutputError (no
+        JSON object with the schema's required keys in the reply); each carries `usage`.
         """
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        if not self.response_format_rejected:
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-            }
-            try:
-                text, usage = await self._create(
-                    messages, max_tokens, response_format=response_format
-                )
-                return _parse(text, usage), usage
-            except LLMError as exc:
-                if exc.params.get("status") != 400:
-                    raise
-                log.info("the LLM server refused response_format; asking for JSON in the prompt")
-        plain_user = (
-            user
-            + "\n\n"
-            + load_prompt("json_only").render(schema=json.dumps(schema, ensure_ascii=False))
-        )
-        messages[1] = {"role": "user", "content": plain_user}
-        text, usage = await self._create(messages, max_tokens)
-        if not self.response_format_rejected:
-            self.response_format_rejected = True  # the plain request worked: remember
-            usage.calls += 1  # the refused request counts as a call
-        return _parse(text, usage), usage
+        usage = Usage()
+
+        def messages_for(mode: JsonMode) -> list[dict[str, str]]:
+            text = user
+            if mode != "schema":  # the schema travels in the prompt
+                dumped = json.dumps(schema, ensure_ascii=False)
+                text = f"{user}\n\n" + load_prompt("json_only").render(schema=dumped)
+            return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+
+        reply = await self._complete(messages_for, max_tokens, usage, (schema_name, schema))
+        try:
+            data = parse_json_object(reply.text, repair=self.profile().json_mode != "schema")
+        except LLMOutputError as err:
+            raise _fail(err, usage) from None
+        missing = [k for k in schema.get("required", []) if k not in data]
+        if missing:
+            raise _fail(LLMOutputError(f"the model's JSON lacks {missing}"), usage)
+        return data, usage
 
     async def complete_text(
         self, *, system: str, user: str, max_tokens: int = 600
     ) -> tuple[str, Usage]:
-        """Return (the model's text reply, usage). Raises LLMError."""
+        """Return (the model's text reply, usage). Raises LLMError (with `usage`)."""
+        usage = Usage()
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        return await self._create(messages, max_tokens)
+        reply = await self._complete(lambda _mode: messages, max_tokens, usage)
+        return reply.text, usage

@@ -42,7 +42,8 @@ can could said says also than then there which who whom what when where while ab
 
 
 @cache
-def _stopwords() -> frozenset[str]:
+def stopwords() -> frozenset[str]:
+    """Normalized Arabic and English function words."""
     return frozenset(tokens(_STOPWORDS_RAW))
 
 
@@ -55,7 +56,7 @@ class _Sentence:
 
 
 def _content(words: list[str]) -> list[str]:
-    stop = _stopwords()
+    stop = stopwords()
     return [w for w in words if w not in stop and not w[0].isdigit()]
 
 

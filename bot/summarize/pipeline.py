@@ -1,15 +1,18 @@
-"""The LLM path of a digest: prompts, map-reduce for long articles, and the guards.
+"""The LLM path of a digest: prompts, map-reduce for long articles, then the writer.
 
-`LLMSummarizer.summarize(article, lang=..., length=...)` returns an `LLMDraft` or raises
-`LLMError` when the LLM cannot give a usable digest (down, timing out, invalid JSON twice,
-wrong language twice, no verifiable bullet); the service then falls back to the
-extractive summarizer.
+`LLMSummarizer.summarize(article, lang=..., length=...)` returns a checked `LLMDraft`
+or raises `LLMError` when the LLM cannot give a usable digest (down, timing out, invalid
+JSON twice, nothing that passes the checks); `WrongLanguage` when the model will not
+write the asked language (the service then translates instead). The checks and the
+corrective retry live in `writer.py`.
 
-The article always travels in the USER message between <article> and </article> (any
-such tag inside the text is defused), never in the system prompt. An article whose
-prompt would exceed `max_input_tokens` is split at paragraph boundaries; each part is
-noted by one "map" call and one "reduce" call writes the digest from the notes, so the
-cost grows linearly with the length and every request stays under the budget.
+The article always travels in the USER message between <article> and </article>, as
+numbered sentences (`evidence.py`), never in the system prompt (any such tag inside the
+text is defused). An article whose prompt would exceed `max_input_tokens` is split at
+paragraph boundaries; each part is noted by one "map" call and one "reduce" call writes
+the digest from the notes, so the cost grows linearly with the length and every request
+stays under the budget. Bullets written from notes are anchored to the article's
+sentences by the evidence check itself.
 """
 
 from __future__ import annotations
@@ -18,18 +21,22 @@ import asyncio
 import functools
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
 from bot.domain import Article, Lang, Length, Progress, Stage
+from bot.errors import LLMError
 from bot.llm.client import LLMClient, LLMOutputError, Usage
 from bot.llm.prompts import combined_version, load_prompt
 from bot.llm.tokens import count_tokens
-from bot.summarize.guards import all_unsupported, language_ok, source_number_keys
+from bot.summarize import evidence, shape
+from bot.summarize.guards import source_number_keys
+from bot.summarize.writer import DigestWriter, LLMDraft, WrongLanguage, digest_schema
 
 log = logging.getLogger(__name__)
+
+__all__ = ["LLMDraft", "LLMSummarizer", "WrongLanguage", "prompt_version"]
 
 BULLET_RANGE: dict[str, tuple[int, int]] = {"short": (3, 5), "detailed": (6, 10)}
 LANGUAGE_NAMES: dict[str, str] = {"ar": "Arabic (العربية)", "en": "English"}
@@ -38,25 +45,22 @@ MAP_POINTS = 8
 MAP_CONCURRENCY = 3
 MAX_ROUNDS = 3  # rounds of re-noting notes too long for one reduce call
 OUTPUT_TOKENS = {"short": 700, "detailed": 1300}
+# Bump when the checks or the digest schema change in a way that should not reuse
+# cached digests (part of the digest cache key, with the prompts' hashes).
+CHECKS_VERSION = "evidence-1"
 PROMPTS = (
     "summarize",
     "summarize_user",
     "summarize_map",
     "summarize_map_user",
     "summarize_reduce",
-    "summarize_retry_numbers",
-    "summarize_retry_language",
+    "summarize_retry_shape",
     "summarize_retry_json",
+    "translate_digest",
     "json_only",
 )
 
 _STR_LIST = {"type": "array", "items": {"type": "string"}}
-DIGEST_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"headline": {"type": "string"}, "bullets": _STR_LIST, "questions": _STR_LIST},
-    "required": ["headline", "bullets", "questions"],
-    "additionalProperties": False,
-}
 NOTES_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"points": _STR_LIST},
@@ -66,44 +70,12 @@ NOTES_SCHEMA: dict[str, Any] = {
 
 
 def prompt_version() -> str:
-    """Version of the summarize prompts together (part of the digest cache key)."""
-    return combined_version(*PROMPTS)
-
-
-class DigestOut(BaseModel):
-    """The model's structured reply, validated."""
-
-    headline: str
-    bullets: list[str]
-    questions: list[str] = []
-
-    @field_validator("headline")
-    @classmethod
-    def _headline(cls, v: str) -> str:
-        v = " ".join(v.split())
-        if not v:
-            raise ValueError("empty headline")
-        return v
-
-    @field_validator("bullets", "questions")
-    @classmethod
-    def _items(cls, v: list[str]) -> list[str]:
-        return [" ".join(s.split()).lstrip("-•* ") for s in v if s and s.strip()]
+    """Version of the summarize prompts and checks together (part of the digest cache key)."""
+    return combined_version(*PROMPTS) + "-" + CHECKS_VERSION
 
 
 class NotesOut(BaseModel):
     points: list[str]
-
-
-@dataclass
-class LLMDraft:
-    """What the LLM path produced, after the guards."""
-
-    headline: str
-    bullets: list[str]
-    questions: list[str]
-    usage: Usage = field(default_factory=Usage)
-    dropped: int = 0
 
 
 def defuse(text: str, tag: str) -> str:
@@ -172,7 +144,7 @@ def _count_failed(exc: Exception, usage: Usage) -> None:
 
 
 class LLMSummarizer:
-    """Writes a digest with the LLM: single call or map-reduce, then the guards."""
+    """Writes a digest with the LLM: single call or map-reduce, then the writer's checks."""
 
     def __init__(self, llm: LLMClient, *, max_input_tokens: int) -> None:
         self.llm = llm
@@ -184,11 +156,15 @@ class LLMSummarizer:
         """Tokens of everything in a request except the article text, with room for the
         longest correction and the JSON-schema note a refusing server needs."""
         extras = [
-            load_prompt("summarize_retry_numbers").render(numbers="0000, " * 12),
-            load_prompt("summarize_retry_language").render(language="Arabic (العربية)"),
+            load_prompt("summarize_retry_shape").render(
+                problems="- bullet 10: its numbers 0000, 0000 are not in the cited sentences\n" * 8,
+                min_bullets=10,
+                max_bullets=10,
+            ),
             load_prompt("summarize_retry_json").text,
         ]
-        schema_note = load_prompt("json_only").render(schema=str(DIGEST_SCHEMA))
+        schema = digest_schema(shape.Range(10, 10))
+        schema_note = load_prompt("json_only").render(schema=str(schema))
         return (
             count_tokens(system)
             + count_tokens(user)
@@ -205,50 +181,76 @@ class LLMSummarizer:
         length: Length,
         progress: Progress | None = None,
     ) -> LLMDraft:
-        """Return the guarded LLM digest of `article`; raise LLMError to ask for fallback."""
+        """Return the checked LLM digest of `article`; raise LLMError to ask for fallback
+        (WrongLanguage when the model will not write `lang`). Errors carry `usage`."""
         usage = Usage()
+        sentences = evidence.number_sentences(article.text)
         lo, hi = BULLET_RANGE[length]
+        want = shape.bullet_range(lo, hi, len(sentences))
         params = {
             "language": LANGUAGE_NAMES[lang],
             "length_name": LENGTH_NAMES[length],
-            "min_bullets": lo,
-            "max_bullets": hi,
+            "min_bullets": want.lo,
+            "max_bullets": want.hi,
         }
         system = load_prompt("summarize").render(**params)
         user = load_prompt("summarize_user").render(**params)
         budget = self.max_input_tokens - self._overhead(system, user)
-        title_cost = count_tokens(article.title or "")
-        if count_tokens(article.text) + title_cost <= budget:
-            if progress:
-                await progress(Stage("summarizing", 1, 1))
-            block = article_block(article)
-        else:
-            text = (f"{article.title}\n\n" if article.title else "") + article.text
-            notes = await self._map(text, lang=lang, usage=usage, progress=progress)
-            if progress:
-                await progress(Stage("combining"))
-            probe = load_prompt("summarize_reduce").render(total=999, **params)
-            notes = await self._condense(
-                notes,
-                budget=self.max_input_tokens - self._overhead(system, probe),
-                lang=lang,
-                usage=usage,
-            )
-            user = load_prompt("summarize_reduce").render(total=len(notes), **params)
-            block = "<notes>\n" + defuse("\n\n".join(notes), "notes") + "\n</notes>"
+        numbered = evidence.numbered_text(sentences)
+        title_line = f"{article.title}\n\n" if article.title else ""
+        anchored = count_tokens(numbered) + count_tokens(title_line) <= budget
+        try:
+            if anchored:
+                if progress:
+                    await progress(Stage("summarizing", 1, 1))
+                block = f"<article>\n{defuse(title_line + numbered, 'article')}\n</article>"
+            else:
+                user, block = await self._reduce_input(
+                    article, lang, params, system, usage, progress
+                )
+        except LLMError as err:
+            err.usage = usage
+            raise
         source = article.text + "\n" + (article.title or "")
         if article.published:
             d = article.published
             source += f"\n{d.isoformat()} {d.day} {d.month} {d.year}"
-        return await self._final(
-            system=system,
-            user=f"{user}\n\n{block}",
-            source_keys=source_number_keys(source),
+        writer = DigestWriter(
+            llm=self.llm,
+            sentences=sentences,
             lang=lang,
-            length=length,
-            usage=usage,
+            same_language=lang == article.language,
+            want=want,
+            source_keys=source_number_keys(source),
             title=article.title,
+            anchored=anchored,
+            max_tokens=OUTPUT_TOKENS[length],
         )
+        return await writer.write(system=system, user=f"{user}\n\n{block}", usage=usage)
+
+    async def _reduce_input(
+        self,
+        article: Article,
+        lang: Lang,
+        params: dict[str, Any],
+        system: str,
+        usage: Usage,
+        progress: Progress | None,
+    ) -> tuple[str, str]:
+        """Map the long article into notes; return the reduce call's (instructions, notes block)."""
+        text = (f"{article.title}\n\n" if article.title else "") + article.text
+        notes = await self._map(text, lang=lang, usage=usage, progress=progress)
+        if progress:
+            await progress(Stage("combining"))
+        probe = load_prompt("summarize_reduce").render(total=999, **params)
+        notes = await self._condense(
+            notes,
+            budget=self.max_input_tokens - self._overhead(system, probe),
+            lang=lang,
+            usage=usage,
+        )
+        user = load_prompt("summarize_reduce").render(total=len(notes), **params)
+        return user, "<notes>\n" + defuse("\n\n".join(notes), "notes") + "\n</notes>"
 
     async def _condense(
         self, notes: list[str], *, budget: int, lang: Lang, usage: Usage
@@ -309,88 +311,3 @@ class LLMSummarizer:
                 raise AssertionError("unreachable")
 
         return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(parts))))
-
-    async def _final(
-        self,
-        *,
-        system: str,
-        user: str,
-        source_keys: set[str],
-        lang: Lang,
-        length: Length,
-        usage: Usage,
-        title: str | None,
-    ) -> LLMDraft:
-        """The digest call with its corrective retries (JSON, language, numbers: at most
-        one each), then unsupported bullets dropped."""
-        _, hi = BULLET_RANGE[length]
-        correction = ""
-        retried: set[str] = set()
-        while True:
-            try:
-                data, u = await self.llm.complete_json(
-                    system=system,
-                    user=user + correction,
-                    schema_name="digest",
-                    schema=DIGEST_SCHEMA,
-                    max_tokens=OUTPUT_TOKENS[length],
-                )
-                usage.add(u)
-                out = DigestOut.model_validate(data)
-                if not out.bullets:
-                    raise LLMOutputError("no bullets")
-            except (LLMOutputError, ValidationError) as exc:
-                _count_failed(exc, usage)
-                if "json" in retried:
-                    raise LLMOutputError("the model gave invalid JSON twice") from None
-                retried.add("json")
-                correction = "\n\n" + load_prompt("summarize_retry_json").text
-                continue
-            bullets, questions = out.bullets[:hi], out.questions[:3]
-            every = [out.headline, *bullets, *questions]
-            if not language_ok(" ".join(every), lang):
-                if "language" in retried:
-                    raise LLMOutputError(f"the digest is not in {lang} after a retry")
-                retried.add("language")
-                log.info("language guard: digest not in %s, retrying", lang)
-                correction = "\n\n" + load_prompt("summarize_retry_language").render(
-                    language=LANGUAGE_NAMES[lang]
-                )
-                continue
-            bad = all_unsupported(every, source_keys)
-            if bad and "numbers" not in retried:
-                retried.add("numbers")
-                log.info("faithfulness guard: unsupported numbers %s, retrying", bad)
-                correction = "\n\n" + load_prompt("summarize_retry_numbers").render(
-                    numbers=", ".join(bad)
-                )
-                continue
-            return self._drop_unsupported(
-                out.headline, bullets, questions, source_keys, usage, title
-            )
-
-    @staticmethod
-    def _drop_unsupported(
-        headline: str,
-        bullets: list[str],
-        questions: list[str],
-        source_keys: set[str],
-        usage: Usage,
-        title: str | None,
-    ) -> LLMDraft:
-        kept = [b for b in bullets if not all_unsupported([b], source_keys)]
-        dropped = len(bullets) - len(kept)
-        questions = [q for q in questions if not all_unsupported([q], source_keys)]
-        if all_unsupported([headline], source_keys):
-            dropped += 1
-            if title and not all_unsupported([title], source_keys):
-                headline = title
-            elif kept:
-                headline = kept[0]
-            else:
-                headline = ""
-        if not kept or not headline:
-            raise LLMOutputError("no bullet of the digest could be verified against the article")
-        if dropped:
-            log.info("faithfulness guard: dropped %d unsupported item(s)", dropped)
-        return LLMDraft(headline, kept, questions, usage, dropped)

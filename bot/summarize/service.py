@@ -31,11 +31,13 @@ from bot.errors import LLMError
 from bot.ingest.extract import extract_html, extract_text
 from bot.ingest.fetch import FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, validate_url
-from bot.llm.client import LLMClient
+from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Store
+from bot.summarize import evidence
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive
-from bot.summarize.pipeline import LLMSummarizer, prompt_version
+from bot.summarize.pipeline import LLMDraft, LLMSummarizer, WrongLanguage, prompt_version
+from bot.summarize.translate import translate_draft
 
 log = logging.getLogger(__name__)
 
@@ -231,39 +233,130 @@ class SummarizeService:
     async def _compute(
         self, article: Article, *, lang: Lang, length: Length, progress: Progress | None
     ) -> tuple[Digest, int]:
-        """Write a fresh digest; return it with its cache lifetime in seconds."""
-        if self.summarizer is not None:
-            try:
-                draft = await self.summarizer.summarize(
-                    article, lang=lang, length=length, progress=progress
-                )
-            except LLMError as exc:
-                log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
-                return self._extractive(article, lang, length), FALLBACK_TTL_SECONDS
-            usage = draft.usage
-            await stats.incr(self.store, "llm_calls", usage.calls)
-            await stats.incr(
-                self.store, "llm_tokens", usage.prompt_tokens + usage.completion_tokens
+        """Write a fresh digest; return it with its cache lifetime in seconds.
+
+        A digest in the other language than the article's is translated from the
+        article-language digest when that one is cached; otherwise the model writes it
+        directly, and if it will not write `lang`, the article-language digest is made
+        (and cached) and translated. Every call and token spent, failed ones included,
+        is counted in the stats and in the digest (so the budget is charged for it).
+        """
+        if self.summarizer is None:
+            if progress:
+                await progress(Stage("summarizing"))
+            return self._extractive(article, lang, length), self.settings.digest_cache_days * 86400
+        usage = Usage()
+        try:
+            draft = await self._draft(
+                article, lang=lang, length=length, usage=usage, progress=progress
             )
-            digest = Digest(
-                lang=lang,
-                length=length,
-                article_id=article.id,
-                headline=draft.headline,
-                bullets=draft.bullets,
-                questions=draft.questions,
-                path="llm",
-                unverified_dropped=draft.dropped,
-                model=self.model,
-                prompt_version=self.prompt_version,
-                llm_calls=usage.calls,
-                tokens_in=usage.prompt_tokens,
-                tokens_out=usage.completion_tokens,
+        except LLMError as exc:
+            log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
+            await self._count_usage(usage)
+            fallback = self._extractive(article, lang, length)
+            fallback = fallback.model_copy(
+                update={
+                    "llm_calls": usage.calls,
+                    "tokens_in": usage.prompt_tokens,
+                    "tokens_out": usage.completion_tokens,
+                }
             )
-            return digest, self.settings.digest_cache_days * 86400
-        if progress:
-            await progress(Stage("summarizing"))
-        return self._extractive(article, lang, length), self.settings.digest_cache_days * 86400
+            return fallback, FALLBACK_TTL_SECONDS
+        await self._count_usage(usage)
+        digest = Digest(
+            lang=lang,
+            length=length,
+            article_id=article.id,
+            headline=draft.headline,
+            bullets=draft.bullets,
+            questions=draft.questions,
+            sources=draft.sources,
+            quotes=draft.quotes,
+            translated=bool(draft.quality.get("translated")),
+            quality=draft.quality,
+            path="llm",
+            unverified_dropped=draft.dropped,
+            model=self.model,
+            prompt_version=self.prompt_version,
+            llm_calls=usage.calls,
+            tokens_in=usage.prompt_tokens,
+            tokens_out=usage.completion_tokens,
+        )
+        return digest, self.settings.digest_cache_days * 86400
+
+    async def _count_usage(self, usage: Usage) -> None:
+        if usage.calls:
+            await stats.incr_many(
+                self.store, {"llm_calls": usage.calls, "llm_tokens": usage.tokens}
+            )
+
+    async def _draft(
+        self,
+        article: Article,
+        *,
+        lang: Lang,
+        length: Length,
+        usage: Usage,
+        progress: Progress | None,
+    ) -> LLMDraft:
+        """The checked draft in `lang`; `usage` collects what every call cost."""
+        assert self.summarizer is not None and self.llm is not None
+        if lang != article.language:
+            source = await self._cached_draft(article, length)
+            if source is not None:
+                return await self._translate(article, source, lang, usage)
+        try:
+            draft = await self.summarizer.summarize(
+                article, lang=lang, length=length, progress=progress
+            )
+            usage.add(draft.usage)
+            draft.usage = usage
+            return draft
+        except WrongLanguage as exc:
+            _add(usage, exc)
+            if lang == article.language:
+                raise
+            log.info(
+                "the model will not write %s: translating the %s digest", lang, article.language
+            )
+            metrics.LLM_REPAIRS.labels(kind="language_pivot").inc()
+        except LLMError as exc:
+            _add(usage, exc)
+            raise
+        first = await self.summarize(
+            article, lang=article.language, length=length, progress=progress
+        )
+        if not first.cached:  # made for this request: its cost is this request's too
+            usage.add(Usage(first.tokens_in, first.tokens_out, first.llm_calls))
+        if first.path != "llm":
+            raise LLMError("no digest in the article's language to translate")
+        return await self._translate(article, _as_draft(first), lang, usage)
+
+    async def _cached_draft(self, article: Article, length: Length) -> LLMDraft | None:
+        key = digest_cache_key(
+            article.text, article.language, length, self.model, self.prompt_version
+        )
+        cached = await get_digest(self.store, key)
+        return _as_draft(cached) if cached is not None and cached.path == "llm" else None
+
+    async def _translate(
+        self, article: Article, source: LLMDraft, lang: Lang, usage: Usage
+    ) -> LLMDraft:
+        assert self.llm is not None
+        try:
+            draft = await translate_draft(
+                self.llm,
+                source,
+                target=lang,
+                article_lang=article.language,
+                sentences=evidence.number_sentences(article.text),
+            )
+        except LLMError as exc:
+            _add(usage, exc)
+            raise
+        usage.add(draft.usage)
+        draft.usage = usage
+        return draft
 
     @staticmethod
     def _extractive(article: Article, lang: Lang, length: Length) -> Digest:
@@ -298,3 +391,22 @@ class SummarizeService:
                 "partial": article.partial,
             }
         )
+
+
+def _add(usage: Usage, exc: LLMError) -> None:
+    """Count what a failed LLM step had spent."""
+    if isinstance(exc.usage, Usage):
+        usage.add(exc.usage)
+
+
+def _as_draft(digest: Digest) -> LLMDraft:
+    """A cached digest as the source of a translation."""
+    return LLMDraft(
+        headline=digest.headline,
+        bullets=list(digest.bullets),
+        questions=list(digest.questions),
+        sources=[list(ids) for ids in digest.sources],
+        quotes=list(digest.quotes),
+        dropped=digest.unverified_dropped,
+        quality=dict(digest.quality),
+    )

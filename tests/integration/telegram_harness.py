@@ -26,12 +26,13 @@ from bot.store.redis import Store
 from bot.telegram.app import build_application, post_init
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
+from tests.fakes.models import faithful
 
 BLOCK = re.compile(r"<(article|notes)>\n(.*)\n</\1>", re.S)
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ADMIN = 4242
-EN_QUESTIONS = ["Who took part in the call?", "What happens next?"]
-AR_QUESTIONS = ["من شارك في الاتصال؟", "ما الخطوة التالية؟"]
+EN_QUESTIONS = ["Who took part in the call?", "What happens next?", "Why does it matter?"]
+AR_QUESTIONS = ["من شارك في الاتصال؟", "ما الخطوة التالية؟", "لماذا يهم هذا؟"]
 ANSWER = "الجواب من المقال نفسه."
 
 
@@ -48,28 +49,14 @@ def model(body: dict[str, Any]) -> str:
     schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
     if schema == "search_keywords":
         return json.dumps({"keywords": []})
-    block = BLOCK.search(text)
-    source = block.group(2) if block else text
-    lines = [line.removeprefix("- ") for line in source.split("\n")]
-    sentences = [s for s in split_sentences("\n".join(lines)) if len(s) > 25][:4]
-    english = "in English" in text
-    if english:
-        sentences = [
-            f"The article reports its main point number {w}." for w in ("one", "two", "three")
-        ]
     if schema == "answer":
+        block = BLOCK.search(text)
+        source = block.group(2) if block else text
+        lines = [line.removeprefix("- ") for line in source.split("\n")]
+        sentences = [s for s in split_sentences("\n".join(lines)) if len(s) > 25][:1]
         quote = sentences[0] if sentences else ""
         return json.dumps({"answer": ANSWER, "quote": quote, "found": True}, ensure_ascii=False)
-    if '"points"' in text:
-        return json.dumps({"points": sentences[:3]}, ensure_ascii=False)
-    return json.dumps(
-        {
-            "headline": sentences[0][:90] if sentences else "عنوان",
-            "bullets": sentences[:4] or ["نقطة"],
-            "questions": EN_QUESTIONS if english else AR_QUESTIONS,
-        },
-        ensure_ascii=False,
-    )
+    return faithful(body)
 
 
 def article_page(text: str, title: str = "مقال") -> str:

@@ -47,7 +47,7 @@ async def test_console_runs_commands_digests_and_buttons(
     start, digest, arabic, lang, help_, unknown = out
     assert start.startswith("Hello! I turn news articles")
     # an English user gets an English digest, with a button for the Arabic one
-    assert "The article reports its main point" in digest
+    assert "The article reports its point number" in digest
     assert "[#1] العربية · Arabic" in digest and f"→ {link}" in digest
     assert not any(m in digest for m in MARKS)
     assert "• " in arabic and "دمشق" in arabic and "[#1] English" in arabic

@@ -61,9 +61,12 @@ async def test_rejected_response_format_falls_back_to_prompted_json(
     finally:
         await client.aclose()
     assert first == second == {"answer": "ok"}
-    assert calls == 2 and calls2 == 1  # the refusal is remembered
-    assert ["response_format" in r for r in fake_llm.requests] == [True, False, False]
-    assert '"answer"' in fake_llm.user_texts()[1]  # the schema is spelled out in the prompt
+    # json_schema refused, then json_object refused, then JSON asked for in the prompt;
+    # the refusals are remembered for the next request
+    assert calls == 3 and calls2 == 1
+    formats = [r.get("response_format", {}).get("type") for r in fake_llm.requests]
+    assert formats == ["json_schema", "json_object", None, None]
+    assert '"answer"' in fake_llm.user_texts()[2]  # the schema is spelled out in the prompt
 
 
 @pytest.mark.parametrize("status", [429, 500, 503, 401])

@@ -23,8 +23,10 @@ from bot.llm.client import LLMClient
 from bot.llm.tokens import count_tokens
 from bot.store.redis import Store
 from bot.summarize.cache import SingleFlight
+from bot.summarize.evidence import number_sentences
 from bot.summarize.service import FALLBACK_TTL_SECONDS, SummarizeService
 from tests.fakes.llm import FakeLLM, Timeout
+from tests.fakes.models import faithful
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 BLOCK = re.compile(r"<(article|notes)>\n(.*)\n</\1>", re.S)
@@ -50,23 +52,12 @@ def source_sentences(body: dict[str, Any]) -> list[str]:
 
 def smart(body: dict[str, Any]) -> str:
     """A well-behaved model: a faithful digest built from the article it was sent."""
-    sentences = source_sentences(body)
-    english = "in English" in user_message(body) or "in English" in system_message(body)
-    if english:
-        sentences = [f"The article reports its point number {i}." for i in range(1, 5)]
-    if '"points"' in system_message(body):
-        return json.dumps({"points": sentences[:3]}, ensure_ascii=False)
-    return json.dumps(
-        {
-            "headline": sentences[0][:90],
-            "bullets": sentences[:4],
-            "questions": EN_QUESTIONS if english else AR_QUESTIONS,
-        },
-        ensure_ascii=False,
-    )
+    return faithful(body)
 
 
-def with_extra_bullet(extra: str, *, times: int) -> Callable[[dict[str, Any]], str]:
+def with_extra_bullet(
+    extra: str | dict[str, Any], *, times: int
+) -> Callable[[dict[str, Any]], str]:
     """The smart model, but the first `times` replies add an unfaithful bullet."""
     seen = {"n": 0}
 
@@ -193,7 +184,7 @@ async def test_rejected_response_format_uses_plain_json(
     fake_llm.handler = lambda body: "```json\n" + smart(body) + "\n```"
     digest = await service.summarize(seed, lang="ar")
     assert digest.path == "llm" and len(digest.bullets) >= 3
-    assert ["response_format" in r for r in fake_llm.requests] == [True, False]
+    assert ["response_format" in r for r in fake_llm.requests] == [True, True, False]
 
 
 @pytest.mark.parametrize("invented", ["قتل 45 قتيلا في المواجهات", "وستعقد القمة في 2023"])
@@ -205,39 +196,116 @@ async def test_faithfulness_guard_retries_then_drops(
     number = re.search(r"\d+", invented)
     assert number
     assert fake_llm.calls == 2
-    assert number.group() in fake_llm.user_texts()[1].split("Correction")[1]
+    correction = fake_llm.user_texts()[1].split("Correction")[1]
+    assert number.group() in correction and "bullet 2" in correction
     assert digest.path == "llm" and digest.unverified_dropped == 1
-    assert invented not in digest.bullets and len(digest.bullets) >= 3
+    assert invented not in " ".join(digest.bullets) and len(digest.bullets) >= 3
+    assert digest.quality["supported_raw"] == digest.quality["bullets_raw"] - 1
 
 
 async def test_faithfulness_retry_that_succeeds_drops_nothing(
     service: SummarizeService, fake_llm: FakeLLM, seed: Article
 ) -> None:
-    fake_llm.handler = with_extra_bullet("سقط ٤٥ قتيلا", times=1)
+    fake_llm.handler = with_extra_bullet("سقط ٤٥ قتيلا في المواجهات", times=1)
     digest = await service.summarize(seed, lang="ar")
     assert fake_llm.calls == 2 and digest.unverified_dropped == 0
     # numbers that are in the source, in any digit script, pass without a retry
-    fake_llm.handler = with_extra_bullet("بدأ الاتصال الساعة ١٥٫٣٥ عام ٢٠٢١", times=1)
+    began = next(s.id for s in number_sentences(seed.text) if "15,35" in s.text)
+    fake_llm.handler = with_extra_bullet(
+        {"text": "بدأ الاتصال الهاتفي الساعة ١٥٫٣٥ (٢٠٫٣٥ ت غ).", "sources": [began]}, times=1
+    )
     await service.summarize(seed, lang="ar", length="detailed")
     assert fake_llm.calls == 3
 
 
-async def test_language_guard_retries_with_a_firmer_instruction(
+async def test_a_flipped_fact_is_caught_by_its_cited_sentence(
     service: SummarizeService, fake_llm: FakeLLM, seed: Article
 ) -> None:
-    arabic_reply = json.dumps(
-        {
-            "headline": seed.title,
-            "bullets": source_sentences_of(seed)[:3],
-            "questions": AR_QUESTIONS,
-        },
-        ensure_ascii=False,
-    )
-    fake_llm.queue(arabic_reply)
+    """The real 1.5B model wrote "the call ended at 15:35" where the article says it
+    began then: the number is right, the cited sentence says the opposite."""
+    began = next(s.id for s in number_sentences(seed.text) if "15,35" in s.text)
+    flipped = {"text": "انتهى الاتصال الهاتفي بين الرئيسين الساعة 15,35.", "sources": [began]}
+    fake_llm.handler = with_extra_bullet(flipped, times=2)
+    digest = await service.summarize(seed, lang="ar")
+    assert fake_llm.calls == 2 and "opposite" in fake_llm.user_texts()[1]
+    assert not any("انتهى الاتصال الهاتفي بين الرئيسين" in b for b in digest.bullets)
+    assert digest.unverified_dropped == 1
+
+
+async def test_an_added_claim_with_no_support_is_dropped(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """A claim with no number that the article never makes ("the opposition called for
+    a ceasefire") is not supported by any sentence: retried, then dropped."""
+    invented = {"text": "ودعت المعارضة السورية إلى وقف فوري لإطلاق النار.", "sources": [2]}
+    fake_llm.handler = with_extra_bullet(invented, times=2)
+    digest = await service.summarize(seed, lang="ar")
+    assert fake_llm.calls == 2 and digest.unverified_dropped == 1
+    assert not any("المعارضة" in b for b in digest.bullets)
+    # every bullet that reaches the user shows the sentence it rests on
+    assert len(digest.quotes) == len(digest.bullets) and all(digest.quotes)
+
+
+async def test_a_wrong_citation_is_re_anchored(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    def miscited(body: dict[str, Any]) -> str:
+        data = json.loads(smart(body))
+        for bullet in data["bullets"]:
+            bullet["sources"] = [30]
+        return json.dumps(data, ensure_ascii=False)
+
+    fake_llm.handler = miscited
+    digest = await service.summarize(seed, lang="ar")
+    assert digest.path == "llm" and digest.unverified_dropped == 0
+    assert digest.quality["recited"] >= 3
+    for bullet, quote in zip(digest.bullets, digest.quotes, strict=True):
+        assert bullet.rstrip(".")[:30] in quote  # the bullet's own sentence, found again
+
+
+async def test_a_model_that_will_not_write_english_gets_the_digest_translated(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """Small models asked for English often answer in Arabic: the Arabic digest is made
+    (and cached), then translated in one short call."""
+
+    def arabic_only(body: dict[str, Any]) -> str:
+        if "<digest>" in fake_llm.user_texts()[-1]:
+            return smart(body)  # translations come out in English
+        return smart(
+            {
+                **body,
+                "messages": [m for m in body["messages"] if m["role"] != "user"]
+                + [
+                    {
+                        "role": "user",
+                        "content": fake_llm.user_texts()[-1].replace("in English", "in Arabic"),
+                    }
+                ],
+            }
+        )
+
+    fake_llm.handler = arabic_only
     digest = await service.summarize(seed, lang="en")
-    assert fake_llm.calls == 2 and "not written in English" in fake_llm.user_texts()[1]
-    assert digest.path == "llm" and digest.lang == "en"
+    assert digest.path == "llm" and digest.lang == "en" and digest.translated
     assert arabic_ratio(digest.headline + " ".join(digest.bullets)) == 0
+    assert fake_llm.calls == 3  # English refused, Arabic digest, translation
+    assert digest.llm_calls == 3 and digest.tokens_in > 0
+    assert all(digest.sources) and len(digest.sources) == len(digest.bullets)
+    # the Arabic digest it was built from is cached: asking for it costs no call
+    arabic = await service.summarize(seed, lang="ar")
+    assert arabic.cached and fake_llm.calls == 3
+
+
+async def test_second_language_digest_is_translated_from_the_cached_one(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    arabic = await service.summarize(seed, lang="ar")
+    english = await service.summarize(seed, lang="en")
+    assert english.translated and fake_llm.calls == 2
+    assert "<digest>" in fake_llm.user_texts()[1] and "<article>" not in fake_llm.user_texts()[1]
+    assert english.tokens_in < arabic.tokens_in * 0.6
+    assert english.sources == arabic.sources  # each bullet keeps its evidence
 
 
 async def test_language_guard_twice_wrong_falls_back(
@@ -248,8 +316,10 @@ async def test_language_guard_twice_wrong_falls_back(
         ensure_ascii=False,
     )
     digest = await service.summarize(seed, lang="en")
-    assert fake_llm.calls == 2
     assert digest.path == "extractive" and digest.translation_note and digest.lang == "ar"
+    # every call made on the way is charged: the direct try, then the Arabic digest and
+    # its correction (nothing in them is supported, so there is nothing to translate)
+    assert fake_llm.calls == 3 and digest.llm_calls == 3 and digest.tokens_in > 0
 
 
 def source_sentences_of(article: Article) -> list[str]:

@@ -52,7 +52,11 @@ async def test_plain_link_in_private_chat_becomes_one_digest_message(bot: Bot, l
     assert buttons[1]["callback_data"].endswith(":detailed")
     assert buttons[2]["url"] == link
     questions = [b for b in buttons if b["text"].startswith("❓")]
-    assert [q["text"] for q in questions] == ["❓ من شارك في الاتصال؟", "❓ ما الخطوة التالية؟"]
+    assert [q["text"] for q in questions] == [
+        "❓ من شارك في الاتصال؟",
+        "❓ ما الخطوة التالية؟",
+        "❓ لماذا يهم هذا؟",
+    ]
     assert all(len(b.get("callback_data", "").encode()) <= 64 for b in buttons)
 
 
@@ -60,7 +64,7 @@ async def test_pasted_article_and_short_text(bot: Bot, seed_text: str) -> None:
     bot.fake.message(22, seed_text, language_code="en")
     digest = await digest_in(bot, 22)
     # the user's language (from Telegram: en) is the digest language too
-    assert "The article reports its main point" in digest.plain
+    assert "The article reports its point number" in digest.plain
     assert "Published 31 December 2021 · an old article" in digest.plain
     bot.fake.message(22, "hello there")
     hint = await bot.reply(22)
@@ -70,7 +74,7 @@ async def test_pasted_article_and_short_text(bot: Bot, seed_text: str) -> None:
 async def test_summarize_with_language_override(bot: Bot, link: str) -> None:
     bot.fake.command(23, f"/summarize en {link}", language_code="ar")
     digest = await digest_in(bot, 23)
-    assert "The article reports its main point" in digest.plain
+    assert "The article reports its point number" in digest.plain
     assert "المصدر:" in digest.plain  # labels stay in the user's language
 
 
@@ -78,7 +82,7 @@ async def test_summarize_as_reply_to_a_message_with_a_link(bot: Bot, link: str) 
     original = bot.fake.message(24, f"link: {link}", queue=False)["message"]
     bot.fake.command(24, "/summarize en", reply_to=original["message_id"], language_code="ar")
     digest = await digest_in(bot, 24)
-    assert "The article reports its main point" in digest.plain
+    assert "The article reports its point number" in digest.plain
 
 
 async def test_summarize_without_anything_explains_usage(bot: Bot) -> None:

@@ -1,0 +1,179 @@
+"""A digest in the other language, translated from a checked digest (one short call).
+
+Used on purpose for every second-language digest whose first-language digest exists
+(the English digest of an article whose Arabic digest is cached costs a translation of
+a few hundred tokens instead of a re-read of the article), and when a model will not
+write the asked language from the article itself.
+
+The translation keeps the source digest's bullets one for one, so each translated
+bullet keeps its citations. Checks: the target language; per bullet, no number that is
+not in the source bullet or its cited sentences, and every name kept in the article's
+script spelled as in the article. One corrective retry, then bullets that still fail
+are dropped; a translation left with too few bullets fails (`LLMOutputError`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from bot import metrics
+from bot.domain import Lang
+from bot.errors import LLMError
+from bot.llm.client import LLMClient, LLMOutputError, Usage
+from bot.llm.prompts import load_prompt
+from bot.summarize import evidence, shape
+from bot.summarize.evidence import Sentence
+from bot.summarize.writer import LLMDraft, in_language, parse_attempt
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_NAMES: dict[str, str] = {"ar": "Arabic (العربية)", "en": "English"}
+
+
+def translation_schema(bullets: int, questions: int) -> dict[str, Any]:
+    def strings(n: int) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}, "minItems": n, "maxItems": n}
+
+    return {
+        "type": "object",
+        "properties": {
+            "headline": {"type": "string"},
+            "bullets": strings(bullets),
+            "questions": strings(questions),
+        },
+        "required": ["headline", "bullets", "questions"],
+        "additionalProperties": False,
+    }
+
+
+def _bullet_problem(
+    text: str, source_bullet: str, cited: str, *, target: Lang, article_lang: Lang
+) -> str:
+    """Why a translated bullet is not faithful to its source bullet ('' when it is)."""
+    if not shape.complete_sentence(text) or shape.has_debris(text):
+        return "is not one complete sentence"
+    support = f"{source_bullet} {cited}"
+    same = target == article_lang
+    check = evidence.check_claim(text, support, same_language=same)
+    if not check.ok and not same:
+        return check.reason.replace("cited sentences", "article")
+    return ""
+
+
+async def translate_draft(
+    llm: LLMClient,
+    source: LLMDraft,
+    *,
+    target: Lang,
+    article_lang: Lang,
+    sentences: Sequence[Sentence],
+) -> LLMDraft:
+    """Return `source` translated into `target`, checked. Raises LLMError (with usage)."""
+    usage = Usage()
+    payload = json.dumps(
+        {"headline": source.headline, "bullets": source.bullets, "questions": source.questions},
+        ensure_ascii=False,
+    )
+    user = (
+        f"<target_language>{LANGUAGE_NAMES[target]}</target_language>\n\n"
+        f"<digest>\n{evidence_safe(payload)}\n</digest>"
+    )
+    system = load_prompt("translate_digest").text
+    schema = translation_schema(len(source.bullets), len(source.questions))
+    correction = ""
+    try:
+        for attempt in (1, 2):
+            try:
+                data, spent = await llm.complete_json(
+                    system=system,
+                    user=user + correction,
+                    schema_name="translation",
+                    schema=schema,
+                    max_tokens=300 + 120 * len(source.bullets),
+                )
+            except LLMOutputError as err:
+                if isinstance(err.usage, Usage):
+                    usage.add(err.usage)
+                if attempt == 2:
+                    raise
+                correction = "\n\n" + load_prompt("summarize_retry_json").text
+                continue
+            usage.add(spent)
+            problems, draft = _check(data, source, target, article_lang, sentences, usage)
+            if not problems or attempt == 2:
+                return _finish(draft, source, problems, target)
+            log.info("translation checks failed (%s): one corrective retry", "; ".join(problems))
+            metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
+            correction = "\n\nCorrection: " + "; ".join(problems) + ". Translate again."
+    except LLMError as err:
+        err.usage = usage
+        raise
+    raise AssertionError("unreachable")
+
+
+def evidence_safe(text: str) -> str:
+    """The digest JSON made unable to close its own <digest> tag."""
+    return text.replace("</digest", "‹/digest").replace("<digest", "‹digest")
+
+
+def _check(
+    data: dict[str, Any],
+    source: LLMDraft,
+    target: Lang,
+    article_lang: Lang,
+    sentences: Sequence[Sentence],
+    usage: Usage,
+) -> tuple[list[str], LLMDraft]:
+    attempt = parse_attempt(data)
+    problems: list[str] = []
+    if not in_language(attempt, target):
+        problems.append(f"write it in {LANGUAGE_NAMES[target]} only")
+    if len(attempt.bullets) != len(source.bullets):
+        problems.append(f"give exactly {len(source.bullets)} bullets, one per input bullet")
+    keep: list[int] = []
+    for i, bullet in enumerate(attempt.bullets[: len(source.bullets)]):
+        cited = evidence.cited_text(source.sources[i] if i < len(source.sources) else [], sentences)
+        why = _bullet_problem(
+            shape.clean(bullet.text),
+            source.bullets[i],
+            cited,
+            target=target,
+            article_lang=article_lang,
+        )
+        if why:
+            problems.append(f"bullet {i + 1} {why}")
+        else:
+            keep.append(i)
+    draft = LLMDraft(
+        headline=shape.clean(attempt.headline).rstrip("."),
+        bullets=[shape.finish_sentence(shape.clean(attempt.bullets[i].text), target) for i in keep],
+        questions=attempt.questions,
+        sources=[source.sources[i] for i in keep if i < len(source.sources)],
+        quotes=[source.quotes[i] for i in keep if i < len(source.quotes)],
+        usage=usage,
+        dropped=source.dropped,
+        quality=dict(source.quality),
+    )
+    if not in_language(attempt, target):
+        draft.bullets = []
+    return problems, draft
+
+
+def _finish(draft: LLMDraft, source: LLMDraft, problems: list[str], target: Lang) -> LLMDraft:
+    if not draft.bullets or len(draft.bullets) < max(1, (len(source.bullets) + 1) // 2):
+        raise LLMOutputError(f"the translation failed its checks: {'; '.join(problems)}")
+    lost = len(source.bullets) - len(draft.bullets)
+    if lost:
+        metrics.LLM_REPAIRS.labels(kind="unsupported_dropped").inc(lost)
+        draft.quality["translation_dropped"] = lost
+    questions, _ = shape.repair_items(
+        draft.questions, lang=target, questions=True, others=draft.bullets
+    )
+    draft.questions = questions[:3]
+    if not draft.headline or shape.has_debris(draft.headline):
+        draft.headline = " ".join(draft.bullets[0].split()[: shape.MAX_HEADLINE_WORDS])
+    draft.quality["translated"] = 1
+    return draft

@@ -1,0 +1,367 @@
+"""The digest call and its checks: structured output -> shape and evidence rules -> at
+most one corrective retry -> repair.
+
+`DigestWriter.write(...)` asks the model for a digest whose bullets cite the article's
+numbered sentences, then judges it:
+
+1. JSON: a reply that is not the digest object gets one retry (`summarize_retry_json`).
+2. Language: a digest not in the asked language raises `WrongLanguage`; the service then
+   summarizes in the article's language and translates (`translate.py`).
+3. Shape (`shape.py`) and evidence (`evidence.py`): every problem found goes into ONE
+   corrective retry (`summarize_retry_shape`); the better of the two replies is kept.
+4. Repair: cut, repeated or malformed items are dropped; a bullet whose citation is
+   wrong is re-anchored to the sentences that support it; an unsupported one is
+   dropped; too many are trimmed, too few (in the article's own language) are topped up
+   with the article's best sentences, which cite themselves. Each repair is counted in
+   `metrics.LLM_REPAIRS` and in the draft's `quality`.
+
+No digest that breaks a shape rule leaves this module: what cannot be repaired raises
+`LLMOutputError`, and the service falls back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import metrics
+from bot.domain import Lang
+from bot.errors import LLMError
+from bot.llm.client import LLMClient, LLMOutputError, Usage
+from bot.llm.prompts import load_prompt
+from bot.summarize import evidence, shape
+from bot.summarize.evidence import Sentence
+from bot.summarize.extractive import score_sentences
+from bot.summarize.guards import all_unsupported, language_ok
+
+log = logging.getLogger(__name__)
+
+_STR_LIST = {"type": "array", "items": {"type": "string"}}
+_CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]\s*([.؟?!]?)\s*$")
+_PAREN_ARABIC = re.compile(r"\([^()]*[\u0600-\u06ff][^()]*\)")
+
+
+def digest_schema(want: shape.Range) -> dict[str, Any]:
+    """The JSON schema of a digest with `want` bullets, each citing sentence ids."""
+    bullet = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "sources": {"type": "array", "items": {"type": "integer"}},
+        },
+        "required": ["text", "sources"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "headline": {"type": "string"},
+            "bullets": {
+                "type": "array",
+                "items": bullet,
+                "minItems": want.lo,
+                "maxItems": want.hi,
+            },
+            "questions": {**_STR_LIST, "minItems": 3, "maxItems": 3},
+        },
+        "required": ["headline", "bullets", "questions"],
+        "additionalProperties": False,
+    }
+
+
+class WrongLanguage(LLMOutputError):
+    """The model did not write the asked language (or could not keep the shape in it)."""
+
+
+@dataclass
+class LLMDraft:
+    """A checked digest from the LLM: bullets with the sentence ids they rest on."""
+
+    headline: str
+    bullets: list[str]
+    questions: list[str]
+    sources: list[list[int]] = field(default_factory=list)
+    quotes: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    dropped: int = 0
+    quality: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Bullet:
+    text: str
+    sources: list[int]
+
+
+@dataclass
+class _Attempt:
+    headline: str
+    bullets: list[_Bullet]
+    questions: list[str]
+    problems: list[str] = field(default_factory=list)
+    verdicts: list[evidence.Check] = field(default_factory=list)
+
+    @property
+    def good(self) -> int:
+        return sum(v.ok for v in self.verdicts) - len(self.problems)
+
+
+def _parse_bullet(raw: Any) -> _Bullet | None:
+    if isinstance(raw, dict):
+        text = str(raw.get("text") or raw.get("bullet") or "")
+        ids = raw.get("sources") or raw.get("source") or []
+        ids = ids if isinstance(ids, list) else [ids]
+        sources = [int(i) for i in ids if isinstance(i, int | str) and str(i).isdigit()]
+    elif isinstance(raw, str):
+        text, sources = raw, []
+    else:
+        return None
+    m = _CITE.search(text)
+    if m:  # "… [3, 4]." written inline
+        sources = sources or [int(i) for i in re.split(r"\s*[,،]\s*", m.group(1))]
+        text = text[: m.start()] + m.group(2)
+    text = " ".join(text.split()).lstrip("-•* ")
+    return _Bullet(text, sources) if text else None
+
+
+def parse_attempt(data: dict[str, Any]) -> _Attempt:
+    """The model's JSON as an attempt (lenient: string bullets, inline `[3]` citations)."""
+    raw_bullets = data.get("bullets")
+    raw_questions = data.get("questions")
+    bullets = [b for b in map(_parse_bullet, raw_bullets or []) if b is not None]
+    questions = [" ".join(str(q).split()) for q in (raw_questions or []) if str(q).strip()]
+    headline = " ".join(str(data.get("headline") or "").split())
+    if not bullets or not headline:
+        raise LLMOutputError("the digest has no headline or no bullets")
+    return _Attempt(headline, bullets, questions)
+
+
+def in_language(attempt: _Attempt, lang: Lang) -> bool:
+    """The digest's script fits `lang` (names kept in parentheses do not count)."""
+    every = [attempt.headline, *(b.text for b in attempt.bullets), *attempt.questions]
+    text = " ".join(every)
+    if lang == "en":
+        text = _PAREN_ARABIC.sub(" ", text)
+    return language_ok(text, lang)
+
+
+@dataclass
+class DigestWriter:
+    """One digest: the call, the checks, one corrective retry, the repair."""
+
+    llm: LLMClient
+    sentences: Sequence[Sentence]
+    lang: Lang
+    same_language: bool
+    want: shape.Range
+    source_keys: set[str]
+    title: str | None
+    anchored: bool = True  # False: the model read notes, so its ids mean nothing
+    max_tokens: int = 800
+    quality: dict[str, int] = field(default_factory=dict)
+
+    def _count(self, kind: str, n: int = 1) -> None:
+        if n:
+            self.quality[kind] = self.quality.get(kind, 0) + n
+
+    async def write(self, *, system: str, user: str, usage: Usage) -> LLMDraft:
+        """Return the checked draft; raise WrongLanguage or LLMOutputError (with usage)."""
+        try:
+            first = await self._ask(system, user, usage, json_retry=True)
+            self._judge(first)
+            best = first
+            if first.problems:
+                best = await self._correct(system, user, usage, first)
+            return self._repair(best, usage)
+        except LLMError as err:
+            err.usage = usage
+            raise
+
+    async def _ask(self, system: str, user: str, usage: Usage, *, json_retry: bool) -> _Attempt:
+        schema = digest_schema(self.want)
+        correction = ""
+        for attempt in (1, 2):
+            try:
+                data, spent = await self.llm.complete_json(
+                    system=system,
+                    user=user + correction,
+                    schema_name="digest",
+                    schema=schema,
+                    max_tokens=self.max_tokens,
+                )
+                usage.add(spent)
+                parsed = parse_attempt(data)
+            except LLMOutputError as err:
+                if isinstance(err.usage, Usage):
+                    usage.add(err.usage)
+                if attempt == 2 or not json_retry:
+                    raise LLMOutputError(f"no usable digest from the model: {err.detail}") from None
+                correction = "\n\n" + load_prompt("summarize_retry_json").text
+                continue
+            if not in_language(parsed, self.lang):
+                raise WrongLanguage(f"the digest is not in {self.lang}")
+            return parsed
+        raise AssertionError("unreachable")
+
+    def _judge(self, attempt: _Attempt) -> None:
+        """Fill the attempt's evidence verdicts and its list of problems."""
+        texts = [shape.clean(b.text) for b in attempt.bullets]
+        attempt.problems = shape.problems(attempt.headline, texts, attempt.questions, self.want)
+        attempt.verdicts = []
+        for i, bullet in enumerate(attempt.bullets, 1):
+            verdict = self._verdict(bullet)
+            attempt.verdicts.append(verdict)
+            if not verdict.ok:
+                attempt.problems.append(f"bullet {i}: {verdict.reason}")
+        bad = all_unsupported([attempt.headline], self.source_keys)
+        if bad:
+            attempt.problems.append(
+                f"the headline's numbers {', '.join(bad)} are not in the article"
+            )
+
+    def _verdict(self, bullet: _Bullet) -> evidence.Check:
+        """Check one bullet against its cited sentences (re-anchoring it if they are
+        wrong but the support is elsewhere in the article)."""
+        ids = evidence.valid_ids(bullet.sources, self.sentences) if self.anchored else []
+        if ids:
+            cited = evidence.cited_parts(ids, self.sentences)
+            verdict = evidence.check_claim(bullet.text, cited, same_language=self.same_language)
+            if verdict.ok:
+                bullet.sources = ids
+                return verdict
+            if "opposite" in verdict.reason:
+                return verdict  # a flipped fact is not rescued by other sentences
+        else:
+            whole = [s.text for s in self.sentences]
+            verdict = evidence.check_claim(bullet.text, whole, same_language=self.same_language)
+            reason = verdict.reason.replace("the cited sentences", "the article")
+            verdict = evidence.Check(False, reason or "it cites no sentence of the article")
+        found = evidence.anchor(bullet.text, self.sentences, same_language=self.same_language)
+        if found:
+            if self.anchored:
+                self._count("recited")
+                metrics.LLM_REPAIRS.labels(kind="recited").inc()
+            bullet.sources = found
+            return evidence.Check(True)
+        return verdict
+
+    async def _correct(self, system: str, user: str, usage: Usage, first: _Attempt) -> _Attempt:
+        """One corrective retry naming every problem; the better attempt wins."""
+        metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
+        self._count("retries")
+        log.info("digest checks failed (%s): one corrective retry", "; ".join(first.problems))
+        note = load_prompt("summarize_retry_shape").render(
+            problems="\n".join(f"- {p}" for p in first.problems),
+            min_bullets=self.want.lo,
+            max_bullets=self.want.hi,
+        )
+        try:
+            second = await self._ask(system, user + "\n\n" + note, usage, json_retry=False)
+        except WrongLanguage:
+            return first
+        except LLMOutputError as err:
+            if isinstance(err.usage, Usage):
+                pass  # already added by _ask
+            return first
+        self._judge(second)
+        return second if second.good >= first.good else first
+
+    def _repair(self, attempt: _Attempt, usage: Usage) -> LLMDraft:
+        self._count("bullets_raw", len(attempt.bullets))
+        self._count("supported_raw", sum(v.ok for v in attempt.verdicts))
+        kept: list[_Bullet] = []
+        dropped = 0
+        for bullet, verdict in zip(attempt.bullets, attempt.verdicts, strict=True):
+            texts, lost = shape.repair_items(
+                [bullet.text], lang=self.lang, questions=False, others=[b.text for b in kept]
+            )
+            if lost:
+                self._count("malformed_dropped")
+                metrics.LLM_REPAIRS.labels(kind="item_dropped").inc()
+                continue
+            if not verdict.ok:
+                dropped += 1
+                self._count("unsupported_dropped")
+                metrics.LLM_REPAIRS.labels(kind="unsupported_dropped").inc()
+                continue
+            kept.append(_Bullet(texts[0], bullet.sources))
+        if len(kept) > self.want.hi:
+            self._count("trimmed", len(kept) - self.want.hi)
+            kept = kept[: self.want.hi]
+        if not kept:
+            raise LLMOutputError("no bullet of the digest could be verified against the article")
+        if len(kept) < self.want.lo:
+            if not self.same_language:
+                raise WrongLanguage("too few usable bullets in the other language")
+            self._top_up(kept)
+        if not kept:
+            raise LLMOutputError("no bullet of the digest could be verified against the article")
+        questions, lost_q = shape.repair_items(
+            attempt.questions, lang=self.lang, questions=True, others=[b.text for b in kept]
+        )
+        if lost_q:
+            self._count("questions_dropped", lost_q)
+            metrics.LLM_REPAIRS.labels(kind="item_dropped").inc(lost_q)
+        headline = self._headline(attempt.headline, kept)
+        if dropped:
+            log.info("evidence guard: dropped %d unsupported bullet(s)", dropped)
+        return LLMDraft(
+            headline=headline,
+            bullets=[b.text for b in kept],
+            questions=questions[:3],
+            sources=[b.sources for b in kept],
+            quotes=[evidence.quote(b.sources, self.sentences) for b in kept],
+            usage=usage,
+            dropped=dropped,
+            quality=dict(self.quality),
+        )
+
+    def _top_up(self, kept: list[_Bullet]) -> None:
+        """Add the article's best sentences (in its own language) until the range is met."""
+        by_text = {s.text: s.id for s in self.sentences}
+        ranked = sorted(score_sentences_safe(self.sentences), key=lambda p: -p[0])
+        for _, text in ranked:
+            if len(kept) >= self.want.lo:
+                break
+            sid = by_text.get(text)
+            if sid is None or not shape.complete_sentence(text):
+                continue
+            if any(shape.similar(text, b.text) for b in kept):
+                continue
+            kept.append(_Bullet(shape.finish_sentence(text, self.lang), [sid]))
+            self._count("topped_up")
+            metrics.LLM_REPAIRS.labels(kind="topped_up").inc()
+        kept.sort(key=lambda b: min(b.sources or [0]))
+
+    def _headline(self, headline: str, kept: list[_Bullet]) -> str:
+        text = shape.clean(headline).rstrip(".")
+        unusable = (
+            not text
+            or shape.has_debris(text)
+            or len(text.split()) > shape.MAX_HEADLINE_WORDS
+            or all_unsupported([text], self.source_keys)
+        )
+        if not unusable:
+            return text
+        self._count("headline_replaced")
+        if (
+            self.title
+            and self.same_language
+            and not all_unsupported([self.title], self.source_keys)
+        ):
+            return self.title
+        first = kept[0].text
+        words = first.split()
+        return " ".join(words[: shape.MAX_HEADLINE_WORDS]).rstrip(".،,")
+
+
+def score_sentences_safe(sentences: Sequence[Sentence]) -> list[tuple[float, str]]:
+    """Extractive scores for numbered sentences (the article rebuilt from them)."""
+    from bot.domain import Article
+
+    text = "\n\n".join(s.text for s in sentences)
+    scored = score_sentences(Article(text=text))
+    return scored or [(1.0 / s.id, s.text) for s in sentences]
