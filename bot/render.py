@@ -145,6 +145,22 @@ def _source_name(d: Digest) -> str | None:
     return None
 
 
+def _evidence_lines(d: Digest, ui_lang: str, *, marks: bool = True) -> list[str]:
+    """The cited article sentences, one numbered line per bullet (unescaped): shown
+    folded under a digest so a reader can check each point against the article."""
+    quotes = [q for q in d.quotes if q.strip()]
+    if not quotes:
+        return []
+    out = [t(ui_lang, "digest.evidence")]
+    for n, q in enumerate(d.quotes, 1):
+        if q.strip():
+            line = f"{n}. «{q}»"
+            out.append(rtl_line(line, None) if marks else line)
+    if marks:
+        out[0] = rtl_line(out[0], ui_lang)
+    return out
+
+
 def render_digest_html(d: Digest, ui_lang: str) -> str:
     """Return the digest as Telegram HTML: bold headline, "• " bullets, date, source, notes.
 
@@ -162,6 +178,10 @@ def render_digest_html(d: Digest, ui_lang: str) -> str:
         label = escape(rtl_line(t(ui_lang, "digest.source", name=source), ui_lang))
         meta.append(f'<a href="{escape_attr(d.url)}">{label}</a>' if d.url else label)
     notes = [f"<i>{escape(rtl_line(n, ui_lang))}</i>" for n in _notes(d, ui_lang)]
+    evidence = _evidence_lines(d, ui_lang)
+    if evidence:
+        body = "\n".join(escape(line) for line in evidence)
+        lines += ["", f"<blockquote expandable>{body}</blockquote>"]
     if meta:
         lines += ["", *meta]
     if notes:
@@ -180,6 +200,9 @@ def render_digest_text(d: Digest, ui_lang: str) -> str:
     source = _source_name(d)
     if source:
         meta.append(t(ui_lang, "digest.source", name=source) + (f" — {d.url}" if d.url else ""))
+    evidence = _evidence_lines(d, ui_lang, marks=False)
+    if evidence:
+        lines += ["", *evidence]
     if meta:
         lines += ["", *meta]
     notes = _notes(d, ui_lang)

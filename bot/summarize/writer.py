@@ -9,6 +9,8 @@ numbered sentences, then judges it:
    summarizes in the article's language and translates (`translate.py`).
 3. Shape (`shape.py`) and evidence (`evidence.py`): every problem found goes into ONE
    corrective retry (`summarize_retry_shape`); the better of the two replies is kept.
+   Problems with the questions alone are repaired without a retry (it would re-read the
+   whole article for them) unless fewer than two usable questions are left.
 4. Repair: cut, repeated or malformed items are dropped; a bullet whose citation is
    wrong is re-anchored to the sentences that support it; an unsupported one is
    dropped; too many are trimmed, too few (in the article's own language) are topped up
@@ -94,6 +96,7 @@ class LLMDraft:
 class _Bullet:
     text: str
     sources: list[int]
+    recited: bool = False
 
 
 @dataclass
@@ -125,6 +128,16 @@ def _parse_bullet(raw: Any) -> _Bullet | None:
         text = text[: m.start()] + m.group(2)
     text = " ".join(text.split()).lstrip("-•* ")
     return _Bullet(text, sources) if text else None
+
+
+def _worth_a_retry(attempt: _Attempt) -> bool:
+    """A corrective retry re-reads the whole article: it is spent on broken bullets or
+    headline, or on questions when fewer than two are usable. Other question problems
+    are repaired (dropped) without it."""
+    if any(not p.startswith(("question", "write exactly 3 questions")) for p in attempt.problems):
+        return True
+    usable = sum(shape.good_question(q) for q in attempt.questions)
+    return bool(attempt.problems) and usable < 2
 
 
 def parse_attempt(data: dict[str, Any]) -> _Attempt:
@@ -173,7 +186,7 @@ class DigestWriter:
             first = await self._ask(system, user, usage, json_retry=True)
             self._judge(first)
             best = first
-            if first.problems:
+            if _worth_a_retry(first):
                 best = await self._correct(system, user, usage, first)
             return self._repair(best, usage)
         except LLMError as err:
@@ -241,10 +254,7 @@ class DigestWriter:
             verdict = evidence.Check(False, reason or "it cites no sentence of the article")
         found = evidence.anchor(bullet.text, self.sentences, same_language=self.same_language)
         if found:
-            if self.anchored:
-                self._count("recited")
-                metrics.LLM_REPAIRS.labels(kind="recited").inc()
-            bullet.sources = found
+            bullet.sources, bullet.recited = found, self.anchored
             return evidence.Check(True)
         return verdict
 
@@ -287,6 +297,9 @@ class DigestWriter:
                 self._count("unsupported_dropped")
                 metrics.LLM_REPAIRS.labels(kind="unsupported_dropped").inc()
                 continue
+            if bullet.recited:
+                self._count("recited")
+                metrics.LLM_REPAIRS.labels(kind="recited").inc()
             kept.append(_Bullet(texts[0], bullet.sources))
         if len(kept) > self.want.hi:
             self._count("trimmed", len(kept) - self.want.hi)

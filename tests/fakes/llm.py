@@ -10,6 +10,11 @@ Serves POST /v1/chat/completions, JSON and streaming (SSE). What it answers:
 Every request body is kept in `fake.requests`. `fake.latency` adds a delay per reply.
 `fake.reject_response_format` makes the server answer 400 to `response_format`, like
 some local servers do.
+
+`fake.quirks` (a `Quirks`) plays what real servers do; `MODES` names one per server
+(OpenAI chat and reasoning models, Azure OpenAI, Ollama, vLLM, llama.cpp, LM Studio,
+OpenRouter, DeepSeek, Gemini, and an old local server that knows no response_format).
+Every quirk here was seen on a real server or is documented by its vendor.
 """
 
 from __future__ import annotations
@@ -35,10 +40,84 @@ class Timeout:
 
 
 @dataclass
+class Quirks:
+    """Behaviours of real OpenAI-compatible servers (all off: a well-behaved server)."""
+
+    # 400 when the request holds this parameter: {param: message}; `param_in_body`
+    # False leaves `param` out of the error body (the name is only in the message)
+    reject_params: dict[str, str] = field(default_factory=dict)
+    param_in_body: bool = True
+    only_default_temperature: bool = False  # OpenAI reasoning models: 400 unless 1
+    reject_json_schema: str = ""  # message of a 400 to response_format json_schema
+    reject_json_object: str = ""  # message of a 400 to response_format json_object
+    think: bool = False  # "<think>…{braces}…</think>" before the answer
+    think_open_in_template: bool = False  # the reasoning ends with a bare "</think>"
+    reasoning_field: str = ""  # the reasoning goes in message[<field>] instead
+    hidden_reasoning_tokens: int = 0  # reasoning eats this much of the completion budget
+    fence_without_schema: bool = False  # ```json fences when no schema was asked for
+    error_list: bool = False  # error bodies are a JSON array (Gemini)
+    extra_fields: dict[str, Any] = field(default_factory=dict)  # added to the response
+    extra_choice_fields: dict[str, Any] = field(default_factory=dict)
+    no_usage: bool = False
+
+
+THINKING = (
+    'The user wants a digest. The schema looks like {"headline": ..., "bullets": [...]}'
+    ' and I must keep {numbers} exact. Let me draft: {"headline": "draft"}'
+)
+
+MODES: dict[str, Quirks] = {
+    "openai": Quirks(),
+    "openai-reasoning": Quirks(
+        reject_params={
+            "max_tokens": "Unsupported parameter: 'max_tokens' is not supported with this "
+            "model. Use 'max_completion_tokens' instead."
+        },
+        only_default_temperature=True,
+        hidden_reasoning_tokens=900,
+    ),
+    "azure-openai": Quirks(
+        reject_params={
+            "max_completion_tokens": "Unrecognized request argument supplied: max_completion_tokens"
+        },
+        param_in_body=False,
+        extra_fields={"prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]},
+        extra_choice_fields={"content_filter_results": {"hate": {"filtered": False}}},
+    ),
+    "ollama-think": Quirks(think=True, extra_fields={"system_fingerprint": "fp_ollama"}),
+    "vllm-reasoning-parser": Quirks(reasoning_field="reasoning_content"),
+    "vllm-r1-no-parser": Quirks(think_open_in_template=True),
+    "llamacpp": Quirks(think=True, extra_fields={"timings": {"predicted_per_second": 26.0}}),
+    "lmstudio": Quirks(
+        reject_json_object="'response_format.type' must be 'json_schema' or 'text'",
+        no_usage=True,
+    ),
+    "openrouter": Quirks(reasoning_field="reasoning", extra_fields={"provider": "DeepInfra"}),
+    "deepseek": Quirks(
+        reject_json_schema="This response_format type is unavailable now",
+        reasoning_field="reasoning_content",
+        fence_without_schema=True,
+    ),
+    "gemini": Quirks(
+        error_list=True,
+        hidden_reasoning_tokens=700,
+        fence_without_schema=True,
+    ),
+    "no-response-format": Quirks(
+        reject_json_schema="Unsupported",
+        reject_json_object="Unsupported",
+        fence_without_schema=True,
+        param_in_body=False,
+    ),
+}
+
+
+@dataclass
 class FakeLLM:
     handler: Callable[[dict[str, Any]], str | int] = lambda body: "ok"
     latency: float = 0.0
     reject_response_format: bool = False
+    quirks: Quirks = field(default_factory=Quirks)
     requests: list[dict[str, Any]] = field(default_factory=list)
     _queue: deque[Any] = field(default_factory=deque)
     _runner: web.AppRunner | None = None
@@ -90,6 +169,9 @@ class FakeLLM:
         self.requests.append(body)
         if self.reject_response_format and "response_format" in body:
             return _error(400, "response_format is not supported by this server")
+        refusal = self._refusal(body)
+        if refusal is not None:
+            return refusal
         reply: Any = self._queue.popleft() if self._queue else self.handler
         if isinstance(reply, Timeout):
             await asyncio.sleep(reply.seconds)
@@ -101,30 +183,77 @@ class FakeLLM:
         if isinstance(reply, int):
             return _error(reply, "scripted failure")
         content = str(reply)
-        prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
-        completion_tokens = max(1, len(content) // 3)
         if body.get("stream"):
             return await self._stream(request, body, content)
-        return web.json_response(
-            {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", "fake-model"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
+        return web.json_response(self._completion(body, content))
+
+    def _refusal(self, body: dict[str, Any]) -> web.Response | None:
+        """The 400 a quirky server gives to this request, or None."""
+        q = self.quirks
+        for param, message in q.reject_params.items():
+            if param in body:
+                return _error(
+                    400, message, param=param if q.param_in_body else None, as_list=q.error_list
+                )
+        temperature = body.get("temperature")
+        if q.only_default_temperature and temperature is not None and temperature != 1:
+            return _error(
+                400,
+                f"Unsupported value: 'temperature' does not support {temperature} with this "
+                "model. Only the default (1) value is supported.",
+                param="temperature" if q.param_in_body else None,
+                as_list=q.error_list,
+            )
+        kind = (body.get("response_format") or {}).get("type")
+        if kind == "json_schema" and q.reject_json_schema:
+            return _error(400, q.reject_json_schema, as_list=q.error_list)
+        if kind == "json_object" and q.reject_json_object:
+            return _error(400, q.reject_json_object, as_list=q.error_list)
+        return None
+
+    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        """A chat.completion for `content`, as the quirky server would shape it: its
+        reasoning, its completion budget (a reply that does not fit is cut, with
+        finish_reason "length"), its extra fields."""
+        q = self.quirks
+        budget = body.get("max_completion_tokens", body.get("max_tokens"))
+        answer_tokens = max(1, len(content) // 3)
+        finish = "stop"
+        if budget is not None and q.hidden_reasoning_tokens + answer_tokens > budget:
+            room = max(0, budget - q.hidden_reasoning_tokens)
+            content, finish = content[: room * 3], "length"
+        if q.fence_without_schema and "response_format" not in body:
+            content = f"```json\n{content}\n```"
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if q.think:
+            message["content"] = f"<think>\n{THINKING}\n</think>\n\n{content}"
+        elif q.think_open_in_template:
+            message["content"] = f"{THINKING}\n</think>\n\n{content}"
+        elif q.reasoning_field:
+            message[q.reasoning_field] = THINKING
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
+        completion_tokens = min(answer_tokens, budget or answer_tokens) + q.hidden_reasoning_tokens
+        out: dict[str, Any] = {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake-model"),
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": finish, **q.extra_choice_fields}
+            ],
+            **q.extra_fields,
+        }
+        if not q.no_usage:
+            out["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
             }
-        )
+            if q.hidden_reasoning_tokens:
+                out["usage"]["completion_tokens_details"] = {
+                    "reasoning_tokens": q.hidden_reasoning_tokens
+                }
+        return out
 
     async def _stream(
         self, request: web.Request, body: dict[str, Any], content: str
@@ -148,7 +277,10 @@ class FakeLLM:
         return resp
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": "fake_error", "code": status}}, status=status
-    )
+def _error(
+    status: int, message: str, *, param: str | None = None, as_list: bool = False
+) -> web.Response:
+    """An OpenAI-style error body (`as_list`: wrapped in a JSON array, as Gemini does)."""
+    error = {"message": message, "type": "invalid_request_error", "param": param, "code": status}
+    body: Any = [{"error": error}] if as_list else {"error": error}
+    return web.json_response(body, status=status)

@@ -496,3 +496,39 @@ async def test_a_waiter_that_waits_too_long_computes_itself(
     digest = await service.summarize(seed, lang="ar")
     assert digest.path == "llm" and not digest.cached and fake_llm.calls == 1
     assert await store.redis.get(store.keys.flight(key)) == "slow-process"  # not ours to drop
+
+
+async def test_question_problems_alone_are_repaired_without_a_retry(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """A repeated question or a lone "{" does not cost a second read of the article:
+    the bad question is dropped."""
+
+    def bad_questions(body: dict[str, Any]) -> str:
+        data = json.loads(smart(body))
+        data["questions"] = [AR_QUESTIONS[0], AR_QUESTIONS[0], "{"]
+        return json.dumps(data, ensure_ascii=False)
+
+    fake_llm.handler = bad_questions
+    digest = await service.summarize(seed, lang="ar")
+    assert fake_llm.calls == 1 and digest.questions == [AR_QUESTIONS[0]]
+    assert digest.quality["questions_dropped"] == 2
+
+
+async def test_a_detailed_digest_with_too_few_bullets_is_corrected(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """The real 1.5B model gave a detailed digest 4 bullets (6-10 asked): one corrective
+    retry; when the retry is no better, the article's own sentences fill the range."""
+
+    def four_bullets(body: dict[str, Any]) -> str:
+        data = json.loads(smart(body))
+        data["bullets"] = data["bullets"][:4]
+        return json.dumps(data, ensure_ascii=False)
+
+    fake_llm.handler = four_bullets
+    digest = await service.summarize(seed, lang="ar", length="detailed")
+    assert fake_llm.calls == 2 and "write 6 to 10 bullets" in fake_llm.user_texts()[1]
+    assert 6 <= len(digest.bullets) <= 10 and digest.quality["topped_up"] == 2
+    assert len(set(digest.bullets)) == len(digest.bullets)
+    assert all(len(ids) >= 1 for ids in digest.sources)
