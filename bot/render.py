@@ -132,7 +132,7 @@ def _notes(d: Digest, ui: str) -> list[str]:
     if d.path == "extractive":
         notes.append(t(ui, "digest.offline"))
     if d.translation_note:
-        notes.append(t(ui, "digest.translated"))
+        notes.append(t(ui, "digest.untranslated" if d.path == "llm" else "digest.translated"))
     return notes
 
 

@@ -259,6 +259,51 @@ class Composer:
         return item
 
     async def _call_llm(self, story: Story, lang: str) -> ItemSummary:
+        """The story's item in `lang`: written from the lead article in its own language,
+        or translated from that item (a short call instead of a second read)."""
+        lead = story.lead
+        if lang != lead.language:
+            first = await self._summary(story, lead.language)
+            if first.path == "llm":
+                return await self._translate(first, lang, lead.language)
+        return await self._write(story, lang)
+
+    async def _translate(self, first: ItemSummary, lang: str, source_lang: str) -> ItemSummary:
+        from bot.llm.client import Usage
+        from bot.summarize.translate import translate_draft
+        from bot.summarize.writer import LLMDraft
+
+        assert self.llm is not None
+        self.llm_calls += 1
+        draft = LLMDraft(headline=first.headline, bullets=list(first.bullets), questions=[])
+        try:
+            out = await translate_draft(
+                self.llm,
+                draft,
+                target="en" if lang == "en" else "ar",
+                article_lang="en" if source_lang == "en" else "ar",
+                sentences=[],
+            )
+        except LLMError as exc:
+            await self._count(exc.usage if isinstance(exc.usage, Usage) else Usage())
+            raise
+        await self._count(out.usage)
+        return ItemSummary(
+            headline=out.headline[:200], bullets=out.bullets[:2], lang=lang, path="llm"
+        )
+
+    async def _count(self, usage: Any) -> None:
+        """Charge one call's calls and tokens to the day's counters."""
+        if usage.calls:
+            await stats.incr_many(
+                self.store,
+                {
+                    "llm_calls": usage.calls,
+                    "llm_tokens": usage.prompt_tokens + usage.completion_tokens,
+                },
+            )
+
+    async def _write(self, story: Story, lang: str) -> ItemSummary:
         from bot.llm.prompts import load_prompt
 
         lead = story.lead
@@ -269,17 +314,16 @@ class Composer:
         )
         self.llm_calls += 1
         assert self.llm is not None
-        data, usage = await self.llm.complete_json(
-            system=system, user=user, schema_name="briefing_item", schema=SCHEMA, max_tokens=300
-        )
+        try:
+            data, usage = await self.llm.complete_json(
+                system=system, user=user, schema_name="briefing_item", schema=SCHEMA, max_tokens=300
+            )
+        except LLMError as exc:  # a refused or cut answer still cost its tokens
+            if exc.usage is not None:
+                await self._count(exc.usage)
+            raise
         # counted before the item is checked: a rejected answer still cost its tokens
-        await stats.incr_many(
-            self.store,
-            {
-                "llm_calls": usage.calls,
-                "llm_tokens": usage.prompt_tokens + usage.completion_tokens,
-            },
-        )
+        await self._count(usage)
         headline = str(data.get("headline") or "").strip()
         bullets = [str(b).strip() for b in data.get("bullets") or [] if str(b).strip()]
         if not headline or not bullets:

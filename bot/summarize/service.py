@@ -33,10 +33,16 @@ from bot.ingest.fetch import FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, validate_url
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Store
-from bot.summarize import evidence
+from bot.summarize import evidence, shape
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive
-from bot.summarize.pipeline import LLMDraft, LLMSummarizer, WrongLanguage, prompt_version
+from bot.summarize.pipeline import (
+    BULLET_RANGE,
+    LLMDraft,
+    LLMSummarizer,
+    WrongLanguage,
+    prompt_version,
+)
 from bot.summarize.translate import translate_draft
 
 log = logging.getLogger(__name__)
@@ -251,9 +257,15 @@ class SummarizeService:
                 article, lang=lang, length=length, usage=usage, progress=progress
             )
         except LLMError as exc:
-            log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
             await self._count_usage(usage)
-            fallback = self._extractive(article, lang, length)
+            fallback = await self._untranslated(article, lang, length)
+            if fallback is None:
+                log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
+                fallback = self._extractive(article, lang, length)
+            else:
+                log.warning(
+                    "translation failed (%s): the %s digest, labelled", exc.detail, fallback.lang
+                )
             fallback = fallback.model_copy(
                 update={
                     "llm_calls": usage.calls,
@@ -304,7 +316,7 @@ class SummarizeService:
         if lang != article.language:
             source = await self._cached_draft(article, length)
             if source is not None:
-                return await self._translate(article, source, lang, usage)
+                return await self._translate(article, source, lang, length, usage)
         try:
             draft = await self.summarizer.summarize(
                 article, lang=lang, length=length, progress=progress
@@ -330,7 +342,20 @@ class SummarizeService:
             usage.add(Usage(first.tokens_in, first.tokens_out, first.llm_calls))
         if first.path != "llm":
             raise LLMError("no digest in the article's language to translate")
-        return await self._translate(article, _as_draft(first), lang, usage)
+        return await self._translate(article, _as_draft(first), lang, length, usage)
+
+    async def _untranslated(self, article: Article, lang: Lang, length: Length) -> Digest | None:
+        """The checked LLM digest in the article's own language, labelled as not
+        translated, when a translation into `lang` failed (None when there is none)."""
+        if lang == article.language:
+            return None
+        key = digest_cache_key(
+            article.text, article.language, length, self.model, self.prompt_version
+        )
+        cached = await get_digest(self.store, key)
+        if cached is None or cached.path != "llm":
+            return None
+        return cached.model_copy(update={"translation_note": True, "cached": False})
 
     async def _cached_draft(self, article: Article, length: Length) -> LLMDraft | None:
         key = digest_cache_key(
@@ -340,16 +365,20 @@ class SummarizeService:
         return _as_draft(cached) if cached is not None and cached.path == "llm" else None
 
     async def _translate(
-        self, article: Article, source: LLMDraft, lang: Lang, usage: Usage
+        self, article: Article, source: LLMDraft, lang: Lang, length: Length, usage: Usage
     ) -> LLMDraft:
         assert self.llm is not None
+        sentences = evidence.number_sentences(article.text)
+        if not source.min_bullets:
+            lo, hi = BULLET_RANGE[length]
+            source.min_bullets = shape.bullet_range(lo, hi, len(sentences)).lo
         try:
             draft = await translate_draft(
                 self.llm,
                 source,
                 target=lang,
                 article_lang=article.language,
-                sentences=evidence.number_sentences(article.text),
+                sentences=sentences,
             )
         except LLMError as exc:
             _add(usage, exc)

@@ -84,6 +84,7 @@ async def translate_draft(
     system = load_prompt("translate_digest").text
     schema = translation_schema(len(source.bullets), len(source.questions))
     correction = ""
+    best: tuple[list[str], LLMDraft] | None = None
     try:
         for attempt in (1, 2):
             try:
@@ -97,21 +98,31 @@ async def translate_draft(
             except LLMOutputError as err:
                 if isinstance(err.usage, Usage):
                     usage.add(err.usage)
+                if attempt == 2 and best is not None:
+                    break
                 if attempt == 2:
                     raise
                 correction = "\n\n" + load_prompt("summarize_retry_json").text
                 continue
             usage.add(spent)
             problems, draft = _check(data, source, target, article_lang, sentences, usage)
-            if not problems or attempt == 2:
-                return _finish(draft, source, problems, target)
-            log.info("translation checks failed (%s): one corrective retry", "; ".join(problems))
-            metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
-            correction = "\n\nCorrection: " + "; ".join(problems) + ". Translate again."
+            if best is None or len(draft.bullets) > len(best[1].bullets):
+                best = (problems, draft)  # the attempt that keeps the most bullets wins
+            if not problems:
+                break
+            if attempt == 1:
+                log.info("translation checks failed (%s): one retry", "; ".join(problems))
+                metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
+                correction = "\n\nCorrection: " + "; ".join(problems) + ". Translate again."
     except LLMError as err:
         err.usage = usage
         raise
-    raise AssertionError("unreachable")
+    assert best is not None
+    try:
+        return _finish(best[1], source, best[0], target)
+    except LLMError as err:
+        err.usage = usage
+        raise
 
 
 def evidence_safe(text: str) -> str:
@@ -163,7 +174,10 @@ def _check(
 
 
 def _finish(draft: LLMDraft, source: LLMDraft, problems: list[str], target: Lang) -> LLMDraft:
-    if not draft.bullets or len(draft.bullets) < max(1, (len(source.bullets) + 1) // 2):
+    """The checked translation; too few bullets left (under the digest's `min_bullets`,
+    or when that is unknown, under the source's count less one) fails."""
+    floor = source.min_bullets or max(1, len(source.bullets) - 1)
+    if len(draft.bullets) < floor:
         raise LLMOutputError(f"the translation failed its checks: {'; '.join(problems)}")
     lost = len(source.bullets) - len(draft.bullets)
     if lost:

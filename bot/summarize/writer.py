@@ -90,6 +90,7 @@ class LLMDraft:
     usage: Usage = field(default_factory=Usage)
     dropped: int = 0
     quality: dict[str, int] = field(default_factory=dict)
+    min_bullets: int = 0  # the least a translation of it may keep (0: all of them)
 
 
 @dataclass
@@ -330,6 +331,7 @@ class DigestWriter:
             usage=usage,
             dropped=dropped,
             quality=dict(self.quality),
+            min_bullets=self.want.lo,
         )
 
     def _top_up(self, kept: list[_Bullet]) -> None:

@@ -50,11 +50,17 @@ def llm_item(body: dict[str, Any]) -> str:
     system = body["messages"][0]["content"]
     english = "Write in English" in system
     article = body["messages"][1]["content"]
+    if "<digest>" in article:  # a translation of the Arabic item
+        english = "English" in article.split("</target_language>")[0]
+        nato = "الناتو" in article
+        head = "NATO weighs Russian build-up" if nato else "Biden and Putin talk by phone"
+        bullet = "The leaders spoke by phone <b>&"
+        return json.dumps({"headline": head, "bullets": [bullet], "questions": []})
     if "ستولتنبرغ" in article:
         head = "NATO weighs Russian build-up" if english else "الناتو يبحث الحشود الروسية"
     else:
         head = "Biden and Putin talk by phone" if english else "اتصال هاتفي بين بايدن وبوتين"
-    bullet = "The leaders spoke for 50 minutes <b>&" if english else "تحدث الزعيمان هاتفيا."
+    bullet = "The leaders spoke by phone <b>&" if english else "تحدث الزعيمان هاتفيا."
     return json.dumps({"headline": head, "bullets": [bullet]}, ensure_ascii=False)
 
 

@@ -40,6 +40,16 @@ async def test_briefing_summaries_count_llm_calls_and_tokens(
     assert len(ar.items) == len(en.items) == 2
     assert all(i.path == "llm" for i in ar.items + en.items)
     assert fake_llm.calls == 4  # 2 stories x 2 languages
+    # each story is read once; its English item is translated from the Arabic one
+    users = fake_llm.user_texts()
+    assert sum("<article>" in u for u in users) == 2 and sum("<digest>" in u for u in users) == 2
+    read = [
+        fake_tokens(b) for b, u in zip(fake_llm.requests, users, strict=True) if "<article>" in u
+    ]
+    translated = [
+        fake_tokens(b) for b, u in zip(fake_llm.requests, users, strict=True) if "<digest>" in u
+    ]
+    assert max(translated) < min(read)
     assert await stats.get(store, "llm_calls", today) == 4
     expected = sum(fake_tokens(body) for body in fake_llm.requests)
     assert expected > 0

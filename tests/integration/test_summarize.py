@@ -21,6 +21,7 @@ from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher
 from bot.llm.client import LLMClient
 from bot.llm.tokens import count_tokens
+from bot.render import render_digest_html
 from bot.store.redis import Store
 from bot.summarize.cache import SingleFlight
 from bot.summarize.evidence import number_sentences
@@ -532,3 +533,28 @@ async def test_a_detailed_digest_with_too_few_bullets_is_corrected(
     assert 6 <= len(digest.bullets) <= 10 and digest.quality["topped_up"] == 2
     assert len(set(digest.bullets)) == len(digest.bullets)
     assert all(len(ids) >= 1 for ids in digest.sources)
+
+
+async def test_a_failed_translation_gives_the_checked_digest_labelled(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """A translation that invents a number twice is not shown; the user gets the checked
+    Arabic digest, labelled as not translated (not the offline extract)."""
+
+    def inventing(body: dict[str, Any]) -> str:
+        if "<digest>" not in fake_llm.user_texts()[-1]:
+            return smart(body)
+        data = json.loads(smart(body))
+        data["bullets"] = [f"The call lasted {n}0 minutes." for n in range(1, 6)][
+            : len(data["bullets"])
+        ]
+        return json.dumps(data)
+
+    fake_llm.handler = inventing
+    arabic = await service.summarize(seed, lang="ar")
+    english = await service.summarize(seed, lang="en")
+    assert fake_llm.calls == 3  # Arabic digest, translation, its correction
+    assert english.path == "llm" and english.lang == "ar" and english.translation_note
+    assert english.bullets == arabic.bullets and english.llm_calls == 2
+    html = render_digest_html(english, "en")
+    assert "could not be translated reliably" in html
