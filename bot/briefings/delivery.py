@@ -49,7 +49,7 @@ from bot.briefings import subscriptions as subs
 from bot.briefings.limiter import RateLimiter
 from bot.briefings.schedule import next_due, slot_date
 from bot.briefings.subscriptions import Subscription
-from bot.chat.types import Button
+from bot.messages import Button
 from bot.privacy import forget_user
 from bot.store.redis import Store
 
@@ -80,6 +80,14 @@ class Sender(Protocol):
         """Send one HTML message; return its message id. Raises SendBlocked,
         SendRetryAfter or SendFailed."""
         ...
+
+
+class NoSender:
+    """The Sender of a process that never broadcasts (the console, `feeds poll`,
+    `briefing preview`): chat replies go through an Outbox instead."""
+
+    async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+        raise RuntimeError("this process does not send briefings")
 
 
 @dataclass

@@ -128,9 +128,14 @@ class FollowupService:
         self._articles = articles
         self._llm = llm
         self._clock = clock or SystemClock()
-        self._ctx = ChatContext(store, settings.context_ttl_days * 86400)
+        self._ctx = ChatContext(store, settings.context_ttl)
 
     # --- routing data -------------------------------------------------------------
+
+    @property
+    def context(self) -> ChatContext:
+        """The chats' follow-up context (which message and chat is about which article)."""
+        return self._ctx
 
     async def bind_message(self, chat_id: int, message_id: int, article_id: str) -> None:
         """Remember that a sent message (digest or answer) is about `article_id`."""

@@ -27,12 +27,12 @@ from bot.briefings.delivery import Delivery, Rendered
 from bot.briefings.feeds import FeedArticle, load_articles
 from bot.briefings.limiter import RateLimiter
 from bot.briefings.subscriptions import Subscription
-from bot.chat.types import Button
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.errors import RateLimited
 from bot.followups.context import ChatContext
 from bot.limits import Limits
+from bot.messages import Button
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
 from bot.summarize.service import SummarizeService
