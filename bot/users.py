@@ -86,9 +86,6 @@ class Users:
     async def set_length(self, user_id: int, length: Length) -> None:
         await self.store.redis.hset(self.store.keys.user(user_id), "length", length)
 
-    async def set_tz(self, user_id: int, tz: str) -> None:
-        await self.store.redis.hset(self.store.keys.user(user_id), "tz", tz)
-
     async def count(self) -> int:
         """Return how many users the bot has seen."""
         return int(await self.store.redis.scard(self.store.keys.users()))
