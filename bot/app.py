@@ -19,6 +19,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.followups.service import FollowupService
 from bot.limits import Limits
+from bot.messages import Button
 from bot.services import Services
 from bot.store.redis import Store, open_store
 from bot.summarize.service import SummarizeService
@@ -55,6 +56,14 @@ async def build_services(
         briefings=briefing,
         owns_store=owns,
     )
+
+
+class NoSender:
+    """The Sender of a process that never broadcasts (the console, `feeds poll`,
+    `briefing preview`): chat replies go through an Outbox instead."""
+
+    async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+        raise RuntimeError("this process does not send briefings")
 
 
 def build_conversation(services: Services) -> Conversation:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
-from bot.app import build_services
+from bot.app import NoSender, build_services
 from bot.briefings import subscriptions as subs
-from bot.briefings.delivery import NoSender, Sender, format_counts
+from bot.briefings.delivery import Sender, format_counts
 from bot.briefings.message import render_text
 from bot.briefings.sources import all_sources
 from bot.clock import FrozenClock

@@ -82,14 +82,6 @@ class Sender(Protocol):
         ...
 
 
-class NoSender:
-    """The Sender of a process that never broadcasts (the console, `feeds poll`,
-    `briefing preview`): chat replies go through an Outbox instead."""
-
-    async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
-        raise RuntimeError("this process does not send briefings")
-
-
 @dataclass
 class Rendered:
     """A briefing ready to send: message parts (HTML, keyboard); `empty` = nothing new."""

@@ -20,8 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from bot.app import build_conversation, build_services
-from bot.briefings.delivery import NoSender
+from bot.app import NoSender, build_conversation, build_services
 from bot.config import Settings
 from bot.i18n import lang_from_code, t
 from bot.messages import Button, Incoming, Reply

@@ -8,8 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bot.app import build_services
-from bot.briefings.delivery import NoSender
+from bot.app import NoSender, build_services
 from bot.chat.console import run_session
 from bot.clock import FrozenClock
 from bot.config import Settings
