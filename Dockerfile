@@ -15,15 +15,16 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
+# prompts/ ships inside the package (bot._prompts, see pyproject.toml)
+COPY prompts ./prompts
 # The same install as CI and the README (there with the [dev] extra): `pip install .`
 RUN pip install --no-cache-dir .
 
-# --- runtime: the venv, the prompts, a non-root user ------------------------------
+# --- runtime: the venv (prompts included), a non-root user ------------------------------
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PROMPTS_DIR=/app/prompts \
     BOT_DATA_DIR=/data \
     MPLBACKEND=Agg \
     MPLCONFIGDIR=/tmp/matplotlib \
@@ -35,7 +36,6 @@ RUN groupadd --system --gid 10001 bot \
     && chown bot:bot /data
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
-COPY prompts ./prompts
 USER bot
 VOLUME ["/data"]
 EXPOSE 8080

@@ -76,14 +76,20 @@ def _bot_process(env: dict[str, str], opts: dict[str, Any], stop: Any, ready: An
     assert "bot" not in sys.modules, "the bot package must come from the variant's tree"
 
     async def main() -> None:
-        from bot.app import build_services
         from bot.config import load_settings
-        from bot.telegram.app import build_application, post_init
+        from bot.telegram import app as tg
 
         settings = load_settings()
-        services = await build_services(settings)
         kwargs = {"transport": opts["transport"]} if opts["transport"] else {}
-        app = build_application(settings, services, **kwargs)
+        if hasattr(tg, "open_services"):
+            app = tg.build_application(settings, **kwargs)
+            services = await tg.open_services(app, settings)
+        else:  # a baseline revision from before the composition root took a sender
+            from bot.app import build_services
+
+            services = await build_services(settings)
+            app = tg.build_application(settings, services, **kwargs)
+        post_init = tg.post_init
         async with app:
             await post_init(app)
             await app.start()

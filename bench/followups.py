@@ -22,8 +22,9 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.domain import Article
+from bot.followups.prompt import ARTICLE_SHARE, passage_size
 from bot.followups.retrieval import split_passages
-from bot.followups.service import ARTICLE_SHARE, FollowupService, _passage_size
+from bot.followups.service import FollowupService
 from bot.llm.client import LLMClient
 from bot.llm.tokens import count_tokens
 from bot.store.keys import Keys
@@ -105,7 +106,7 @@ def retrieval(settings: Settings) -> str:
         ("CNN", real_paragraphs("cnn")),
     ]
     long_text = long_article()
-    long_passages = split_passages(long_text, _passage_size(budget), count_tokens)
+    long_passages = split_passages(long_text, passage_size(budget), count_tokens)
     long_paras = [p for p in long_text.split("\n\n") if p.strip()]
     for name, paras in sets:
         pairs = question_pairs(paras)
@@ -117,7 +118,7 @@ def retrieval(settings: Settings) -> str:
     pairs = question_pairs(long_paras)
     h1, h3 = hit_rates(long_passages, pairs)
     rows.append(
-        f"| 60k generated | passages (≤{_passage_size(budget)} tokens) | {len(long_passages)} "
+        f"| 60k generated | passages (≤{passage_size(budget)} tokens) | {len(long_passages)} "
         f"| {len(pairs)} | {h1:.0%} | {h3:.0%} |"
     )
     total[0] += h1 * len(pairs)

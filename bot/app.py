@@ -1,84 +1,74 @@
-"""Composition root: builds the store, clients and services once, and closes them.
+"""Composition root: the one place that builds the store, clients and services.
 
-`build_services(settings)` is called by each entry point (`run`, `chat`, the webhook
-server); handlers reach the result through `Services`, never through globals.
+    services = await build_services(settings, sender=sender)
+    conversation = build_conversation(services)
+
+Every entry point uses it: the Telegram runner and webhook (with a sender on the
+Application's bot, bot/telegram/app.py), the console (`python -m bot chat`), the CLI
+and the tests. Handlers reach the services through the `Conversation`, never through
+globals; features register their commands and buttons in `build_conversation`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from dataclasses import dataclass
-from typing import Any
-
+from bot.briefings.delivery import Sender
+from bot.briefings.scheduler import Briefings
+from bot.chat import briefings, commands, digests
+from bot.chat.router import Conversation
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.followups.service import FollowupService
 from bot.limits import Limits
+from bot.messages import Button
+from bot.services import Services
 from bot.store.redis import Store, open_store
 from bot.summarize.service import SummarizeService
 from bot.users import Users
 
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """Everything the conversation layer needs. `followups` and `briefings` are optional
-    features: None when they are not available."""
-
-    settings: Settings
-    store: Store
-    summarizer: SummarizeService
-    limits: Limits
-    users: Users
-    clock: Clock
-    followups: Any = None
-    briefings: Any = None
-    owns_store: bool = True
-
-    async def close(self) -> None:
-        """Close the services and (when this object opened it) the store."""
-        for closer in (
-            getattr(self.briefings, "aclose", None),
-            getattr(self.followups, "aclose", None),
-            self.summarizer.aclose,
-        ):
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer()
-        if self.owns_store:
-            await self.store.close()
+# The chat features, in the order their commands appear in /help and Telegram's menu.
+FEATURES = (commands, digests, briefings)
 
 
 async def build_services(
-    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+    settings: Settings, *, sender: Sender, store: Store | None = None, clock: Clock | None = None
 ) -> Services:
-    """Open Redis (unless `store` is given) and build every service.
+    """Open Redis (unless `store` is given) and build every service once; briefings go
+    out through `sender`. Close the result with `Services.close()`.
 
-    Raises StoreUnavailable when Redis cannot be reached.
+    Raises StoreUnavailable when Redis cannot be reached, ConfigError for a bad
+    FEEDS_FILE.
     """
     owns = store is None
     store = store if store is not None else await open_store(settings)
     clock = clock or SystemClock()
-    summarizer = await SummarizeService.create(settings, store)
-    summarizer.clock = clock
-    services = Services(
+    summarizer = await SummarizeService.create(settings, store, clock=clock)
+    briefing = Briefings.create(settings, store, sender, llm=summarizer.llm, clock=clock)
+    return Services(
         settings=settings,
         store=store,
+        clock=clock,
         summarizer=summarizer,
         limits=Limits(store, settings, clock),
         users=Users(store, settings),
-        clock=clock,
+        followups=FollowupService(
+            settings, store, articles=summarizer, llm=summarizer.llm, clock=clock
+        ),
+        briefings=briefing,
         owns_store=owns,
     )
-    services.followups = _followups(settings, store, summarizer, clock)
-    return services
 
 
-def _followups(settings: Settings, store: Store, summarizer: SummarizeService, clock: Clock) -> Any:
-    """The follow-up service when that feature is installed, else None."""
-    try:
-        from bot.followups.service import FollowupService
-    except ImportError:
-        return None
-    return FollowupService(settings, store, articles=summarizer, llm=summarizer.llm, clock=clock)
+class NoSender:
+    """The Sender of a process that never broadcasts (the console, `feeds poll`,
+    `briefing preview`): chat replies go through an Outbox instead."""
+
+    async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+        raise RuntimeError("this process does not send briefings")
+
+
+def build_conversation(services: Services) -> Conversation:
+    """The conversation with every feature's commands and buttons registered."""
+    conversation = Conversation(services)
+    for feature in FEATURES:
+        feature.register(conversation)
+    return conversation

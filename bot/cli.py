@@ -12,20 +12,25 @@ import asyncio
 import importlib
 import logging
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any, cast
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.errors import DigestBotError
 from bot.i18n import error_text
+
+if TYPE_CHECKING:
+    from bot.briefings.delivery import Sender
+    from bot.config import Settings
 
 # command name -> "module:function"; each function is `async def f(args, settings) -> int`
 COMMANDS: dict[str, str] = {
     "summarize": "bot.summarize.cli:run",
     "run": "bot.telegram.runner:run",
     "chat": "bot.chat.console:run",
-    "feeds.poll": "bot.briefings.cli:feeds_poll",
-    "briefing.run-due": "bot.briefings.cli:run_due",
-    "briefing.preview": "bot.briefings.cli:preview",
+    "feeds.poll": "bot.briefing_cli:feeds_poll",
+    "briefing.run-due": "bot.cli:run_due",
+    "briefing.preview": "bot.briefing_cli:preview",
 }
 
 
@@ -65,6 +70,26 @@ def _resolve(name: str) -> Callable[[argparse.Namespace, Any], Coroutine[Any, An
         Callable[[argparse.Namespace, Any], Coroutine[Any, Any, int]],
         getattr(importlib.import_module(module_name), func),
     )
+
+
+async def run_due(args: argparse.Namespace, settings: Settings) -> int:
+    """`briefing run-due`: deliver through a Telegram sender of its own."""
+    from bot.briefing_cli import run_due as deliver_due
+
+    return await deliver_due(args, settings, open_sender=telegram_sender)
+
+
+@asynccontextmanager
+async def telegram_sender(settings: Settings) -> AsyncIterator[Sender]:
+    """A started TelegramSender (its own Bot and connection pool), closed on exit."""
+    from bot.telegram.sender import TelegramSender
+
+    sender = TelegramSender.from_settings(settings)
+    await sender.start()
+    try:
+        yield sender
+    finally:
+        await sender.close()
 
 
 def main(argv: list[str] | None = None) -> int:

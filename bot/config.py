@@ -31,7 +31,8 @@ def _split_csv(value: str) -> list[str]:
 
 
 class Settings(BaseSettings):
-    """Every setting the bot reads. Names match CONTRACT.md (upper-case env vars)."""
+    """Every setting the bot reads, each from the upper-case environment variable of
+    its name (README.md and .env.example describe them)."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -142,8 +143,10 @@ class Settings(BaseSettings):
         return frozenset(p.lower().strip("[]") for p in _split_csv(self.fetch_allow_hosts))
 
     @property
-    def llm_enabled(self) -> bool:
-        return bool(self.openai_api_key)
+    def context_ttl(self) -> int:
+        """CONTEXT_TTL_DAYS in seconds: how long articles, digest buttons and follow-up
+        context are kept."""
+        return self.context_ttl_days * 86400
 
     def require_webhook(self) -> None:
         """Raise ConfigError when webhook mode is asked for without its secret."""

@@ -23,7 +23,7 @@ from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import BudgetExceeded, RateLimited
-from bot.store.redis import Store
+from bot.store.redis import Pipeline, Store
 
 UNIT = 10  # a new summary costs UNIT points of the per-minute allowance
 CACHE_HIT_WEIGHT = 2  # a cache hit costs this many points (of UNIT)
@@ -74,7 +74,9 @@ class Limits:
             results = await pipe.execute()
         return await check(results)
 
-    def queue_reserve(self, pipe: Any, user_id: int) -> Callable[[list[Any]], Awaitable[Ticket]]:
+    def queue_reserve(
+        self, pipe: Pipeline, user_id: int
+    ) -> Callable[[list[Any]], Awaitable[Ticket]]:
         """Queue what `reserve` sends on a caller's Redis pipeline (one round trip with
         other commands). Once the pipeline has run, await the returned check with its
         results: it returns the Ticket or raises what `reserve` raises."""
@@ -118,7 +120,9 @@ class Limits:
             if len(pipe):
                 await pipe.execute()
 
-    def queue_settle(self, pipe: Any, ticket: Ticket, *, cached: bool, tokens: int = 0) -> None:
+    def queue_settle(
+        self, pipe: Pipeline, ticket: Ticket, *, cached: bool, tokens: int = 0
+    ) -> None:
         """Queue what `settle` sends on a caller's Redis pipeline (the caller runs it)."""
         if ticket.window_key is None:
             return

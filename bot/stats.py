@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime
-from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot.store.redis import Store
+from bot.store.redis import Pipeline, Store
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ async def incr_many(store: Store, amounts: dict[str, int], *, day: date | None =
 
 
 def queue_many(
-    store: Store, pipe: Any, amounts: dict[str, int], *, day: date | None = None
+    store: Store, pipe: Pipeline, amounts: dict[str, int], *, day: date | None = None
 ) -> None:
     """Queue the increments of `incr_many` on a caller's Redis pipeline, so they share a
     round trip with the request's other writes (the caller runs it and owns its errors)."""

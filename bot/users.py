@@ -7,12 +7,12 @@ every user seen (`keys.users()`), which /stats counts and /forget cleans.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from bot.config import Settings
 from bot.domain import Lang, Length
 from bot.i18n import lang_from_code
-from bot.store.redis import Store
+from bot.store.redis import Pipeline, Store
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Users:
             results = await pipe.execute()
         return self.prefs_from(results[index], language_code)
 
-    def queue_prefs(self, pipe: Any, user_id: int, *, touch_chat: int | None = None) -> int:
+    def queue_prefs(self, pipe: Pipeline, user_id: int, *, touch_chat: int | None = None) -> int:
         """Queue what `prefs` sends on a caller's Redis pipeline (so it shares a round trip
         with other commands); return the index of the result to give to `prefs_from`."""
         index = len(pipe)
@@ -85,9 +85,6 @@ class Users:
 
     async def set_length(self, user_id: int, length: Length) -> None:
         await self.store.redis.hset(self.store.keys.user(user_id), "length", length)
-
-    async def set_tz(self, user_id: int, tz: str) -> None:
-        await self.store.redis.hset(self.store.keys.user(user_id), "tz", tz)
 
     async def count(self) -> int:
         """Return how many users the bot has seen."""

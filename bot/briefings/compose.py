@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -32,13 +32,19 @@ from pydantic import BaseModel, ValidationError
 from bot import stats
 from bot.briefings.delivery import Batched, Rendered
 from bot.briefings.feeds import load_articles
+from bot.briefings.message import Briefing, BriefingItem, render_parts
 from bot.briefings.schedule import local_date
 from bot.briefings.sources import Source
 from bot.briefings.stories import Story, cluster, rank
 from bot.briefings.subscriptions import Subscription
 from bot.domain import Article
 from bot.errors import LLMError
+from bot.llm.client import LLMClient, Usage
+from bot.llm.prompts import load_prompt
 from bot.store.redis import Store
+from bot.summarize.extractive import summarize_extractive
+from bot.summarize.translate import translate_draft
+from bot.summarize.writer import LLMDraft
 
 log = logging.getLogger(__name__)
 
@@ -70,34 +76,11 @@ class ItemSummary(BaseModel):
 
 
 @dataclass
-class BriefingItem:
-    story_id: str
-    article_id: str  # the lead article (the "full digest" button opens it)
-    headline: str
-    bullets: list[str]
-    links: list[tuple[str, str]]  # (source name, url), one per source
-    path: str = "llm"
-
-
-@dataclass
-class Briefing:
-    """One subscriber's briefing for a local date, in their language."""
-
-    lang: str
-    day: date
-    items: list[BriefingItem] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not self.items
-
-
-@dataclass
 class Composer:
     """Builds briefings. One instance per process; share it between ticks."""
 
     store: Store
-    llm: Any | None  # bot.llm.client.LLMClient, or None for offline mode
+    llm: LLMClient | None  # None: offline mode (extractive items)
     defaults: list[Source]
     max_stories: int = MAX_STORIES
     llm_calls: int = 0
@@ -180,7 +163,6 @@ class Composer:
 
     async def for_subscription(self, sub: Subscription, now: datetime) -> Rendered:
         """Delivery's builder: the rendered briefing for a claimed subscriber."""
-        from bot.briefings.message import render_parts
 
         since = sub.last_sent
         start = max(since, now - WINDOW) if since else now - WINDOW
@@ -269,10 +251,6 @@ class Composer:
         return await self._write(story, lang)
 
     async def _translate(self, first: ItemSummary, lang: str, source_lang: str) -> ItemSummary:
-        from bot.llm.client import Usage
-        from bot.summarize.translate import translate_draft
-        from bot.summarize.writer import LLMDraft
-
         assert self.llm is not None
         self.llm_calls += 1
         draft = LLMDraft(headline=first.headline, bullets=list(first.bullets), questions=[])
@@ -304,8 +282,6 @@ class Composer:
             )
 
     async def _write(self, story: Story, lang: str) -> ItemSummary:
-        from bot.llm.prompts import load_prompt
-
         lead = story.lead
         system = load_prompt("briefing_item").render(language=LANGUAGE_NAMES.get(lang, lang))
         user = (
@@ -331,8 +307,6 @@ class Composer:
         return ItemSummary(headline=headline[:200], bullets=bullets[:2], lang=lang, path="llm")
 
     async def _fallback(self, story: Story, lang: str) -> ItemSummary:
-        from bot.summarize.extractive import summarize_extractive
-
         lead = story.lead
         article = Article(text=lead.text, title=lead.title, url=lead.url, language="ar")
         headline, bullets = await asyncio.to_thread(summarize_extractive, article)

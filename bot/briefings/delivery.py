@@ -49,7 +49,7 @@ from bot.briefings import subscriptions as subs
 from bot.briefings.limiter import RateLimiter
 from bot.briefings.schedule import next_due, slot_date
 from bot.briefings.subscriptions import Subscription
-from bot.chat.types import Button
+from bot.messages import Button
 from bot.privacy import forget_user
 from bot.store.redis import Store
 

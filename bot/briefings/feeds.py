@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from bot.briefings.sources import Source, parse_feed
 from bot.clock import Clock
 from bot.errors import DigestBotError
-from bot.ingest.fetch import FEED_TYPES, HTML_TYPES
+from bot.ingest.fetch import FEED_TYPES, HTML_TYPES, Fetcher
 from bot.ingest.inputs import normalize_url, validate_url
 from bot.store.redis import Store
 
@@ -102,10 +102,10 @@ def _plain(html: str) -> str:
 
 @dataclass
 class FeedPoller:
-    """Polls sources into Redis. `fetcher` is a bot.ingest.fetch.Fetcher."""
+    """Polls sources into Redis."""
 
     store: Store
-    fetcher: Any
+    fetcher: Fetcher
     clock: Clock
     concurrency: int = 8
     extract: Callable[[str, str], Any] | None = None

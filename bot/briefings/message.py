@@ -11,14 +11,39 @@ goes on the last part.
 
 from __future__ import annotations
 
-from bot.briefings.compose import Briefing, BriefingItem
-from bot.chat.types import Button
+from dataclasses import dataclass, field
+from datetime import date
+
 from bot.i18n import t
+from bot.messages import Button
 from bot.render import escape, escape_attr, rtl_line, split_html
 
 DIGEST_PREFIX = "bd:"
 UNSUBSCRIBE = "bu"
 BUTTONS_PER_ROW = 5
+
+
+@dataclass
+class BriefingItem:
+    story_id: str
+    article_id: str  # the lead article (the "full digest" button opens it)
+    headline: str
+    bullets: list[str]
+    links: list[tuple[str, str]]  # (source name, url), one per source
+    path: str = "llm"
+
+
+@dataclass
+class Briefing:
+    """One subscriber's briefing for a local date, in their language."""
+
+    lang: str
+    day: date
+    items: list[BriefingItem] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.items
 
 
 def title(b: Briefing) -> str:

@@ -1,6 +1,6 @@
 """Wiring the briefing services, and the APScheduler jobs that drive them.
 
-`Briefings.create(settings, store, sender)` builds the poller, composer and delivery
+`Briefings.create(settings, store, sender, llm=...)` builds the poller, composer and delivery
 once per process. `start_scheduler(briefings)` runs an APScheduler 3
 `AsyncIOScheduler` with two in-memory jobs:
 
@@ -22,17 +22,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.briefings.compose import Composer
-from bot.briefings.delivery import Delivery, Sender
+from bot.briefings.delivery import Delivery, Sender, format_counts
 from bot.briefings.feeds import FeedPoller, PollReport
 from bot.briefings.limiter import RateLimiter
 from bot.briefings.sources import Source, all_sources, load_defaults
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.ingest.fetch import Fetcher
+from bot.llm.client import LLMClient
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -40,18 +41,16 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Briefings:
-    """The briefing services of one process."""
+    """The briefing services of one process (built by bot.app.build_services)."""
 
     settings: Settings
     store: Store
     clock: Clock
     defaults: list[Source]
-    fetcher: Any
-    llm: Any | None
+    fetcher: Fetcher
     composer: Composer
     delivery: Delivery
     poller: FeedPoller
-    owns_llm: bool = True
 
     @classmethod
     def create(
@@ -60,19 +59,16 @@ class Briefings:
         store: Store,
         sender: Sender,
         *,
+        llm: LLMClient | None,
         clock: Clock | None = None,
         rate_limit: bool = True,
-        llm: Any | None = None,
-        owns_llm: bool = True,
     ) -> Briefings:
-        """Build every briefing service (raises ConfigError for a bad FEEDS_FILE)."""
-        from bot.ingest.fetch import Fetcher
-        from bot.llm.client import LLMClient
+        """Build every briefing service; `llm` (None: offline) belongs to the caller.
 
+        Raises ConfigError for a bad FEEDS_FILE."""
         clock = clock or SystemClock()
         defaults = load_defaults(settings.feeds_file)
         fetcher = Fetcher.from_settings(settings)
-        llm = llm if llm is not None else LLMClient.from_settings(settings)
         composer = Composer(store=store, llm=llm, defaults=defaults)
         delivery = Delivery(
             store=store,
@@ -83,15 +79,11 @@ class Briefings:
             limiter=RateLimiter(store, settings.broadcast_rate, burst=1.0) if rate_limit else None,
         )
         poller = FeedPoller(store=store, fetcher=fetcher, clock=clock)
-        return cls(
-            settings, store, clock, defaults, fetcher, llm, composer, delivery, poller, owns_llm
-        )
+        return cls(settings, store, clock, defaults, fetcher, composer, delivery, poller)
 
     async def tick(self) -> None:
         counts = await self.delivery.tick(self.clock.now())
         if sum(counts.values()):
-            from bot.briefings.delivery import format_counts
-
             log.info("briefings: %s", format_counts(counts))
 
     async def poll(self, *, locked: bool = True) -> PollReport:
@@ -102,9 +94,8 @@ class Briefings:
         return report
 
     async def aclose(self) -> None:
+        """Close the fetcher (the LLM client and the store belong to the caller)."""
         await self.fetcher.aclose()
-        if self.owns_llm and self.llm is not None and hasattr(self.llm, "aclose"):
-            await self.llm.aclose()
 
 
 def start_scheduler(briefings: Briefings) -> AsyncIOScheduler:

@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 from urllib.parse import urljoin
 
 import feedparser
 
 from bot.errors import ConfigError, DigestBotError, NotAFeed, TooManySources
 from bot.ingest.arabic import detect_language
-from bot.ingest.fetch import FEED_TYPES
+from bot.ingest.fetch import FEED_TYPES, Fetcher
 from bot.ingest.inputs import normalize_url, validate_url
 from bot.store.redis import Store
 
@@ -123,10 +123,6 @@ async def remove_source(store: Store, user_id: int, source_id: str) -> Source | 
     return Source.from_json(raw)
 
 
-class _Fetcher(Protocol):
-    async def fetch(self, url: str, **kwargs: Any) -> Any: ...
-
-
 def is_feed(text: str) -> bool:
     """True when `text` parses as an RSS or Atom feed."""
     parsed = parse_feed(text)
@@ -163,7 +159,7 @@ def discover_feeds(html: str, base_url: str) -> list[tuple[str, str]]:
     return [(urljoin(base_url, href), title) for href, title in parser.found if href.strip()]
 
 
-async def resolve_feed(fetcher: _Fetcher, url: str) -> tuple[str, Any]:
+async def resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, Any]:
     """Fetch `url`; return (feed URL, parsed feed), following one `<link rel=alternate>`.
 
     Raises NotAFeed when neither the URL nor a feed it links to is RSS/Atom, and the
@@ -183,7 +179,7 @@ async def resolve_feed(fetcher: _Fetcher, url: str) -> tuple[str, Any]:
     raise NotAFeed(url, url=url[:200])
 
 
-async def add_source(store: Store, fetcher: _Fetcher, user_id: int, url: str) -> Source:
+async def add_source(store: Store, fetcher: Fetcher, user_id: int, url: str) -> Source:
     """Validate `url` by fetching it and add the feed it names to the user's sources.
 
     Returns the Source (name from the feed's title). Raises BadInput for a bad URL,

@@ -140,8 +140,7 @@ async def unsubscribe(store: Store, user_id: int) -> bool:
     async with store.redis.pipeline(transaction=True) as pipe:
         pipe.delete(k.subscription(user_id))
         pipe.zrem(k.due(), str(user_id))
-        pipe.delete(k.lease(user_id))
-        removed, _, _ = await pipe.execute()
+        removed, _ = await pipe.execute()
     return bool(removed)
 
 
@@ -179,27 +178,6 @@ async def set_timezone(store: Store, user_id: int, tz: str, *, now: datetime) ->
     return tz
 
 
-async def set_language(store: Store, user_id: int, lang: str) -> None:
-    """Follow a /language change so the next briefing is in the new language."""
-    key = store.keys.subscription(user_id)
-    if await store.redis.exists(key):
-        await store.redis.hset(key, "lang", lang)
-
-
 async def count(store: Store) -> int:
     """Number of subscribers."""
     return int(await store.redis.zcard(store.keys.due()))
-
-
-async def list_all(store: Store, *, batch: int = 500) -> list[Subscription]:
-    """Every subscription (for admin views and tests), ordered by next due time."""
-    ids = await store.redis.zrange(store.keys.due(), 0, -1)
-    out: list[Subscription] = []
-    for i in range(0, len(ids), batch):
-        async with store.redis.pipeline(transaction=False) as pipe:
-            for uid in ids[i : i + batch]:
-                pipe.hgetall(store.keys.subscription(int(cast(str, uid))))
-            for data in await pipe.execute():
-                if data:
-                    out.append(Subscription.from_hash(data))
-    return out

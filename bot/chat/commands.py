@@ -1,6 +1,6 @@
-"""The basic commands: /start, /help, /language, /length, /reset, /stats.
+"""The basic commands: /start, /help, /language, /length, /reset, /forget, /stats.
 
-Registered on the `Conversation` at import; /summarize lives in `bot.chat.digests`.
+`register` adds them to a `Conversation`; /summarize lives in `bot.chat.digests`.
 Every text comes from the catalogs, escaped before it becomes Telegram HTML.
 """
 
@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from bot import stats
 from bot.charts import DailySeries, stats_chart_png
 from bot.chat.router import Conversation, plain_html
-from bot.chat.types import Button, Incoming, Outbox, Reply
 from bot.domain import Lang, Length
 from bot.i18n import t
+from bot.messages import Button, Incoming, Outbox, Reply
 from bot.privacy import forget_user
 from bot.render import escape, rtl_text
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from bot.services import Services
 
 
-@Conversation.command("start", description="commands.start")
+def register(conv: Conversation) -> None:
+    """Add the basic commands and the settings buttons (`s:...`) to `conv`."""
+    conv.command("start", start, description="commands.start")
+    conv.command("help", help_, description="commands.help")
+    conv.command("language", language, description="commands.language")
+    conv.command("length", length, description="commands.length")
+    conv.callback("s", settings_button)
+    conv.command("reset", reset, description="commands.reset")
+    conv.command("forget", forget, description="commands.forget")
+    conv.command("stats", stats_, admin=True)
+
+
 async def start(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if msg.chat_type == "private":
         await conv.services.users.touch(msg.user_id, msg.chat_id)
@@ -34,7 +43,6 @@ async def start(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await out.send(Reply(html=escape(rtl_text(text, lang))))
 
 
-@Conversation.command("help", description="commands.help")
 async def help_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """The intro, every published command (features' too) with its description, examples."""
     lang = await conv.lang(msg)
@@ -48,7 +56,6 @@ async def help_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 # --- preferences ----------------------------------------------------------------------
 
 
-@Conversation.command("language", description="commands.language")
 async def language(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     choice = msg.args.strip().lower()[:2]
     if choice in ("ar", "en"):
@@ -65,7 +72,6 @@ async def language(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await out.send(Reply(html=plain_html(lang, t(lang, key)), buttons=buttons))
 
 
-@Conversation.command("length", description="commands.length")
 async def length(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     choice = msg.args.strip().lower()
     if choice in ("short", "detailed"):
@@ -82,7 +88,6 @@ async def length(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await out.send(Reply(html=plain_html(lang, t(lang, key)), buttons=buttons))
 
 
-@Conversation.callback("s")
 async def settings_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Taps on the /language and /length buttons: "s:lang:ar", "s:len:detailed"."""
     _, what, value = ((msg.callback or "") + "::").split(":")[:3]
@@ -115,17 +120,11 @@ async def _set_length(
 # --- chat state and admin ------------------------------------------------------------------
 
 
-@Conversation.command("reset", description="commands.reset")
 async def reset(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    followups = conv.services.followups
-    if followups is not None:
-        await followups.reset(msg.chat_id)
-        await conv.say(msg, out, "followup.reset_done")
-        return
-    await conv.say(msg, out, "chat.reset_done")
+    await conv.services.followups.reset(msg.chat_id)
+    await conv.say(msg, out, "followup.reset_done")
 
 
-@Conversation.command("forget", description="commands.forget")
 async def forget(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Delete everything stored about the user (bot/privacy.py), then confirm in the
     language they had chosen."""
@@ -135,7 +134,6 @@ async def forget(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await out.send(Reply(html=plain_html(lang, t(lang, "chat.forgotten"))))
 
 
-@Conversation.command("stats", admin=True)
 async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Admins only (the router checks): users, digests today, cache hit ratio, tokens."""
     services = conv.services

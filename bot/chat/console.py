@@ -20,12 +20,12 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from bot.app import Services, build_services
-from bot.chat.router import Conversation
-from bot.chat.types import Button, Incoming, Reply
+from bot.app import NoSender, build_conversation, build_services
 from bot.config import Settings
 from bot.i18n import lang_from_code, t
+from bot.messages import Button, Incoming, Reply
 from bot.render import html_to_plain, strip_marks
+from bot.services import Services
 
 Write = Callable[[str], None]
 
@@ -94,7 +94,7 @@ async def run_session(
     progress_write: Write | None = None,
 ) -> None:
     """Answer each line from `lines` with the Conversation, printing through `write`."""
-    conv = Conversation(services)
+    conv = build_conversation(services)
     out = ConsoleOutbox(write=write, progress_write=progress_write or (lambda _: None))
     async for line in lines:
         msg = parse_line(line, user_id, lang, out)
@@ -169,7 +169,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     """`python -m bot chat [--user-id N] [--lang ar|en]`: chat until end of input."""
     if "LOG_LEVEL" not in os.environ:  # keep log lines from mixing with the replies
         logging.getLogger().setLevel(logging.ERROR)
-    services = await build_services(settings)
+    services = await build_services(settings, sender=NoSender())  # never broadcasts
     interactive = sys.stdin.isatty()
     if interactive:
         print(t(lang_from_code(args.lang), "chat.console_banner"))

@@ -1,9 +1,11 @@
 """Summarizing in a chat: what counts as an article, the digest message and its buttons.
 
-`/summarize [ar|en] <link or text>`, `/summarize` as a reply, and in private chats a
-plain link, a pasted article (ARTICLE_MIN_CHARS or more) or a forwarded post all end
-in `deliver_digest`: once real work starts (a cache hit has no stages), the typing
-action and one progress placeholder; then the digest (edited into the placeholder) with its keyboard, then the message is bound to the article for
+`/summarize [ar|en] <link or text>`, `/summarize` as a reply, in private chats a plain
+link, a pasted article (ARTICLE_MIN_CHARS or more) or a forwarded post, the buttons
+under a digest, and a briefing story's "full digest" button all end in
+`digest_article`, the one entry for a digest: once real work starts (a cache hit has
+no stages), the typing action and one progress placeholder; then the digest (edited
+into the placeholder) with its keyboard, then the message is bound to the article for
 follow-up questions. Buttons carry `d:<ref>:<action>`, where `ref` is a short id of a
 Redis record (the article id, language, length and questions), so callback data stays
 far below Telegram's 64 bytes.
@@ -14,42 +16,50 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from bot.chat.followups import ask
 from bot.chat.router import Conversation
-from bot.chat.types import Button, Incoming, Outbox, Reply
-from bot.domain import Article, Digest, Lang, Length, Stage
+from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import DigestBotError
-from bot.followups.context import ChatContext
 from bot.i18n import t
 from bot.ingest.inputs import find_url, validate_url
+from bot.limits import Ticket
+from bot.messages import Button, Incoming, Outbox, Reply
 from bot.render import render_digest_html
+from bot.services import Services
+from bot.store.redis import Pipeline
 from bot.users import Prefs
 
 ARTICLE_MIN_CHARS = 300  # a pasted text this long is taken as an article without a command
 MAX_QUESTION_BUTTONS = 3
 QUESTION_BUTTON_CHARS = 60
 
-
-@dataclass(frozen=True)
-class _Turn:
-    """What deliver_digest has in hand for the request it runs: the user's preferences
-    (read once) and the Redis pipeline that carries the request's writes in one round
-    trip before the digest is sent."""
-
-    user_id: int
-    prefs: Prefs
-    writes: Any
-
+# What to summarize: an article in hand, or a link or text still to load.
+Source = Article | tuple[Literal["url", "text"], str]
 
 # a word that is meant as a link, though not an http(s) one: "ftp://x", "http://", "javascript:..."
 _URL_LIKE = re.compile(r"^([a-z][a-z0-9+.\-]*://|(javascript|data|file|vbscript):)", re.I)
-_TURN: ContextVar[_Turn | None] = ContextVar("digest_turn", default=None)
-Progress = Callable[[Stage], Awaitable[None]]
-Produce = Callable[[Progress], Awaitable[Digest]]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One digest request being served: who asked in which chat, their preferences
+    (read once, in the round trip of the rate check), and `writes`, the Redis pipeline
+    that carries every write of the request in one round trip before the reply."""
+
+    user_id: int
+    chat_id: int
+    prefs: Prefs
+    writes: Pipeline
+
+
+def register(conv: Conversation) -> None:
+    """Add /summarize, the digest buttons (`d:...`) and plain-text handling to `conv`."""
+    conv.command("summarize", summarize_command, description="commands.summarize")
+    conv.callback("d", digest_button)
+    conv.on_text(on_text)
 
 
 def pick_source(text: str, *, explicit: bool) -> tuple[Literal["url", "text"], str] | None:
@@ -88,7 +98,6 @@ def stage_text(lang: str, stage: Stage) -> str:
 # --- entry points -------------------------------------------------------------------
 
 
-@Conversation.command("summarize", description="commands.summarize")
 async def summarize_command(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     args = msg.args.strip()
     lang: Lang | None = None
@@ -102,7 +111,7 @@ async def summarize_command(conv: Conversation, msg: Incoming, out: Outbox) -> N
     if source is None:
         await conv.say(msg, out, "chat.summarize_usage")
         return
-    await summarize_source(conv, msg, out, source, lang=lang)
+    await digest_article(conv, msg, out, source, lang=lang)
 
 
 async def on_text(conv: Conversation, msg: Incoming, out: Outbox) -> None:
@@ -113,85 +122,26 @@ async def on_text(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         text = " ".join(w for w in text.split() if not w.startswith("@"))
     source = pick_source(text, explicit=msg.forwarded)
     if source is not None and not (msg.reply_to_bot and source[0] == "text" and not msg.forwarded):
-        await summarize_source(conv, msg, out, source)
+        await digest_article(conv, msg, out, source)
         return
-    from bot.chat.followups import ask
-
     await ask(conv, msg, out, text)
 
 
 # --- the flow --------------------------------------------------------------------------
 
 
-async def summarize_source(
-    conv: Conversation,
-    msg: Incoming,
-    out: Outbox,
-    source: tuple[Literal["url", "text"], str],
-    *,
-    lang: Lang | None = None,
-    length: Length | None = None,
-) -> None:
-    """Summarize a link or a text for `msg`'s user and deliver the digest."""
-    kind, value = source
-    svc = conv.services.summarizer
-
-    async def produce(progress: Progress) -> Digest:
-        turn = _turn(msg)
-        writes = turn.writes if turn is not None else None
-        article = await svc.load_article(value, kind=kind, progress=progress, defer=writes)
-        return await _summarize(conv, msg, article, progress, lang=lang, length=length)
-
-    await deliver_digest(conv, msg, out, produce)
-
-
 async def digest_article(
     conv: Conversation,
     msg: Incoming,
     out: Outbox,
-    article: Article,
+    source: Source,
     *,
     lang: Lang | None = None,
     length: Length | None = None,
 ) -> None:
-    """Summarize an already loaded `article` for `msg`'s user and deliver the digest
-    (the public entry for other features, e.g. a briefing's "full digest" button)."""
-
-    async def produce(progress: Progress) -> Digest:
-        return await _summarize(conv, msg, article, progress, lang=lang, length=length)
-
-    await deliver_digest(conv, msg, out, produce)
-
-
-async def _summarize(
-    conv: Conversation,
-    msg: Incoming,
-    article: Article,
-    progress: Progress,
-    *,
-    lang: Lang | None,
-    length: Length | None,
-) -> Digest:
-    """Summarize `article` in `lang`/`length`, defaulting to the user's preferences."""
-    turn = _turn(msg)  # set by deliver_digest for this very request
-    prefs = turn.prefs if turn else await conv.services.users.prefs(msg.user_id, msg.language_code)
-    digest: Digest = await conv.services.summarizer.summarize(
-        article,
-        lang=lang or prefs.lang,
-        length=length or prefs.length,
-        progress=progress,
-        defer=turn.writes if turn else None,
-    )
-    return digest
-
-
-def _turn(msg: Incoming) -> _Turn | None:
-    turn = _TURN.get(None)
-    return turn if turn is not None and turn.user_id == msg.user_id else None
-
-
-async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce: Produce) -> None:
-    """Run `produce` under the user's limits with progress, then send the digest.
+    """The one entry for a digest: summarize `source` for `msg`'s user (in `lang` and
+    `length`, defaulting to their preferences) under their limits, with progress, and
+    send the digest with its buttons. The article becomes the chat's active one.
 
     A cached digest costs four Redis round trips: preferences with the rate check, the
     cached article, the cached digest, and one pipeline of this request's writes
@@ -202,19 +152,51 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
     RateLimited / BudgetExceeded from the limits.
     """
     services = conv.services
-    redis = services.store.redis
+    prefs, ticket = await _begin(services, msg)
+    progress = _progress(out, prefs.lang)
+    async with services.store.redis.pipeline(transaction=False) as writes:
+        request = Request(msg.user_id, msg.chat_id, prefs, writes)
+        try:
+            digest = await _digest(services, request, source, progress, lang=lang, length=length)
+        except DigestBotError:
+            # nothing was summarized (bad input, blocked address, HTTP error, not an
+            # article, wrong content type...): the reserved rate unit goes back
+            await services.limits.cancel(ticket)
+            raise
+        tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
+        services.limits.queue_settle(writes, ticket, cached=digest.cached, tokens=tokens)
+        ref = queue_ref(services, writes, digest)
+        await writes.execute()
+    reply = Reply(
+        html=render_digest_html(digest, prefs.lang),
+        buttons=digest_buttons(digest, ref, prefs.lang),
+        edit_placeholder=True,
+        article_id=digest.article_id,
+        kind="digest",
+    )
+    ids = await out.send(reply)
+    if ids:
+        await _bind(services, request, ids, digest.article_id)
+
+
+async def _begin(services: Services, msg: Incoming) -> tuple[Prefs, Ticket]:
+    """The user's preferences and a reserved rate unit, in one round trip (recording
+    a private chat as the user's). Raises RateLimited / BudgetExceeded."""
     touch = msg.chat_id if msg.chat_type == "private" else None
-    async with redis.pipeline(transaction=False) as pipe:
+    async with services.store.redis.pipeline(transaction=False) as pipe:
         index = services.users.queue_prefs(pipe, msg.user_id, touch_chat=touch)
         check = services.limits.queue_reserve(pipe, msg.user_id)
         results = await pipe.execute()
     prefs = services.users.prefs_from(results[index], msg.language_code)
-    ticket = await check(results)
-    ui = prefs.lang
+    return prefs, await check(results)
+
+
+def _progress(out: Outbox, ui: Lang) -> Progress:
+    """The progress callback: on the first stage (real work; a cache hit has none) the
+    typing action, then each new stage's text in the one placeholder."""
     shown: list[str] = []
 
     async def progress(stage: Stage) -> None:
-        # the first stage means real work (a cache hit has none): typing, then the placeholder
         if not shown:
             await out.typing()
         text = stage_text(ui, stage)
@@ -222,51 +204,52 @@ async def deliver_digest(conv: Conversation, msg: Incoming, out: Outbox, produce
             shown.append(text)
             await out.progress(text)
 
-    async with redis.pipeline(transaction=False) as writes:
-        token = _TURN.set(_Turn(msg.user_id, prefs, writes))
-        try:
-            digest = await produce(progress)
-        except DigestBotError:
-            # nothing was summarized (bad input, blocked address, HTTP error, not an
-            # article, wrong content type...): the reserved rate unit goes back
-            await services.limits.cancel(ticket)
-            raise
-        finally:
-            _TURN.reset(token)
-        tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
-        services.limits.queue_settle(writes, ticket, cached=digest.cached, tokens=tokens)
-        ref = queue_ref(conv, writes, digest)
-        await writes.execute()
-    reply = Reply(
-        html=render_digest_html(digest, ui),
-        buttons=digest_buttons(conv, digest, ref, ui),
-        edit_placeholder=True,
-        article_id=digest.article_id,
-        kind="digest",
+    return progress
+
+
+async def _digest(
+    services: Services,
+    request: Request,
+    source: Source,
+    progress: Progress,
+    *,
+    lang: Lang | None,
+    length: Length | None,
+) -> Digest:
+    """Load `source` (an article in hand is kept by id too, for follow-ups and buttons)
+    and summarize it; the request's writes are queued on `request.writes`."""
+    svc = services.summarizer
+    if isinstance(source, Article):
+        article = source
+        svc.queue_remember(request.writes, article)
+    else:
+        kind, value = source
+        article = await svc.load_article(value, kind=kind, progress=progress, writes=request.writes)
+    return await svc.summarize(
+        article,
+        lang=lang or request.prefs.lang,
+        length=length or request.prefs.length,
+        progress=progress,
+        writes=request.writes,
     )
-    ids = await out.send(reply)
-    if services.followups is not None and ids:
-        context = ChatContext(services.store, services.settings.context_ttl_days * 86400)
-        async with redis.pipeline(transaction=False) as binds:
-            for mid in ids:
-                context.queue_bind(binds, msg.chat_id, mid, digest.article_id)
-            context.queue_active(binds, msg.chat_id, digest.article_id)
-            await binds.execute()
+
+
+async def _bind(services: Services, request: Request, ids: list[int], article_id: str) -> None:
+    """Bind the sent messages to the article and make it the chat's active one."""
+    context = services.followups.context
+    async with services.store.redis.pipeline(transaction=False) as binds:
+        for mid in ids:
+            context.queue_bind(binds, request.chat_id, mid, article_id)
+        context.queue_active(binds, request.chat_id, article_id)
+        await binds.execute()
 
 
 # --- buttons -------------------------------------------------------------------------
 
 
-async def save_ref(conv: Conversation, digest: Digest) -> str:
-    """Store what the digest's buttons need under a short random id; return the id."""
-    async with conv.services.store.redis.pipeline(transaction=False) as pipe:
-        ref = queue_ref(conv, pipe, digest)
-        await pipe.execute()
-    return ref
-
-
-def queue_ref(conv: Conversation, pipe: Any, digest: Digest) -> str:
-    """`save_ref` as a write queued on a caller's Redis pipeline; return the id."""
+def queue_ref(services: Services, pipe: Pipeline, digest: Digest) -> str:
+    """Store what the digest's buttons need under a short random id, as a write queued
+    on `pipe` (the caller runs it); return the id."""
     ref = secrets.token_urlsafe(6)
     record = {
         "a": digest.article_id,
@@ -275,19 +258,18 @@ def queue_ref(conv: Conversation, pipe: Any, digest: Digest) -> str:
         "q": digest.questions[:MAX_QUESTION_BUTTONS],
         "u": digest.url,
     }
-    store = conv.services.store
-    ttl = conv.services.settings.context_ttl_days * 86400
-    pipe.set(store.keys.digest_ref(ref), json.dumps(record), ex=ttl)
+    store = services.store
+    pipe.set(store.keys.digest_ref(ref), json.dumps(record), ex=services.settings.context_ttl)
     return ref
 
 
-async def load_ref(conv: Conversation, ref: str) -> dict[str, Any] | None:
-    store = conv.services.store
+async def load_ref(services: Services, ref: str) -> dict[str, Any] | None:
+    store = services.store
     raw = await store.redis.get(store.keys.digest_ref(ref))
     return cast(dict[str, Any], json.loads(raw)) if raw else None
 
 
-def digest_buttons(conv: Conversation, digest: Digest, ref: str, ui: str) -> list[list[Button]]:
+def digest_buttons(digest: Digest, ref: str, ui: str) -> list[list[Button]]:
     """The keyboard under a digest: other language, shorter/longer, source, questions."""
     other = "en" if digest.lang == "ar" else "ar"
     size = ("longer", "detailed") if digest.length == "short" else ("shorter", "short")
@@ -299,18 +281,16 @@ def digest_buttons(conv: Conversation, digest: Digest, ref: str, ui: str) -> lis
     ]
     if digest.url:
         rows.append([Button(t(ui, "buttons.source"), url=digest.url)])
-    if conv.services.followups is not None:
-        for i, question in enumerate(digest.questions[:MAX_QUESTION_BUTTONS]):
-            label = question if len(question) <= QUESTION_BUTTON_CHARS else question[:59] + "…"
-            rows.append([Button("❓ " + label, callback=f"d:{ref}:q{i}")])
+    for i, question in enumerate(digest.questions[:MAX_QUESTION_BUTTONS]):
+        label = question if len(question) <= QUESTION_BUTTON_CHARS else question[:59] + "…"
+        rows.append([Button("❓ " + label, callback=f"d:{ref}:q{i}")])
     return rows
 
 
-@Conversation.callback("d")
 async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """A tap under a digest: re-summarize in another language or length, or ask a question."""
     parts = (msg.callback or "").split(":", 2)
-    record = await load_ref(conv, parts[1]) if len(parts) == 3 else None
+    record = await load_ref(conv.services, parts[1]) if len(parts) == 3 else None
     if record is None:
         await conv.say(msg, out, "chat.expired")
         return
@@ -321,8 +301,6 @@ async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         if index >= len(questions):
             await conv.say(msg, out, "chat.expired")
             return
-        from bot.chat.followups import ask
-
         await ask(conv, msg, out, questions[index], reply_to=msg.callback_message_id)
         return
     lang: Lang = cast(Lang, action if action in ("ar", "en") else record["l"])
@@ -331,8 +309,4 @@ async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if article is None:
         await conv.say(msg, out, "chat.expired")
         return
-
-    async def produce(progress: Progress) -> Digest:
-        return await _summarize(conv, msg, article, progress, lang=lang, length=length)
-
-    await deliver_digest(conv, msg, out, produce)
+    await digest_article(conv, msg, out, article, lang=lang, length=length)

@@ -3,13 +3,14 @@
 Which messages are questions is decided by the router and `digests.on_text`: in a
 private chat, plain text that is not a command, a link or an article; in groups, only
 replies to the bot's messages; and taps on a digest's suggested-question buttons.
-Without the follow-up feature (`services.followups` is None) the user gets a hint.
+An empty question gets a hint.
 """
 
 from __future__ import annotations
 
 from bot.chat.router import Conversation
-from bot.chat.types import Incoming, Outbox, Reply
+from bot.followups.render import render_answer_html
+from bot.messages import Incoming, Outbox, Reply
 
 
 async def ask(
@@ -25,11 +26,9 @@ async def ask(
     (NoActiveArticle, RateLimited ...) for the router to translate."""
     services = conv.services
     question = question.strip()
-    if services.followups is None or not question:
+    if not question:
         await conv.say(msg, out, "chat.hint")
         return
-    from bot.followups.render import render_answer_html
-
     ui = await conv.lang(msg)
     target = reply_to if reply_to is not None else msg.reply_to_message_id
     if msg.chat_type != "private" and target is None:

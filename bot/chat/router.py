@@ -2,40 +2,34 @@
 
 Transport-neutral (no `telegram` import): the Telegram layer and the console build an
 `Incoming`, give it to `Conversation.handle` with their `Outbox`, and render what comes
-back. Features add commands and buttons from their own modules:
+back. Each feature module has a `register(conversation)` function that adds its
+commands and buttons to this instance, and `bot.app.build_conversation` calls them:
 
-    from bot.chat.router import Conversation
+    def register(conv: Conversation) -> None:
+        conv.command("subscribe", subscribe, description="commands.subscribe")
+        conv.callback("b", on_button)    # callback data "b:..." (at most 64 bytes)
 
-    @Conversation.command("subscribe", description="commands.subscribe")
     async def subscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-        await out.send(Reply(html=escape(conv.t(msg, "briefing.subscribed"))))
+        await conv.say(msg, out, "briefing.subscribed")
 
-    @Conversation.callback("b")          # callback data "b:..." (at most 64 bytes)
-    async def on_button(conv, msg, out): ...
-
-and list their module in `PLUGINS`. `description` is a catalog key: the command is then
-published with setMyCommands. Plain text that is neither a command nor an article goes
-to the follow-up service when it is there (`services.followups`), else a hint
-(bot/chat/digests.py decides what is an article).
+`description` is a catalog key: the command is then published with setMyCommands.
+Plain text that is neither a command nor a button goes to the `text` handler
+(bot/chat/digests.py: an article, else a follow-up question).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
 
-from bot.chat.types import Incoming, Outbox, Reply
 from bot.domain import Lang
 from bot.errors import DigestBotError
 from bot.i18n import error_text, t
+from bot.messages import Incoming, Outbox, Reply
 from bot.render import escape, rtl_text
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +41,6 @@ def plain_html(lang: str, text: str) -> str:
     Arabic with direction marks on every line (bot.render.rtl_text), so a line that
     starts with a Latin name or a /command still reads right to left."""
     return escape(rtl_text(text, lang) if lang == "ar" else text)
-
-
-# Modules that register commands/callbacks; a missing module is skipped.
-PLUGINS: tuple[str, ...] = (
-    "bot.chat.commands",
-    "bot.chat.digests",
-    "bot.chat.followups",
-    "bot.briefings.chat",
-)
 
 
 @dataclass(frozen=True)
@@ -72,48 +57,33 @@ class Command:
 class Conversation:
     """Routes user actions to handlers; one instance per process, shared by all chats."""
 
-    commands: ClassVar[dict[str, Command]] = {}
-    callbacks: ClassVar[dict[str, Handler]] = {}
-    _plugins_loaded: ClassVar[bool] = False
-
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.load_plugins()
+        self.commands: dict[str, Command] = {}
+        self.callbacks: dict[str, Handler] = {}
+        self.text: Handler = _hint
 
-    # --- registration --------------------------------------------------------------
-    @classmethod
+    # --- registration (by each feature's `register`) -----------------------------------
     def command(
-        cls, name: str, *, description: str | None = None, admin: bool = False
-    ) -> Callable[[Handler], Handler]:
-        """Decorator: register `handler` for `/name` (lower-case, no slash)."""
+        self, name: str, handler: Handler, *, description: str | None = None, admin: bool = False
+    ) -> None:
+        """Answer `/name` (case-insensitive, no slash) with `handler`. Raises ValueError
+        when another feature already registered that command."""
+        key = name.lower()
+        if key in self.commands:
+            raise ValueError(f"command /{key} is registered twice")
+        self.commands[key] = Command(key, handler, description, admin)
 
-        def register(handler: Handler) -> Handler:
-            cls.commands[name.lower()] = Command(name.lower(), handler, description, admin)
-            return handler
+    def callback(self, prefix: str, handler: Handler) -> None:
+        """Answer button data `prefix:...` with `handler`. Raises ValueError when the
+        prefix is taken."""
+        if prefix in self.callbacks:
+            raise ValueError(f"callback prefix {prefix!r} is registered twice")
+        self.callbacks[prefix] = handler
 
-        return register
-
-    @classmethod
-    def callback(cls, prefix: str) -> Callable[[Handler], Handler]:
-        """Decorator: register `handler` for button data `prefix:...`."""
-
-        def register(handler: Handler) -> Handler:
-            cls.callbacks[prefix] = handler
-            return handler
-
-        return register
-
-    @classmethod
-    def load_plugins(cls) -> None:
-        if cls._plugins_loaded:
-            return
-        for name in PLUGINS:
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-        cls._plugins_loaded = True
+    def on_text(self, handler: Handler) -> None:
+        """Answer plain text (not a command, not a button) with `handler`."""
+        self.text = handler
 
     def published_commands(self) -> list[Command]:
         """The commands to publish in Telegram's menu, in registration order."""
@@ -179,6 +149,9 @@ class Conversation:
             return
         if msg.chat_type != "private" and not (msg.reply_to_bot or msg.mentioned):
             return  # in groups: only commands, mentions and replies to the bot
-        from bot.chat.digests import on_text
+        await self.text(self, msg, out)
 
-        await on_text(self, msg, out)
+
+async def _hint(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Plain text when no feature handles it: say what the bot understands."""
+    await conv.say(msg, out, "chat.hint")

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
-from bot.store.redis import Store
+from bot.store.redis import Pipeline, Store
 
 MAX_TURNS = 4
 
@@ -46,7 +45,7 @@ class ChatContext:
             self.queue_bind(pipe, chat_id, message_id, article_id)
             await pipe.execute()
 
-    def queue_bind(self, pipe: Any, chat_id: int, message_id: int, article_id: str) -> None:
+    def queue_bind(self, pipe: Pipeline, chat_id: int, message_id: int, article_id: str) -> None:
         """Queue `bind_message`'s writes on a caller's Redis pipeline (the caller runs it).
 
         Not a MULTI: the message key and the chat index live in different cluster slots,
@@ -62,7 +61,7 @@ class ChatContext:
         """Make `article_id` the chat's current article."""
         await self._store.redis.set(self._store.keys.chat_active(chat_id), article_id, ex=self._ttl)
 
-    def queue_active(self, pipe: Any, chat_id: int, article_id: str) -> None:
+    def queue_active(self, pipe: Pipeline, chat_id: int, article_id: str) -> None:
         """Queue `set_active`'s write on a caller's Redis pipeline (the caller runs it)."""
         pipe.set(self._store.keys.chat_active(chat_id), article_id, ex=self._ttl)
 

@@ -8,7 +8,7 @@ interface language, so Arabic reads right to left even when it starts with a num
 
 from __future__ import annotations
 
-from bot.followups.service import Answer
+from bot.followups.answer import Answer
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
 from bot.render import escape, rtl_text

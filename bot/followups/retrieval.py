@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.ingest.arabic import normalize_for_match, split_sentences, tokens
+from bot.llm.chunks import pack
 
 Query = Mapping[str, float]
 
@@ -109,17 +110,7 @@ def split_passages(text: str, max_tokens: int, count: Callable[[str], int]) -> l
         if count(para) <= max_tokens:
             out.append(para)
             continue
-        window: list[str] = []
-        used = 0
-        for sentence in _sentences(para, max_tokens, count):
-            n = count(sentence)
-            if window and used + n > max_tokens:
-                out.append(" ".join(window))
-                window, used = [], 0
-            window.append(sentence)
-            used += n
-        if window:
-            out.append(" ".join(window))
+        out += pack(_sentences(para, max_tokens, count), max_tokens, count, " ")
     return out
 
 

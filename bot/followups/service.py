@@ -9,65 +9,46 @@ caches the result. Nothing here imports `telegram`.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
-import re
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from bot import stats
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Lang
 from bot.errors import BadInput, LLMError, NoActiveArticle
+from bot.followups.answer import ANSWER_SCHEMA, KEYWORDS_SCHEMA, Answer, Keywords, ModelAnswer
 from bot.followups.context import ChatContext, Turn
-from bot.followups.retrieval import PassageIndex, match_form, question_query, quote_in_article
+from bot.followups.prompt import (
+    ARTICLE_SHARE,
+    LANG_NAMES,
+    PROMPT_NAME,
+    build_prompt,
+    defuse_tags,
+    passage_index,
+    passage_size,
+)
+from bot.followups.retrieval import match_form, question_query, quote_in_article
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
 from bot.ingest.arabic import tokens as word_tokens
 from bot.llm.client import LLMClient
 from bot.llm.prompts import load_prompt
-from bot.llm.tokens import count_tokens
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
 
-PROMPT_NAME = "answer"
-ARTICLE_SHARE = 0.6  # at most this share of LLM_MAX_INPUT_TOKENS goes to article text
-FRAMING_TOKENS = 40  # chat-format overhead per request (roles, separators), rounded up
 MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_TOKENS = 400
 OFFLINE_PASSAGES = 3
-GAP = "[…]"
 
 QUERY_PROMPT_NAME = "answer_query"
 MAX_KEYWORDS = 12
 MAX_KEYWORD_TOKENS = 150
-
-AnswerPath = Literal["llm", "cache", "passages", "unavailable"]
-
-ANSWER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "answer": {"type": "string"},
-        "quote": {"type": "string"},
-        "found": {"type": "boolean"},
-    },
-    "required": ["answer", "quote", "found"],
-    "additionalProperties": False,
-}
-
-KEYWORDS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"keywords": {"type": "array", "items": {"type": "string"}}},
-    "required": ["keywords"],
-    "additionalProperties": False,
-}
-
-_LANG_NAMES: dict[str, str] = {"ar": "Arabic", "en": "English"}
-_TAGS = re.compile(r"<(/?\s*(?:article|history|question|answer_language)\b)", re.I)
 
 
 class ArticleSource(Protocol):
@@ -76,39 +57,15 @@ class ArticleSource(Protocol):
     async def get_article(self, article_id: str) -> Article | None: ...
 
 
-class Answer(BaseModel):
-    """An answer to a follow-up question.
-
-    `path`: "llm" (fresh model answer), "cache" (the same normalized question was
-    answered before about the same article in the same language, in any chat; a short
-    follow-up such as "and when?" only after the same question), "passages" (no LLM configured: `passages` holds the top article
-    passages and `text` their concatenation), "unavailable" (the LLM failed: `text` is
-    the localized apology and `passages` the top passages as a fallback).
-    `quote` is the article sentence the answer relies on, only when it was found in the
-    article (`verified`); `not_in_article` means the article does not say, and `text`
-    is then exactly the catalog sentence. `tokens` is what the LLM call cost (0 unless
-    path == "llm"), for the per-user budget.
-    """
+@dataclass(frozen=True)
+class _Question:
+    """A question on its way to the model: its text, the answer language, the chat's
+    past turns about the article, and the retrieval query (weights by search term)."""
 
     text: str
-    quote: str | None = None
-    verified: bool = False
-    not_in_article: bool = False
-    path: AnswerPath
-    article_id: str
     lang: Lang
-    tokens: int = 0
-    passages: list[str] = Field(default_factory=list)
-
-
-class _Keywords(BaseModel):
-    keywords: list[str] = Field(default_factory=list)
-
-
-class _ModelAnswer(BaseModel):
-    answer: str = ""
-    quote: str = ""
-    found: bool = True
+    history: list[Turn]
+    query: dict[str, float]
 
 
 class FollowupService:
@@ -128,9 +85,14 @@ class FollowupService:
         self._articles = articles
         self._llm = llm
         self._clock = clock or SystemClock()
-        self._ctx = ChatContext(store, settings.context_ttl_days * 86400)
+        self._ctx = ChatContext(store, settings.context_ttl)
 
     # --- routing data -------------------------------------------------------------
+
+    @property
+    def context(self) -> ChatContext:
+        """The chats' follow-up context (which message and chat is about which article)."""
+        return self._ctx
 
     async def bind_message(self, chat_id: int, message_id: int, article_id: str) -> None:
         """Remember that a sent message (digest or answer) is about `article_id`."""
@@ -182,13 +144,7 @@ class FollowupService:
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         if not question:
             raise BadInput("empty question")
-        article_id = None
-        if reply_to_message_id is not None:
-            article_id = await self._ctx.article_for_reply(chat_id, reply_to_message_id)
-        if article_id is None:
-            article_id = await self._ctx.active_article(chat_id)
-        if article_id is None:
-            raise NoActiveArticle("no active article")
+        article_id = await self._article_id(chat_id, reply_to_message_id)
         answer_lang: Lang = lang or detect_language(question)
         history = await self._ctx.history(chat_id, article_id)
         previous = _topic(history)
@@ -206,62 +162,92 @@ class FollowupService:
         if article is None:
             raise NoActiveArticle(f"article {article_id} is no longer cached")
         query = question_query(question, previous)
-
         if self._llm is None:
-            passages = await asyncio.to_thread(self._top_passages, article, query)
-            await stats.incr(self._store, "followups_offline")
-            return Answer(
-                text="\n\n".join(passages),
-                verified=True,
-                path="passages",
-                article_id=article_id,
-                lang=answer_lang,
-                passages=passages,
+            return await self._offline(article, article_id, answer_lang, query)
+        asked = _Question(question, answer_lang, history, query)
+        result = await self._ask_llm(self._llm, article, article_id, asked, user_id)
+        if result.path == "llm":
+            await self._store.redis.set(
+                self._store.keys.answer(cache_key),
+                result.model_dump_json(),
+                ex=self._ctx.ttl_seconds,
             )
+            await self._ctx.add_turn(chat_id, article_id, Turn(question, result.text))
+            await stats.incr(self._store, "followups")
+        return result
 
+    async def _article_id(self, chat_id: int, reply_to_message_id: int | None) -> str:
+        """The article bound to the replied-to message, else the chat's most recent one.
+        Raises NoActiveArticle when there is none."""
+        article_id = None
+        if reply_to_message_id is not None:
+            article_id = await self._ctx.article_for_reply(chat_id, reply_to_message_id)
+        if article_id is None:
+            article_id = await self._ctx.active_article(chat_id)
+        if article_id is None:
+            raise NoActiveArticle("no active article")
+        return article_id
+
+    async def _offline(
+        self, article: Article, article_id: str, lang: Lang, query: dict[str, float]
+    ) -> Answer:
+        """No LLM configured: the article's best passages for the question."""
+        passages = await asyncio.to_thread(self._top_passages, article, query)
+        await stats.incr(self._store, "followups_offline")
+        return Answer(
+            text="\n\n".join(passages),
+            verified=True,
+            path="passages",
+            article_id=article_id,
+            lang=lang,
+            passages=passages,
+        )
+
+    async def _ask_llm(
+        self,
+        llm: LLMClient,
+        article: Article,
+        article_id: str,
+        asked: _Question,
+        user_id: int | None,
+    ) -> Answer:
+        """The model's grounded answer (path "llm"), or path "unavailable" with the
+        apology and the best passages when the LLM fails."""
         spent = 0
+        query = asked.query
         try:
-            if await asyncio.to_thread(self._needs_translated_query, article, question):
-                keywords, spent = await self._translated_keywords(self._llm, article, question)
+            if await asyncio.to_thread(self._needs_translated_query, article, asked.text):
+                keywords, spent = await self._translated_keywords(llm, article, asked.text)
                 for term in keywords:
                     query[term] = query.get(term, 0.0) + 1.0
             # Cutting and indexing a long article is CPU work: keep it off the event loop.
             system, user = await asyncio.to_thread(
-                self.build_prompt, article, question, answer_lang, history, query
+                self.build_prompt, article, asked.text, asked.lang, asked.history, query
             )
-            data, usage = await self._llm.complete_json(
+            data, usage = await llm.complete_json(
                 system=system,
                 user=user,
                 schema_name="answer",
                 schema=ANSWER_SCHEMA,
                 max_tokens=MAX_ANSWER_TOKENS,
             )
-            reply = _ModelAnswer.model_validate(data)
+            reply = ModelAnswer.model_validate(data)
         except (LLMError, ValidationError) as exc:
             log.warning(
                 "follow-up answer failed (user %s, article %s): %s", user_id, article_id, exc
             )
             await stats.incr(self._store, "followup_failures")
             return Answer(
-                text=t(answer_lang, "followup.llm_down"),
+                text=t(asked.lang, "followup.llm_down"),
                 path="unavailable",
                 article_id=article_id,
-                lang=answer_lang,
+                lang=asked.lang,
                 tokens=spent,  # a keyword call that worked before the failure still cost
                 passages=await asyncio.to_thread(self._top_passages, article, query),
             )
-
         tokens = spent + usage.prompt_tokens + usage.completion_tokens
         await stats.incr(self._store, "llm_tokens", tokens)
-        result = self._grounded(reply, article, article_id, answer_lang, tokens)
-        await self._store.redis.set(
-            self._store.keys.answer(cache_key),
-            result.model_dump_json(),
-            ex=self._ctx.ttl_seconds,
-        )
-        await self._ctx.add_turn(chat_id, article_id, Turn(question, result.text))
-        await stats.incr(self._store, "followups")
-        return result
+        return self._grounded(reply, article, article_id, asked.lang, tokens)
 
     def build_prompt(
         self,
@@ -271,34 +257,9 @@ class FollowupService:
         history: list[Turn],
         query: dict[str, float] | None = None,
     ) -> tuple[str, str]:
-        """Return (system, user) messages for one question, within LLM_MAX_INPUT_TOKENS.
-
-        The system message is `prompts/answer.md` alone; the article parts, the history
-        and the question go into the user message as delimited data. When the article
-        is over the answer budget, only the passages BM25 ranks best for the question
-        are kept (in article order, gaps marked "[…]"). Old turns are dropped first if
-        the history alone crowds out the article.
-        """
+        """Return (system, user) messages for one question (bot.followups.prompt)."""
         max_in = self._settings.llm_max_input_tokens
-        system = load_prompt(PROMPT_NAME).text.strip()
-        turns = list(history)
-        while True:
-            fixed = (
-                count_tokens(system)
-                + count_tokens(_user_message(lang, "", turns, question))
-                + FRAMING_TOKENS
-            )
-            if not turns or fixed <= max_in * (1 - ARTICLE_SHARE):
-                break
-            turns.pop(0)
-        budget = max(0, min(int(max_in * ARTICLE_SHARE), max_in - fixed))
-        index = passage_index(article.text, _passage_size(int(max_in * ARTICLE_SHARE)))
-        if index.total_tokens <= budget:
-            body = article.text.strip()
-        else:
-            chosen = index.select(query or question_query(question), budget)
-            body = _join_with_gaps(index.passages, chosen)
-        return system, _user_message(lang, body, turns, question)
+        return build_prompt(article, question, lang, history, query, max_input_tokens=max_in)
 
     # --- helpers ------------------------------------------------------------------
 
@@ -306,7 +267,7 @@ class FollowupService:
         """True when retrieval must run (article over budget) and the question's language
         is not the article's, so its words cannot match the article's."""
         share = int(self._settings.llm_max_input_tokens * ARTICLE_SHARE)
-        index = passage_index(article.text, _passage_size(share))
+        index = passage_index(article.text, passage_size(share))
         if index.total_tokens <= share:
             return False
         return detect_language(question) != detect_language(article.text[:3000])
@@ -320,8 +281,8 @@ class FollowupService:
         """
         article_lang = detect_language(article.text[:3000])
         user = (
-            f"<question>\n{_data(question)}\n</question>\n\n"
-            f"<article_language>{_LANG_NAMES[article_lang]}</article_language>"
+            f"<question>\n{defuse_tags(question)}\n</question>\n\n"
+            f"<article_language>{LANG_NAMES[article_lang]}</article_language>"
         )
         data, usage = await llm.complete_json(
             system=load_prompt(QUERY_PROMPT_NAME).text.strip(),
@@ -330,7 +291,7 @@ class FollowupService:
             schema=KEYWORDS_SCHEMA,
             max_tokens=MAX_KEYWORD_TOKENS,
         )
-        words = _Keywords.model_validate(data).keywords[:MAX_KEYWORDS]
+        words = Keywords.model_validate(data).keywords[:MAX_KEYWORDS]
         terms = [term for word in words for term in word_tokens(word)]
         return terms, usage.prompt_tokens + usage.completion_tokens
 
@@ -357,10 +318,10 @@ class FollowupService:
 
     def _top_passages(self, article: Article, query: dict[str, float]) -> list[str]:
         budget = int(self._settings.llm_max_input_tokens * ARTICLE_SHARE)
-        return passage_index(article.text, _passage_size(budget)).top(query, OFFLINE_PASSAGES)
+        return passage_index(article.text, passage_size(budget)).top(query, OFFLINE_PASSAGES)
 
     def _grounded(
-        self, reply: _ModelAnswer, article: Article, article_id: str, lang: Lang, tokens: int
+        self, reply: ModelAnswer, article: Article, article_id: str, lang: Lang, tokens: int
     ) -> Answer:
         text = reply.answer.strip()
         if not reply.found or not text:
@@ -402,45 +363,3 @@ def _topic(history: list[Turn]) -> str | None:
         if not _is_elliptical(turn.question):
             return turn.question
     return None
-
-
-@functools.lru_cache(maxsize=16)
-def passage_index(text: str, max_tokens: int) -> PassageIndex:
-    """The PassageIndex of an article text, kept for the 16 most recent articles.
-
-    Cutting and tokenizing a 60,000-character article takes ~0.3 s; follow-up
-    questions come in bursts about the same article, so it is done once.
-    """
-    return PassageIndex(text, max_tokens, count_tokens)
-
-
-def _passage_size(budget: int) -> int:
-    """Largest passage (tokens): a quarter of the budget, between 50 and 350."""
-    return max(50, min(350, budget // 4))
-
-
-def _join_with_gaps(passages: list[str], chosen: list[int]) -> str:
-    parts: list[str] = []
-    last = -1
-    for i in chosen:
-        if i != last + 1:  # also true for a first passage that is not the article's first
-            parts.append(GAP)
-        parts.append(passages[i])
-        last = i
-    if parts and last != len(passages) - 1:
-        parts.append(GAP)
-    return "\n\n".join(parts)
-
-
-def _data(text: str) -> str:
-    """Neutralize our own delimiter tags inside data so data cannot close a block."""
-    return _TAGS.sub(r"‹\1", text)
-
-
-def _user_message(lang: Lang, body: str, history: list[Turn], question: str) -> str:
-    lines = [f"<answer_language>{_LANG_NAMES[lang]}</answer_language>", "", "<article>"]
-    lines += [_data(body), "</article>", "", "<history>"]
-    for turn in history:
-        lines += [f"Q: {_data(turn.question)}", f"A: {_data(turn.answer)}", ""]
-    lines += ["</history>", "", "<question>", _data(question), "</question>"]
-    return "\n".join(lines)

@@ -24,17 +24,13 @@ Limits: connect timeout 5 s; the whole fetch (DNS, redirects, body) runs under o
 (early when Content-Length says so). Content types outside `accept` are refused, and so
 are bodies that are binary whatever their label says.
 
-Charset: the HTTP header's charset, then `<meta charset>` / `<meta http-equiv>` in the
-first 4 KB, then detection (charset-normalizer). Windows-1256 Arabic pages decode right.
+Address rules: bot/ingest/addresses.py; decoding the body: bot/ingest/decode.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import re
-import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,6 +41,8 @@ import httpx
 
 from bot import metrics
 from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
+from bot.ingest.addresses import IP, is_public_address, parse_ip, system_resolver
+from bot.ingest.decode import decode_body, sniff_binary
 from bot.ingest.inputs import validate_url
 
 log = logging.getLogger(__name__)
@@ -62,24 +60,8 @@ FEED_TYPES: tuple[str, ...] = (
 )
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
-IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _REDIRECTS = {301, 302, 303, 307, 308}
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I | re.S
-)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:\-]+)""")
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF8", "image/gif"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"PK\x03\x04", "application/zip"),
-    (b"\x1f\x8b", "application/gzip"),
-    (b"RIFF", "audio/video (RIFF)"),
-)
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 @dataclass
@@ -96,105 +78,9 @@ class FetchedPage:
     not_modified: bool = False
 
 
-def _embedded_v4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    out: list[ipaddress.IPv4Address] = []
-    if ip.ipv4_mapped:
-        out.append(ip.ipv4_mapped)
-    if ip.sixtofour:
-        out.append(ip.sixtofour)
-    if ip.teredo:
-        out.extend(ip.teredo)
-    if ip in _NAT64 or ip in _NAT64_LOCAL:
-        out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    # IPv4-compatible ::a.b.c.d (deprecated) - is_global is already False for ::/96
-    return out
-
-
-def is_public_address(ip: IP) -> bool:
-    """True when `ip` is a globally routable unicast address (and embeds no private one)."""
-    if (
-        not ip.is_global
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_private
-    ):
-        return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        return all(is_public_address(v4) for v4 in _embedded_v4(ip))
-    return True
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """Resolve `host` with the event loop's getaddrinfo; return its unique addresses."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen: dict[str, None] = {}
-    for _family, _type, _proto, _canon, sockaddr in infos:
-        seen[str(sockaddr[0])] = None
-    return list(seen)
-
-
-def _parse_ip(text: str) -> IP:
-    return ipaddress.ip_address(text.split("%", 1)[0])
-
-
 def _limit_mb(max_bytes: int) -> int | float:
     mb = round(max_bytes / (1024 * 1024), 1)
     return int(mb) if mb == int(mb) else mb
-
-
-def _sniff_binary(body: bytes) -> str | None:
-    """Return a content type for a body that is clearly not text, else None."""
-    for magic, kind in _MAGIC:
-        if body.startswith(magic):
-            return kind
-    if b"\x00" in body[:65536]:
-        return "binary data"
-    return None
-
-
-def _try_decode(body: bytes, charset: str | None) -> tuple[str, str] | None:
-    if not charset:
-        return None
-    try:
-        return body.decode(charset), charset.lower()
-    except (LookupError, UnicodeDecodeError):
-        return None
-
-
-def decode_body(body: bytes, header_charset: str | None) -> tuple[str, str]:
-    """Decode an HTML/text body; return (text, encoding used).
-
-    Order: byte-order mark, HTTP header charset, the XML declaration's encoding (feeds)
-    or a <meta> charset in the first 4 KB, UTF-8, charset-normalizer detection. Raises UnsupportedContent when nothing decodes it.
-    """
-    if body.startswith(b"\xef\xbb\xbf"):
-        return body[3:].decode("utf-8", errors="replace"), "utf-8"
-    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
-        if body.startswith(bom):
-            return body[2:].decode(codec, errors="replace"), codec
-    decoded = _try_decode(body, header_charset)
-    if decoded:
-        return decoded
-    meta = _XML_ENCODING.search(body[:512]) or _META_CHARSET.search(body[:4096])
-    if meta:
-        decoded = _try_decode(body, meta.group(1).decode("ascii", "ignore"))
-        if decoded:
-            return decoded
-    decoded = _try_decode(body, "utf-8")
-    if decoded:
-        return decoded
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(body).best()
-    if best is None:
-        raise UnsupportedContent(
-            "undecodable body", reason="content_binary", content_type="binary data"
-        )
-    return str(best), best.encoding
 
 
 class Fetcher:
@@ -256,7 +142,7 @@ class Fetcher:
         host = host.lower().strip("[]")
         allowed = host in self.allow_hosts or (display or "").lower() in self.allow_hosts
         try:
-            literal: IP | None = _parse_ip(host)
+            literal: IP | None = parse_ip(host)
         except ValueError:
             literal = None
         if literal is not None:
@@ -272,7 +158,7 @@ class Fetcher:
             return addresses
         for addr in addresses:
             try:
-                ip = _parse_ip(addr)
+                ip = parse_ip(addr)
             except ValueError as exc:
                 raise BlockedAddress(f"unparsable address for {host}") from exc
             if not is_public_address(ip):
@@ -394,7 +280,7 @@ class Fetcher:
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise TooLarge(f"Content-Length {declared}", limit_mb=_limit_mb(self.max_bytes))
         body = await self._read_body(response)
-        sniffed = _sniff_binary(body)
+        sniffed = sniff_binary(body)
         if sniffed:
             raise UnsupportedContent(
                 f"binary body labelled {content_type or 'nothing'}",

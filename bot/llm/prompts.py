@@ -1,5 +1,9 @@
 """Prompt files: `prompts/<name>.md`, versioned by their content hash.
 
+They are edited in the project's top-level `prompts/` folder and ship inside the
+package as `bot/_prompts/` (pyproject.toml maps one onto the other), so an installed
+wheel finds them without a checkout. `PROMPTS_DIR` overrides both.
+
 `load_prompt("summarize")` returns the text and `version` (first 12 hex digits of the
 sha256 of the file). `Prompt.render(**params)` replaces only `{name}` placeholders whose
 name is given, so braces elsewhere (JSON examples) are left alone. Article text is never
@@ -13,6 +17,8 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from bot.errors import ConfigError
@@ -20,10 +26,17 @@ from bot.errors import ConfigError
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
-def prompts_dir() -> Path:
-    """The prompts folder: $PROMPTS_DIR, else `prompts/` at the project root."""
+CHECKOUT_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+
+
+def prompts_dir() -> Traversable:
+    """The prompts folder: $PROMPTS_DIR; else the copy inside the installed package
+    (`bot/_prompts`); else `prompts/` of the checkout this code runs from."""
     env = os.environ.get("PROMPTS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "prompts"
+    if env:
+        return Path(env)
+    packaged = resources.files("bot").joinpath("_prompts")
+    return packaged if packaged.is_dir() else CHECKOUT_PROMPTS
 
 
 @dataclass(frozen=True)
@@ -45,12 +58,12 @@ class Prompt:
 @functools.cache
 def load_prompt(name: str) -> Prompt:
     """Read `prompts/<name>.md`; raise ConfigError (one clear line) if it is missing."""
-    path = prompts_dir() / f"{name}.md"
+    path = prompts_dir().joinpath(f"{name}.md")
     try:
         raw = path.read_bytes()
     except OSError:
         raise ConfigError(
-            f"prompt file {path} not found: run from the project checkout or set PROMPTS_DIR"
+            f"prompt file {path} not found: reinstall the package or set PROMPTS_DIR"
         ) from None
     return Prompt(name=name, text=raw.decode("utf-8"), version=hashlib.sha256(raw).hexdigest()[:12])
 

@@ -69,7 +69,7 @@ class Keys:
             self._k("{sched}", "sent", user_id, "*"),
         ]
 
-    # --- stats (TTL ~30 days) -------------------------------------------------
+    # --- stats (TTL 40 days, bot.stats) -------------------------------------------------
     def stat(self, name: str, day: str) -> str:
         """Daily counter: digests, cache_hits, cache_misses, llm_tokens, ..."""
         return self._k("stat", name, day)
@@ -132,9 +132,6 @@ class Keys:
     def due(self) -> str:
         """Sorted set: user id scored by next due UTC timestamp."""
         return self._k("{sched}", "due")
-
-    def lease(self, user_id: int) -> str:
-        return self._k("{sched}", "lease", user_id)
 
     def sent(self, user_id: int, local_date: str) -> str:
         """Idempotency key: briefing for this user and local date was (being) sent."""

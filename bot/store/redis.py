@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import Pipeline as Pipeline  # the type of a request's batched writes
 from redis.exceptions import RedisError
 
 from bot.config import Settings

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.domain import Article, Lang, Length, Progress, Stage
 from bot.errors import LLMError
+from bot.llm.chunks import split_to_budget
 from bot.llm.client import LLMClient, LLMOutputError, Usage
 from bot.llm.prompts import combined_version, load_prompt
 from bot.llm.tokens import count_tokens
@@ -89,51 +90,6 @@ def article_block(article: Article, text: str | None = None) -> str:
     body = text if text is not None else article.text
     head = f"{article.title}\n\n" if article.title else ""
     return f"<article>\n{defuse(head + body, 'article')}\n</article>"
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?\u061f\u061b])\s+")
-
-
-def split_to_budget(text: str, budget: int) -> list[str]:
-    """Split `text` into parts of at most `budget` tokens, at paragraph boundaries;
-    a paragraph over the budget is split at sentence boundaries, a sentence over it
-    at word boundaries."""
-    units: list[str] = []
-    for para in (p.strip() for p in text.split("\n\n")):
-        if not para:
-            continue
-        if count_tokens(para) <= budget:
-            units.append(para)
-            continue
-        # lossless split (split_sentences drops punctuation-only fragments, and every
-        # word must reach the model)
-        for sentence in _SENTENCE_END.split(para):
-            if count_tokens(sentence) <= budget:
-                units.append(sentence)
-                continue
-            words, piece = sentence.split(), ""
-            for word in words:
-                trial = f"{piece} {word}".strip()
-                if piece and count_tokens(trial) > budget:
-                    units.append(piece)
-                    piece = word
-                else:
-                    piece = trial
-            if piece:
-                units.append(piece)
-    parts: list[str] = []
-    current: list[str] = []
-    used = 0
-    for unit in units:
-        cost = count_tokens(unit) + 1
-        if current and used + cost > budget:
-            parts.append("\n\n".join(current))
-            current, used = [], 0
-        current.append(unit)
-        used += cost
-    if current:
-        parts.append("\n\n".join(current))
-    return parts
 
 
 def _count_failed(exc: Exception, usage: Usage) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import Any, Literal
+from typing import Literal
 
 from bot import metrics, stats
 from bot.clock import Clock, SystemClock
@@ -32,7 +32,7 @@ from bot.ingest.extract import extract_html, extract_text
 from bot.ingest.fetch import FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, validate_url
 from bot.llm.client import LLMClient, Usage
-from bot.store.redis import Store
+from bot.store.redis import Pipeline, Store
 from bot.summarize import evidence, shape
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive
@@ -108,11 +108,11 @@ class SummarizeService:
         *,
         kind: Literal["url", "text"],
         progress: Progress | None = None,
-        defer: Any | None = None,
+        writes: Pipeline | None = None,
     ) -> Article:
         """Return the article at a URL (kind="url") or in pasted text (kind="text").
 
-        `defer`: a Redis pipeline of the caller's that runs once the reply is out; the
+        `writes`: the request's Redis pipeline (the caller runs it before replying); the
         write that keeps the article by id is queued there instead of sent now.
 
         Raises BadInput / TextTooShort for unusable input, FetchError and its subclasses
@@ -129,8 +129,8 @@ class SummarizeService:
                 article = await asyncio.to_thread(extract_text, source)
             else:
                 article = extract_text(source)
-        if defer is not None:
-            self.queue_remember(defer, article, data)
+        if writes is not None:
+            self.queue_remember(writes, article, data)
         else:
             await self._remember(article, data)
         return article
@@ -167,15 +167,15 @@ class SummarizeService:
     async def _remember(self, article: Article, data: str | None = None) -> None:
         """Keep the article by id for follow-ups; an already stored copy only gets its TTL renewed."""
         key = self.store.keys.article("id:" + article.id)
-        ttl = self.settings.context_ttl_days * 86400
+        ttl = self.settings.context_ttl
         if not await self.store.redis.expire(key, ttl):
             await self.store.redis.set(key, data or article.model_dump_json(), ex=ttl)
 
-    def queue_remember(self, pipe: Any, article: Article, data: str | None = None) -> None:
+    def queue_remember(self, pipe: Pipeline, article: Article, data: str | None = None) -> None:
         """`_remember` as writes queued on a caller's pipeline (no answer needed): renew
         the stored copy's TTL, and store it only when it is not there (SET NX)."""
         key = self.store.keys.article("id:" + article.id)
-        ttl = self.settings.context_ttl_days * 86400
+        ttl = self.settings.context_ttl
         pipe.expire(key, ttl)
         pipe.set(key, data or article.model_dump_json(), ex=ttl, nx=True)
 
@@ -211,12 +211,12 @@ class SummarizeService:
         lang: Lang,
         length: Length = "short",
         progress: Progress | None = None,
-        defer: Any | None = None,
+        writes: Pipeline | None = None,
     ) -> Digest:
         """Return the digest of `article` in `lang` (cached=True when it was not computed
         by this call). Concurrent identical calls, here or in other processes, share one
-        computation. `defer`: a Redis pipeline of the caller's that runs once the reply
-        is out; the day's counters are queued there instead of sent now."""
+        computation. `writes`: the request's Redis pipeline (the caller runs it before
+        replying); the day's counters are queued there instead of sent now."""
         key = digest_cache_key(article.text, lang, length, self.model, self.prompt_version)
 
         async def lookup() -> Digest | None:
@@ -230,8 +230,8 @@ class SummarizeService:
         digest, shared = await self.flight.run(key, lookup=lookup, compute=compute)
         metrics.DIGESTS.labels(path="cache" if shared else digest.path).inc()
         counts = {"digests": 1, "cache_hits" if shared else "cache_misses": 1}
-        if defer is not None:
-            stats.queue_many(self.store, defer, counts)
+        if writes is not None:
+            stats.queue_many(self.store, writes, counts)
         else:
             await stats.incr_many(self.store, counts)
         return self._finish(digest, article, cached=shared)

@@ -11,115 +11,29 @@ those two only inside run_polling/run_webhook: code that drives the lifecycle it
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Literal
 
-import aiohttp
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault, Update
-from telegram.error import NetworkError, TelegramError, TimedOut
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, TypeHandler
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.app import Services
+from bot.app import build_conversation, build_services
 from bot.chat.router import Conversation
+from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import LANGS, t
+from bot.services import Services
+from bot.store.redis import Store
 from bot.telegram.handlers import on_error, on_update
+from bot.telegram.request import AiohttpRequest
+from bot.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
 CONCURRENT_UPDATES = 32  # updates in flight; also the Bot API connection pool size
 RETRY_AFTER_RETRIES = 3
 Transport = Literal["aiohttp", "httpx"]
-_Default = type(BaseRequest.DEFAULT_NONE)  # "argument not given" (PTB's DefaultValue)
-
-
-class AiohttpRequest(BaseRequest):
-    """python-telegram-bot's HTTP transport on aiohttp, with HTTPXRequest's contract:
-    form-encoded parameters, multipart uploads, TimedOut for timeouts (connecting,
-    waiting for a pooled connection, reading) and NetworkError for other connection
-    failures. It spends a fraction of httpx's CPU per call (httpcore re-checks every
-    pooled connection with syscalls on each request), and the Bot API call was about
-    40 % of a cached digest's CPU: see the "telegram bot" section of docs/benchmarks.md.
-    """
-
-    def __init__(
-        self,
-        *,
-        pool_size: int,
-        connect_timeout: float | None = 5.0,
-        read_timeout: float | None = 5.0,
-        write_timeout: float | None = 5.0,
-        pool_timeout: float | None = 1.0,
-        media_write_timeout: float | None = 20.0,
-    ) -> None:
-        self._pool_size = pool_size
-        self._connect = connect_timeout
-        self._read = read_timeout
-        self._write = write_timeout
-        self._pool = pool_timeout
-        self._media_write = media_write_timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._read
-
-    async def initialize(self) -> None:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300),
-                headers={"User-Agent": self.USER_AGENT},
-            )
-
-    async def shutdown(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Send one request; return (HTTP status, body). Raises TimedOut / NetworkError."""
-        if self._session is None or self._session.closed:
-            raise RuntimeError("This AiohttpRequest is not initialized!")
-        files = request_data.multipart_data if request_data else None
-        params = request_data.json_parameters if request_data else None
-        read = self._read if isinstance(read_timeout, _Default) else read_timeout
-        connect = self._connect if isinstance(connect_timeout, _Default) else connect_timeout
-        pool = self._pool if isinstance(pool_timeout, _Default) else pool_timeout
-        write = write_timeout
-        if isinstance(write_timeout, _Default):
-            write = self._media_write if files else self._write
-        phases = (pool, connect, write, read)
-        timeout = aiohttp.ClientTimeout(
-            # aiohttp has no write timeout: bound the whole call by the sum of the phases
-            total=None if None in phases else sum(phases),
-            connect=None if pool is None or connect is None else pool + connect,
-            sock_connect=connect,
-            sock_read=read,
-        )
-        data: Any = params
-        if files:
-            form = aiohttp.FormData()
-            for name, value in (params or {}).items():
-                form.add_field(name, value)
-            for name, (filename, content, mimetype) in files.items():
-                form.add_field(name, content, filename=filename, content_type=mimetype)
-            data = form
-        try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as res:
-                return res.status, await res.read()
-        except TimeoutError as err:
-            raise TimedOut from err
-        except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
 
 
 def rate_limiter() -> AIORateLimiter:
@@ -133,11 +47,12 @@ def rate_limiter() -> AIORateLimiter:
 
 
 def build_application(
-    settings: Settings, services: Services, *, transport: Transport = "aiohttp"
+    settings: Settings, services: Services | None = None, *, transport: Transport = "aiohttp"
 ) -> Application:  # type: ignore[type-arg]
-    """Return a ready-to-start Application; it does not own `services` unless
-    `close_services` is set in bot_data (the runner sets it). `transport` "httpx" is
-    PTB's default HTTP client (kept for side-by-side benchmarks)."""
+    """Return a ready-to-start Application, with `services` attached when given (else
+    call `open_services` once the Application exists). It does not own the services
+    unless `close_services` is set in bot_data (the runner sets it). `transport`
+    "httpx" is PTB's default HTTP client (kept for side-by-side benchmarks)."""
     settings.require_token()
     base = settings.telegram_base_url.rstrip("/")
     if transport == "aiohttp":
@@ -159,11 +74,33 @@ def build_application(
         .post_shutdown(post_shutdown)
         .build()
     )
-    app.bot_data["services"] = services
-    app.bot_data["conversation"] = Conversation(services)
     app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(on_error)
+    if services is not None:
+        attach(app, services)
     return app
+
+
+async def open_services(
+    app: Application,  # type: ignore[type-arg]
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+) -> Services:
+    """Build the services (bot.app.build_services) with briefings sent through the
+    Application's own bot, and attach them to `app`; the caller closes them."""
+    services = await build_services(
+        settings, sender=TelegramSender(app.bot), store=store, clock=clock
+    )
+    attach(app, services)
+    return services
+
+
+def attach(app: Application, services: Services) -> None:  # type: ignore[type-arg]
+    """Make `services` and their conversation what the handlers use (PTB's bot_data)."""
+    app.bot_data["services"] = services
+    app.bot_data["conversation"] = build_conversation(services)
 
 
 async def post_init(app: Application) -> None:  # type: ignore[type-arg]

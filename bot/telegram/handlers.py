@@ -18,8 +18,8 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.chat.types import Incoming, Reply
 from bot.logs import update_id_var, user_id_var
+from bot.messages import Incoming, Reply
 from bot.privacy import forget_user
 from bot.render import escape, html_to_plain, split_html
 from bot.telegram.keyboards import keyboard

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.chat.types import Button
+from bot.messages import Button
 
 MAX_CALLBACK_BYTES = 64
 

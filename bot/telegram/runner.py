@@ -14,10 +14,9 @@ import logging
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.app import build_services
+from bot.briefings.scheduler import start_scheduler
 from bot.config import Settings
-from bot.telegram.app import build_application, post_init, post_shutdown
-from bot.telegram.sender import start_briefings
+from bot.telegram.app import build_application, open_services, post_init, post_shutdown
 from bot.telegram.webhook import ALLOWED_UPDATES, count_update, serve_health, serve_webhook
 
 log = logging.getLogger(__name__)
@@ -29,8 +28,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.webhook_url:
         settings.require_webhook()
         return await _webhook(args, settings)
-    services = await build_services(settings)
-    app = build_application(settings, services)
+    app = build_application(settings)
+    services = await open_services(app, settings)
     app.bot_data["close_services"] = True
     async with app:  # initialize/shutdown; PTB runs post_init/post_shutdown only in run_*()
         await post_init(app)
@@ -41,7 +40,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False
         )
         log.info("bot @%s is polling", app.bot.username)
-        scheduler = start_briefings(services, app.bot)
+        scheduler = start_scheduler(services.briefings)
         try:
             # /healthz, /readyz, /metrics on WEBHOOK_PORT; returns on SIGTERM/SIGINT
             await serve_health(settings, services, app)
@@ -56,11 +55,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _webhook(args: argparse.Namespace, settings: Settings) -> int:
     """Serve updates over a webhook (bot/telegram/webhook.py) until SIGTERM/SIGINT."""
-    services = await build_services(settings)
+    app = build_application(settings)
+    services = await open_services(app, settings)
     scheduler = None
     try:
-        app = build_application(settings, services)
-        scheduler = start_briefings(services, app.bot)  # first run a minute after start
+        scheduler = start_scheduler(services.briefings)  # first run a minute after start
         await serve_webhook(settings, services, app)
     finally:
         if scheduler is not None:

@@ -19,28 +19,15 @@ import warnings
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
-from bot.chat.types import Button
 from bot.config import Settings
-
-
-def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
-    """Our transport-neutral buttons as a Telegram inline keyboard (None when empty)."""
-    rows = [
-        [
-            InlineKeyboardButton(b.text, url=b.url)
-            if b.url
-            else InlineKeyboardButton(b.text, callback_data=b.callback or "-")
-            for b in row
-        ]
-        for row in buttons
-        if row
-    ]
-    return InlineKeyboardMarkup(rows) if rows else None
+from bot.messages import Button
+from bot.telegram.keyboards import keyboard
+from bot.telegram.request import AiohttpRequest
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -68,8 +55,6 @@ class TelegramSender:
 
         It talks to the Bot API through the project's aiohttp transport, as the bot
         does (PTB's default httpx one was much slower: docs/benchmarks.md)."""
-        from bot.telegram.app import AiohttpRequest  # app imports the chat layer: lazily
-
         settings.require_token()
         request = AiohttpRequest(
             pool_size=pool_size, connect_timeout=5, read_timeout=10, pool_timeout=10
@@ -125,21 +110,3 @@ class TelegramSender:
 
 
 _NO_PREVIEW = json.dumps(LinkPreviewOptions(is_disabled=True).to_dict())
-
-
-def start_briefings(services: Any, bot: Bot) -> Any:
-    """For `python -m bot run`: attach the briefing services to `services` (sending with
-    the Application's `bot`) and start the scheduler; returns the AsyncIOScheduler
-    (call `.shutdown(wait=False)` on stop). Must run inside the event loop."""
-    from bot.briefings.scheduler import Briefings, start_scheduler
-
-    briefings = Briefings.create(
-        services.settings,
-        services.store,
-        TelegramSender(bot),
-        clock=services.clock,
-        llm=getattr(services.summarizer, "llm", None),
-        owns_llm=False,
-    )
-    services.briefings = briefings
-    return start_scheduler(briefings)

@@ -18,12 +18,12 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.app import Services, build_services
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.ingest.arabic import split_sentences
+from bot.services import Services
 from bot.store.redis import Store
-from bot.telegram.app import build_application, post_init
+from bot.telegram.app import build_application, open_services, post_init
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
 from tests.fakes.models import faithful
@@ -112,8 +112,8 @@ async def running_bot(
     if fake_llm is not None:
         fake_llm.handler = model
     cfg = bot_settings(settings, fake, **extra)
-    services = await build_services(cfg, store=store, clock=FrozenClock(NOW))
-    app = build_application(cfg, services)
+    app = build_application(cfg)
+    services = await open_services(app, cfg, store=store, clock=FrozenClock(NOW))
     try:
         async with app:
             await post_init(app)  # PTB runs it only inside run_polling/run_webhook

@@ -27,12 +27,12 @@ from bot.briefings.delivery import Delivery, Rendered
 from bot.briefings.feeds import FeedArticle, load_articles
 from bot.briefings.limiter import RateLimiter
 from bot.briefings.subscriptions import Subscription
-from bot.chat.types import Button
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.errors import RateLimited
 from bot.followups.context import ChatContext
 from bot.limits import Limits
+from bot.messages import Button
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
 from bot.summarize.service import SummarizeService
@@ -83,7 +83,7 @@ async def cstore(cluster: LocalCluster) -> AsyncIterator[Store]:
 
 def test_keys_used_together_share_a_slot() -> None:
     k = Keys("digestbot")
-    sched = [k.due(), k.subscription(42), k.lease(42), k.sent(42, "2026-03-01")]
+    sched = [k.due(), k.subscription(42), k.sent(42, "2026-03-01")]
     sched += [k.subscription(7), k.sent(7, "2026-12-31")]
     assert len({slot(key) for key in sched}) == 1
     assert "{sched}" in k.due() and "{bcast}" in k.broadcast_bucket()
@@ -169,7 +169,7 @@ async def test_multi_key_script_needs_the_hash_tag(cstore: Store) -> None:
         "return redis.call('ZCARD', KEYS[1])"
     )
     k = cstore.keys
-    assert await script(keys=[k.due(), k.lease(77)], args=[NOW.timestamp(), "77"]) == 1
+    assert await script(keys=[k.due(), k.subscription(77)], args=[NOW.timestamp(), "77"]) == 1
     untagged = [k.user(1), k.user(2)]
     assert slot(untagged[0]) != slot(untagged[1])
     with pytest.raises((RedisClusterException, ResponseError)):

@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bot.app import build_services
+from bot.app import NoSender, build_services
 from bot.chat.console import run_session
 from bot.clock import FrozenClock
 from bot.config import Settings
@@ -29,7 +29,9 @@ async def lines_of(*lines: str) -> AsyncIterator[str]:
 
 
 async def chat(settings: Settings, store: Store, *lines: str, lang: str = "en") -> list[str]:
-    services = await build_services(settings, store=store, clock=FrozenClock(NOW))
+    services = await build_services(
+        settings, sender=NoSender(), store=store, clock=FrozenClock(NOW)
+    )
     out: list[str] = []
     try:
         await run_session(services, lines_of(*lines), out.append, user_id=7, lang=lang)

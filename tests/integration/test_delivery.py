@@ -12,7 +12,7 @@ from telegram import Bot
 from bot.briefings import subscriptions as subs
 from bot.briefings.delivery import Batched, Delivery, Rendered, format_counts
 from bot.briefings.subscriptions import Subscription
-from bot.chat.types import Button
+from bot.messages import Button
 from bot.store.redis import Store
 from bot.telegram.sender import TelegramSender
 from tests.fakes.botapi import BotAPI
@@ -291,7 +291,7 @@ async def test_scheduler_runs_tick_every_minute_and_polling_per_interval(
     from bot.briefings.scheduler import Briefings, start_scheduler
 
     cfg = settings.model_copy(update={"feed_poll_minutes": 15})  # type: ignore[attr-defined]
-    b = Briefings.create(cfg, store, sender)
+    b = Briefings.create(cfg, store, sender, llm=None)
     scheduler = start_scheduler(b)
     try:
         tick, poll = scheduler.get_job("briefing-tick"), scheduler.get_job("feed-poll")

@@ -18,7 +18,8 @@ from aiohttp import web
 
 from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
 from bot.i18n import error_text, t
-from bot.ingest.fetch import FEED_TYPES, Fetcher, is_public_address
+from bot.ingest.addresses import is_public_address
+from bot.ingest.fetch import FEED_TYPES, Fetcher
 from tests.fakes.pages import PageServer
 
 ALLOW = frozenset({"127.0.0.1"})

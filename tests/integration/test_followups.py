@@ -181,7 +181,7 @@ async def test_context_keys_expire_after_the_context_ttl(
     fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
     await svc.answer(chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None)
 
-    ttl = settings.context_ttl_days * 86400
+    ttl = settings.context_ttl
     keys = store.keys
     context_keys = [
         keys.chat_active(CHAT),

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
-from bot.chat.types import Button
 from bot.config import Settings
+from bot.messages import Button
 from bot.telegram.app import AiohttpRequest
 from bot.telegram.sender import TelegramSender
 from tests.fakes.botapi import BotAPI

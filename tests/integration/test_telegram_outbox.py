@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram.ext import ExtBot
 
-from bot.chat.types import Button, Reply
 from bot.config import Settings
+from bot.messages import Button, Reply
 from bot.render import escape, html_to_plain
 from bot.store.redis import Store
 from bot.telegram.app import rate_limiter

@@ -125,19 +125,15 @@ def test_install_matches_ci_and_prompts_are_found() -> None:
     readme = ROOT / "README.md"
     if readme.exists():  # the README's fresh-machine commands install the same project
         assert re.search(r'pip install (-e )?(\.|"\.\[dev\]")(\s|$)', readme.read_text("utf-8"))
-    # the package lives in site-packages in the image, so prompts come from PROMPTS_DIR
+    # the prompts ship inside the package (bot._prompts): the builder stage copies them
+    # into the build context, and the image does not point PROMPTS_DIR elsewhere
+    builder_copies = [args.split()[0] for ins, args in stages()[0] if ins == "COPY"]
+    assert "prompts" in builder_copies
     env: dict[str, str] = {}
     for ins, args in stages()[-1]:
         if ins == "ENV":
             env.update(env_pairs(args))
-    prompt_copies = [
-        args.split() for ins, args in stages()[-1] if ins == "COPY" and args.split()[0] == "prompts"
-    ]
-    assert prompt_copies
-    workdir = [args for ins, args in stages()[-1] if ins == "WORKDIR"][-1]
-    dest = prompt_copies[0][-1]
-    full = dest if dest.startswith("/") else f"{workdir}/{dest.removeprefix('./')}"
-    assert env["PROMPTS_DIR"].rstrip("/") == full.rstrip("/")
+    assert "PROMPTS_DIR" not in env
     assert (ROOT / "prompts" / "summarize.md").exists()
 
 
@@ -196,7 +192,7 @@ async def test_healthcheck_commands_work_against_the_health_server(redis_url: st
 @pytest.mark.slow
 def test_the_builder_stage_context_builds_the_package(tmp_path: Path) -> None:
     """Copy what the builder stage COPYs into a fresh context and build the wheel from
-    it, as `pip install .` does in the image: it must hold the locales and data."""
+    it, as `pip install .` does in the image: it must hold the locales, data and prompts."""
     if not (ROOT / "README.md").exists():
         pytest.skip(README_MISSING)
     ctx = tmp_path / "ctx"
@@ -224,7 +220,8 @@ def test_the_builder_stage_context_builds_the_package(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     (wheel,) = out.glob("digestbot-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("bot/__main__.py", "bot/locales/ar.toml", "bot/locales/en.toml"):
+    needed_files = ("bot/__main__.py", "bot/locales/ar.toml", "bot/locales/en.toml")
+    for needed in (*needed_files, "bot/_prompts/summarize.md"):
         assert needed in names
 
 

@@ -143,8 +143,7 @@ def test_rank_prefers_more_sources_then_recency_within_window_and_sources() -> N
 def test_long_briefing_splits_under_4096_with_keyboard_last() -> None:
     from datetime import date
 
-    from bot.briefings.compose import Briefing, BriefingItem
-    from bot.briefings.message import render_parts
+    from bot.briefings.message import Briefing, BriefingItem, render_parts
     from bot.render import visible_length
     from tests.fakes.botapi import parse_html
 

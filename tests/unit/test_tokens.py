@@ -48,7 +48,7 @@ _PARAGRAPHS = st.lists(
 @given(_PARAGRAPHS, st.integers(min_value=20, max_value=200))
 @example(("أعلن " * 18) + ". ،", 20)  # a trailing lone comma was once dropped
 def test_split_to_budget_keeps_every_word_and_fits(text: str, budget: int) -> None:
-    from bot.summarize.pipeline import split_to_budget
+    from bot.llm.chunks import split_to_budget
 
     parts = split_to_budget(text, budget)
     assert all(count_tokens(p) <= budget for p in parts)
@@ -56,7 +56,7 @@ def test_split_to_budget_keeps_every_word_and_fits(text: str, budget: int) -> No
 
 
 def test_split_to_budget_cuts_at_paragraphs_first() -> None:
-    from bot.summarize.pipeline import split_to_budget
+    from bot.llm.chunks import split_to_budget
 
     paras = [p.strip() for p in SEED.split("\n\n") if p.strip()]
     parts = split_to_budget("\n\n".join(paras), 400)

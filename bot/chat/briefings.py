@@ -1,4 +1,4 @@
-"""Briefing commands and buttons, registered on the transport-neutral Conversation.
+"""Briefing commands and buttons in a chat (the services live in bot/briefings).
 
 /subscribe [HH:MM] (default 07:00), /unsubscribe, /timezone [IANA zone], /briefing
 (send now), /sources, /addsource <feed or site URL>, /removesource (buttons), and the
@@ -9,42 +9,32 @@ source). Strings live in the `[briefing]` catalog tables.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.briefings import sources as srcs
 from bot.briefings import subscriptions as subs
+from bot.briefings.feeds import get_article
 from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE, render_parts
 from bot.briefings.schedule import format_hhmm
+from bot.chat.digests import digest_article
 from bot.chat.router import Conversation, plain_html
-from bot.chat.types import Button, Incoming, Outbox, Reply
 from bot.domain import Article, Lang
 from bot.i18n import t
+from bot.messages import Button, Incoming, Outbox, Reply
 
 REMOVE_PREFIX = "rs"
 
 
-class _ChatOnly:
-    """The chat never sends through the broadcast Sender (it answers via the Outbox)."""
-
-    async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
-        raise RuntimeError("chat replies go through the Outbox")
-
-
-def briefings(conv: Conversation) -> Any:
-    """The process's Briefings (built on first use when the runner did not attach one)."""
-    services = conv.services
-    if services.briefings is None:
-        from bot.briefings.scheduler import Briefings
-
-        services.briefings = Briefings.create(
-            services.settings,
-            services.store,
-            _ChatOnly(),
-            clock=services.clock,
-            llm=getattr(services.summarizer, "llm", None),
-            owns_llm=False,
-        )
-    return services.briefings
+def register(conv: Conversation) -> None:
+    """Add the briefing commands and the briefing message's buttons to `conv`."""
+    conv.command("subscribe", subscribe, description="briefing.cmd_subscribe")
+    conv.command("unsubscribe", unsubscribe, description="briefing.cmd_unsubscribe")
+    conv.callback(UNSUBSCRIBE, unsubscribe_button)
+    conv.command("timezone", timezone, description="briefing.cmd_timezone")
+    conv.command("briefing", briefing_now, description="briefing.cmd_briefing")
+    conv.command("sources", list_sources, description="briefing.cmd_sources")
+    conv.command("addsource", add_source, description="briefing.cmd_addsource")
+    conv.command("removesource", remove_source, description="briefing.cmd_removesource")
+    conv.callback(REMOVE_PREFIX, remove_button)
+    conv.callback(DIGEST_PREFIX.rstrip(":"), story_digest)
 
 
 async def _zone(conv: Conversation, msg: Incoming) -> str:
@@ -53,7 +43,6 @@ async def _zone(conv: Conversation, msg: Incoming) -> str:
     )
 
 
-@Conversation.command("subscribe", description="briefing.cmd_subscribe")
 async def subscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     at = subs.check_time(msg.args)  # BadTime -> translated by the router
     lang = await conv.lang(msg)
@@ -70,18 +59,15 @@ async def subscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await conv.say(msg, out, "briefing.subscribed", time=format_hhmm(sub.hhmm), zone=sub.tz)
 
 
-@Conversation.command("unsubscribe", description="briefing.cmd_unsubscribe")
 async def unsubscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     removed = await subs.unsubscribe(conv.services.store, msg.user_id)
     await conv.say(msg, out, "briefing.unsubscribed" if removed else "briefing.not_subscribed")
 
 
-@Conversation.callback(UNSUBSCRIBE)
 async def unsubscribe_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await unsubscribe(conv, msg, out)
 
 
-@Conversation.command("timezone", description="briefing.cmd_timezone")
 async def timezone(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not msg.args.strip():
         await conv.say(msg, out, "briefing.timezone_current", zone=await _zone(conv, msg))
@@ -92,10 +78,9 @@ async def timezone(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await conv.say(msg, out, "briefing.timezone_set", zone=zone)
 
 
-@Conversation.command("briefing", description="briefing.cmd_briefing")
 async def briefing_now(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Send the user's briefing now (does not change their daily schedule)."""
-    b = briefings(conv)
+    b = conv.services.briefings
     await out.typing()
     brief = await b.composer.build(
         user_id=msg.user_id,
@@ -107,9 +92,8 @@ async def briefing_now(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         await out.send(Reply(html=html, buttons=buttons, kind="briefing"))
 
 
-@Conversation.command("sources", description="briefing.cmd_sources")
 async def list_sources(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    b = briefings(conv)
+    b = conv.services.briefings
     lang = await conv.lang(msg)
     own = await srcs.user_sources(conv.services.store, msg.user_id)
     if not b.defaults and not own:
@@ -123,20 +107,18 @@ async def list_sources(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await out.send(Reply(html="\n".join(lines)))
 
 
-@Conversation.command("addsource", description="briefing.cmd_addsource")
 async def add_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     url = msg.args.strip()
     if not url:
         await conv.say(msg, out, "briefing.addsource_usage")
         return
-    b = briefings(conv)
+    b = conv.services.briefings
     await out.typing()
     # BadInput / NotAFeed / BlockedAddress / FetchError -> translated by the router
     src = await srcs.add_source(conv.services.store, b.fetcher, msg.user_id, url)
     await conv.say(msg, out, "briefing.source_added", name=src.name)
 
 
-@Conversation.command("removesource", description="briefing.cmd_removesource")
 async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     lang = await conv.lang(msg)
     own = await srcs.user_sources(conv.services.store, msg.user_id)
@@ -148,7 +130,6 @@ async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await out.send(Reply(html=html, buttons=buttons))
 
 
-@Conversation.callback(REMOVE_PREFIX)
 async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     source_id = (msg.callback or "").split(":", 1)[1] if ":" in (msg.callback or "") else ""
     removed = await srcs.remove_source(conv.services.store, msg.user_id, source_id)
@@ -158,12 +139,8 @@ async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     await conv.say(msg, out, "briefing.source_removed", name=removed.name)
 
 
-@Conversation.callback(DIGEST_PREFIX.rstrip(":"))
 async def story_digest(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """A story's "full digest" button: summarize its lead article; it becomes active."""
-    from bot.briefings.feeds import get_article
-    from bot.chat.digests import _summarize, deliver_digest
-
     aid = (msg.callback or "").split(":", 1)[-1]
     fa = await get_article(conv.services.store, aid)
     if fa is None:
@@ -178,12 +155,4 @@ async def story_digest(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         language=lang,
         source_kind="url",
     )
-    svc = conv.services.summarizer
-    remember = getattr(svc, "_remember", None)
-    if remember is not None:  # so follow-up questions find the article by id
-        await remember(article)
-
-    async def produce(progress: Any) -> Any:
-        return await _summarize(conv, msg, article, progress, lang=None, length=None)
-
-    await deliver_digest(conv, msg, out, produce)
+    await digest_article(conv, msg, out, article)  # keeps it by id, for follow-ups

@@ -2,7 +2,8 @@
 
 The Telegram layer turns an `Update` into an `Incoming` and each `Reply` into a
 Telegram message; the console does the same with a terminal. Nothing here imports
-`telegram`.
+`telegram` or the chat layer: core services (briefings' buttons, the delivery sender)
+use these types too.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class Reply:
     """One outgoing message, already rendered as Telegram HTML.
 
     `edit_placeholder` asks the transport to edit the progress placeholder into this
-    reply instead of sending a new message. After sending, the transport reports the
-    sent message id to `on_sent` (used to bind digests and answers to articles).
+    reply instead of sending a new message. `Outbox.send` returns the ids of the sent
+    messages (the conversation binds digests and answers to their articles with them).
     """
 
     html: str

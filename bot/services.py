@@ -1,0 +1,39 @@
+"""`Services`: everything the chat layer and the entry points use, built once by
+`bot.app.build_services` (the composition root) and closed by its owner."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from bot.briefings.scheduler import Briefings
+from bot.clock import Clock
+from bot.config import Settings
+from bot.followups.service import FollowupService
+from bot.limits import Limits
+from bot.store.redis import Store
+from bot.summarize.service import SummarizeService
+from bot.users import Users
+
+
+@dataclass(frozen=True)
+class Services:
+    """The process's services, each with its real type; none is optional."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    summarizer: SummarizeService
+    limits: Limits
+    users: Users
+    followups: FollowupService
+    briefings: Briefings
+    owns_store: bool = True
+
+    async def close(self) -> None:
+        """Close the services and (when `build_services` opened it) the store."""
+        for closer in (self.briefings.aclose, self.summarizer.aclose):
+            with contextlib.suppress(Exception):
+                await closer()
+        if self.owns_store:
+            await self.store.close()
