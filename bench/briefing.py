@@ -44,8 +44,8 @@ from bot.ingest.fetch import Fetcher
 from bot.llm.client import LLMClient
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
-from bot.telegram.app import AiohttpRequest
 from bot.telegram.sender import TelegramSender
+from bot.telegram.transport import AiohttpRequest
 from tests.fakes.botapi import TOKEN
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
@@ -415,7 +415,7 @@ async def main(
             f"{cpu_ms:.2f} ms per message (one process: at most {1000 / cpu_ms:,.0f} msg/s "
             "on a free core). What remains (py-spy): nearly half is aiohttp building and sending "
             "the request (about 14% of the total is URL-encoding the Arabic text as a form; a "
-            "JSON body in bot/telegram/app.py's AiohttpRequest would save most of that), "
+            "JSON body in bot/telegram/transport.py's AiohttpRequest would save most of that), "
             "a quarter is redis-py packing and parsing the pipelines and scripts. The fake "
             f"Bot API spends {fake_ms:.2f} ms and Valkey {redis_ms:.2f} ms per message on "
             "the same two cores, so even with both cores fully used this VM cannot pass "

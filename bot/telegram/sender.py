@@ -26,6 +26,7 @@ from telegram.error import Forbidden, RetryAfter, TelegramError
 from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
 from bot.chat.types import Button
 from bot.config import Settings
+from bot.telegram.transport import AiohttpRequest
 
 
 def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
@@ -68,8 +69,6 @@ class TelegramSender:
 
         It talks to the Bot API through the project's aiohttp transport, as the bot
         does (PTB's default httpx one was much slower: docs/benchmarks.md)."""
-        from bot.telegram.app import AiohttpRequest  # app imports the chat layer: lazily
-
         settings.require_token()
         request = AiohttpRequest(
             pool_size=pool_size, connect_timeout=5, read_timeout=10, pool_timeout=10

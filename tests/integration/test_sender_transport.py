@@ -10,8 +10,8 @@ import pytest
 from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
 from bot.chat.types import Button
 from bot.config import Settings
-from bot.telegram.app import AiohttpRequest
 from bot.telegram.sender import TelegramSender
+from bot.telegram.transport import AiohttpRequest
 from tests.fakes.botapi import BotAPI
 
 
