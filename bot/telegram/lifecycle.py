@@ -102,7 +102,7 @@ class UpdateProcessor(BaseUpdateProcessor):
             current = asyncio.current_task()
             if not task.cancelled() or (current is not None and current.cancelling()):
                 raise
-            log.error("update %s cancelled: unfinished at shutdown", update_id)
+            log.error("update %s cancelled before it finished", update_id)
         except Exception:
             log.exception("update %s failed", update_id)
         finally:
