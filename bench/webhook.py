@@ -6,7 +6,7 @@ replicas (processes) on one Redis.
 Each replica is a real `serve_webhook` process (uvicorn + starlette + PTB
 `Application`) whose handler is trivial (it counts the update), so the figures are
 the webhook path itself: secret check, JSON parse, `Update.de_json`, the Redis
-`SET NX` claim, queueing, and the background `process_update`. A load client in this
+`SET NX` claim, the `update_queue` and PTB's update processor. A load client in this
 process (aiohttp, N concurrent connections) posts distinct updates and times each
 answer. Redis is an embedded Valkey server on TCP; the fake Bot API answers the
 start-up calls (getMe, setWebhook). Replicas stop with SIGTERM and report how many
@@ -52,6 +52,7 @@ def replica_main(port: int, redis_url: str, prefix: str, botapi_url: str, token:
     from bot.config import Settings
     from bot.store.keys import Keys
     from bot.store.redis import Store, client_for
+    from bot.telegram.lifecycle import UpdateProcessor
     from bot.telegram.webhook import serve_webhook
 
     logging.basicConfig(level=logging.WARNING)
@@ -79,7 +80,14 @@ def replica_main(port: int, redis_url: str, prefix: str, botapi_url: str, token:
             webhook_max_concurrency=64,
             log_level="WARNING",
         )
-        app = Application.builder().token(token).base_url(f"{botapi_url}/bot").updater(None).build()
+        app = (
+            Application.builder()
+            .token(token)
+            .base_url(f"{botapi_url}/bot")
+            .updater(None)
+            .concurrent_updates(UpdateProcessor(settings.webhook_max_concurrency))
+            .build()
+        )
         app.add_handler(MessageHandler(filters.ALL, count))
         store = Store(redis=client_for(redis_url), keys=Keys(prefix), url=redis_url)
         try:

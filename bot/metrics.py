@@ -15,7 +15,7 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `WEBHOOK_REQUESTS` `digestbot_webhook_requests_total` | counter | `outcome`: accepted, duplicate, forbidden, bad_request, unavailable, overloaded | webhook server |
 | `WEBHOOK_ACK_SECONDS` | histogram | - | webhook server: time to answer Telegram |
 | `WEBHOOK_INFLIGHT` | gauge | - | webhook server: updates accepted and not yet finished |
-| `UPDATE_SECONDS` `digestbot_update_seconds` | histogram | - | webhook server: time to process one update |
+| `UPDATE_SECONDS` `digestbot_update_seconds` | histogram | - | the update processor (bot/telegram/lifecycle.py), polling and webhook: time to process one update |
 | `DIGESTS` `digestbot_digests_total` | counter | `path`: cache, llm, extractive | summarize service, once per digest returned |
 | `LLM_CALLS` `digestbot_llm_calls_total` | counter | `outcome`: ok, error | LLM client, once per API call (not per retry) |
 | `LLM_TOKENS` `digestbot_llm_tokens_total` | counter | `direction`: in, out | LLM client, from the response's `usage` |

@@ -1,24 +1,27 @@
 """Building the python-telegram-bot Application around the Conversation.
 
-`build_application(settings, services)` wires: the Bot API base URL (TELEGRAM_BASE_URL),
-AIORateLimiter (RetryAfter honoured with retries; per-group pacing), concurrent update
-processing, the one update handler, the global error handler, and post_init /
-post_shutdown (setMyCommands in Arabic and English; closing the services). PTB calls
-those two only inside run_polling/run_webhook: code that drives the lifecycle itself
-(the runner, the webhook server, tests) calls them explicitly.
+`build_application(settings, services=None)` wires: the Bot API base URL (TELEGRAM_BASE_URL)
+over the aiohttp transport (bot/telegram/transport.py), AIORateLimiter (RetryAfter
+honoured with retries; per-group pacing), the update processor that bounds concurrent
+updates in both modes (bot/telegram/lifecycle.py), the one update handler, the global
+error handler, and the lifecycle hooks: `post_init` publishes the command menu in
+Arabic and English; when the Application owns the services (`python -m bot run`),
+`post_init` also starts the briefing scheduler, `post_stop` stops it and
+`post_shutdown` closes the services. `lifecycle.running(app)` runs those hooks.
+`open_services(app, settings)` builds the services (bot.app, the composition root)
+with briefings sent through the Application's own bot, and attaches them.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, TypeHandler
-from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.app import build_conversation, build_services
+from bot.briefings.scheduler import start_scheduler
 from bot.chat.router import Conversation
 from bot.clock import Clock
 from bot.config import Settings
@@ -26,14 +29,14 @@ from bot.i18n import LANGS, t
 from bot.services import Services
 from bot.store.redis import Store
 from bot.telegram.handlers import on_error, on_update
-from bot.telegram.request import AiohttpRequest
+from bot.telegram.lifecycle import UpdateProcessor
 from bot.telegram.sender import TelegramSender
+from bot.telegram.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
-CONCURRENT_UPDATES = 32  # updates in flight; also the Bot API connection pool size
+CONCURRENT_UPDATES = 32  # polling: updates in flight; also the Bot API connection pool size
 RETRY_AFTER_RETRIES = 3
-Transport = Literal["aiohttp", "httpx"]
 
 
 def rate_limiter() -> AIORateLimiter:
@@ -47,33 +50,31 @@ def rate_limiter() -> AIORateLimiter:
 
 
 def build_application(
-    settings: Settings, services: Services | None = None, *, transport: Transport = "aiohttp"
+    settings: Settings, services: Services | None = None, *, owns_services: bool = False
 ) -> Application:  # type: ignore[type-arg]
-    """Return a ready-to-start Application, with `services` attached when given (else
-    call `open_services` once the Application exists). It does not own the services
-    unless `close_services` is set in bot_data (the runner sets it). `transport`
-    "httpx" is PTB's default HTTP client (kept for side-by-side benchmarks)."""
+    """Return a ready-to-run Application (see `lifecycle.running`), with `services`
+    attached when given (else call `open_services` once the Application exists). With
+    `owns_services` (`python -m bot run`) its lifecycle hooks also run the briefing
+    scheduler and close `services` at shutdown. Updates run at most
+    WEBHOOK_MAX_CONCURRENCY at once in webhook mode, CONCURRENT_UPDATES when polling."""
     settings.require_token()
     base = settings.telegram_base_url.rstrip("/")
-    if transport == "aiohttp":
-        request: BaseRequest = AiohttpRequest(pool_size=CONCURRENT_UPDATES, pool_timeout=10)
-        updates: BaseRequest = AiohttpRequest(pool_size=1)
-    else:
-        request = HTTPXRequest(connection_pool_size=CONCURRENT_UPDATES, pool_timeout=10)
-        updates = HTTPXRequest(connection_pool_size=1)
+    concurrency = settings.webhook_max_concurrency if settings.webhook_url else CONCURRENT_UPDATES
     app = (
         Application.builder()
         .token(settings.telegram_bot_token)
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
-        .request(request)
-        .get_updates_request(updates)
+        .request(AiohttpRequest(pool_size=CONCURRENT_UPDATES, pool_timeout=10))
+        .get_updates_request(AiohttpRequest(pool_size=1))
         .rate_limiter(rate_limiter())
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(UpdateProcessor(concurrency))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
+    app.bot_data["owns_services"] = owns_services
     app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(on_error)
     if services is not None:
@@ -89,7 +90,7 @@ async def open_services(
     clock: Clock | None = None,
 ) -> Services:
     """Build the services (bot.app.build_services) with briefings sent through the
-    Application's own bot, and attach them to `app`; the caller closes them."""
+    Application's own bot, and attach them to `app`."""
     services = await build_services(
         settings, sender=TelegramSender(app.bot), store=store, clock=clock
     )
@@ -104,12 +105,24 @@ def attach(app: Application, services: Services) -> None:  # type: ignore[type-a
 
 
 async def post_init(app: Application) -> None:  # type: ignore[type-arg]
-    """Publish the command menu in Arabic and English (and the default, English)."""
+    """Publish the command menu in Arabic and English (and the default, English);
+    start the briefing scheduler when the application owns the services."""
     conv: Conversation = app.bot_data["conversation"]
     try:
         await publish_commands(app, conv)
     except TelegramError as exc:  # a menu is not worth refusing to start
         log.warning("setMyCommands failed: %s", exc)
+    if app.bot_data.get("owns_services"):
+        # first run a minute after start
+        services: Services = app.bot_data["services"]
+        app.bot_data["scheduler"] = start_scheduler(services.briefings)
+
+
+async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
+    """Stop the briefing scheduler, if post_init started it."""
+    scheduler = app.bot_data.pop("scheduler", None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
 
 
 async def publish_commands(app: Application, conv: Conversation) -> None:  # type: ignore[type-arg]
@@ -126,6 +139,6 @@ async def publish_commands(app: Application, conv: Conversation) -> None:  # typ
 
 async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
     """Close the services when the application owns them."""
-    if app.bot_data.get("close_services"):
+    if app.bot_data.get("owns_services"):
         services: Services = app.bot_data["services"]
         await services.close()

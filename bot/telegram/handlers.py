@@ -260,7 +260,7 @@ def _is_parse_error(exc: BadRequest) -> bool:
 @contextlib.contextmanager
 def _log_context(update: object) -> Iterator[None]:
     """Stamp every log line written while handling `update` with its update id and
-    user id (bot.logs contextvars), as the webhook path does, and restore them after."""
+    user id (bot.logs contextvars), in both modes, and restore them after."""
     update_id = update.update_id if isinstance(update, Update) else None
     user = update.effective_user if isinstance(update, Update) else None
     t1 = update_id_var.set(update_id)

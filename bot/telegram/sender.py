@@ -2,24 +2,17 @@
 
 Maps Bot API answers onto the delivery errors: 403 Forbidden -> SendBlocked, 429
 RetryAfter -> SendRetryAfter(seconds), anything else -> SendFailed. Messages go out in
-HTML parse mode with link previews off.
-
-The send skips python-telegram-bot's object layer on the way out and back (building
-keyboard objects, parsing the returned Message: over a quarter of a briefing's CPU):
-it posts `sendMessage` through the Bot's own request machinery (`Bot._post`, the path
-every `send_*` method ends in, so PTB's timeouts, transport and 403/429 error mapping
-apply unchanged) with the keyboard serialized once per distinct keyboard, and reads
-only `message_id` from the answer.
+HTML parse mode with link previews off, through PTB's public `Bot.send_message`; the
+keyboard object is built once per distinct keyboard. What building and parsing PTB's
+objects costs per message is measured in docs/benchmarks.md ("briefings").
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from datetime import timedelta
-from typing import Any
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
@@ -27,7 +20,9 @@ from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
 from bot.config import Settings
 from bot.messages import Button
 from bot.telegram.keyboards import keyboard
-from bot.telegram.request import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -45,9 +40,9 @@ class TelegramSender:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
-        # id(buttons) -> (buttons, JSON): briefings reuse one rendered keyboard per
+        # id(buttons) -> (buttons, markup): briefings reuse one rendered keyboard per
         # distinct briefing; keeping the list alive keeps its id from being reused.
-        self._markup: dict[int, tuple[list[list[Button]], str | None]] = {}
+        self._markup: dict[int, tuple[list[list[Button]], InlineKeyboardMarkup | None]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, pool_size: int = 64) -> TelegramSender:
@@ -75,38 +70,28 @@ class TelegramSender:
 
     async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
         """Send one HTML message; return its id. Raises SendBlocked/SendRetryAfter/SendFailed."""
-        data: dict[str, Any] = {
-            "chat_id": chat_id,
-            "text": html,
-            "parse_mode": ParseMode.HTML.value,
-            "link_preview_options": _NO_PREVIEW,
-        }
-        markup = self._markup_json(buttons)
-        if markup is not None:
-            data["reply_markup"] = markup
         try:
-            result = await self.bot._post("sendMessage", data)
+            message = await self.bot.send_message(
+                chat_id,
+                html,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=self._keyboard(buttons),
+            )
         except Forbidden as exc:
             raise SendBlocked(str(exc)) from None
         except RetryAfter as exc:
             raise SendRetryAfter(retry_seconds(exc)) from None
         except TelegramError as exc:
             raise SendFailed(f"{type(exc).__name__}: {exc}") from None
-        try:
-            return int(result["message_id"])
-        except (TypeError, KeyError, ValueError):
-            raise SendFailed(f"unexpected sendMessage result: {str(result)[:200]}") from None
+        return message.message_id
 
-    def _markup_json(self, buttons: list[list[Button]]) -> str | None:
+    def _keyboard(self, buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
         hit = self._markup.get(id(buttons))
         if hit is not None and hit[0] is buttons:
             return hit[1]
         markup = keyboard(buttons)
-        encoded = json.dumps(markup.to_dict(), ensure_ascii=False) if markup else None
         if len(self._markup) > 1000:
             self._markup.clear()
-        self._markup[id(buttons)] = (buttons, encoded)
-        return encoded
-
-
-_NO_PREVIEW = json.dumps(LinkPreviewOptions(is_disabled=True).to_dict())
+        self._markup[id(buttons)] = (buttons, markup)
+        return markup

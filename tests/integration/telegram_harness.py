@@ -23,7 +23,8 @@ from bot.config import Settings
 from bot.ingest.arabic import split_sentences
 from bot.services import Services
 from bot.store.redis import Store
-from bot.telegram.app import build_application, open_services, post_init
+from bot.telegram.app import build_application, open_services
+from bot.telegram.lifecycle import running
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
 from tests.fakes.models import faithful
@@ -115,15 +116,9 @@ async def running_bot(
     app = build_application(cfg)
     services = await open_services(app, cfg, store=store, clock=FrozenClock(NOW))
     try:
-        async with app:
-            await post_init(app)  # PTB runs it only inside run_polling/run_webhook
-            await app.start()
+        async with running(app):  # the lifecycle `python -m bot run` uses
             assert app.updater is not None
             await app.updater.start_polling(poll_interval=0, timeout=5)
-            try:
-                yield Bot(fake, app, services, cfg)
-            finally:
-                await app.updater.stop()
-                await app.stop()
+            yield Bot(fake, app, services, cfg)
     finally:
         await services.close()

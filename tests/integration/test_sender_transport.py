@@ -10,8 +10,8 @@ import pytest
 from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
 from bot.config import Settings
 from bot.messages import Button
-from bot.telegram.app import AiohttpRequest
 from bot.telegram.sender import TelegramSender
+from bot.telegram.transport import AiohttpRequest
 from tests.fakes.botapi import BotAPI
 
 

@@ -1,4 +1,4 @@
-"""The Bot API transport (bot.telegram.app.AiohttpRequest) keeps HTTPXRequest's contract:
+"""The Bot API transport (bot.telegram.transport.AiohttpRequest) keeps HTTPXRequest's contract:
 answers and Telegram errors come through PTB unchanged, a silent server is TimedOut,
 a refused connection is NetworkError, and files go up as multipart."""
 
@@ -12,7 +12,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot.telegram.app import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest
 from tests.conftest import free_port
 from tests.fakes.botapi import BotAPI
 

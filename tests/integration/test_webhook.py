@@ -33,12 +33,9 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
-from bot.telegram.webhook import (
-    ALLOWED_UPDATES,
-    SEEN_TTL_SECONDS,
-    WebhookServer,
-    count_update,
-)
+from bot.telegram.health import HealthServer, count_update
+from bot.telegram.lifecycle import UpdateProcessor
+from bot.telegram.webhook import ALLOWED_UPDATES, SEEN_TTL_SECONDS, WebhookServer
 from tests.conftest import free_port
 from tests.fakes.botapi import BotAPI
 from tests.fakes.llm import FakeLLM
@@ -65,8 +62,11 @@ class Gate:
         return gate
 
 
-def build_app(botapi: BotAPI, gate: Gate) -> Application[Any, Any, Any, Any, Any, Any]:
-    """A minimal real Application: /summarize replies once the gate opens."""
+def build_app(
+    botapi: BotAPI, gate: Gate, concurrency: int = 4
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A minimal real Application: /summarize replies once the gate opens; at most
+    `concurrency` updates run at once (the bot's own update processor)."""
 
     async def summarize(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         gate.started.set()
@@ -80,6 +80,7 @@ def build_app(botapi: BotAPI, gate: Gate) -> Application[Any, Any, Any, Any, Any
         .base_url(botapi.base_url)
         .base_file_url(botapi.base_file_url)
         .updater(None)
+        .concurrent_updates(UpdateProcessor(concurrency))
         .build()
     )
     app.add_handler(CommandHandler("summarize", summarize))
@@ -270,11 +271,46 @@ async def test_redis_down_answers_503_so_telegram_retries(botapi: BotAPI, store:
     assert botapi.sent_to(505) == []
 
 
+async def test_webhook_updates_run_through_ptb_update_processor(
+    botapi: BotAPI, store: Store
+) -> None:
+    """The route feeds the Application's update_queue, so `concurrent_updates` bounds
+    webhook updates as it bounds polling ones: with 2, the third waits for a slot."""
+    settings = webhook_settings(store)
+    two_running, release = asyncio.Event(), asyncio.Event()
+    running, peak = 0, 0
+
+    async def slow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        if running == 2:
+            two_running.set()
+        await release.wait()
+        running -= 1
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("done")
+
+    app = build_app(botapi, Gate.open(), 2)
+    app.add_handler(CommandHandler("slow", slow), group=1)
+    async with replica(settings, store, app) as server, httpx.AsyncClient() as http:
+        for chat in (540, 541, 542):
+            update = command_update(botapi, chat, "/slow")
+            assert (await http.post(url(settings), json=update, headers=HEADERS)).status_code == 200
+        await asyncio.wait_for(two_running.wait(), 10)
+        assert app.update_processor.current_concurrent_updates == 2
+        assert server.pending == 3
+        release.set()
+        await server.wait_idle()
+    assert peak == 2
+    assert all(len(botapi.sent_to(chat)) == 1 for chat in (540, 541, 542))
+
+
 async def test_saturated_replica_refuses_before_claiming(botapi: BotAPI, store: Store) -> None:
     settings = webhook_settings(store, webhook_max_concurrency=1)
     gate = Gate(asyncio.Event(), asyncio.Event())
     async with (
-        replica(settings, store, build_app(botapi, gate), max_pending=1) as server,
+        replica(settings, store, build_app(botapi, gate, 1), max_pending=1) as server,
         httpx.AsyncClient() as http,
     ):
         held = command_update(botapi, 506)
@@ -391,7 +427,7 @@ async def test_polling_mode_serves_health_ready_and_metrics_only(
     app = build_app(botapi, Gate.open())
     async with app:
         await app.start()
-        server = WebhookServer(settings, store, app, updates=False)
+        server = HealthServer(settings, store, app)
         ready = asyncio.Event()
         task = asyncio.create_task(server.serve_http(ready=ready, handle_signals=False))
         await asyncio.wait_for(ready.wait(), 10)

@@ -23,7 +23,8 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
-from bot.telegram.webhook import DRAIN_SECONDS, WebhookServer
+from bot.telegram.health import HealthServer
+from bot.telegram.lifecycle import DRAIN_SECONDS
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +177,7 @@ async def test_healthcheck_commands_work_against_the_health_server(redis_url: st
     )
     # nothing listens yet: the check fails
     assert await run_check(healthcheck_command(), port) == 1
-    server = WebhookServer(settings, store, app, updates=False)
+    server = HealthServer(settings, store, app)
     ready = asyncio.Event()
     task = asyncio.create_task(server.serve_http(ready=ready, handle_signals=False))
     try:

@@ -1,4 +1,5 @@
-"""python-telegram-bot's HTTP transport on aiohttp (used by the bot and the briefing sender)."""
+"""python-telegram-bot's HTTP transport on aiohttp (`AiohttpRequest`), used by the bot's
+Application and by the briefing sender for every Bot API call."""
 
 from __future__ import annotations
 
