@@ -26,6 +26,7 @@ from bot.llm.client import LLMClient, LLMOutputError, Usage
 from bot.llm.prompts import load_prompt
 from bot.summarize import evidence, shape
 from bot.summarize.evidence import Sentence
+from bot.summarize.guards import all_unsupported, source_number_keys
 from bot.summarize.writer import LLMDraft, in_language, parse_attempt
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ async def translate_draft(
                 break
             if attempt == 1:
                 log.info("translation checks failed (%s): one retry", "; ".join(problems))
+                log.info("failed translation: %s", json.dumps(data, ensure_ascii=False)[:600])
                 metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
                 correction = "\n\nCorrection: " + "; ".join(problems) + ". Translate again."
     except LLMError as err:
@@ -187,7 +189,8 @@ def _finish(draft: LLMDraft, source: LLMDraft, problems: list[str], target: Lang
         draft.questions, lang=target, questions=True, others=draft.bullets
     )
     draft.questions = questions[:3]
-    if not draft.headline or shape.has_debris(draft.headline):
+    invented = all_unsupported([draft.headline], source_number_keys(source.headline))
+    if not draft.headline or shape.has_debris(draft.headline) or invented:
         draft.headline = " ".join(draft.bullets[0].split()[: shape.MAX_HEADLINE_WORDS])
     draft.quality["translated"] = 1
     return draft

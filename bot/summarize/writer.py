@@ -352,14 +352,13 @@ class DigestWriter:
         kept.sort(key=lambda b: min(b.sources or [0]))
 
     def _headline(self, headline: str, kept: list[_Bullet]) -> str:
+        """The article's own title when it has one in the digest's language (the most
+        faithful headline there is: real small models wrote headlines the article never
+        says), else the model's headline if it is usable, else the first bullet's start."""
+        if self.title and self.same_language and _usable_headline(self.title):
+            return self.title
         text = shape.clean(headline).rstrip(".")
-        unusable = (
-            not text
-            or shape.has_debris(text)
-            or len(text.split()) > shape.MAX_HEADLINE_WORDS
-            or all_unsupported([text], self.source_keys)
-        )
-        if not unusable:
+        if _usable_headline(text) and not all_unsupported([text], self.source_keys):
             return text
         self._count("headline_replaced")
         if (
@@ -371,6 +370,14 @@ class DigestWriter:
         first = kept[0].text
         words = first.split()
         return " ".join(words[: shape.MAX_HEADLINE_WORDS]).rstrip(".،,")
+
+
+def _usable_headline(text: str) -> bool:
+    return (
+        bool(text.strip())
+        and not shape.has_debris(text)
+        and (len(text.split()) <= shape.MAX_HEADLINE_WORDS)
+    )
 
 
 def score_sentences_safe(sentences: Sequence[Sentence]) -> list[tuple[float, str]]:
