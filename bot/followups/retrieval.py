@@ -137,7 +137,9 @@ def _sentences(para: str, max_tokens: int, count: Callable[[str], int]) -> list[
     return out
 
 
-def _greedy(order: Sequence[int], sizes: Sequence[int], budget_tokens: int) -> list[int]:
+def greedy(order: Sequence[int], sizes: Sequence[int], budget_tokens: int) -> list[int]:
+    """Take items in `order` while they fit in `budget_tokens` (one too big for what is
+    left is skipped); return the taken indices in ascending order."""
     chosen: list[int] = []
     used = 0
     for i in order:
@@ -160,7 +162,7 @@ def select_passages(
     fits at all.
     """
     bm25 = BM25([tokens(p) for p in passages])
-    return _greedy(bm25.rank(query), [count(p) for p in passages], budget_tokens)
+    return greedy(bm25.rank(query), [count(p) for p in passages], budget_tokens)
 
 
 def top_passages(passages: Sequence[str], query: Query | Sequence[str], n: int) -> list[str]:
@@ -184,7 +186,7 @@ class PassageIndex:
 
     def select(self, query: Query | Sequence[str], budget_tokens: int) -> list[int]:
         """Indices of the best passages within `budget_tokens`, in article order."""
-        return _greedy(self._bm25.rank(query), self.sizes, budget_tokens)
+        return greedy(self._bm25.rank(query), self.sizes, budget_tokens)
 
     def top(self, query: Query | Sequence[str], n: int) -> list[str]:
         """The `n` best passages for `query`, best first."""

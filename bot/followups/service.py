@@ -2,8 +2,10 @@
 
 Transport-neutral: the Telegram router and the console decide which message is a
 question and call `FollowupService.answer`; this module picks the article, retrieves
-the relevant parts, asks the LLM (prompt `prompts/answer.md`), checks the quote, and
-caches the result. Nothing here imports `telegram`.
+the relevant parts, asks the LLM (prompt `prompts/answer.md`) for an answer citing the
+article's numbered sentences, checks it against them (`grounding.py`: re-anchored when
+the citation is wrong, one corrective retry `prompts/answer_retry.md` when unsupported,
+then shown unverified), and caches the result. Nothing here imports `telegram`.
 """
 
 from __future__ import annotations
@@ -21,29 +23,31 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Lang
 from bot.errors import BadInput, LLMError, NoActiveArticle
-from bot.followups.answer import ANSWER_SCHEMA, KEYWORDS_SCHEMA, Answer, Keywords, ModelAnswer
+from bot.followups.anchored import AnchoredAnswer, call
+from bot.followups.answer import KEYWORDS_SCHEMA, Answer, Keywords
 from bot.followups.context import ChatContext, Turn
+from bot.followups.numbered import NumberedPassages
 from bot.followups.prompt import (
     ARTICLE_SHARE,
     LANG_NAMES,
     PROMPT_NAME,
     build_prompt,
     defuse_tags,
+    numbered_passages,
     passage_index,
     passage_size,
 )
-from bot.followups.retrieval import match_form, question_query, quote_in_article
+from bot.followups.retrieval import match_form, question_query
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
 from bot.ingest.arabic import tokens as word_tokens
-from bot.llm.client import LLMClient
+from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import load_prompt
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
-MAX_ANSWER_TOKENS = 400
 OFFLINE_PASSAGES = 3
 
 QUERY_PROMPT_NAME = "answer_query"
@@ -211,43 +215,48 @@ class FollowupService:
         asked: _Question,
         user_id: int | None,
     ) -> Answer:
-        """The model's grounded answer (path "llm"), or path "unavailable" with the
-        apology and the best passages when the LLM fails."""
-        spent = 0
+        """The model's answer, checked against the sentences it cites (path "llm"), or
+        path "unavailable" with the apology and the best passages when the LLM fails.
+        Every call, failed ones included, is charged (`Answer.tokens`, the stats)."""
+        usage = Usage()
         query = asked.query
         try:
             if await asyncio.to_thread(self._needs_translated_query, article, asked.text):
-                keywords, spent = await self._translated_keywords(llm, article, asked.text)
+                keywords = await self._translated_keywords(llm, article, asked.text, usage)
                 for term in keywords:
                     query[term] = query.get(term, 0.0) + 1.0
             # Cutting and indexing a long article is CPU work: keep it off the event loop.
             system, user = await asyncio.to_thread(
                 self.build_prompt, article, asked.text, asked.lang, asked.history, query
             )
-            data, usage = await llm.complete_json(
-                system=system,
-                user=user,
-                schema_name="answer",
-                schema=ANSWER_SCHEMA,
-                max_tokens=MAX_ANSWER_TOKENS,
+            reply = await call(llm, system, user, usage)
+            check = AnchoredAnswer(
+                llm,
+                system,
+                user,
+                sentences=(await asyncio.to_thread(self._numbered, article)).sentences,
+                same_language=asked.lang == detect_language(article.text[:3000]),
+                lang=asked.lang,
+                article_id=article_id,
+                usage=usage,
             )
-            reply = ModelAnswer.model_validate(data)
+            result = await check.check(reply)
         except (LLMError, ValidationError) as exc:
             log.warning(
                 "follow-up answer failed (user %s, article %s): %s", user_id, article_id, exc
             )
             await stats.incr(self._store, "followup_failures")
+            await _charge(self._store, usage)
             return Answer(
                 text=t(asked.lang, "followup.llm_down"),
                 path="unavailable",
                 article_id=article_id,
                 lang=asked.lang,
-                tokens=spent,  # a keyword call that worked before the failure still cost
+                tokens=usage.tokens,  # what the failed work (and a keyword call) cost
                 passages=await asyncio.to_thread(self._top_passages, article, query),
             )
-        tokens = spent + usage.prompt_tokens + usage.completion_tokens
-        await stats.incr(self._store, "llm_tokens", tokens)
-        return self._grounded(reply, article, article_id, asked.lang, tokens)
+        await _charge(self._store, usage)
+        return result.model_copy(update={"tokens": usage.tokens})
 
     def build_prompt(
         self,
@@ -266,34 +275,36 @@ class FollowupService:
     def _needs_translated_query(self, article: Article, question: str) -> bool:
         """True when retrieval must run (article over budget) and the question's language
         is not the article's, so its words cannot match the article's."""
-        share = int(self._settings.llm_max_input_tokens * ARTICLE_SHARE)
-        index = passage_index(article.text, passage_size(share))
-        if index.total_tokens <= share:
+        if self._numbered(article).total_tokens <= self._share():
             return False
         return detect_language(question) != detect_language(article.text[:3000])
 
     async def _translated_keywords(
-        self, llm: LLMClient, article: Article, question: str
-    ) -> tuple[list[str], int]:
-        """Search words for `question` in the article's language (one small LLM call).
-
-        Returns (normalized tokens, tokens spent). Raises LLMError / ValidationError.
+        self, llm: LLMClient, article: Article, question: str, usage: Usage
+    ) -> list[str]:
+        """Search words for `question` in the article's language (one small LLM call,
+        added to `usage`). Returns normalized tokens. Raises LLMError / ValidationError.
         """
         article_lang = detect_language(article.text[:3000])
         user = (
             f"<question>\n{defuse_tags(question)}\n</question>\n\n"
             f"<article_language>{LANG_NAMES[article_lang]}</article_language>"
         )
-        data, usage = await llm.complete_json(
-            system=load_prompt(QUERY_PROMPT_NAME).text.strip(),
-            user=user,
-            schema_name="search_keywords",
-            schema=KEYWORDS_SCHEMA,
-            max_tokens=MAX_KEYWORD_TOKENS,
-        )
+        try:
+            data, spent = await llm.complete_json(
+                system=load_prompt(QUERY_PROMPT_NAME).text.strip(),
+                user=user,
+                schema_name="search_keywords",
+                schema=KEYWORDS_SCHEMA,
+                max_tokens=MAX_KEYWORD_TOKENS,
+            )
+        except LLMError as err:
+            if isinstance(err.usage, Usage):
+                usage.add(err.usage)
+            raise
+        usage.add(spent)
         words = Keywords.model_validate(data).keywords[:MAX_KEYWORDS]
-        terms = [term for word in words for term in word_tokens(word)]
-        return terms, usage.prompt_tokens + usage.completion_tokens
+        return [term for word in words for term in word_tokens(word)]
 
     def _cache_key(
         self, article_id: str, lang: Lang, question: str, context: str | None = None
@@ -317,36 +328,19 @@ class FollowupService:
         return hit.model_copy(update={"path": "cache", "tokens": 0})
 
     def _top_passages(self, article: Article, query: dict[str, float]) -> list[str]:
-        budget = int(self._settings.llm_max_input_tokens * ARTICLE_SHARE)
-        return passage_index(article.text, passage_size(budget)).top(query, OFFLINE_PASSAGES)
+        return passage_index(article.text, passage_size(self._share())).top(query, OFFLINE_PASSAGES)
 
-    def _grounded(
-        self, reply: ModelAnswer, article: Article, article_id: str, lang: Lang, tokens: int
-    ) -> Answer:
-        text = reply.answer.strip()
-        if not reply.found or not text:
-            return Answer(
-                text=t(lang, "followup.not_in_article"),
-                verified=True,
-                not_in_article=True,
-                path="llm",
-                article_id=article_id,
-                lang=lang,
-                tokens=tokens,
-            )
-        quote = reply.quote.strip()
-        verified = bool(quote) and quote_in_article(quote, article.text)
-        if quote and not verified:
-            log.info("follow-up quote not found in article %s; dropped", article_id)
-        return Answer(
-            text=text,
-            quote=quote if verified else None,
-            verified=verified,
-            path="llm",
-            article_id=article_id,
-            lang=lang,
-            tokens=tokens,
-        )
+    def _share(self) -> int:
+        return int(self._settings.llm_max_input_tokens * ARTICLE_SHARE)
+
+    def _numbered(self, article: Article) -> NumberedPassages:
+        return numbered_passages(article.text, passage_size(self._share()))
+
+
+async def _charge(store: Store, usage: Usage) -> None:
+    """Count the calls and tokens in the daily stats (/stats)."""
+    if usage.calls:
+        await stats.incr_many(store, {"llm_calls": usage.calls, "llm_tokens": usage.tokens})
 
 
 SELF_CONTAINED_WORDS = 3  # a question with fewer words leans on the one before

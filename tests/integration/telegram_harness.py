@@ -20,14 +20,13 @@ from telegram.ext import Application
 
 from bot.clock import FrozenClock
 from bot.config import Settings
-from bot.ingest.arabic import split_sentences
 from bot.services import Services
 from bot.store.redis import Store
 from bot.telegram.app import build_application, open_services
 from bot.telegram.lifecycle import running
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
-from tests.fakes.models import faithful
+from tests.fakes.models import faithful, numbered_sentences
 
 BLOCK = re.compile(r"<(article|notes)>\n(.*)\n</\1>", re.S)
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -45,18 +44,20 @@ def _user(body: dict[str, Any]) -> str:
 
 def model(body: dict[str, Any]) -> str:
     """A well-behaved fake model: a digest made of the article's own sentences (Arabic),
-    or neutral English sentences when asked for English; map steps get "points"."""
+    or neutral English sentences when asked for English; map steps get "points". A
+    follow-up answer rests on the first real sentence it was given and cites its id."""
     text = _user(body)
     schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
     if schema == "search_keywords":
         return json.dumps({"keywords": []})
     if schema == "answer":
-        block = BLOCK.search(text)
-        source = block.group(2) if block else text
-        lines = [line.removeprefix("- ") for line in source.split("\n")]
-        sentences = [s for s in split_sentences("\n".join(lines)) if len(s) > 25][:1]
-        quote = sentences[0] if sentences else ""
-        return json.dumps({"answer": ANSWER, "quote": quote, "found": True}, ensure_ascii=False)
+        given = [(i, s) for i, s in numbered_sentences(body) if i and len(s) > 25][:1]
+        if not given:
+            return json.dumps({"answer": "", "sources": [], "found": False})
+        sid, sentence = given[0]
+        english = "<answer_language>English</answer_language>" in text
+        answer = "The article says it in the cited sentence." if english else f"{ANSWER} {sentence}"
+        return json.dumps({"answer": answer, "sources": [sid], "found": True}, ensure_ascii=False)
     return faithful(body)
 
 

@@ -11,7 +11,7 @@ import html
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from bot.llm.client import LLMClient
 from bot.llm.tokens import count_tokens
 from bot.render import LRM, RLM, strip_marks
 from bot.store.redis import Store, client_for
+from bot.summarize import evidence
 from tests.fakes.llm import FakeLLM
 from tests.unit.test_retrieval import (
     ANSWER_MARK,
@@ -42,7 +43,9 @@ CHAT = 1001
 SEED_QUOTE = (
     "وتنفي روسيا التخطيط لمهاجمة أوكرانيا وتقول إن لها الحق في تحريك قواتها على أراضيها كما تشاء."
 )
+SEED_ANSWER = "تنفي روسيا التخطيط لمهاجمة أوكرانيا."
 CNN_QUOTE = "أكدت جهات سورية معارضة أن فصائل مسلحة معارضة لنظام الرئيس بشار الأسد"
+LAVROV = "سولوفيف لايف"  # in the seed sentence where Lavrov speaks of the talks
 
 
 class Articles:
@@ -55,12 +58,24 @@ class Articles:
         return self.by_id.get(article_id)
 
 
-def reply(answer: str, quote: str = "", found: bool = True) -> str:
-    return json.dumps({"answer": answer, "quote": quote, "found": found}, ensure_ascii=False)
+def reply(answer: str, sources: Sequence[int] = (), found: bool = True) -> str:
+    body = {"answer": answer, "sources": list(sources), "found": found}
+    return json.dumps(body, ensure_ascii=False)
 
 
 def user_message(body: dict[str, Any]) -> str:
     return next(m["content"] for m in body["messages"] if m["role"] == "user")
+
+
+def ids_of(body: dict[str, Any], fragment: str) -> list[int]:
+    """The ids of the numbered article sentences sent in `body` that hold `fragment`."""
+    lines = re.finditer(r"^\[(\d+)\] (.*)$", user_message(body), re.M)
+    return [int(m[1]) for m in lines if fragment in m[2]]
+
+
+def cites(answer: str, fragment: str) -> Callable[[dict[str, Any]], str]:
+    """A model reply: `answer`, citing the sentence(s) it was sent that hold `fragment`."""
+    return lambda body: reply(answer, ids_of(body, fragment))
 
 
 def system_message(body: dict[str, Any]) -> str:
@@ -115,7 +130,7 @@ async def test_reply_to_a_digest_asks_about_that_article_even_when_newer_exist(
     await svc.set_active(CHAT, seed.id)
     await svc.bind_message(CHAT, 20, cnn.id)  # a newer digest
     await svc.set_active(CHAT, cnn.id)
-    fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
+    fake_llm.queue(cites(SEED_ANSWER, SEED_QUOTE[:30]))
 
     answer = await svc.answer(
         chat_id=CHAT, question="هل تخطط روسيا لمهاجمة أوكرانيا؟", lang=None, reply_to_message_id=10
@@ -135,7 +150,7 @@ async def test_without_a_reply_the_most_recent_article_is_used(
     await svc.set_active(CHAT, seed.id)
     await svc.bind_message(CHAT, 20, cnn.id)
     await svc.set_active(CHAT, cnn.id)
-    fake_llm.queue(reply("فصائل معارضة.", CNN_QUOTE), reply("فصائل معارضة.", CNN_QUOTE))
+    fake_llm.queue(cites("فصائل معارضة.", CNN_QUOTE), cites("فصائل معارضة.", CNN_QUOTE))
 
     plain = await svc.answer(chat_id=CHAT, question="من سيطر على المستودعات؟", lang=None)
     # a reply to a message we never bound (not a digest) also falls back to the latest
@@ -178,7 +193,7 @@ async def test_context_keys_expire_after_the_context_ttl(
     svc = make_service()
     await svc.bind_message(CHAT, 10, seed.id)
     await svc.set_active(CHAT, seed.id)
-    fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
+    fake_llm.queue(cites(SEED_ANSWER, SEED_QUOTE[:30]))
     await svc.answer(chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None)
 
     ttl = settings.context_ttl
@@ -221,7 +236,7 @@ async def test_reset_forgets_the_article_the_message_map_and_the_history(
     await svc.bind_message(CHAT, 10, seed.id)
     await svc.set_active(CHAT, seed.id)
     await svc.set_active(CHAT + 1, seed.id)  # another chat keeps its context
-    fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
+    fake_llm.queue(cites(SEED_ANSWER, SEED_QUOTE[:30]))
     await svc.answer(chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None)
 
     await svc.reset(CHAT)
@@ -245,7 +260,7 @@ async def test_context_survives_a_restart_on_the_same_redis(
     first = make_service()
     await first.bind_message(CHAT, 10, seed.id)
     await first.set_active(CHAT, cnn.id)
-    fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
+    fake_llm.queue(cites(SEED_ANSWER, SEED_QUOTE[:30]))
     await first.answer(
         chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None, reply_to_message_id=10
     )
@@ -254,7 +269,7 @@ async def test_context_survives_a_restart_on_the_same_redis(
     client = client_for(redis_url)
     try:
         second = make_service(store=Store(redis=client, keys=store.keys, url=redis_url))
-        fake_llm.queue(reply("في أوكرانيا.", SEED_QUOTE))
+        fake_llm.queue(cites("في أوكرانيا.", SEED_QUOTE[:30]))
         answer = await second.answer(
             chat_id=CHAT, question="وأين تحشد قواتها؟", lang=None, reply_to_message_id=10
         )
@@ -274,7 +289,7 @@ async def test_history_keeps_only_the_last_four_turns(
     svc = make_service()
     await svc.set_active(CHAT, seed.id)
     questions = [f"السؤال رقم {n} عن بايدن؟" for n in range(1, 7)]
-    fake_llm.handler = lambda body: reply("جواب.", SEED_QUOTE)
+    fake_llm.handler = cites(SEED_ANSWER, SEED_QUOTE[:30])
     for q in questions:
         await svc.answer(chat_id=CHAT, question=q, lang=None)
 
@@ -296,7 +311,7 @@ async def test_article_is_data_in_the_user_message_never_the_system_prompt(
     )
     svc = make_service(hostile)
     await svc.set_active(CHAT, hostile.id)
-    fake_llm.queue(reply("", "", found=False))
+    fake_llm.queue(reply("", found=False))
     await svc.answer(chat_id=CHAT, question="هل استقال بوتين؟", lang=None)
 
     body = fake_llm.requests[-1]
@@ -314,22 +329,21 @@ async def test_a_60k_article_sends_the_paragraph_that_holds_the_answer_within_bu
     assert len(article.text) >= 60_000 and article.text.count(ANSWER_MARK) == 1
     svc = make_service(article)
     await svc.set_active(CHAT, article.id)
-    fake_llm.queue(
-        reply(
-            "في 12 كانون الثاني/يناير.",
-            "قبل الاجتماع المقترح عقده في 12 كانون ثان/ يناير المقبل بين الحلف وموسكو",
-        )
-    )
+    fake_llm.queue(cites("في 12 كانون ثان/ يناير المقبل.", ANSWER_MARK))
 
     answer = await svc.answer(chat_id=CHAT, question=LONG_QUESTION, lang=None)
 
     body = fake_llm.requests[-1]
-    assert answer_paragraph() in user_message(body)
+    numbered = evidence.number_sentences(article.text)  # ids over the whole article
+    held = [s for s in numbered if s.text in answer_paragraph()]
+    assert len(held) >= 2 and all(f"[{s.id}] {s.text}" in user_message(body) for s in held)
     sent = count_tokens(system_message(body)) + count_tokens(user_message(body))
     assert sent <= settings.llm_max_input_tokens
     assert count_tokens(article.text) > 3 * settings.llm_max_input_tokens
     assert "[…]" in user_message(body)
-    assert answer.verified and answer.quote
+    assert answer.verified and answer.quote and ANSWER_MARK in answer.quote
+    (cited,) = [s.id for s in held if ANSWER_MARK in s.text]
+    assert answer.sources == [cited]
 
 
 # --- grounding -------------------------------------------------------------------------
@@ -348,7 +362,7 @@ async def test_when_the_article_does_not_say_the_answer_says_exactly_that(
 ) -> None:
     svc = make_service()
     await svc.set_active(CHAT, seed.id)
-    fake_llm.queue(reply("ربما 80 دولارا", "", found=False))
+    fake_llm.queue(reply("ربما 80 دولارا", found=False))
 
     answer = await svc.answer(chat_id=CHAT, question=question, lang=None)
 
@@ -360,36 +374,24 @@ async def test_when_the_article_does_not_say_the_answer_says_exactly_that(
     assert html.startswith(RLM if lang == "ar" else LRM)
 
 
-async def test_a_quote_that_is_not_in_the_article_is_dropped_and_marked_unverified(
+async def test_a_supported_answer_shows_the_sentence_it_cites_as_an_expandable_quote(
     make_service: Callable[..., FollowupService], fake_llm: FakeLLM, seed: Article
 ) -> None:
     svc = make_service()
     await svc.set_active(CHAT, seed.id)
-    fake_llm.queue(reply("بوتين وافق على الانسحاب.", "وأعلن بوتين سحب جميع القوات من الحدود فورا."))
-
-    answer = await svc.answer(chat_id=CHAT, question="هل وافق بوتين على الانسحاب؟", lang=None)
-
-    assert answer.quote is None and not answer.verified and not answer.not_in_article
-    html = strip_marks(render_answer_html(answer, "ar"))
-    assert "<blockquote>" not in html
-    assert t("ar", "followup.unverified") in html
-    assert t("en", "followup.unverified") in strip_marks(render_answer_text(answer, "en"))
-
-
-async def test_a_quote_with_other_diacritics_and_punctuation_is_verified(
-    make_service: Callable[..., FollowupService], fake_llm: FakeLLM, seed: Article
-) -> None:
-    svc = make_service()
-    await svc.set_active(CHAT, seed.id)
-    quote = "وَتنفي روسيا التخطيط لمهاجمه اوكرانيا، وتقول ان لها الحق في تحريك قواتها على اراضيها كما تشاء"
-    fake_llm.queue(reply("تنفي روسيا <أي> خطة & تقول إن لها الحق.", quote))
+    fake_llm.queue(cites("تنفي روسيا <أي> خطة & تقول إن لها الحق.", SEED_QUOTE[:30]))
 
     answer = await svc.answer(chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None)
 
-    assert answer.verified and answer.quote == quote
+    assert answer.verified and answer.quote == SEED_QUOTE and fake_llm.calls == 1
+    sentences = evidence.number_sentences(seed.text)
+    assert answer.quote == evidence.quote(answer.sources, sentences)
     html = strip_marks(render_answer_html(answer, "ar"))
-    assert "&lt;أي&gt; خطة &amp; تقول" in html
-    assert f"<blockquote>{quote}</blockquote>" in html
+    assert html.startswith("تنفي روسيا &lt;أي&gt; خطة &amp; تقول")
+    assert f"<blockquote expandable>{SEED_QUOTE}</blockquote>" in html
+    assert t("ar", "followup.unverified") not in html
+    plain = strip_marks(render_answer_text(answer, "ar"))
+    assert plain.splitlines()[-1] == f"> {SEED_QUOTE}"
 
 
 @pytest.mark.parametrize(
@@ -410,20 +412,19 @@ async def test_the_answer_is_asked_for_in_the_question_language(
     svc = make_service()
     await svc.set_active(CHAT, seed.id)
     text = (
-        "قال إن المحادثات مع الولايات المتحدة تأتي أولا."
+        "قال لافروف إن الجولة الرئيسية من المفاوضات ستعقد مع الولايات المتحدة."
         if lang == "ar"
         else "He said talks with the US come first."
     )
-    quote = "وأضاف لافروف في مقابلة مع قناة “سولوفيف لايف” على موقع يوتيوب"
-    fake_llm.queue(reply(text, quote))
+    fake_llm.queue(cites(text, LAVROV))
 
     answer = await svc.answer(chat_id=CHAT, question=question, lang=None)
 
     assert answer.lang == lang and answer.text == text
     assert f"<answer_language>{name}</answer_language>" in user_message(fake_llm.requests[-1])
-    assert answer.verified  # the quote stays in the article's own language
+    assert answer.verified and LAVROV in (answer.quote or "")  # in the article's language
     # an explicit language wins over the question's
-    fake_llm.queue(reply("He said talks come first.", quote))
+    fake_llm.queue(cites("He said talks come first.", LAVROV))
     forced = await svc.answer(chat_id=CHAT, question="ماذا قال لافروف؟", lang="en")
     assert forced.lang == "en"
     assert "<answer_language>English</answer_language>" in user_message(fake_llm.requests[-1])
@@ -438,7 +439,7 @@ async def test_an_identical_question_is_answered_from_the_cache(
     svc = make_service()
     await svc.set_active(CHAT, seed.id)
     await svc.set_active(CHAT + 5, seed.id)  # another chat on the same article shares it
-    fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
+    fake_llm.queue(cites(SEED_ANSWER, SEED_QUOTE[:30]))
 
     first = await svc.answer(chat_id=CHAT, question="هل تخطط روسيا لمهاجمة أوكرانيا؟", lang=None)
     again = await svc.answer(
@@ -451,7 +452,7 @@ async def test_an_identical_question_is_answered_from_the_cache(
     assert (again.text, again.quote) == (first.text, first.quote)
 
     # another language is another answer
-    fake_llm.queue(reply("Russia denies it.", SEED_QUOTE))
+    fake_llm.queue(cites("Russia denies it.", SEED_QUOTE[:30]))
     english = await svc.answer(chat_id=CHAT, question="هل تخطط روسيا لمهاجمة أوكرانيا؟", lang="en")
     assert english.path == "llm" and fake_llm.calls == 2
 
@@ -462,7 +463,7 @@ async def test_a_short_follow_up_is_cached_per_the_question_it_follows(
     svc = make_service()
     for chat in (CHAT, CHAT + 1, CHAT + 2):
         await svc.set_active(chat, seed.id)
-    fake_llm.handler = lambda body: reply("جواب.", SEED_QUOTE)
+    fake_llm.handler = cites(SEED_ANSWER, SEED_QUOTE[:30])
 
     paths = []
     for chat, topic in [
@@ -517,7 +518,7 @@ async def test_llm_down_gives_the_localized_apology(
     assert ar.passages  # something from the article to read meanwhile
     assert ar.tokens == 0
     # failures are not cached: the next try asks the LLM again
-    fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
+    fake_llm.queue(cites(SEED_ANSWER, SEED_QUOTE[:30]))
     retry = await svc.answer(chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None)
     assert retry.path == "llm"
 
@@ -546,7 +547,7 @@ async def test_an_english_question_on_a_long_arabic_article_searches_in_arabic(
     await svc.set_active(CHAT, article.id)
     fake_llm.queue(
         json.dumps({"keywords": ["الاجتماع المقترح", "الحلف", "موسكو", "موعد"]}),
-        reply("On 12 January.", "قبل الاجتماع المقترح عقده في 12 كانون ثان/ يناير المقبل"),
+        cites("On 12 January.", ANSWER_MARK),
     )
 
     answer = await svc.answer(
@@ -556,7 +557,7 @@ async def test_an_english_question_on_a_long_arabic_article_searches_in_arabic(
     assert [schema_name(b) for b in fake_llm.requests] == ["search_keywords", "answer"]
     assert "When is the proposed meeting" in user_message(fake_llm.requests[0])
     assert "<article_language>Arabic</article_language>" in user_message(fake_llm.requests[0])
-    assert answer_paragraph() in user_message(fake_llm.requests[1])
+    assert ids_of(fake_llm.requests[1], ANSWER_MARK)  # the answer sentence was sent
     assert answer.lang == "en" and answer.verified
     # both calls are charged to the user
     assert answer.tokens > 0
@@ -571,7 +572,7 @@ async def test_no_keyword_call_when_the_article_fits_or_the_languages_match(
 ) -> None:
     long = Article(text=long_article())
     svc = make_service(long)
-    fake_llm.handler = lambda body: reply("", "", found=False)
+    fake_llm.handler = lambda body: reply("", found=False)
     await svc.set_active(CHAT, seed.id)
     await svc.answer(chat_id=CHAT, question="What did Lavrov say about NATO?", lang=None)
     await svc.set_active(CHAT, long.id)
@@ -581,7 +582,7 @@ async def test_no_keyword_call_when_the_article_fits_or_the_languages_match(
 
 # --- rendering (pure) ------------------------------------------------------------------
 
-_ALLOWED_TAG = re.compile(r"</?(?:i|blockquote)>")
+_ALLOWED_TAG = re.compile(r"</?(?:i|blockquote)>|<blockquote expandable>")
 
 
 def _answer(**kw: Any) -> Answer:
@@ -608,11 +609,11 @@ def test_rendered_html_only_has_our_tags_and_escapes_everything_else(
     answer = _answer(text=text, quote=quote, path=path, passages=passages, verified=bool(quote))
     markup = render_answer_html(answer, "en")
     assert "<" not in _ALLOWED_TAG.sub("", markup)
-    assert markup.count("<blockquote>") == markup.count("</blockquote>")
+    assert markup.count("<blockquote") == markup.count("</blockquote>")
     plain = html.unescape(strip_marks(_ALLOWED_TAG.sub("", markup)))
     if path in ("llm", "cache"):
         assert " ".join(text.split()) in " ".join(plain.split())
-    for block in re.findall(r"<blockquote>(.*?)</blockquote>", markup, re.S):
+    for block in re.findall(r"<blockquote(?: expandable)?>(.*?)</blockquote>", markup, re.S):
         assert len(html.unescape(strip_marks(block))) <= 902  # passages are cut for display
 
 
@@ -651,7 +652,7 @@ async def test_questions_about_a_pasted_article_use_the_summarizers_article_cach
     svc = FollowupService(settings, store, articles=summarizer, llm=llm)
     await svc.bind_message(CHAT, 77, digest.article_id)
     await svc.set_active(CHAT, digest.article_id)
-    fake_llm.queue(reply("تنفي روسيا ذلك.", SEED_QUOTE))
+    fake_llm.queue(cites(SEED_ANSWER, SEED_QUOTE[:30]))
 
     answer = await svc.answer(
         chat_id=CHAT, question="هل تخطط روسيا للهجوم؟", lang=None, reply_to_message_id=77

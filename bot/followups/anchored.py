@@ -1,0 +1,127 @@
+"""The answer call and its evidence check: the model's reply -> its cited sentences ->
+re-anchoring or one corrective retry -> a verified answer with its quote, or an answer
+marked unverified (never presented as verified).
+
+Every call, failed and retried ones included, is added to the caller's `Usage`. The
+repairs are counted in `metrics.LLM_REPAIRS`: "recited" (the citation pointed
+elsewhere; re-anchored to its support), "shape_retry" (the corrective retry),
+"unsupported_dropped" (still unsupported: its quote dropped, shown unverified).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from bot import metrics
+from bot.domain import Lang
+from bot.errors import LLMError
+from bot.followups.answer import ANSWER_SCHEMA, Answer, ModelAnswer
+from bot.followups.grounding import Verdict, judge, problem, split_citations
+from bot.i18n import t
+from bot.llm.client import LLMClient, Usage
+from bot.llm.prompts import load_prompt
+from bot.summarize import evidence
+from bot.summarize.evidence import Sentence
+
+log = logging.getLogger(__name__)
+
+RETRY_PROMPT_NAME = "answer_retry"
+MAX_ANSWER_TOKENS = 400
+
+
+async def call(llm: LLMClient, system: str, user: str, usage: Usage) -> ModelAnswer:
+    """One answer call; what it cost (failed or not) is added to `usage`. Raises
+    LLMError / ValidationError."""
+    try:
+        data, spent = await llm.complete_json(
+            system=system,
+            user=user,
+            schema_name="answer",
+            schema=ANSWER_SCHEMA,
+            max_tokens=MAX_ANSWER_TOKENS,
+        )
+    except LLMError as err:
+        if isinstance(err.usage, Usage):
+            usage.add(err.usage)
+        raise
+    usage.add(spent)
+    return ModelAnswer.model_validate(data)
+
+
+@dataclass
+class AnchoredAnswer:
+    """Checks one question's reply against the article's numbered sentences."""
+
+    llm: LLMClient
+    system: str
+    user: str
+    sentences: Sequence[Sentence]
+    same_language: bool  # the answer's language is the article's
+    lang: Lang
+    article_id: str
+    usage: Usage
+
+    async def check(self, reply: ModelAnswer) -> Answer:
+        """The reply as an Answer: verified with its quote when its cited (or re-anchored)
+        sentences support it; else one corrective retry, then shown unverified."""
+        text, ids = split_citations(reply.answer.strip(), reply.sources)
+        if not reply.found or not text:
+            return self.not_in_article()
+        verdict = self._judge(text, ids)
+        if not verdict.ok:
+            metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
+            log.info("follow-up answer unsupported (%s): one corrective retry", verdict.reason)
+            note = load_prompt(RETRY_PROMPT_NAME).render(problems=problem(text, verdict))
+            try:
+                again = await call(self.llm, self.system, f"{self.user}\n\n{note}", self.usage)
+            except (LLMError, ValidationError) as exc:
+                log.info("follow-up corrective retry failed: %s", exc)
+            else:
+                text2, ids2 = split_citations(again.answer.strip(), again.sources)
+                if not again.found or not text2:
+                    return self.not_in_article()
+                text, verdict = text2, self._judge(text2, ids2)
+        if not verdict.ok:
+            metrics.LLM_REPAIRS.labels(kind="unsupported_dropped").inc()
+            log.info("follow-up answer (%s) shown unverified: %s", self.article_id, verdict.reason)
+            return self._answer(text)
+        if verdict.recited:
+            metrics.LLM_REPAIRS.labels(kind="recited").inc()
+        quote = evidence.quote(verdict.ids, self.sentences)
+        return self._answer(text, quote=quote, sources=verdict.ids, verified=True)
+
+    def _judge(self, text: str, ids: Sequence[int]) -> Verdict:
+        return judge(text, ids, self.sentences, same_language=self.same_language)
+
+    def _answer(
+        self,
+        text: str,
+        *,
+        quote: str | None = None,
+        sources: list[int] | None = None,
+        verified: bool = False,
+    ) -> Answer:
+        return Answer(
+            text=text,
+            quote=quote,
+            sources=sources or [],
+            verified=verified,
+            path="llm",
+            article_id=self.article_id,
+            lang=self.lang,
+        )
+
+    def not_in_article(self) -> Answer:
+        """The article does not say: exactly the catalog sentence."""
+        return Answer(
+            text=t(self.lang, "followup.not_in_article"),
+            verified=True,
+            not_in_article=True,
+            path="llm",
+            article_id=self.article_id,
+            lang=self.lang,
+        )
