@@ -30,46 +30,23 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bot import metrics
 from bot.config import Settings
 from bot.errors import LLMError
+from bot.llm.profile import MAX_ADAPTATIONS, JsonMode, ModelProfile, bad_param
 from bot.llm.prompts import load_prompt
+from bot.llm.replies import LLMOutputError, LLMTruncated, parse_json_object, strip_think
 from bot.llm.tokens import count_tokens
 
 if TYPE_CHECKING:
     import openai
 
 log = logging.getLogger(__name__)
-
-_FENCE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
-_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
-_THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.I)
-_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.I)
-# "Unsupported parameter: 'max_tokens'", "Unrecognized request argument supplied: x",
-# "'temperature' does not support 0.2", "Unknown name \"max_completion_tokens\"" ...
-_QUOTED = re.compile(r"['\"`]([a-z_][a-z0-9_.]*)['\"`]")
-_ARGUMENT = re.compile(
-    r"(?:argument|parameter|field)s?(?: supplied)?:?\s+([a-z_][a-z0-9_.]*)", re.I
-)
-_REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?(?:o\d|gpt-5)", re.I)
-REASONING_HEADROOM = 2048  # extra completion tokens for a reasoning model's hidden thoughts
-MAX_ADAPTATIONS = 4
-
-JsonMode = Literal["schema", "object", "prompt"]
-
-
-class LLMOutputError(LLMError):
-    """The model answered, but not with the JSON object that was asked for."""
-
-
-class LLMTruncated(LLMOutputError):
-    """The reply was cut (`finish_reason: "length"`), even with more room."""
 
 
 @dataclass
@@ -91,121 +68,12 @@ class Usage:
 
 
 @dataclass
-class ModelProfile:
-    """What one model accepts, learned from its 400s (or known from its name)."""
-
-    token_param: str = "max_completion_tokens"
-    temperature: bool = True
-    reasoning_effort: bool = False
-    headroom: int = 0
-    json_mode: JsonMode = "schema"
-    adapted: list[str] = field(default_factory=list)
-
-    @classmethod
-    def for_model(cls, model: str) -> ModelProfile:
-        if _REASONING_MODEL.match(model):
-            return cls(temperature=False, reasoning_effort=True, headroom=REASONING_HEADROOM)
-        return cls()
-
-    def adapt(self, param: str, *, sent: dict[str, Any]) -> bool:
-        """Change the request so it no longer sends `param`; False if nothing can change."""
-        name = param.split(".")[0].lower()
-        if name in ("max_tokens", "max_completion_tokens") and name == self.token_param:
-            self.token_param = (
-                "max_tokens" if name == "max_completion_tokens" else ("max_completion_tokens")
-            )
-        elif name == "temperature" and self.temperature:
-            self.temperature = False
-        elif name == "reasoning_effort" and self.reasoning_effort:
-            self.reasoning_effort = False
-        elif name in ("response_format", "json_schema", "strict") and "response_format" in sent:
-            self.json_mode = "object" if self.json_mode == "schema" else "prompt"
-        else:
-            return False
-        self.adapted.append(name)
-        return True
-
-
-@dataclass
 class Reply:
     """One successful completion: its text (think blocks removed) and what it cost."""
 
     text: str
     usage: Usage
     truncated: bool = False
-
-
-def strip_think(text: str) -> str:
-    """Return `text` without reasoning blocks: `<think>…</think>` anywhere, an unclosed
-    `<think>` at the start (the reply was cut while thinking: nothing is left), or
-    reasoning that ends with a bare `</think>` (the template opened the block)."""
-    out = _THINK.sub("", text)
-    if _THINK_CLOSE.search(out):
-        out = _THINK_CLOSE.split(out)[-1]
-    opened = _THINK_OPEN.search(out)
-    if opened:
-        out = out[: opened.start()]
-    return out.strip()
-
-
-def parse_json_object(text: str, *, repair: bool = False) -> dict[str, Any]:
-    """Return the JSON object in `text` (bare, or in a ```json fence, or with chatter
-    around the outermost braces). With `repair`, broken JSON (unescaped quotes, missing
-    braces) is mended with json-repair. Raise LLMOutputError when there is no object."""
-    body = text.strip()
-    fenced = _FENCE.match(body)
-    if fenced:
-        body = fenced.group(1).strip()
-    candidates = [body]
-    start, end = body.find("{"), body.rfind("}")
-    if start != -1 and end > start:
-        candidates.append(body[start : end + 1])
-    for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    if repair and start != -1:
-        import json_repair
-
-        value = json_repair.loads(body[start:])
-        if isinstance(value, dict) and value:
-            metrics.LLM_REPAIRS.labels(kind="json_repaired").inc()
-            log.info("repaired broken JSON from the model")
-            return value
-    raise LLMOutputError("the model's reply is not a JSON object")
-
-
-def _bad_param(exc: openai.APIStatusError) -> str:
-    """The parameter a 400 complains about ('' when it names none)."""
-    param = getattr(exc, "param", None)
-    if isinstance(param, str) and param:
-        return param
-    message = str(getattr(exc, "message", "")) + " " + json.dumps(exc.body, default=str)
-    for pattern in (_QUOTED, _ARGUMENT):
-        for m in pattern.finditer(message):
-            name = m.group(1).lower()
-            if name in _KNOWN_PARAMS:
-                return name
-    lowered = message.lower()
-    for name in ("response_format", "json_schema", "max_completion_tokens", "max_tokens"):
-        if name in lowered:
-            return name
-    return ""
-
-
-_KNOWN_PARAMS = {
-    "max_tokens",
-    "max_completion_tokens",
-    "temperature",
-    "reasoning_effort",
-    "response_format",
-    "response_format.type",
-    "json_schema",
-    "strict",
-}
 
 
 def _fail(err: LLMError, usage: Usage) -> LLMError:
@@ -333,7 +201,7 @@ class LLMClient:
         }
 
     def _adapt(self, prof: ModelProfile, exc: openai.APIStatusError, sent: dict[str, Any]) -> bool:
-        param = _bad_param(exc)
+        param = bad_param(exc)
         if not param and "response_format" in sent:
             param = "response_format"  # a bare 400 to a structured request: step down
         if param and prof.adapt(param, sent=sent):

@@ -28,8 +28,9 @@ from pydantic import BaseModel, ValidationError
 from bot.domain import Article, Lang, Length, Progress, Stage
 from bot.errors import LLMError
 from bot.llm.chunks import split_to_budget
-from bot.llm.client import LLMClient, LLMOutputError, Usage
+from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import combined_version, load_prompt
+from bot.llm.replies import LLMOutputError
 from bot.llm.tokens import count_tokens
 from bot.summarize import evidence, shape
 from bot.summarize.guards import source_number_keys

@@ -33,17 +33,10 @@ from bot.ingest.fetch import FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, validate_url
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Pipeline, Store
-from bot.summarize import evidence, shape
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive
-from bot.summarize.pipeline import (
-    BULLET_RANGE,
-    LLMDraft,
-    LLMSummarizer,
-    WrongLanguage,
-    prompt_version,
-)
-from bot.summarize.translate import translate_draft
+from bot.summarize.languages import Drafts
+from bot.summarize.pipeline import LLMSummarizer, prompt_version
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +63,27 @@ class SummarizeService:
         self.fetcher = fetcher
         self.llm = llm
         self.clock: Clock = clock or SystemClock()
-        self.summarizer = (
-            LLMSummarizer(llm, max_input_tokens=settings.llm_max_input_tokens) if llm else None
-        )
         wait = max(60.0, settings.llm_timeout_seconds * (settings.llm_max_retries + 1) * 4)
         self.flight: SingleFlight[Digest] = SingleFlight(store, wait_timeout=wait)
         self.prompt_version = prompt_version()
+        self.drafts: Drafts | None = None
+        if llm is not None:
+            summarizer = LLMSummarizer(llm, max_input_tokens=settings.llm_max_input_tokens)
+            self.drafts = Drafts(
+                summarizer=summarizer,
+                llm=llm,
+                store=store,
+                model=llm.model,
+                prompt_version=self.prompt_version,
+                first_language=self._first_language,
+            )
+
+    async def _first_language(
+        self, article: Article, length: Length, progress: Progress | None
+    ) -> Digest:
+        return await self.summarize(
+            article, lang=article.language, length=length, progress=progress
+        )
 
     @classmethod
     async def create(
@@ -247,18 +255,18 @@ class SummarizeService:
         (and cached) and translated. Every call and token spent, failed ones included,
         is counted in the stats and in the digest (so the budget is charged for it).
         """
-        if self.summarizer is None:
+        if self.drafts is None:
             if progress:
                 await progress(Stage("summarizing"))
             return self._extractive(article, lang, length), self.settings.digest_cache_days * 86400
         usage = Usage()
         try:
-            draft = await self._draft(
+            draft = await self.drafts.draft(
                 article, lang=lang, length=length, usage=usage, progress=progress
             )
         except LLMError as exc:
             await self._count_usage(usage)
-            fallback = await self._untranslated(article, lang, length)
+            fallback = await self.drafts.untranslated(article, lang, length)
             if fallback is None:
                 log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
                 fallback = self._extractive(article, lang, length)
@@ -302,91 +310,6 @@ class SummarizeService:
                 self.store, {"llm_calls": usage.calls, "llm_tokens": usage.tokens}
             )
 
-    async def _draft(
-        self,
-        article: Article,
-        *,
-        lang: Lang,
-        length: Length,
-        usage: Usage,
-        progress: Progress | None,
-    ) -> LLMDraft:
-        """The checked draft in `lang`; `usage` collects what every call cost."""
-        assert self.summarizer is not None and self.llm is not None
-        if lang != article.language:
-            source = await self._cached_draft(article, length)
-            if source is not None:
-                return await self._translate(article, source, lang, length, usage)
-        try:
-            draft = await self.summarizer.summarize(
-                article, lang=lang, length=length, progress=progress
-            )
-            usage.add(draft.usage)
-            draft.usage = usage
-            return draft
-        except WrongLanguage as exc:
-            _add(usage, exc)
-            if lang == article.language:
-                raise
-            log.info(
-                "the model will not write %s: translating the %s digest", lang, article.language
-            )
-            metrics.LLM_REPAIRS.labels(kind="language_pivot").inc()
-        except LLMError as exc:
-            _add(usage, exc)
-            raise
-        first = await self.summarize(
-            article, lang=article.language, length=length, progress=progress
-        )
-        if not first.cached:  # made for this request: its cost is this request's too
-            usage.add(Usage(first.tokens_in, first.tokens_out, first.llm_calls))
-        if first.path != "llm":
-            raise LLMError("no digest in the article's language to translate")
-        return await self._translate(article, _as_draft(first), lang, length, usage)
-
-    async def _untranslated(self, article: Article, lang: Lang, length: Length) -> Digest | None:
-        """The checked LLM digest in the article's own language, labelled as not
-        translated, when a translation into `lang` failed (None when there is none)."""
-        if lang == article.language:
-            return None
-        key = digest_cache_key(
-            article.text, article.language, length, self.model, self.prompt_version
-        )
-        cached = await get_digest(self.store, key)
-        if cached is None or cached.path != "llm":
-            return None
-        return cached.model_copy(update={"translation_note": True, "cached": False})
-
-    async def _cached_draft(self, article: Article, length: Length) -> LLMDraft | None:
-        key = digest_cache_key(
-            article.text, article.language, length, self.model, self.prompt_version
-        )
-        cached = await get_digest(self.store, key)
-        return _as_draft(cached) if cached is not None and cached.path == "llm" else None
-
-    async def _translate(
-        self, article: Article, source: LLMDraft, lang: Lang, length: Length, usage: Usage
-    ) -> LLMDraft:
-        assert self.llm is not None
-        sentences = evidence.number_sentences(article.text)
-        if not source.min_bullets:
-            lo, hi = BULLET_RANGE[length]
-            source.min_bullets = shape.bullet_range(lo, hi, len(sentences)).lo
-        try:
-            draft = await translate_draft(
-                self.llm,
-                source,
-                target=lang,
-                article_lang=article.language,
-                sentences=sentences,
-            )
-        except LLMError as exc:
-            _add(usage, exc)
-            raise
-        usage.add(draft.usage)
-        draft.usage = usage
-        return draft
-
     @staticmethod
     def _extractive(article: Article, lang: Lang, length: Length) -> Digest:
         """The offline digest: in the article's own language, with a translation note
@@ -420,22 +343,3 @@ class SummarizeService:
                 "partial": article.partial,
             }
         )
-
-
-def _add(usage: Usage, exc: LLMError) -> None:
-    """Count what a failed LLM step had spent."""
-    if isinstance(exc.usage, Usage):
-        usage.add(exc.usage)
-
-
-def _as_draft(digest: Digest) -> LLMDraft:
-    """A cached digest as the source of a translation."""
-    return LLMDraft(
-        headline=digest.headline,
-        bullets=list(digest.bullets),
-        questions=list(digest.questions),
-        sources=[list(ids) for ids in digest.sources],
-        quotes=list(digest.quotes),
-        dropped=digest.unverified_dropped,
-        quality=dict(digest.quality),
-    )

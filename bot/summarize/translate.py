@@ -22,8 +22,9 @@ from typing import Any
 from bot import metrics
 from bot.domain import Lang
 from bot.errors import LLMError
-from bot.llm.client import LLMClient, LLMOutputError, Usage
+from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import load_prompt
+from bot.llm.replies import LLMOutputError
 from bot.summarize import evidence, shape
 from bot.summarize.evidence import Sentence
 from bot.summarize.guards import all_unsupported, source_number_keys
@@ -74,14 +75,7 @@ async def translate_draft(
 ) -> LLMDraft:
     """Return `source` translated into `target`, checked. Raises LLMError (with usage)."""
     usage = Usage()
-    payload = json.dumps(
-        {"headline": source.headline, "bullets": source.bullets, "questions": source.questions},
-        ensure_ascii=False,
-    )
-    user = (
-        f"<target_language>{LANGUAGE_NAMES[target]}</target_language>\n\n"
-        f"<digest>\n{evidence_safe(payload)}\n</digest>"
-    )
+    user = _request(source, target)
     system = load_prompt("translate_digest").text
     schema = translation_schema(len(source.bullets), len(source.questions))
     correction = ""
@@ -125,6 +119,18 @@ async def translate_draft(
     except LLMError as err:
         err.usage = usage
         raise
+
+
+def _request(source: LLMDraft, target: Lang) -> str:
+    """The user message: the target language and the digest as delimited JSON data."""
+    payload = json.dumps(
+        {"headline": source.headline, "bullets": source.bullets, "questions": source.questions},
+        ensure_ascii=False,
+    )
+    return (
+        f"<target_language>{LANGUAGE_NAMES[target]}</target_language>\n\n"
+        f"<digest>\n{evidence_safe(payload)}\n</digest>"
+    )
 
 
 def evidence_safe(text: str) -> str:

@@ -32,8 +32,9 @@ from typing import Any
 from bot import metrics
 from bot.domain import Lang
 from bot.errors import LLMError
-from bot.llm.client import LLMClient, LLMOutputError, Usage
+from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import load_prompt
+from bot.llm.replies import LLMOutputError
 from bot.summarize import evidence, shape
 from bot.summarize.evidence import Sentence
 from bot.summarize.extractive import score_sentences

@@ -10,7 +10,8 @@ import pytest
 from bot import metrics
 from bot.config import Settings
 from bot.errors import LLMError
-from bot.llm.client import LLMClient, LLMOutputError, parse_json_object
+from bot.llm.client import LLMClient
+from bot.llm.replies import LLMOutputError, parse_json_object
 from tests.fakes.llm import FakeLLM, Timeout
 
 SCHEMA = {

@@ -19,7 +19,8 @@ from bot.domain import Article
 from bot.ingest.arabic import arabic_ratio
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher
-from bot.llm.client import LLMClient, LLMTruncated, strip_think
+from bot.llm.client import LLMClient
+from bot.llm.replies import LLMTruncated, strip_think
 from bot.store.redis import Store
 from bot.summarize.service import SummarizeService
 from tests.fakes.llm import MODES, FakeLLM, Quirks
