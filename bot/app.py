@@ -41,7 +41,7 @@ async def build_services(
     owns = store is None
     store = store if store is not None else await open_store(settings)
     clock = clock or SystemClock()
-    summarizer = await SummarizeService.create(settings, store, clock=clock)
+    summarizer = await build_summarizer(settings, store, clock=clock)
     briefing = Briefings.create(settings, store, sender, llm=summarizer.llm, clock=clock)
     return Services(
         settings=settings,
@@ -56,6 +56,14 @@ async def build_services(
         briefings=briefing,
         owns_store=owns,
     )
+
+
+async def build_summarizer(
+    settings: Settings, store: Store, *, clock: Clock | None = None
+) -> SummarizeService:
+    """The digest service alone, for `python -m bot summarize` (one digest, no chat):
+    its own fetcher and LLM client (none without OPENAI_API_KEY); the caller closes it."""
+    return await SummarizeService.create(settings, store, clock=clock or SystemClock())
 
 
 class NoSender:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # command name -> "module:function"; each function is `async def f(args, settings) -> int`
 COMMANDS: dict[str, str] = {
-    "summarize": "bot.summarize.cli:run",
+    "summarize": "bot.summarize_cli:run",
     "run": "bot.telegram.runner:run",
     "chat": "bot.chat.console:run",
     "feeds.poll": "bot.briefing_cli:feeds_poll",

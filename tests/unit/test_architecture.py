@@ -14,7 +14,14 @@ BOT = Path(__file__).parents[2] / "bot"
 CORE = ("bot.summarize", "bot.followups", "bot.briefings", "bot.ingest", "bot.llm", "bot.store")
 INFRASTRUCTURE = ("bot.ingest", "bot.llm", "bot.store")
 SERVICES = ("bot.summarize", "bot.followups", "bot.briefings")
-WIRING = ("bot.app", "bot.services", "bot.cli", "bot.briefing_cli", "bot.__main__")
+WIRING = (
+    "bot.app",
+    "bot.services",
+    "bot.cli",
+    "bot.briefing_cli",
+    "bot.summarize_cli",
+    "bot.__main__",
+)
 CHAT = ("bot.chat",)
 TELEGRAM = ("bot.telegram", "telegram")
 

@@ -67,13 +67,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if "log_level" not in settings.model_fields_set:
         logging.getLogger().setLevel(logging.ERROR)
     kind, value = read_source(args.source)
-    from bot.summarize.service import SummarizeService  # heavy imports after input checks
+    from bot.app import build_summarizer  # heavy imports after input checks
 
     tty = sys.stderr.isatty()
     progress = stderr_progress(args.lang or "en") if tty else None
     store = await open_store(settings)
     try:
-        service = await SummarizeService.create(settings, store)
+        service = await build_summarizer(settings, store)
         try:
             digest = await service.digest(
                 value, kind=kind, lang=args.lang, length=args.length, progress=progress
