@@ -149,3 +149,26 @@ async def test_questions_share_the_rate_and_the_token_budget(
         assert sorry.plain.strip("\u200f") == TOO_FAST_AR.format(seconds=60)
         assert _hits("summary_rate") == hits + 1
         assert await limits.tokens_today(user) == charged  # a refused question costs nothing
+
+
+async def test_failed_llm_attempts_are_charged_to_the_budget(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """A model that answers garbage twice gives the user the offline digest, but both
+    calls were made and paid for: they count in the user's budget, the day's stats and
+    /metrics."""
+    link = pages.add("/garbage", REAL.read_bytes())
+    user = 64
+    tokens_before = metrics.value("digestbot_llm_tokens_total", direction="in")
+    async with running_bot(settings, store, botapi, fake_llm) as bot:
+        fake_llm.handler = lambda body: "this is not the JSON object you asked for"
+        bot.fake.message(user, link, user_id=user, language_code="ar")
+        await bot.reply(user, contains="•", wait=30)
+        assert fake_llm.calls == 2  # the request and its corrective retry
+        spent = await bot.services.limits.tokens_today(user)
+        sent = sum(
+            sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
+            for body in fake_llm.requests
+        )
+        assert spent >= sent > 0
+    assert metrics.value("digestbot_llm_tokens_total", direction="in") >= tokens_before + sent
