@@ -272,11 +272,7 @@ class DigestWriter:
         )
         try:
             second = await self._ask(system, user + "\n\n" + note, usage, json_retry=False)
-        except WrongLanguage:
-            return first
-        except LLMOutputError as err:
-            if isinstance(err.usage, Usage):
-                pass  # already added by _ask
+        except LLMOutputError:  # WrongLanguage included; its cost is in `usage` already
             return first
         self._judge(second)
         return second if second.good >= first.good else first
