@@ -34,13 +34,41 @@ def _numbers(text: str) -> list[str]:
     return [m.group() for m in _NUMBER.finditer(to_ascii_digits(text))]
 
 
+# "50 ألفاً", "49 ألفاً و759", "3.5 مليون", "2 billion": a number with a scale word, as
+# a translation writes it in digits ("50,000", "49,759", "3,500,000")
+_SCALE_WORDS = (
+    "ألفاً|الفاً|ألفا|الفا|آلاف|الاف|ألف|الف|ملايين|مليون|مليارات|مليار|thousand|million|billion"
+)
+_SCALED = re.compile(
+    rf"(\d+(?:[.,٫]\d+)?)\s*({_SCALE_WORDS})"
+    rf"(?:\s*و\s*(\d+)(?![\d.,]*\s*(?:{_SCALE_WORDS})))?",
+    re.I,
+)
+_SCALES = {"ألف": 10**3, "الف": 10**3, "آلاف": 10**3, "الاف": 10**3, "مليون": 10**6}
+_SCALES |= {"ملايين": 10**6, "مليار": 10**9, "مليارات": 10**9}
+_SCALES |= {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+
+
+def _scaled_keys(source: str) -> set[str]:
+    keys: set[str] = set()
+    for m in _SCALED.finditer(to_ascii_digits(source)):
+        word = m.group(2).lower().rstrip("اً")
+        scale = _SCALES.get(word) or _SCALES.get(word + "ف") or 10**3
+        value = float(m.group(1).replace(",", ".").replace("٫", ".")) * scale
+        keys.add(_key(str(round(value))))
+        if m.group(3):
+            keys.add(_key(str(round(value) + int(m.group(3)))))
+    return keys
+
+
 def source_number_keys(source: str) -> set[str]:
-    """Return the comparison keys of every number in `source` (whole and per group)."""
+    """Return the comparison keys of every number in `source` (whole and per group), and
+    of numbers written with a scale word ("50 ألفاً" also supports "50,000")."""
     keys: set[str] = set()
     for number in _numbers(source):
         keys.add(_key(_SEPARATORS.sub("", number)))
         keys.update(_key(group) for group in _SEPARATORS.split(number))
-    return keys
+    return keys | _scaled_keys(source)
 
 
 def checked_numbers(text: str) -> list[str]:

@@ -91,3 +91,23 @@ def test_article_text_can_never_close_its_delimiter(text: str) -> None:
     inner = block.removeprefix("<article>\n").removesuffix("\n</article>")
     assert block.startswith("<article>\n") and block.endswith("\n</article>")
     assert not re.search(r"<\s*/?\s*article", inner, re.I)
+
+
+@pytest.mark.parametrize(
+    ("claim", "bad"),
+    [
+        ("US deaths reached 50,000 on Thursday.", []),  # "50 ألفاً"
+        ("The virus killed 49,759 people.", []),  # "49 ألفاً و759"
+        ("A fund of 3,500,000 dollars.", []),  # "3.5 مليون"
+        ("Three thousand soldiers, 3,000 in all.", []),  # "٣ آلاف"
+        ("US deaths reached 51,000 on Thursday.", ["51,000"]),
+    ],
+)
+def test_numbers_written_with_arabic_scale_words(claim: str, bad: list[str]) -> None:
+    """A translation writes "50 ألفاً" as "50,000": the real 1.5B model's correct English
+    digest of a Jordanian report was refused until scale words were understood."""
+    source = (
+        "بلغت حصيلة الوفيات 50 ألفاً مساء الخميس، وحصد الفيروس أرواح 49 ألفاً و759 مصاباً، "
+        "ورصد صندوق بقيمة 3.5 مليون دولار، وانتشر ٣ آلاف جندي."
+    )
+    assert unsupported_numbers(claim, source_number_keys(source)) == bad
