@@ -47,6 +47,15 @@ async def test_plain_link_in_private_chat_becomes_one_digest_message(bot: Bot, l
     assert digest.text.startswith("<b>") and digest.plain.startswith(RLM)
     assert digest.disable_preview
     assert "المصدر:" in digest.plain
+    # each point's evidence: the article sentences it cites, folded under the digest
+    assert "<blockquote expandable>" in digest.text and "📎 من نص المقال" in digest.plain
+    lines = digest.plain.splitlines()
+    bullets = [line.strip(RLM + "• ") for line in lines if "•" in line]
+    quotes = [line.strip(RLM) for line in lines if "«" in line]
+    assert len(quotes) == len(bullets) >= 3
+    assert all(
+        q.startswith(f"{n}. «") and q[5:25] in bullets[n - 1] for n, q in enumerate(quotes, 1)
+    )
     buttons = digest.buttons
     assert buttons[0]["text"].startswith("English") and buttons[0]["callback_data"].endswith(":en")
     assert buttons[1]["callback_data"].endswith(":detailed")
