@@ -12,8 +12,9 @@ blank line) and names, for each bullet, the ids of the sentences it rests on. A 
   flip the cited sentence's meaning ("ended" where the sentence says "began": the
   `POLARITY` pairs);
 * in another language (an English digest of an Arabic article), where words cannot be
-  compared: numbers, plus every name the digest keeps in the article's own script
-  (the prompt asks for "Bashar al-Assad (بشار الأسد)") must appear there.
+  compared: numbers, every name the digest keeps in the article's own script (the
+  prompt asks for "Bashar al-Assad (بشار الأسد)"), and every English name, matched by
+  its consonants (`names.py`: "Suleiman" ~ "سليمان"), must appear there.
 
 A bullet whose citation is wrong but whose support is elsewhere in the article is
 re-anchored to the best sentences (`anchor`); one with no support anywhere is not.
@@ -29,6 +30,7 @@ from functools import cache, lru_cache
 from bot.ingest.arabic import normalize_for_match, split_sentences, tokens
 from bot.summarize.extractive import stopwords
 from bot.summarize.guards import source_number_keys, unsupported_numbers
+from bot.summarize.names import unmatched_names
 
 MIN_SUPPORT = 0.5  # share of a bullet's content words found in its cited sentences
 MAX_CITED = 3  # sentences a re-anchored bullet may rest on
@@ -210,6 +212,9 @@ def check_claim(claim: str, source: str | Sequence[str], *, same_language: bool)
     for name in foreign_names(claim):
         if normalize_for_match(name) not in norm_source:
             return Check(False, f"the name ({name}) is not spelled so in the cited sentences")
+    missing = unmatched_names(claim, source)
+    if missing:
+        return Check(False, f"the names {', '.join(missing)} are not in the cited sentences")
     return Check(True)
 
 
