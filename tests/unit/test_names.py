@@ -45,6 +45,6 @@ def test_a_name_the_model_brought_in_is_caught() -> None:
 
 
 def test_exonyms_and_acronyms() -> None:
-    source = "القاهرة: قالت مصر إن حلف شمال الأطلسي والأمم المتحدة يدعمان المبادرة."
-    assert unmatched_names("He said Egypt, NATO and the UN support it.", source) == []
+    source = "القاهرة: قالت مصر إن حلف شمال الأطلسي والأمم المتحدة والإمارات يدعمون المبادرة."
+    assert unmatched_names("He said Egypt, NATO, the UAE and the UN support it.", source) == []
     assert unmatched_names("He said Egypt and Morocco support it.", source) == ["Morocco"]
