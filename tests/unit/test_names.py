@@ -48,3 +48,13 @@ def test_exonyms_and_acronyms() -> None:
     source = "القاهرة: قالت مصر إن حلف شمال الأطلسي والأمم المتحدة والإمارات يدعمون المبادرة."
     assert unmatched_names("He said Egypt, NATO, the UAE and the UN support it.", source) == []
     assert unmatched_names("He said Egypt and Morocco support it.", source) == ["Morocco"]
+
+
+def test_institution_words_are_not_names_and_joined_words_need_an_exact_match() -> None:
+    """From the CERN report: 'European Organization for Nuclear Research' is the
+    article's 'المنظمة الأوروبية للأبحاث النووية'; 'Einstein' is not in it, and two
+    joined Arabic words that merely come close must not stand in for it."""
+    source = "أعلنت المنظمة الأوروبية للأبحاث النووية أن الباحثين يأملون إيجاد البوزون."
+    faithful = "The European Organization for Nuclear Research said scientists hope to find it."
+    assert unmatched_names(faithful, source) == []
+    assert unmatched_names("Scientists hope Einstein's theory holds.", source) == ["Einstein's"]
