@@ -107,7 +107,7 @@ def judge(stats: RunStats, article: Article, digest: Digest, lang: Lang, length:
     want = shape.bullet_range(lo, hi, len(sentences))
     stats.in_range += want.lo <= len(digest.bullets) <= want.hi
     keys = source_number_keys(article.text + "\n" + (article.title or ""))
-    same = lang == article.language
+    same = digest.lang == article.language  # a labelled untranslated digest is Arabic
     for i, bullet in enumerate(digest.bullets):
         stats.bullets += 1
         stats.cut += shape.is_cut(bullet)
