@@ -229,6 +229,11 @@ class Composer:
                     break
             return await self._fallback(story, lang)
         try:
+            # the holder before us may have filled the cache between our first look and
+            # taking the lock: look again, or the story is summarized twice
+            cached = await self.store.redis.get(cache_key)
+            if cached:
+                return ItemSummary.model_validate_json(cached)
             item = await self._call_llm(story, lang)
             # fill the cache before releasing the lock, so waiters never miss it
             await self.store.redis.set(cache_key, item.model_dump_json(), ex=SUMMARY_TTL)
