@@ -38,6 +38,12 @@ async def incr_many(store: Store, amounts: dict[str, int], *, day: date | None =
         log.warning("stats: could not count %s: %s", ", ".join(amounts), exc)
 
 
+async def incr_llm(store: Store, *, calls: int, tokens: int) -> None:
+    """Charge LLM calls and tokens (failed attempts included) to the day's counters."""
+    if calls:
+        await incr_many(store, {"llm_calls": calls, "llm_tokens": tokens})
+
+
 def queue_many(
     store: Store, pipe: Pipeline, amounts: dict[str, int], *, day: date | None = None
 ) -> None:

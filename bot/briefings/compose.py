@@ -268,23 +268,21 @@ class Composer:
                 sentences=[],
             )
         except LLMError as exc:
-            await self._count(exc.usage if isinstance(exc.usage, Usage) else Usage())
+            await self._count_failed(exc)
             raise
         await self._count(out.usage)
         return ItemSummary(
             headline=out.headline[:200], bullets=out.bullets[:2], lang=lang, path="llm"
         )
 
-    async def _count(self, usage: Any) -> None:
+    async def _count(self, usage: Usage) -> None:
         """Charge one call's calls and tokens to the day's counters."""
-        if usage.calls:
-            await stats.incr_many(
-                self.store,
-                {
-                    "llm_calls": usage.calls,
-                    "llm_tokens": usage.prompt_tokens + usage.completion_tokens,
-                },
-            )
+        await stats.incr_llm(self.store, calls=usage.calls, tokens=usage.tokens)
+
+    async def _count_failed(self, exc: LLMError) -> None:
+        spent = Usage()
+        spent.add_failed(exc)
+        await self._count(spent)
 
     async def _write(self, story: Story, lang: str) -> ItemSummary:
         lead = story.lead
@@ -300,8 +298,7 @@ class Composer:
                 system=system, user=user, schema_name="briefing_item", schema=SCHEMA, max_tokens=300
             )
         except LLMError as exc:  # a refused or cut answer still cost its tokens
-            if exc.usage is not None:
-                await self._count(exc.usage)
+            await self._count_failed(exc)
             raise
         # counted before the item is checked: a rejected answer still cost its tokens
         await self._count(usage)

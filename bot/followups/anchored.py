@@ -45,8 +45,7 @@ async def call(llm: LLMClient, system: str, user: str, usage: Usage) -> ModelAns
             max_tokens=MAX_ANSWER_TOKENS,
         )
     except LLMError as err:
-        if isinstance(err.usage, Usage):
-            usage.add(err.usage)
+        usage.add_failed(err)
         raise
     usage.add(spent)
     return ModelAnswer.model_validate(data)

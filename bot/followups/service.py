@@ -299,8 +299,7 @@ class FollowupService:
                 max_tokens=MAX_KEYWORD_TOKENS,
             )
         except LLMError as err:
-            if isinstance(err.usage, Usage):
-                usage.add(err.usage)
+            usage.add_failed(err)
             raise
         usage.add(spent)
         words = Keywords.model_validate(data).keywords[:MAX_KEYWORDS]
@@ -339,8 +338,7 @@ class FollowupService:
 
 async def _charge(store: Store, usage: Usage) -> None:
     """Count the calls and tokens in the daily stats (/stats)."""
-    if usage.calls:
-        await stats.incr_many(store, {"llm_calls": usage.calls, "llm_tokens": usage.tokens})
+    await stats.incr_llm(store, calls=usage.calls, tokens=usage.tokens)
 
 
 SELF_CONTAINED_WORDS = 3  # a question with fewer words leans on the one before

@@ -66,6 +66,11 @@ class Usage:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def add_failed(self, err: LLMError) -> None:
+        """Add what a failed LLM step had already spent (`err.usage`), if anything."""
+        if isinstance(err.usage, Usage):
+            self.add(err.usage)
+
 
 @dataclass
 class Reply:

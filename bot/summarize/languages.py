@@ -67,7 +67,7 @@ class Drafts:
             draft.usage = usage
             return draft
         except WrongLanguage as exc:
-            _add(usage, exc)
+            usage.add_failed(exc)
             if lang == article.language:
                 raise
             log.info(
@@ -75,7 +75,7 @@ class Drafts:
             )
             metrics.LLM_REPAIRS.labels(kind="language_pivot").inc()
         except LLMError as exc:
-            _add(usage, exc)
+            usage.add_failed(exc)
             raise
         first = await self.first_language(article, length, progress)
         if not first.cached:  # made for this request: its cost is this request's too
@@ -120,17 +120,11 @@ class Drafts:
                 sentences=sentences,
             )
         except LLMError as exc:
-            _add(usage, exc)
+            usage.add_failed(exc)
             raise
         usage.add(draft.usage)
         draft.usage = usage
         return draft
-
-
-def _add(usage: Usage, exc: LLMError) -> None:
-    """Count what a failed LLM step had spent."""
-    if isinstance(exc.usage, Usage):
-        usage.add(exc.usage)
 
 
 def _as_draft(digest: Digest) -> LLMDraft:

@@ -305,10 +305,7 @@ class SummarizeService:
         return digest, self.settings.digest_cache_days * 86400
 
     async def _count_usage(self, usage: Usage) -> None:
-        if usage.calls:
-            await stats.incr_many(
-                self.store, {"llm_calls": usage.calls, "llm_tokens": usage.tokens}
-            )
+        await stats.incr_llm(self.store, calls=usage.calls, tokens=usage.tokens)
 
     @staticmethod
     def _extractive(article: Article, lang: Lang, length: Length) -> Digest:

@@ -28,11 +28,10 @@ from bot.llm.replies import LLMOutputError
 from bot.summarize import evidence, shape
 from bot.summarize.evidence import Sentence
 from bot.summarize.guards import all_unsupported, source_number_keys
+from bot.summarize.pipeline import LANGUAGE_NAMES
 from bot.summarize.writer import LLMDraft, in_language, parse_attempt
 
 log = logging.getLogger(__name__)
-
-LANGUAGE_NAMES: dict[str, str] = {"ar": "Arabic (العربية)", "en": "English"}
 
 
 def translation_schema(bullets: int, questions: int) -> dict[str, Any]:
@@ -91,8 +90,7 @@ async def translate_draft(
                     max_tokens=300 + 120 * len(source.bullets),
                 )
             except LLMOutputError as err:
-                if isinstance(err.usage, Usage):
-                    usage.add(err.usage)
+                usage.add_failed(err)
                 if attempt == 2 and best is not None:
                     break
                 if attempt == 2:

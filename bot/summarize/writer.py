@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import metrics
-from bot.domain import Lang
+from bot.domain import Article, Lang
 from bot.errors import LLMError
 from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import load_prompt
@@ -210,8 +210,7 @@ class DigestWriter:
                 usage.add(spent)
                 parsed = parse_attempt(data)
             except LLMOutputError as err:
-                if isinstance(err.usage, Usage):
-                    usage.add(err.usage)
+                usage.add_failed(err)
                 if attempt == 2 or not json_retry:
                     raise LLMOutputError(f"no usable digest from the model: {err.detail}") from None
                 correction = "\n\n" + load_prompt("summarize_retry_json").text
@@ -379,8 +378,6 @@ def _usable_headline(text: str) -> bool:
 
 def score_sentences_safe(sentences: Sequence[Sentence]) -> list[tuple[float, str]]:
     """Extractive scores for numbered sentences (the article rebuilt from them)."""
-    from bot.domain import Article
-
     text = "\n\n".join(s.text for s in sentences)
     scored = score_sentences(Article(text=text))
     return scored or [(1.0 / s.id, s.text) for s in sentences]
