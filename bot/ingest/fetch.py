@@ -43,6 +43,7 @@ from bot import metrics
 from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
 from bot.ingest.addresses import IP, is_public_address, parse_ip, system_resolver
 from bot.ingest.decode import decode_body, sniff_binary
+from bot.ingest.inflate import ACCEPT_ENCODING, BoundedDecoder, limit_mb
 from bot.ingest.inputs import validate_url
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,6 @@ class FetchedPage:
     etag: str | None
     last_modified: str | None
     not_modified: bool = False
-
-
-def _limit_mb(max_bytes: int) -> int | float:
-    mb = round(max_bytes / (1024 * 1024), 1)
-    return int(mb) if mb == int(mb) else mb
 
 
 class Fetcher:
@@ -200,6 +196,7 @@ class Fetcher:
             "User-Agent": self.user_agent,
             "Accept": ", ".join(accept) + ", */*;q=0.1",
             "Accept-Language": "ar, en;q=0.8",
+            "Accept-Encoding": ACCEPT_ENCODING,
         }
         if etag:
             headers["If-None-Match"] = etag
@@ -278,7 +275,7 @@ class Fetcher:
             )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            raise TooLarge(f"Content-Length {declared}", limit_mb=_limit_mb(self.max_bytes))
+            raise TooLarge(f"Content-Length {declared}", limit_mb=limit_mb(self.max_bytes))
         body = await self._read_body(response)
         sniffed = sniff_binary(body)
         if sniffed:
@@ -303,16 +300,14 @@ class Fetcher:
         )
 
     async def _read_body(self, response: httpx.Response) -> bytes:
+        """The decoded body, read raw and inflated with a bounded decoder
+        (bot/ingest/inflate.py): httpx's own decoding has no cap (decompression bombs)."""
+        decoder = BoundedDecoder(response.headers.get("content-encoding", ""), self.max_bytes)
         chunks: list[bytes] = []
-        size = 0
         try:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise TooLarge(
-                        f"body over {self.max_bytes} bytes", limit_mb=_limit_mb(self.max_bytes)
-                    )
-                chunks.append(chunk)
+            async for raw in response.aiter_raw():
+                chunks.append(decoder.decode(raw))
+            chunks.append(decoder.flush())
         except httpx.TimeoutException as exc:
             raise FetchError("timed out", reason="timeout") from exc
         except httpx.HTTPError as exc:
