@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     # Briefings
     feeds_file: Path | None = None
     feed_poll_minutes: int = Field(default=30, ge=1)
+    feed_max_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)  # a feed's body cap
     briefing_grace_hours: int = Field(default=6, ge=0, le=23)
     briefing_skip_empty: bool = False
     broadcast_rate: float = Field(default=25.0, gt=0)

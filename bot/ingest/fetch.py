@@ -170,8 +170,10 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: tuple[str, ...] = HTML_TYPES,
+        max_bytes: int | None = None,
     ) -> FetchedPage:
-        """Fetch `url` and return the decoded page.
+        """Fetch `url` and return the decoded page (at most `max_bytes` decoded bytes,
+        default the Fetcher's limit).
 
         Raises BadInput (bad URL), BlockedAddress (SSRF guard, any hop), FetchError
         (network error, "timed out", "HTTP 404", too many redirects), UnsupportedContent
@@ -181,7 +183,8 @@ class Fetcher:
         url = validate_url(url)
         try:
             async with asyncio.timeout(self.total_timeout):
-                return await self._fetch(url, etag, last_modified, accept)
+                limit = min(max_bytes or self.max_bytes, self.max_bytes)
+                return await self._fetch(url, etag, last_modified, accept, limit)
         except TimeoutError as exc:
             metrics.FETCH_ERRORS.labels(kind="timeout").inc()
             raise FetchError("timed out", reason="timeout") from exc
@@ -190,7 +193,12 @@ class Fetcher:
             raise
 
     async def _fetch(
-        self, url: str, etag: str | None, last_modified: str | None, accept: tuple[str, ...]
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: tuple[str, ...],
+        limit: int,
     ) -> FetchedPage:
         headers = {
             "User-Agent": self.user_agent,
@@ -208,7 +216,7 @@ class Fetcher:
                 if response.status_code in _REDIRECTS and "location" in response.headers:
                     url = self._next_hop(url, response.headers["location"])
                     continue
-                return await self._finish(url, response, accept, bool(etag or last_modified))
+                return await self._finish(url, response, accept, bool(etag or last_modified), limit)
             finally:
                 await response.aclose()
         raise FetchError("too many redirects", reason="redirects")
@@ -256,7 +264,12 @@ class Fetcher:
         )  # unreachable: check_host returns >= 1 address
 
     async def _finish(
-        self, url: str, response: httpx.Response, accept: tuple[str, ...], conditional: bool
+        self,
+        url: str,
+        response: httpx.Response,
+        accept: tuple[str, ...],
+        conditional: bool,
+        limit: int,
     ) -> FetchedPage:
         status = response.status_code
         etag = response.headers.get("etag")
@@ -274,9 +287,9 @@ class Fetcher:
                 content_type=content_type,
             )
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise TooLarge(f"Content-Length {declared}", limit_mb=limit_mb(self.max_bytes))
-        body = await self._read_body(response)
+        if declared.isdigit() and int(declared) > limit:
+            raise TooLarge(f"Content-Length {declared}", limit_mb=limit_mb(limit))
+        body = await self._read_body(response, limit)
         sniffed = sniff_binary(body)
         if sniffed:
             raise UnsupportedContent(
@@ -299,10 +312,10 @@ class Fetcher:
             last_modified=last_modified,
         )
 
-    async def _read_body(self, response: httpx.Response) -> bytes:
+    async def _read_body(self, response: httpx.Response, limit: int) -> bytes:
         """The decoded body, read raw and inflated with a bounded decoder
         (bot/ingest/inflate.py): httpx's own decoding has no cap (decompression bombs)."""
-        decoder = BoundedDecoder(response.headers.get("content-encoding", ""), self.max_bytes)
+        decoder = BoundedDecoder(response.headers.get("content-encoding", ""), limit)
         chunks: list[bytes] = []
         try:
             async for raw in response.aiter_raw():
