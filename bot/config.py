@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     webhook_max_concurrency: int = Field(default=32, ge=1)
+    metrics_token: str = ""  # /metrics needs it (bearer or ?token=); see bot/telegram/health.py
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
