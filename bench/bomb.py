@@ -31,13 +31,15 @@ CASES: list[tuple[str, str, int, str]] = [
     ("deflate (zlib) 1 GiB", "deflate", GIB, "bounded"),
     ("deflate (raw) 1 GiB", "raw", GIB, "bounded"),
     ("br (not accepted)", "br", 0, "bounded"),
+    ("3 x gzip 1 GiB at once", "gzip", GIB, "three"),
+    ("gzip 1 GiB as a feed (1 MB cap)", "gzip", GIB, "feed"),
     ("gzip 256 MB, before the fix", "gzip", 256 << 20, "before"),
 ]
 
 CHILD = r"""
 import asyncio, json, resource, sys
 import httpx
-from bot.ingest.fetch import Fetcher
+from bot.ingest.fetch import FEED_TYPES, Fetcher
 from bot.errors import DigestBotError
 
 def rss_mb():
@@ -54,6 +56,13 @@ async def main(url, mode):
             try:
                 if mode == "bounded":
                     await f.fetch(url)
+                elif mode == "three":
+                    got = await asyncio.gather(*(f.fetch(url) for _ in range(3)), return_exceptions=True)
+                    errors = [g for g in got if isinstance(g, BaseException)]
+                    if errors:
+                        raise errors[0]
+                elif mode == "feed":
+                    await f.fetch(url, accept=FEED_TYPES, max_bytes=1024 * 1024)
                 else:
                     size = 0
                     async with plain.stream("GET", url) as r:

@@ -53,7 +53,10 @@ class EscapingFilter(logging.Filter):
     """Escape control characters in each record's message (arguments included)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: the formatter reports it as before
+            return True
         escaped = escape_controls(message)
         if escaped != message:
             record.msg, record.args = escaped, None
