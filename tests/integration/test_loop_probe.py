@@ -11,6 +11,7 @@ every few milliseconds.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ async def probed(work: Awaitable[T]) -> tuple[T, Probe, float]:
             probe.ticks += 1
             last = now
 
+    gc.collect()
+    gc.disable()  # a full collection of the suite's heap pauses every thread alike
     ticker = asyncio.create_task(tick())
     await asyncio.sleep(0.01)  # the ticker is running
     start = time.perf_counter()
@@ -61,7 +64,14 @@ async def probed(work: Awaitable[T]) -> tuple[T, Probe, float]:
     finally:
         elapsed = time.perf_counter() - start
         ticker.cancel()
+        gc.enable()
     return result, probe, elapsed
+
+
+def kept_ticking(probe: Probe, elapsed: float) -> bool:
+    """The loop never paused for a large part of the call (before the fix one pause
+    was nearly all of it); 50 ms is the floor for a machine that ran it fast."""
+    return probe.max_gap < max(elapsed / 3, 0.05)
 
 
 def big_feed(items: int, links: bool = True) -> str:
@@ -89,7 +99,7 @@ async def test_adding_a_big_feed_keeps_the_loop_running(
     src, probe, elapsed = await probed(srcs.add_source(store, fetcher, 5, url))
     assert src.name == "موقع كبير"
     # the ticker ran all along: its longest pause is a small part of the call
-    assert probe.max_gap < elapsed / 3, (probe.max_gap, elapsed)
+    assert kept_ticking(probe, elapsed), (probe.max_gap, elapsed)
     assert probe.ticks >= 10
 
 
@@ -113,7 +123,7 @@ async def test_polling_a_big_feed_keeps_the_loop_running_and_caps_it(
     report = PollReport()
     _, probe, elapsed = await probed(poller.poll_feed(big, report))
     assert report.failed == 0
-    assert probe.max_gap < elapsed / 3, (probe.max_gap, elapsed)
+    assert kept_ticking(probe, elapsed), (probe.max_gap, elapsed)
     await poller.poll_feed(huge, report)
     assert report.failed == 1 and report.errors[huge.url] == "error.too_large"
 
@@ -136,4 +146,4 @@ async def test_offline_summary_of_a_big_article_runs_off_the_loop(
     finally:
         await svc.aclose()
     assert digest.path == "extractive" and digest.bullets
-    assert probe.max_gap < elapsed / 3, (probe.max_gap, elapsed)
+    assert kept_ticking(probe, elapsed), (probe.max_gap, elapsed)
