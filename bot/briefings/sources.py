@@ -138,11 +138,6 @@ def looks_like_feed(parsed: Any) -> bool:
     return bool(parsed.get("version")) and not (parsed.get("bozo") and not parsed.entries)
 
 
-def is_feed(text: str) -> bool:
-    """True when `text` parses as an RSS or Atom feed."""
-    return looks_like_feed(parse_feed(text))
-
-
 def parse_feed(text: str) -> Any:
     """feedparser on already-decoded text (never lets feedparser fetch anything itself)."""
     body = re.sub(r"^(\s*<\?xml[^>]*?)encoding=[\"'][^\"']*[\"']", r"\1", text, count=1)
