@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     # Briefings
     feeds_file: Path | None = None
     feed_poll_minutes: int = Field(default=30, ge=1)
+    feed_max_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)  # a feed's body cap
     briefing_grace_hours: int = Field(default=6, ge=0, le=23)
     briefing_skip_empty: bool = False
     broadcast_rate: float = Field(default=25.0, gt=0)
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     webhook_max_concurrency: int = Field(default=32, ge=1)
+    metrics_token: str = ""  # /metrics needs it (bearer or ?token=); see bot/telegram/health.py
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

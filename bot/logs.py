@@ -1,13 +1,17 @@
 """Logging set-up: text or JSON lines, and secrets never written.
 
 `setup_logging(settings)` installs one handler on the root logger. A filter redacts
-every secret value from settings (bot token, API key, webhook secret) in each record.
+every secret value from settings (bot token, API key, webhook secret, metrics token,
+the Redis password) in each record. Control characters in a record's message (a
+newline in a command argument or a feed title) are escaped, so no input can forge a
+log line; a traceback keeps its own line breaks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -24,6 +28,38 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.update_id = update_id_var.get()
         record.user_id = user_id_var.get()
+        return True
+
+
+# C0/C1 controls but tab, the Unicode line/paragraph separators, and the bidi
+# embedding/override/isolate controls (they can reorder how a log line displays)
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control characters written as escapes (`\\n`, `\\r`, `\\x1b`, `\\u2028`)."""
+
+    def sub(m: re.Match[str]) -> str:
+        ch = m.group()
+        if ch in _NAMED:
+            return _NAMED[ch]
+        return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+    return _CONTROLS.sub(sub, text)
+
+
+class EscapingFilter(logging.Filter):
+    """Escape control characters in each record's message (arguments included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: the formatter reports it as before
+            return True
+        escaped = escape_controls(message)
+        if escaped != message:
+            record.msg, record.args = escaped, None
         return True
 
 
@@ -63,8 +99,13 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    from bot.store.redis import redis_passwords
+
     secrets = [settings.telegram_bot_token, settings.openai_api_key, settings.webhook_secret]
+    secrets += [getattr(settings, "metrics_token", "") or ""]
+    secrets += redis_passwords(settings.redis_url)
     handler.addFilter(ContextFilter())
+    handler.addFilter(EscapingFilter())
     inner: logging.Formatter = (
         JsonFormatter()
         if settings.log_format == "json"

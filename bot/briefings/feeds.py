@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from bot.briefings.sources import Source, parse_feed
+from bot.briefings.sources import FEED_MAX_BYTES, Source, parse_feed
 from bot.clock import Clock
 from bot.errors import DigestBotError
 from bot.ingest.fetch import FEED_TYPES, HTML_TYPES, Fetcher
@@ -111,6 +111,7 @@ class FeedPoller:
     extract: Callable[[str, str], Any] | None = None
     on_progress: Callable[[int], None] | None = None
     page_concurrency: int = 8
+    feed_max_bytes: int = FEED_MAX_BYTES
     _pages: asyncio.Semaphore = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -159,12 +160,13 @@ class FeedPoller:
                 etag=state.get("etag") or None,
                 last_modified=state.get("last_modified") or None,
                 accept=FEED_TYPES,
+                max_bytes=self.feed_max_bytes,
             )
             if page.not_modified:
                 report.not_modified += 1
                 await self._ok(state_key, page, now)
                 return
-            parsed = parse_feed(page.text)
+            parsed = await asyncio.to_thread(parse_feed, page.text)  # CPU: off the loop
             linked = [e for e in parsed.entries if e.get("link")]
             if not parsed.get("version") or (parsed.get("bozo") and not linked):
                 reason = str(parsed.get("bozo_exception") or "not an RSS/Atom feed")

@@ -78,7 +78,9 @@ class Briefings:
             skip_empty=settings.briefing_skip_empty,
             limiter=RateLimiter(store, settings.broadcast_rate, burst=1.0) if rate_limit else None,
         )
-        poller = FeedPoller(store=store, fetcher=fetcher, clock=clock)
+        poller = FeedPoller(
+            store=store, fetcher=fetcher, clock=clock, feed_max_bytes=settings.feed_max_bytes
+        )
         return cls(settings, store, clock, defaults, fetcher, composer, delivery, poller)
 
     async def tick(self) -> None:

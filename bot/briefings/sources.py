@@ -2,14 +2,18 @@
 
 `FEEDS_FILE` is TOML with `[[feeds]]` tables (`name`, `url`, `language`). A user's own
 sources live in `keys.user_sources(user_id)` (hash: feed id -> JSON, no TTL), and every
-user-added feed is also listed in `keys.feed_registry()` so the poller fetches it once
-for everybody. `/addsource` validates by fetching (through the SSRF-guarded Fetcher):
-a feed is accepted as is; an HTML page is searched for `<link rel="alternate"
-type="application/rss+xml|atom+xml">`; anything else is refused with `NotAFeed`.
+user-added feed is also listed, reference-counted, in the poll registry
+(bot/briefings/registry.py) so the poller fetches it once for everybody while some user
+has it. `/addsource` validates by fetching (through the SSRF-guarded Fetcher): a feed
+(at most `FEED_MAX_BYTES`, parsed once, in a worker thread: feedparser on a big feed
+takes seconds of CPU) is accepted as is; an HTML page is searched for `<link
+rel="alternate" type="application/rss+xml|atom+xml">`; anything else is refused with
+`NotAFeed`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -23,13 +27,17 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from bot.errors import ConfigError, DigestBotError, NotAFeed, TooManySources
+from bot.briefings import registry
+from bot.errors import ConfigError, DigestBotError, NotAFeed, TooLarge, TooManySources
 from bot.ingest.arabic import detect_language
 from bot.ingest.fetch import FEED_TYPES, Fetcher
+from bot.ingest.inflate import limit_mb
 from bot.ingest.inputs import normalize_url, validate_url
 from bot.store.redis import Store
 
 MAX_USER_SOURCES = 20
+FEED_MAX_BYTES = 1024 * 1024  # Settings.feed_max_bytes; feedparser needs ~1 s per MB
+_PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,8 @@ async def sources_for(store: Store, defaults: list[Source], user_id: int) -> lis
 
 
 async def all_sources(store: Store, defaults: list[Source]) -> list[Source]:
-    """Every feed to poll: the defaults plus every feed any user added."""
-    raw = cast(dict[str, str], await store.redis.hgetall(store.keys.feed_registry()))
+    """Every feed to poll: the defaults plus every feed some user has now."""
+    raw = await registry.registered(store)
     seen: dict[str, Source] = {s.id: s for s in defaults}
     for v in raw.values():
         src = Source.from_json(v)
@@ -114,18 +122,19 @@ async def all_sources(store: Store, defaults: list[Source]) -> list[Source]:
 
 
 async def remove_source(store: Store, user_id: int, source_id: str) -> Source | None:
-    """Remove one of the user's own sources; returns it, or None if they had no such source."""
+    """Remove one of the user's own sources; returns it, or None if they had no such source.
+    The feed stops being polled when no other user has it."""
     key = store.keys.user_sources(user_id)
     raw = cast(str | None, await store.redis.hget(key, source_id))
     if raw is None:
         return None
     await store.redis.hdel(key, source_id)
+    await registry.release_ref(store, source_id, user_id)
     return Source.from_json(raw)
 
 
-def is_feed(text: str) -> bool:
-    """True when `text` parses as an RSS or Atom feed."""
-    parsed = parse_feed(text)
+def looks_like_feed(parsed: Any) -> bool:
+    """True when feedparser's result is an RSS or Atom feed."""
     return bool(parsed.get("version")) and not (parsed.get("bozo") and not parsed.entries)
 
 
@@ -159,45 +168,55 @@ def discover_feeds(html: str, base_url: str) -> list[tuple[str, str]]:
     return [(urljoin(base_url, href), title) for href, title in parser.found if href.strip()]
 
 
-async def resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, Any]:
+async def resolve_feed(
+    fetcher: Fetcher, url: str, max_bytes: int = FEED_MAX_BYTES
+) -> tuple[str, Any]:
     """Fetch `url`; return (feed URL, parsed feed), following one `<link rel=alternate>`.
 
-    Raises NotAFeed when neither the URL nor a feed it links to is RSS/Atom, and the
-    Fetcher's errors (BlockedAddress, FetchError, ...) as they are.
+    Feeds over `max_bytes` are refused (TooLarge) before parsing; parsing and the page
+    search run in a worker thread, never on the event loop. Raises NotAFeed when neither
+    the URL nor a feed it links to is RSS/Atom, and the Fetcher's errors as they are.
     """
     page = await fetcher.fetch(url, accept=FEED_TYPES)
-    if is_feed(page.text):
-        return page.url, parse_feed(page.text)
-    for link, _title in discover_feeds(page.text, page.url)[:3]:
+    if len(page.text.encode("utf-8")) <= max_bytes:
+        parsed = await asyncio.to_thread(parse_feed, page.text)
+        if looks_like_feed(parsed):
+            return page.url, parsed
+    elif page.content_type not in _PAGE_TYPES:
+        raise TooLarge(f"feed over {max_bytes} bytes", limit_mb=limit_mb(max_bytes))
+    links = await asyncio.to_thread(discover_feeds, page.text, page.url)
+    for link, _title in links[:3]:
         try:
             validate_url(link)
-            feed_page = await fetcher.fetch(link, accept=FEED_TYPES)
+            feed_page = await fetcher.fetch(link, accept=FEED_TYPES, max_bytes=max_bytes)
         except DigestBotError:
             continue
-        if is_feed(feed_page.text):
-            return feed_page.url, parse_feed(feed_page.text)
+        parsed = await asyncio.to_thread(parse_feed, feed_page.text)
+        if looks_like_feed(parsed):
+            return feed_page.url, parsed
     raise NotAFeed(url, url=url[:200])
 
 
-async def add_source(store: Store, fetcher: Fetcher, user_id: int, url: str) -> Source:
+async def add_source(
+    store: Store, fetcher: Fetcher, user_id: int, url: str, *, max_bytes: int = FEED_MAX_BYTES
+) -> Source:
     """Validate `url` by fetching it and add the feed it names to the user's sources.
 
     Returns the Source (name from the feed's title). Raises BadInput for a bad URL,
-    NotAFeed, TooManySources, or the Fetcher's errors (BlockedAddress for a private
-    address, FetchError ...). Nothing is stored unless the feed is valid.
+    NotAFeed, TooManySources, TooLarge (a feed over `max_bytes`), or the Fetcher's
+    errors (BlockedAddress for a private address, FetchError ...). Nothing is stored
+    unless the feed is valid.
     """
     url = validate_url(url.strip())
     key = store.keys.user_sources(user_id)
     if await store.redis.hlen(key) >= MAX_USER_SOURCES:
         raise TooManySources(url, limit=MAX_USER_SOURCES)
-    feed_url, parsed = await resolve_feed(fetcher, url)
+    feed_url, parsed = await resolve_feed(fetcher, url, max_bytes)
     title = str(parsed.feed.get("title") or "").strip() or _host(feed_url)
     sample = " ".join(str(e.get("title", "")) for e in parsed.entries[:10]) or title
     src = Source(name=title[:80], url=feed_url, language=detect_language(sample))
-    async with store.redis.pipeline(transaction=False) as pipe:
-        pipe.hset(key, src.id, src.to_json())
-        pipe.hset(store.keys.feed_registry(), src.id, src.to_json())
-        await pipe.execute()
+    await registry.add_ref(store, src.id, user_id, src.to_json())  # before the user's hash
+    await store.redis.hset(key, src.id, src.to_json())
     return src
 
 

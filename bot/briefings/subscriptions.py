@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any, cast
 
+from bot.briefings import registry
 from bot.briefings.schedule import format_hhmm, is_zone, next_due, parse_hhmm
 from bot.errors import BadTime, BadTimezone
 from bot.store.redis import Store
@@ -150,6 +151,7 @@ async def forget_user(store: Store, user_id: int) -> None:
     Used after a 403 (the user blocked the bot) and by /forget.
     """
     await unsubscribe(store, user_id)
+    await registry.release_all(store, user_id)  # their feeds stop being polled
     await store.redis.delete(store.keys.user_sources(user_id))
 
 

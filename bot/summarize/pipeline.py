@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +28,7 @@ from bot.domain import Article, Lang, Length, Progress, Stage
 from bot.errors import LLMError
 from bot.llm.chunks import split_to_budget
 from bot.llm.client import LLMClient, Usage
+from bot.llm.defuse import defuse
 from bot.llm.prompts import combined_version, load_prompt
 from bot.llm.replies import LLMOutputError
 from bot.llm.tokens import count_tokens
@@ -78,12 +78,6 @@ def prompt_version() -> str:
 
 class NotesOut(BaseModel):
     points: list[str]
-
-
-def defuse(text: str, tag: str) -> str:
-    """Return `text` with every <tag> / </tag> look-alike made inert (‹tag›), so article
-    text cannot close its own delimiter."""
-    return re.sub(rf"<(\s*/?\s*{tag})(\s*)>?", "‹\\1\\2›", text, flags=re.I)
 
 
 def article_block(article: Article, text: str | None = None) -> str:

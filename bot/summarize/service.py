@@ -258,7 +258,8 @@ class SummarizeService:
         if self.drafts is None:
             if progress:
                 await progress(Stage("summarizing"))
-            return self._extractive(article, lang, length), self.settings.digest_cache_days * 86400
+            digest = await asyncio.to_thread(self._extractive, article, lang, length)
+            return digest, self.settings.digest_cache_days * 86400
         usage = Usage()
         try:
             draft = await self.drafts.draft(
@@ -269,7 +270,7 @@ class SummarizeService:
             fallback = await self.drafts.untranslated(article, lang, length)
             if fallback is None:
                 log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
-                fallback = self._extractive(article, lang, length)
+                fallback = await asyncio.to_thread(self._extractive, article, lang, length)
             else:
                 log.warning(
                     "translation failed (%s): the %s digest, labelled", exc.detail, fallback.lang
@@ -310,7 +311,8 @@ class SummarizeService:
     @staticmethod
     def _extractive(article: Article, lang: Lang, length: Length) -> Digest:
         """The offline digest: in the article's own language, with a translation note
-        when another language was asked for."""
+        when another language was asked for. CPU-bound (seconds on a big article):
+        callers run it in a worker thread, off the event loop."""
         headline, bullets = summarize_extractive(article, length=length)
         return Digest(
             headline=headline,

@@ -23,6 +23,7 @@ from bot import metrics
 from bot.domain import Lang
 from bot.errors import LLMError
 from bot.llm.client import LLMClient, Usage
+from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError
 from bot.summarize import evidence, shape
@@ -132,8 +133,8 @@ def _request(source: LLMDraft, target: Lang) -> str:
 
 
 def evidence_safe(text: str) -> str:
-    """The digest JSON made unable to close its own <digest> tag."""
-    return text.replace("</digest", "‹/digest").replace("<digest", "‹digest")
+    """The digest JSON made unable to close its own <digest> tag (bot/llm/defuse.py)."""
+    return defuse(text)
 
 
 def _check(

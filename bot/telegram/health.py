@@ -3,7 +3,10 @@
 - `GET /healthz`: liveness (200 while the process serves).
 - `GET /readyz`: 200 when Redis answers PING and the bot is started and taking
   updates, else 503 (a load balancer stops sending to a draining replica).
-- `GET /metrics`: Prometheus text (`bot.metrics`).
+- `GET /metrics`: Prometheus text (`bot.metrics`). With `METRICS_TOKEN` set it needs
+  `Authorization: Bearer <token>` (or `?token=<token>`), else 401. Without a token it
+  is open only in polling mode (the port is the operator's health port); on the
+  webhook server, whose port is public by design, it answers 403 until a token is set.
 
 `HealthServer` is a starlette app on uvicorn that serves those until `request_stop()`
 (or SIGTERM/SIGINT). In polling mode `serve_health(...)` runs it beside the updater,
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import signal
 import threading
@@ -66,6 +70,8 @@ class _Uvicorn(uvicorn.Server):
 class HealthServer:
     """/healthz, /readyz and /metrics for `application` (started by the caller)."""
 
+    public = False  # True on the webhook server: its port faces the internet
+
     def __init__(self, settings: Settings, store: Store, application: AnyApplication) -> None:
         self.settings = settings
         self.store = store
@@ -100,6 +106,18 @@ class HealthServer:
         )
 
     async def metrics(self, request: Request) -> Response:
+        token = self.settings.metrics_token
+        if not token:
+            if self.public:
+                return Response("set METRICS_TOKEN to read /metrics here\n", status_code=403)
+            return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+        given = request.headers.get("authorization", "")
+        given = given[7:] if given.lower().startswith("bearer ") else ""
+        given = given or request.query_params.get("token", "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return Response(
+                "unauthorized\n", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
     async def _redis_ok(self) -> bool:

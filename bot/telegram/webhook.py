@@ -107,7 +107,11 @@ class WebhookServer(HealthServer):
         self.concurrency = processor.max_concurrent_updates
         self.max_pending = max_pending or self.concurrency * (1 + QUEUE_FACTOR)
         self._secret = settings.webhook_secret.encode()
+        if not settings.metrics_token:
+            log.warning("METRICS_TOKEN is not set: /metrics is closed on the webhook port")
         super().__init__(settings, store, application)
+
+    public = True  # /metrics needs METRICS_TOKEN here (bot/telegram/health.py)
 
     def routes(self) -> list[Route]:
         return [*super().routes(), Route(self.path, self.receive, methods=["POST"])]

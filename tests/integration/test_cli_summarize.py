@@ -190,3 +190,27 @@ async def test_unreachable_redis_names_the_server_without_its_password(tmp_path:
         "error: Redis is not reachable at redis://***@127.0.0.1:"
     )
     assert "hunter2" not in err
+
+
+async def test_a_password_in_the_query_string_is_redacted_too(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0?password=query-secret-77"
+    code, _out, err = await summarize(
+        str(SAMPLE), env=cli_env(tmp_path, REDIS_URL=url), cwd=tmp_path
+    )
+    assert code == 1 and err.startswith("error: Redis is not reachable at redis://127.0.0.1:")
+    assert "query-secret-77" not in err and "password=***" in err
+
+
+async def test_an_unreachable_cluster_gets_the_same_clear_line(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    url = f"redis+cluster://:cluster-secret-9@127.0.0.1:{free_port()}"
+    code, out, err = await summarize(
+        str(SAMPLE), env=cli_env(tmp_path, REDIS_URL=url), cwd=tmp_path
+    )
+    line = err.strip()
+    assert code == 1 and out == "" and "\n" not in line
+    assert line.startswith("error: Redis is not reachable at redis+cluster://***@127.0.0.1:")
+    assert "cluster-secret-9" not in err and "internal error" not in err.lower()

@@ -315,3 +315,17 @@ async def test_forget_user_everywhere_on_the_cluster(cstore: Store, tmp_path: Pa
     await forget_user(cstore, 77, private_chat_id=77)
     left = [key async for key in cstore.redis.scan_iter(match=k.pattern()) if "77" in key]
     assert left == []
+
+
+async def test_feed_registry_reference_counts_on_the_cluster(cstore: Store) -> None:
+    """The registry and a feed's reference set change in one script: one slot."""
+    from bot.briefings import registry
+
+    k = cstore.keys
+    assert len({slot(k.feed_registry()), slot(k.feed_refs("a")), slot(k.feed_refs("b"))}) == 1
+    assert await registry.add_ref(cstore, "a", 1, '{"name": "A", "url": "http://a/"}') == 1
+    assert await registry.add_ref(cstore, "a", 2, '{"name": "A", "url": "http://a/"}') == 2
+    assert await registry.release_ref(cstore, "a", 1) == 1
+    assert await cstore.redis.hexists(k.feed_registry(), "a")
+    assert await registry.release_ref(cstore, "a", 2) == 0
+    assert not await cstore.redis.hexists(k.feed_registry(), "a")

@@ -298,6 +298,8 @@ async def test_redirect_to_private_address_is_blocked(
         "http://[::1]/",
         "http://[fe80::1]/",
         "http://[fc00::1]/",
+        "http://[fec0::1]/",
+        "http://[feff:ffff::1]/",
         "http://[ff02::1]/",
         "http://[::ffff:10.0.0.1]/",
         "http://[2002:7f00:1::]/",

@@ -144,6 +144,37 @@ async def test_a_second_process_reuses_the_running_embedded_server(
         await first.close()
 
 
+async def test_the_first_process_exiting_leaves_the_server_to_the_second(
+    embedded_settings: Settings,
+) -> None:
+    """The process that started the server closes first: the other one keeps working,
+    and the server stops when that last user closes."""
+    first = await open_store(embedded_settings)
+    second = await open_store(embedded_settings)
+    try:
+        assert first._server is not None and second._server is None
+        await first.close()
+        await second.redis.hset(second.keys.user(2), "lang", "ar")
+        assert cast(str, await second.redis.hget(second.keys.user(2), "lang")) == "ar"
+        third = await open_store(embedded_settings)  # a newcomer reuses it too
+        assert third._server is None
+        await third.close()
+        assert await second.redis.ping()
+    finally:
+        await second.close()
+    sock = embedded_settings.bot_data_dir / "valkey" / "valkey.sock"
+    import redis as sync_redis
+
+    with pytest.raises(sync_redis.RedisError):  # the last user stopped it
+        sync_redis.Redis.from_url(f"unix://{sock}", socket_connect_timeout=1).ping()
+    again = await open_store(embedded_settings)
+    try:
+        assert again._server is not None  # and the next process starts a fresh one
+        assert cast(str, await again.redis.hget(again.keys.user(2), "lang")) == "ar"
+    finally:
+        await again.close()
+
+
 async def test_nothing_acknowledged_is_lost_when_the_server_is_killed(
     embedded_settings: Settings, feed_server: str
 ) -> None:

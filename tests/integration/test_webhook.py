@@ -87,6 +87,10 @@ def build_app(
     return app
 
 
+METRICS_TOKEN = "metrics-token-for-tests-42"
+BEARER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def webhook_settings(store: Store, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "_env_file": None,
@@ -225,10 +229,36 @@ async def test_a_body_that_is_not_an_update_is_refused(botapi: BotAPI, store: St
     assert botapi.sent == []
 
 
+async def test_metrics_on_the_public_webhook_port_need_the_token(
+    botapi: BotAPI, store: Store
+) -> None:
+    closed = webhook_settings(store)  # no METRICS_TOKEN: closed on the public port
+    async with (
+        replica(closed, store, build_app(botapi, Gate.open())),
+        httpx.AsyncClient() as http,
+    ):
+        shut = await http.get(url(closed, "/metrics"))
+        assert shut.status_code == 403 and "METRICS_TOKEN" in shut.text
+        assert "digestbot_" not in shut.text
+        assert (await http.get(url(closed, "/healthz"))).status_code == 200
+    settings = webhook_settings(store, metrics_token=METRICS_TOKEN)
+    async with (
+        replica(settings, store, build_app(botapi, Gate.open())),
+        httpx.AsyncClient() as http,
+    ):
+        for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+            denied = await http.get(url(settings, "/metrics"), headers=headers)
+            assert denied.status_code == 401 and "digestbot_" not in denied.text
+        by_query = await http.get(url(settings, f"/metrics?token={METRICS_TOKEN}"))
+        by_header = await http.get(url(settings, "/metrics"), headers=BEARER)
+    assert by_query.status_code == by_header.status_code == 200
+    assert "digestbot_updates_total" in by_header.text
+
+
 async def test_health_ready_and_metrics_count_a_processed_update(
     botapi: BotAPI, store: Store
 ) -> None:
-    settings = webhook_settings(store)
+    settings = webhook_settings(store, metrics_token=METRICS_TOKEN)
     before = metrics.value("digestbot_updates_total", type="message")
     async with (
         replica(settings, store, build_app(botapi, Gate.open())),
@@ -240,7 +270,7 @@ async def test_health_ready_and_metrics_count_a_processed_update(
         assert ready.json() == {"status": "ok", "bot": True, "redis": True}
         await http.post(url(settings), json=command_update(botapi, 504), headers=HEADERS)
         await botapi.wait_for(lambda m: m.chat_id == 504)
-        page = await http.get(url(settings, "/metrics"))
+        page = await http.get(url(settings, "/metrics"), headers=BEARER)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/plain")
     assert 'digestbot_updates_total{type="message"}' in page.text
@@ -482,6 +512,7 @@ def bot_env(
             "WEBHOOK_PORT": str(port),
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
+            "METRICS_TOKEN": METRICS_TOKEN,
         }
     )
     return env
@@ -584,7 +615,10 @@ async def test_two_bot_processes_dedupe_drain_on_sigterm_and_fail_over(
             assert (await http.post(hook[0], json=late, headers=HEADERS)).status_code == 503
             assert (await http.post(hook[1], json=late, headers=HEADERS)).status_code == 200
             await botapi.wait_for(lambda m: m.chat_id == 603, timeout=20)
-            pages = [(await http.get(f"http://127.0.0.1:{p}/metrics")).text for p in ports]
+            pages = [
+                (await http.get(f"http://127.0.0.1:{p}/metrics", headers=BEARER)).text
+                for p in ports
+            ]
         logs += await stop_bot(a)  # returns once A finished the summary and exited 0
         final = botapi.visible(602)
         assert len(final) == 1  # the placeholder became the digest, nothing left behind

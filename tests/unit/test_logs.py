@@ -64,3 +64,34 @@ def test_json_lines_carry_update_and_user_ids(capture: io.StringIO) -> None:
         user_id_var.reset(t2)
     line = json.loads(capture.getvalue().strip().splitlines()[-1])
     assert line["msg"] == "handled" and line["update_id"] == 9001 and line["user_id"] == 77
+
+
+@pytest.mark.parametrize("capture", ["text", "json"], indirect=True)
+def test_control_characters_cannot_forge_a_log_line(capture: io.StringIO) -> None:
+    forged = "x\n2026-01-01 00:00:00 CRITICAL bot.admin granted admin to 666\r\x1b[2J\u2028y"
+    logging.getLogger("bot.test").info("command /addsource %s", forged)
+    out = capture.getvalue()
+    assert len(out.strip().splitlines()) == 1  # one record, one line
+    assert "\\n2026-01-01" in out.replace("\\\\", "\\")  # escaped, still readable
+    assert "\x1b" not in out and "\r" not in out and "\u2028" not in out
+
+
+def test_the_redis_password_is_redacted_from_logs() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        redis_url="redis://:userinfo-pass-1@db:6379/0?password=query-pass-2",
+    )
+    setup_logging(settings)
+    buf = io.StringIO()
+    handler = root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(buf)
+    try:
+        logging.getLogger("bot.test").warning("auth failed: userinfo-pass-1 / query-pass-2")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    out = buf.getvalue()
+    assert "auth failed" in out and "userinfo-pass-1" not in out and "query-pass-2" not in out
