@@ -1,0 +1,150 @@
+"""Visual order back to logical order for one line of PDF text.
+
+A PDF draws glyphs where they appear; reading the characters left to right by their x
+position gives VISUAL order. Right-to-left words then come out reversed ("ةيبرعلا"), and
+a line that mixes Arabic and Latin has its runs in display order. This module undoes
+the display step of the Unicode bidi algorithm for the simple, common cases:
+
+* an RTL line (base direction right to left) is reversed as a whole, then every
+  left-to-right run inside it (Latin words, numbers) is reversed back, so digits keep
+  their own order ("2020", "١٤٣٤");
+* an LTR line keeps its order, and every right-to-left run (Arabic letters with the
+  numbers and spaces between them) is reversed, numbers inside it reversed back.
+
+A unit is one glyph's text: usually one character, but a ligature glyph may map to
+several characters in logical order ("لا", a whole word in some fonts). Units are never
+reversed inside, only moved. Mirrored brackets are swapped when a line ends up with a
+closing bracket before its opening one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from typing import Literal
+
+Cls = Literal["R", "L", "N", "W"]
+
+_JOIN_ANY = frozenset("/.,:٫٬")  # separators that keep "1/12/2020" or "3.5" one number
+_JOIN_EN = frozenset("-+%")  # ... and for European digits also "2020-12-01", "50%"
+_MIRROR = {"(": ")", ")": "(", "[": "]", "]": "[", "{": "}", "}": "{", "«": "»", "»": "«"}
+_OPENERS = "([{«"
+
+
+def unit_class(text: str) -> Cls:
+    """R (Arabic/Hebrew letter), L (other letter), N (digit) or W (neutral) for a unit:
+    the class of its first strong or numeric character."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return "R"
+        if kind == "L":
+            return "L"
+        if kind in ("EN", "AN"):
+            return "N"
+    return "W"
+
+
+def _european(text: str) -> bool:
+    return any(unicodedata.bidirectional(ch) == "EN" for ch in text)
+
+
+def base_is_rtl(units: Sequence[str], *, hint_rtl: bool) -> bool:
+    """The line's base direction: RTL when it has only right-to-left letters, LTR when
+    only left-to-right ones; for a mixed line `hint_rtl` (alignment or the page's
+    majority) decides."""
+    classes = {unit_class(u) for u in units}
+    if "R" in classes and "L" not in classes:
+        return True
+    if "L" in classes and "R" not in classes:
+        return False
+    return hint_rtl
+
+
+def _joinable_numbers(units: Sequence[str], i: int, j: int) -> bool:
+    """True when the neutral units between number units i and j (exclusive) hold one
+    separator that keeps them a single number."""
+    between = "".join(units[i + 1 : j])
+    if len(between) != 1:
+        return False
+    if between in _JOIN_ANY:
+        return True
+    return between in _JOIN_EN and _european(units[i]) and _european(units[j])
+
+
+def _runs(units: Sequence[str], classes: Sequence[Cls], members: str, anchor: str) -> list[range]:
+    """Maximal spans whose first and last units have a class in `members`, with only
+    `members` or neutrals inside, holding at least one unit of a class in `anchor`.
+    Two number units separated only by neutrals join when `_joinable_numbers` says so."""
+    spans: list[range] = []
+    start: int | None = None
+    last: int | None = None
+    for k, cls in enumerate(classes):
+        if cls == "W":
+            continue
+        if cls not in members:
+            if start is not None and last is not None:
+                spans.append(range(start, last + 1))
+            start = last = None
+            continue
+        if start is None or last is None:
+            start = last = k
+            continue
+        gap = k > last + 1
+        if gap and classes[last] == "N" and cls == "N" and not _joinable_numbers(units, last, k):
+            spans.append(range(start, last + 1))
+            start = k
+        last = k
+    if start is not None and last is not None:
+        spans.append(range(start, last + 1))
+    return [s for s in spans if any(classes[k] in anchor for k in s)]
+
+
+def _reverse_spans(units: list[str], spans: list[range]) -> None:
+    for span in spans:
+        units[span.start : span.stop] = units[span.start : span.stop][::-1]
+
+
+def _number_runs(units: Sequence[str], classes: Sequence[Cls]) -> list[range]:
+    return _runs(units, classes, "N", "N")
+
+
+def _resolve_numbers(units: Sequence[str], classes: list[Cls]) -> list[Cls]:
+    """In an LTR line, European digits that follow a Latin letter (or start the line)
+    belong to the Latin text, as the bidi algorithm's rule W7 says."""
+    out = list(classes)
+    previous: Cls = "L"
+    for k, cls in enumerate(classes):
+        if cls in ("L", "R"):
+            previous = cls
+        elif cls == "N" and previous == "L" and _european(units[k]):
+            out[k] = "L"
+    return out
+
+
+def to_logical(units: Sequence[str], *, rtl: bool) -> list[str]:
+    """Reorder one line's units from visual (left to right) to logical order."""
+    out = list(units)
+    if rtl:
+        out.reverse()
+        classes = [unit_class(u) for u in out]
+        _reverse_spans(out, _runs(out, classes, "LN", "LN"))
+        return _fix_mirrors(out)
+    classes = _resolve_numbers(out, [unit_class(u) for u in out])
+    for span in _runs(out, classes, "RN", "R"):
+        piece = out[span.start : span.stop][::-1]
+        piece_classes = [unit_class(u) for u in piece]
+        _reverse_spans(piece, _number_runs(piece, piece_classes))
+        out[span.start : span.stop] = _fix_mirrors(piece)
+    return out
+
+
+def _fix_mirrors(units: list[str]) -> list[str]:
+    """Swap brackets when the first bracket met is a closing one: the glyph for the
+    visual shape was mapped to the wrong one of the pair."""
+    for u in units:
+        if u in _MIRROR:
+            if u in _OPENERS:
+                return units
+            return [_MIRROR.get(x, x) for x in units]
+    return units

@@ -1,0 +1,129 @@
+"""PDF bytes to text in reading order (pdfminer.six for the glyphs, our own ordering).
+
+Why pdfminer.six: measured on the real Arabic PDFs in tests/fixtures/real/pdfs (see
+bench/extract.py and docs/benchmarks.md), pypdf and PyMuPDF put words out of order and
+misplace numbers, PyMuPDF splits lam-alef, and pdfminer's own text output is visual
+order. pdfminer.six (MIT) does give every glyph with its position and its ToUnicode
+text, which is all bot/ingest/pdf_layout.py needs to rebuild logical order itself.
+
+Lines that repeat at the top or bottom of most pages (running headers, footers, page
+numbers) are removed. A PDF with no text layer raises ScannedPdf.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections import Counter
+
+from bot.errors import BadInput
+from bot.ingest.pdf_layout import Glyph, page_lines
+
+log = logging.getLogger(__name__)
+
+MAX_PAGES = 200
+EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be running heads
+
+_PAGE_NUMBER = re.compile(
+    r"^[\W_]*((page|p\.|صفحة|الصفحة|ص)\s*)?[0-9٠-٩۰-۹]+(\s*(of|/|من|-)\s*[0-9٠-٩۰-۹]+)?[\W_]*$",
+    re.I,
+)
+_DIGITS = re.compile(r"[0-9٠-٩۰-۹]+")
+
+
+class ScannedPdf(BadInput):
+    """The PDF has no text layer (a scanned image)."""
+
+    key = "error.pdf_scanned"
+
+
+class BadPdf(BadInput):
+    """The PDF cannot be read (damaged, or protected by a password)."""
+
+    key = "error.pdf_unreadable"
+
+
+def _glyphs(layout: object, height: float) -> list[Glyph]:
+    from pdfminer.layout import LTChar, LTContainer
+
+    out: list[Glyph] = []
+    stack = [layout]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, LTChar):
+            text = item.get_text()
+            if text:
+                out.append(
+                    Glyph(text, item.x0, item.x1, height - item.y1, height - item.y0, item.size)
+                )
+        elif isinstance(item, LTContainer):
+            stack.extend(item)
+    return out
+
+
+def read_glyphs(data: bytes) -> list[list[Glyph]]:
+    """Every page's glyphs (top-left origin). Raises BadPdf."""
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LTPage
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
+    manager = PDFResourceManager()
+    device = PDFPageAggregator(manager, laparams=None)
+    interpreter = PDFPageInterpreter(manager, device)
+    pages: list[list[Glyph]] = []
+    try:
+        for page in PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PAGES):
+            interpreter.process_page(page)
+            layout = device.get_result()
+            assert isinstance(layout, LTPage)
+            pages.append(_glyphs(layout, layout.height))
+    except Exception as exc:  # pdfminer raises many kinds for damaged/encrypted files
+        log.info("unreadable PDF: %s", type(exc).__name__)
+        raise BadPdf(f"unreadable PDF ({type(exc).__name__})") from exc
+    return pages
+
+
+def _key(line: str) -> str:
+    return _DIGITS.sub("#", " ".join(line.split()))
+
+
+def _strip_edge(pages: list[list[str]], at: int, need: int) -> bool:
+    """Drop the line at index `at` (0: first, -1: last) of every page where it is a
+    page number or repeats (digits aside) on at least `need` pages; True if any went."""
+    keys = Counter(_key(lines[at]) for lines in pages if lines)
+    dropped = False
+    for lines in pages:
+        if lines and (keys[_key(lines[at])] >= need or _PAGE_NUMBER.match(lines[at])):
+            del lines[at]
+            dropped = True
+    return dropped
+
+
+def drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Remove page numbers and lines repeated at the top or bottom of most pages (up to
+    EDGE_LINES at each end, a single-page document is left alone)."""
+    if len(pages) < 2:
+        return pages
+    out = [list(lines) for lines in pages]
+    need = max(2, (len(pages) + 1) // 2)
+    for at in (0, -1):
+        for _ in range(EDGE_LINES):
+            if not _strip_edge(out, at, need):
+                break
+    return out
+
+
+def pdf_pages(data: bytes) -> list[list[str]]:
+    """The lines of each page in reading order, running heads removed."""
+    return drop_running_lines([page_lines(glyphs) for glyphs in read_glyphs(data)])
+
+
+def pdf_to_text(data: bytes) -> str:
+    """The PDF's text in reading order, one line per text line, pages separated by a
+    blank line. Raises BadPdf (unreadable) or ScannedPdf (no text layer)."""
+    pages = pdf_pages(data)
+    if not any(pages):
+        raise ScannedPdf("the PDF has no text layer")
+    return "\n\n".join("\n".join(lines) for lines in pages if lines)

@@ -1,0 +1,207 @@
+"""From positioned glyphs to lines of text in reading order (one page at a time).
+
+Steps: glyphs -> lines (by vertical position) -> bands of lines split into columns where
+a gutter runs down many lines -> each line's glyphs sorted left to right, spaces put
+where the gaps are, diacritics kept with their letter, duplicated glyph text dropped ->
+bidi_order turns the visual line into logical order -> NFKC folds presentation forms
+and ligatures (U+FB50-U+FEFF) to plain letters.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+from bot.ingest.bidi_order import base_is_rtl, to_logical, unit_class
+
+MIN_COLUMN_LINES = 8  # a gutter must run down this many lines on both sides to be one
+SPACE_GAP = 0.18  # a gap wider than this many font sizes is a word space
+COLUMN_GAP = 1.2  # ... and wider than this many is a possible column gutter
+
+
+@dataclass(frozen=True)
+class Glyph:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+
+
+@dataclass
+class Line:
+    glyphs: list[Glyph] = field(default_factory=list)
+
+    @property
+    def top(self) -> float:
+        return min(g.top for g in self.glyphs)
+
+    @property
+    def bottom(self) -> float:
+        return max(g.bottom for g in self.glyphs)
+
+    @property
+    def x0(self) -> float:
+        return min(g.x0 for g in self.glyphs)
+
+    @property
+    def x1(self) -> float:
+        return max(g.x1 for g in self.glyphs)
+
+    @property
+    def size(self) -> float:
+        return max(g.size for g in self.glyphs) or 10.0
+
+
+def group_lines(glyphs: list[Glyph]) -> list[Line]:
+    """Glyphs whose vertical middles lie within half a line height of each other share a
+    line; lines come out top to bottom."""
+    lines: list[Line] = []
+    for g in sorted(glyphs, key=lambda g: (g.top + g.bottom) / 2):
+        mid = (g.top + g.bottom) / 2
+        if lines:
+            last = lines[-1]
+            last_mid = (last.top + last.bottom) / 2
+            if abs(mid - last_mid) <= max(g.bottom - g.top, last.bottom - last.top) * 0.5:
+                last.glyphs.append(g)
+                continue
+        lines.append(Line([g]))
+    return lines
+
+
+def _gaps(line: Line) -> list[tuple[float, float]]:
+    """Horizontal gaps wider than COLUMN_GAP font sizes inside a line."""
+    out: list[tuple[float, float]] = []
+    glyphs = sorted(line.glyphs, key=lambda g: g.x0)
+    right = glyphs[0].x1
+    for g in glyphs[1:]:
+        if g.x0 - right > COLUMN_GAP * line.size and g.text.strip():
+            out.append((right, g.x0))
+        if g.text.strip():
+            right = max(right, g.x1)
+    return out
+
+
+def find_gutter(lines: list[Line]) -> float | None:
+    """An x position that splits at least MIN_COLUMN_LINES lines on each side without
+    crossing any of them (a table of a few rows is read row by row instead)."""
+    candidates = sorted({(a + b) / 2 for line in lines for a, b in _gaps(line)})
+    for x in candidates:
+        left = right = 0
+        crossing = False
+        for line in lines:
+            inside = [g for g in line.glyphs if g.text.strip() and g.x0 < x < g.x1]
+            if inside:
+                crossing = True
+                break
+            left += any(g.x1 <= x for g in line.glyphs)
+            right += any(g.x0 >= x for g in line.glyphs)
+        if not crossing and left >= MIN_COLUMN_LINES and right >= MIN_COLUMN_LINES:
+            return x
+    return None
+
+
+def _crosses(line: Line, x: float) -> bool:
+    return any(g.x0 < x < g.x1 for g in line.glyphs if g.text.strip())
+
+
+def split_columns(lines: list[Line], *, rtl_page: bool) -> list[Line]:
+    """Lines in reading order: bands of lines that a gutter splits are read one column
+    after the other (the right one first on an Arabic page); lines that cross the
+    gutter (titles, headers, footers) stay where they are."""
+    x = find_gutter([line for line in lines if not _wide(line, lines)])
+    if x is None:
+        return lines
+    out: list[Line] = []
+    band: list[Line] = []
+    for line in [*lines, None]:
+        if line is not None and not _crosses(line, x):
+            band.append(line)
+            continue
+        left = [Line([g for g in b.glyphs if g.x1 <= x]) for b in band]
+        right = [Line([g for g in b.glyphs if g.x0 >= x]) for b in band]
+        first, second = (right, left) if rtl_page else (left, right)
+        out.extend(b for b in [*first, *second] if b.glyphs)
+        band = []
+        if line is not None:
+            out.append(line)
+    return out
+
+
+def _wide(line: Line, lines: list[Line]) -> bool:
+    """A line spanning most of the text block with no gutter gap (a title, a footer)."""
+    return not _gaps(line) and line.x1 - line.x0 > 0.8 * (
+        max(x.x1 for x in lines) - min(x.x0 for x in lines)
+    )
+
+
+def units_of(line: Line) -> list[str]:
+    """The line's glyph texts left to right, with spaces where the gaps are. Combining
+    marks stay with their letter; a glyph that repeats text already on the line as a
+    whole word (a cluster-mapping fault of some PDF writers) is dropped."""
+    units: list[str] = []
+    seen = ""
+    right: float | None = None
+    for g in sorted(line.glyphs, key=lambda g: g.x0):
+        text = g.text
+        if not text or "(cid:" in text:
+            continue
+        if len(text) > 2 and text.strip() and text.strip() in seen:
+            continue
+        gap = right is not None and g.x0 - right > SPACE_GAP * g.size
+        if gap and units and units[-1] != " " and not text.isspace():
+            units.append(" ")
+        if units and unicodedata.combining(text[0]) and not text.isspace():
+            units[-1] += text
+        elif text.isspace():
+            if units and units[-1] != " ":
+                units.append(" ")
+        else:
+            units.append(text)
+        seen += text
+        right = g.x1 if right is None else max(right, g.x1)
+    return units
+
+
+def line_text(line: Line, *, hint_rtl: bool) -> str:
+    """One line in logical order, presentation forms folded by NFKC."""
+    units = units_of(line)
+    rtl = base_is_rtl(units, hint_rtl=hint_rtl)
+    text = "".join(to_logical(units, rtl=rtl))
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def rtl_share(glyphs: list[Glyph]) -> float:
+    """The share of right-to-left letters among the letters of `glyphs`."""
+    r = sum(unit_class(g.text) == "R" for g in glyphs)
+    ltr = sum(unit_class(g.text) == "L" for g in glyphs)
+    return r / (r + ltr) if r + ltr else 0.0
+
+
+def align_hint(line: Line, left: float, right: float, rtl_page: bool) -> bool:
+    """For a mixed-direction line: RTL when it hugs the right edge of the text block
+    more than the left one; the page's majority direction when both or neither."""
+    to_left = line.x0 - left
+    to_right = right - line.x1
+    tolerance = line.size
+    if abs(to_left - to_right) <= tolerance:
+        return rtl_page
+    return to_right < to_left
+
+
+def page_lines(glyphs: list[Glyph]) -> list[str]:
+    """The text lines of one page, in reading order."""
+    glyphs = [g for g in glyphs if g.text]
+    if not glyphs:
+        return []
+    rtl_page = rtl_share(glyphs) > 0.5
+    lines = split_columns(group_lines(glyphs), rtl_page=rtl_page)
+    left = min(line.x0 for line in lines)
+    right = max(line.x1 for line in lines)
+    out = []
+    for line in lines:
+        text = line_text(line, hint_rtl=align_hint(line, left, right, rtl_page))
+        if text:
+            out.append(text)
+    return out

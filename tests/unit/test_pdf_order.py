@@ -1,0 +1,107 @@
+"""Arabic PDF text in reading order: the real fixture PDFs word by word, and the
+visual-to-logical reordering of single lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.ingest.bidi_order import to_logical
+from bot.ingest.overlap import bigram_f1, words
+from bot.ingest.pdf import BadPdf, ScannedPdf, drop_running_lines, pdf_to_text
+
+REAL = Path(__file__).parents[1] / "fixtures" / "real" / "pdfs"
+PDFS = sorted(p.stem for p in REAL.glob("*.pdf"))
+
+
+@pytest.mark.parametrize("name", PDFS)
+def test_real_pdf_reads_in_order(name: str) -> None:
+    got = pdf_to_text((REAL / f"{name}.pdf").read_bytes())
+    expected = (REAL / f"{name}.expected.txt").read_text(encoding="utf-8")
+    assert words(got) == words(expected)
+    assert bigram_f1(got, expected) == 1.0
+
+
+def test_presentation_forms_and_ligatures_are_plain_letters() -> None:
+    got = pdf_to_text((REAL / "pdfjs-ArabicCIDTrueType.pdf").read_bytes())
+    assert not any(0xFB50 <= ord(ch) <= 0xFEFF for ch in got)
+    assert "الخطوط" in got
+
+
+def test_arabic_indic_numbers_keep_their_digit_order() -> None:
+    got = pdf_to_text((REAL / "pdfbox-BidiSample.pdf").read_bytes())
+    assert "١٤-إبريل-١٤٣٤" in got
+    assert "١٤٣٤" in got and "٤٣٤١" not in got
+
+
+def test_bigram_f1_punishes_wrong_order() -> None:
+    assert bigram_f1("انواع الخطوط العربية", "العربية الخطوط انواع") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("visual", "rtl", "logical"),
+    [
+        ("ةيبرعلا", True, "العربية"),
+        ("2020 ماع يف", True, "في عام 2020"),
+        ("١/١٢/٢٠٢٠ خيراتب", True, "بتاريخ ١/١٢/٢٠٢٠"),
+        ("CNN ـل لاق", True, "قال لـ CNN"),
+        ("%50 ةبسنب", True, "بنسبة 50%"),
+        ("(ريرقتلا) ركذ", True, "ذكر (التقرير)"),
+        ("A line with ةيبرعلا word", False, "A line with العربية word"),
+        ("in 2020 ةنس", False, "in 2020 سنة"),
+    ],
+)
+def test_visual_line_to_logical(visual: str, rtl: bool, logical: str) -> None:
+    assert "".join(to_logical(list(visual), rtl=rtl)) == logical
+
+
+def test_running_heads_and_page_numbers_are_dropped() -> None:
+    pages = [
+        ["التقرير السنوي 2025", "الهيئة العامة", body, "سري", f"صفحة {i} من 3"]
+        for i, body in enumerate(BODIES, 1)
+    ]
+    assert drop_running_lines(pages) == [[body] for body in BODIES]
+
+
+BODIES = ["قال الوزير إن الخطة تبدأ غدا", "وأضاف أن الميزانية زادت", "وختم بالشكر"]
+
+
+def test_a_single_page_keeps_its_edges() -> None:
+    assert drop_running_lines([["العنوان", "النص", "1"]]) == [["العنوان", "النص", "1"]]
+
+
+def test_damaged_pdf_is_refused_clearly() -> None:
+    with pytest.raises(BadPdf):
+        pdf_to_text(b"%PDF-1.4\nthis is not a pdf")
+
+
+def test_pdf_without_text_layer_is_a_scan(blank_pdf: bytes) -> None:
+    with pytest.raises(ScannedPdf):
+        pdf_to_text(blank_pdf)
+
+
+@pytest.fixture
+def blank_pdf() -> bytes:
+    """A one-page PDF whose page only paints a rectangle (what a scan looks like to a
+    text extractor: no glyphs)."""
+    content = b"0 0 0 rg 10 10 100 100 re f"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
