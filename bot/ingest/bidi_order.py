@@ -50,14 +50,12 @@ def _european(text: str) -> bool:
 
 
 def base_is_rtl(units: Sequence[str], *, hint_rtl: bool) -> bool:
-    """The line's base direction: RTL when it has only right-to-left letters, LTR when
-    only left-to-right ones; for a mixed line `hint_rtl` (alignment or the page's
-    majority) decides."""
+    """The line's base direction: RTL when it has only right-to-left letters; else
+    `hint_rtl` (the line's alignment, or the page's majority) decides, since a line of
+    Latin letters may end a right-to-left paragraph ("(IMF).")."""
     classes = {unit_class(u) for u in units}
     if "R" in classes and "L" not in classes:
         return True
-    if "L" in classes and "R" not in classes:
-        return False
     return hint_rtl
 
 
@@ -122,18 +120,38 @@ def _resolve_numbers(units: Sequence[str], classes: list[Cls]) -> list[Cls]:
     return out
 
 
+def classes_of(units: Sequence[str]) -> list[Cls]:
+    """Each unit's class, `units` being in logical order. A sign written against a
+    European number ("%", "$", "°") is part of it (rule W5 of the bidi algorithm),
+    except after an Arabic letter, where the number is an Arabic number (rule W2) and
+    the sign a neutral."""
+    classes = [unit_class(u) for u in units]
+    european = [False] * len(units)
+    strong: Cls = "W"
+    for k, u in enumerate(units):
+        if classes[k] in ("R", "L"):
+            strong = classes[k]
+        elif classes[k] == "N":
+            european[k] = strong != "R" and _european(u)
+    for k, u in enumerate(units):
+        sign = classes[k] == "W" and u and all(unicodedata.bidirectional(c) == "ET" for c in u)
+        if sign and any(european[j] for j in (k - 1, k + 1) if 0 <= j < len(units)):
+            classes[k] = "N"
+    return classes
+
+
 def to_logical(units: Sequence[str], *, rtl: bool) -> list[str]:
     """Reorder one line's units from visual (left to right) to logical order."""
     out = list(units)
     if rtl:
         out.reverse()
-        classes = [unit_class(u) for u in out]
+        classes = classes_of(out)
         _reverse_spans(out, _runs(out, classes, "LN", "LN"))
         return _fix_mirrors(out)
-    classes = _resolve_numbers(out, [unit_class(u) for u in out])
+    classes = _resolve_numbers(out, classes_of(out))
     for span in _runs(out, classes, "RN", "R"):
         piece = out[span.start : span.stop][::-1]
-        piece_classes = [unit_class(u) for u in piece]
+        piece_classes = classes_of(piece)
         _reverse_spans(piece, _number_runs(piece, piece_classes))
         out[span.start : span.stop] = _fix_mirrors(piece)
     return out

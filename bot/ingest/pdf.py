@@ -18,7 +18,7 @@ import re
 from collections import Counter
 
 from bot.errors import BadInput
-from bot.ingest.pdf_layout import Glyph, page_lines
+from bot.ingest.pdf_layout import Glyph, Line, group_lines, line_text, page_lines, page_rtl
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,13 @@ _DIGITS = re.compile(r"[0-9٠-٩۰-۹]+")
 class ScannedPdf(BadInput):
     """The PDF has no text layer (a scanned image)."""
 
-    key = "error.pdf_scanned"
+    key = "document.scanned"
 
 
 class BadPdf(BadInput):
     """The PDF cannot be read (damaged, or protected by a password)."""
 
-    key = "error.pdf_unreadable"
+    key = "document.unreadable"
 
 
 def _glyphs(layout: object, height: float) -> list[Glyph]:
@@ -89,35 +89,48 @@ def _key(line: str) -> str:
     return _DIGITS.sub("#", " ".join(line.split()))
 
 
-def _strip_edge(pages: list[list[str]], at: int, need: int) -> bool:
-    """Drop the line at index `at` (0: first, -1: last) of every page where it is a
-    page number or repeats (digits aside) on at least `need` pages; True if any went."""
-    keys = Counter(_key(lines[at]) for lines in pages if lines)
-    dropped = False
-    for lines in pages:
-        if lines and (keys[_key(lines[at])] >= need or _PAGE_NUMBER.match(lines[at])):
-            del lines[at]
-            dropped = True
-    return dropped
+def running_lines(pages: list[list[str]]) -> list[set[int]]:
+    """For each page, the indices of its running lines: page numbers, and lines that
+    repeat (digits aside) at the top or the bottom of most pages, up to EDGE_LINES at
+    each end. A single-page document has none."""
+    drop: list[set[int]] = [set() for _ in pages]
+    if len(pages) < 2:
+        return drop
+    need = max(2, (len(pages) + 1) // 2)
+    for from_end in (False, True):
+        for _depth in range(EDGE_LINES):
+            picked = []
+            for lines, gone in zip(pages, drop, strict=True):
+                order = [i for i in range(len(lines)) if i not in gone]
+                order = order[::-1] if from_end else order
+                picked.append(order[0] if order else None)
+            keys = Counter(_key(p[i]) for p, i in zip(pages, picked, strict=True) if i is not None)
+            found = False
+            for lines, gone, i in zip(pages, drop, picked, strict=True):
+                if i is not None and (keys[_key(lines[i])] >= need or _PAGE_NUMBER.match(lines[i])):
+                    gone.add(i)
+                    found = True
+            if not found:
+                break
+    return drop
 
 
 def drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
-    """Remove page numbers and lines repeated at the top or bottom of most pages (up to
-    EDGE_LINES at each end, a single-page document is left alone)."""
-    if len(pages) < 2:
-        return pages
-    out = [list(lines) for lines in pages]
-    need = max(2, (len(pages) + 1) // 2)
-    for at in (0, -1):
-        for _ in range(EDGE_LINES):
-            if not _strip_edge(out, at, need):
-                break
-    return out
+    """`pages` without their running lines (see running_lines)."""
+    drop = running_lines(pages)
+    return [[x for i, x in enumerate(p) if i not in d] for p, d in zip(pages, drop, strict=True)]
 
 
 def pdf_pages(data: bytes) -> list[list[str]]:
-    """The lines of each page in reading order, running heads removed."""
-    return drop_running_lines([page_lines(glyphs) for glyphs in read_glyphs(data)])
+    """The lines of each page in reading order, running heads removed first (by the
+    page's full-width lines, before columns are split)."""
+    pages: list[list[Line]] = [group_lines(glyphs) for glyphs in read_glyphs(data)]
+    texts = [[line_text(x, hint_rtl=page_rtl(lines)) for x in lines] for lines in pages]
+    drop = running_lines(texts)
+    return [
+        page_lines([x for i, x in enumerate(lines) if i not in gone])
+        for lines, gone in zip(pages, drop, strict=True)
+    ]
 
 
 def pdf_to_text(data: bytes) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from bot.ingest.bidi_order import base_is_rtl, to_logical, unit_class
 
-MIN_COLUMN_LINES = 8  # a gutter must run down this many lines on both sides to be one
+MIN_COLUMN_LINES = 3  # a gutter must run down this many lines on both sides to be one
+MIN_COLUMN_CHARS = 20  # ... and the lines on each side hold this many characters on average
 SPACE_GAP = 0.18  # a gap wider than this many font sizes is a word space
 COLUMN_GAP = 1.2  # ... and wider than this many is a possible column gutter
 
@@ -83,57 +84,64 @@ def _gaps(line: Line) -> list[tuple[float, float]]:
     return out
 
 
+def _side_ok(lines: list[Line]) -> bool:
+    """A column: enough lines, and prose-long ones (a table's cells are short)."""
+    chars = sum(len(g.text) for line in lines for g in line.glyphs)
+    return len(lines) >= MIN_COLUMN_LINES and chars / len(lines) >= MIN_COLUMN_CHARS
+
+
+def _in_gap(line: Line, x: float) -> bool:
+    """True when `x` lies in one of the line's wide gaps, or all its text is on one side."""
+    texts = [g for g in line.glyphs if g.text.strip()]
+    if all(g.x1 <= x for g in texts) or all(g.x0 >= x for g in texts):
+        return True
+    return any(a <= x <= b for a, b in _gaps(line))
+
+
 def find_gutter(lines: list[Line]) -> float | None:
-    """An x position that splits at least MIN_COLUMN_LINES lines on each side without
-    crossing any of them (a table of a few rows is read row by row instead)."""
-    candidates = sorted({(a + b) / 2 for line in lines for a, b in _gaps(line)})
+    """An x position that splits enough prose lines on each side (MIN_COLUMN_LINES,
+    MIN_COLUMN_CHARS a line on average) without crossing the lines between; a table of
+    short cells is read row by row instead."""
+    candidates = sorted({round((a + b) / 2) for line in lines for a, b in _gaps(line)})
     for x in candidates:
-        left = right = 0
-        crossing = False
-        for line in lines:
-            inside = [g for g in line.glyphs if g.text.strip() and g.x0 < x < g.x1]
-            if inside:
-                crossing = True
-                break
-            left += any(g.x1 <= x for g in line.glyphs)
-            right += any(g.x0 >= x for g in line.glyphs)
-        if not crossing and left >= MIN_COLUMN_LINES and right >= MIN_COLUMN_LINES:
+        band = [line for line in lines if _in_gap(line, x)]
+        left = [Line([g for g in b.glyphs if g.x1 <= x]) for b in band]
+        right = [Line([g for g in b.glyphs if g.x0 >= x]) for b in band]
+        left = [b for b in left if b.glyphs]
+        right = [b for b in right if b.glyphs]
+        if left and right and _side_ok(left) and _side_ok(right):
             return x
     return None
 
 
-def _crosses(line: Line, x: float) -> bool:
-    return any(g.x0 < x < g.x1 for g in line.glyphs if g.text.strip())
+Block = list[Line]
 
 
-def split_columns(lines: list[Line], *, rtl_page: bool) -> list[Line]:
-    """Lines in reading order: bands of lines that a gutter splits are read one column
-    after the other (the right one first on an Arabic page); lines that cross the
-    gutter (titles, headers, footers) stay where they are."""
-    x = find_gutter([line for line in lines if not _wide(line, lines)])
+def split_columns(lines: list[Line], *, rtl_page: bool) -> list[Block]:
+    """Blocks of lines in reading order: bands of lines that a gutter splits are read
+    one column after the other (the right one first on an Arabic page), each column a
+    block; lines that cross the gutter (titles, headers, footers) are blocks of one."""
+    x = find_gutter(lines)
     if x is None:
-        return lines
-    out: list[Line] = []
+        return [lines]
+    out: list[Block] = []
     band: list[Line] = []
     for line in [*lines, None]:
-        if line is not None and not _crosses(line, x):
+        if line is not None and _in_gap(line, x):
             band.append(line)
             continue
         left = [Line([g for g in b.glyphs if g.x1 <= x]) for b in band]
         right = [Line([g for g in b.glyphs if g.x0 >= x]) for b in band]
         first, second = (right, left) if rtl_page else (left, right)
-        out.extend(b for b in [*first, *second] if b.glyphs)
+        out.extend(
+            block
+            for block in ([b for b in first if b.glyphs], [b for b in second if b.glyphs])
+            if block
+        )
         band = []
         if line is not None:
-            out.append(line)
+            out.append([line])
     return out
-
-
-def _wide(line: Line, lines: list[Line]) -> bool:
-    """A line spanning most of the text block with no gutter gap (a title, a footer)."""
-    return not _gaps(line) and line.x1 - line.x0 > 0.8 * (
-        max(x.x1 for x in lines) - min(x.x0 for x in lines)
-    )
 
 
 def units_of(line: Line) -> list[str]:
@@ -190,18 +198,26 @@ def align_hint(line: Line, left: float, right: float, rtl_page: bool) -> bool:
     return to_right < to_left
 
 
-def page_lines(glyphs: list[Glyph]) -> list[str]:
-    """The text lines of one page, in reading order."""
-    glyphs = [g for g in glyphs if g.text]
-    if not glyphs:
+def page_rtl(lines: list[Line]) -> bool:
+    """True when most letters on the page are right-to-left ones."""
+    return rtl_share([g for line in lines for g in line.glyphs]) > 0.5
+
+
+def page_lines(lines: list[Line]) -> list[str]:
+    """The text of a page's lines (from `group_lines`), in reading order."""
+    if not lines:
         return []
-    rtl_page = rtl_share(glyphs) > 0.5
-    lines = split_columns(group_lines(glyphs), rtl_page=rtl_page)
-    left = min(line.x0 for line in lines)
-    right = max(line.x1 for line in lines)
+    rtl_page = page_rtl(lines)
+    page_left = min(line.x0 for line in lines)
+    page_right = max(line.x1 for line in lines)
     out = []
-    for line in lines:
-        text = line_text(line, hint_rtl=align_hint(line, left, right, rtl_page))
-        if text:
-            out.append(text)
+    for block in split_columns(lines, rtl_page=rtl_page):
+        if len(block) > 1:
+            left, right = min(b.x0 for b in block), max(b.x1 for b in block)
+        else:
+            left, right = page_left, page_right
+        for line in block:
+            text = line_text(line, hint_rtl=align_hint(line, left, right, rtl_page))
+            if text:
+                out.append(text)
     return out
