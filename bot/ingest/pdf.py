@@ -18,7 +18,16 @@ import re
 from collections import Counter
 
 from bot.errors import BadInput
-from bot.ingest.pdf_layout import Glyph, Line, group_lines, line_text, page_lines, page_rtl
+from bot.ingest.pdf_layout import (
+    SENTENCE_END,
+    SOFT_BREAK,
+    Glyph,
+    Line,
+    group_lines,
+    line_text,
+    page_lines,
+    page_rtl,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +142,24 @@ def pdf_pages(data: bytes) -> list[list[str]]:
     ]
 
 
+def paragraphs(pages: list[list[str]]) -> list[str]:
+    """Lines joined into paragraphs (an empty line starts a new one; a page break
+    does not, so a paragraph running onto the next page stays whole)."""
+    out: list[list[str]] = [[]]
+    for lines in pages:
+        for line in lines:
+            ended = bool(out[-1]) and out[-1][-1].endswith(SENTENCE_END)
+            if (not line or (line == SOFT_BREAK and ended)) and out[-1]:
+                out.append([])
+            elif line.strip():
+                out[-1].append(line)
+    return [" ".join(p) for p in out if p]
+
+
 def pdf_to_text(data: bytes) -> str:
-    """The PDF's text in reading order, one line per text line, pages separated by a
-    blank line. Raises BadPdf (unreadable) or ScannedPdf (no text layer)."""
-    pages = pdf_pages(data)
-    if not any(pages):
+    """The PDF's text in reading order, one paragraph per line, paragraphs separated
+    by a blank line. Raises BadPdf (unreadable) or ScannedPdf (no text layer)."""
+    found = paragraphs(pdf_pages(data))
+    if not found:
         raise ScannedPdf("the PDF has no text layer")
-    return "\n\n".join("\n".join(lines) for lines in pages if lines)
+    return "\n\n".join(found)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from bot.ingest.bidi_order import base_is_rtl, to_logical, unit_class
 
@@ -203,21 +204,56 @@ def page_rtl(lines: list[Line]) -> bool:
     return rtl_share([g for line in lines for g in line.glyphs]) > 0.5
 
 
+SENTENCE_END = (".", "!", "?", "؟", ":", "۔")
+
+
+def paragraph_starts(block: Block) -> set[int]:
+    """Indices of the lines of `block` that start a paragraph: after a vertical gap
+    clearly wider than the block's usual one, or after a short line that ends a
+    sentence."""
+    if len(block) < 2:
+        return set()
+    gaps = [b.top - a.bottom for a, b in pairwise(block)]
+    usual = sorted(gaps)[len(gaps) // 2]
+    width = max(x.x1 for x in block) - min(x.x0 for x in block)
+    starts: set[int] = set()
+    for i, gap in enumerate(gaps, 1):
+        prev = block[i - 1]
+        ends = "".join(g.text for g in prev.glyphs).strip()
+        short = prev.x1 - prev.x0 < 0.8 * width
+        if gap > usual + 0.5 * prev.size or (short and ends.endswith(SENTENCE_END)):
+            starts.add(i)
+    return starts
+
+
+SOFT_BREAK = "\n"  # a new column or page: a new paragraph only after a sentence's end
+
+
 def page_lines(lines: list[Line]) -> list[str]:
-    """The text of a page's lines (from `group_lines`), in reading order."""
+    """The text of a page's lines (from `group_lines`) in reading order, with an empty
+    string before each paragraph and SOFT_BREAK before each column or page."""
     if not lines:
         return []
     rtl_page = page_rtl(lines)
     page_left = min(line.x0 for line in lines)
     page_right = max(line.x1 for line in lines)
-    out = []
+    out = [SOFT_BREAK]
+    single = False
     for block in split_columns(lines, rtl_page=rtl_page):
+        if single or len(block) == 1:
+            out.append("")  # a title or a full-width line stands alone
+        elif out[-1] != SOFT_BREAK:
+            out.append(SOFT_BREAK)
+        single = len(block) == 1
         if len(block) > 1:
             left, right = min(b.x0 for b in block), max(b.x1 for b in block)
         else:
             left, right = page_left, page_right
-        for line in block:
+        starts = paragraph_starts(block)
+        for i, line in enumerate(block):
             text = line_text(line, hint_rtl=align_hint(line, left, right, rtl_page))
+            if i in starts:
+                out.append("")
             if text:
                 out.append(text)
     return out
