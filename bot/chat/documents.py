@@ -63,8 +63,15 @@ async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     check_size(doc.size)
     document_kind(doc.name, doc.mime_type)  # refuse an unsupported type before downloading
     lang, length = instruction(msg.text)
-    await out.typing()
-    await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
-    data = await _download(doc)
-    article = await asyncio.to_thread(document_article, data, doc.name, doc.mime_type)
+    # the rate limit is checked before the download and the reading (CPU work), then
+    # handed back: digest_article takes the request's unit as for any article
+    limits = conv.services.limits
+    ticket = await limits.reserve(msg.user_id)
+    try:
+        await out.typing()
+        await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
+        data = await _download(doc)
+        article = await asyncio.to_thread(document_article, data, doc.name, doc.mime_type)
+    finally:
+        await limits.cancel(ticket)
     await digest_article(conv, msg, out, article, lang=lang, length=length)

@@ -32,6 +32,7 @@ from bot.ingest.pdf_layout import (
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 200
+MAX_GLYPHS = 1_000_000  # about 250 dense pages; the rest of a bigger file is not read
 EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be running heads
 
 _PAGE_NUMBER = re.compile(
@@ -88,6 +89,8 @@ def read_glyphs(data: bytes) -> list[list[Glyph]]:
             layout = device.get_result()
             assert isinstance(layout, LTPage)
             pages.append(_glyphs(layout, layout.height))
+            if sum(len(p) for p in pages) > MAX_GLYPHS:
+                break
     except Exception as exc:  # pdfminer raises many kinds for damaged/encrypted files
         log.info("unreadable PDF: %s", type(exc).__name__)
         raise BadPdf(f"unreadable PDF ({type(exc).__name__})") from exc

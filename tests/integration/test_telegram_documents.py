@@ -9,14 +9,17 @@ import re
 import zipfile
 from pathlib import Path
 
+from bot.config import Settings
 from bot.ingest.overlap import bigram_f1, words
-from tests.fakes.botapi import Sent
+from bot.store.redis import Store
+from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pdfs import blank_pdf_bytes
-from tests.integration.telegram_harness import Bot, article_page
+from tests.integration.telegram_harness import Bot, article_page, running_bot
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 REPORT = FIXTURES / "pdfs" / "report-ar-two-column.pdf"
+SHAPED = FIXTURES / "pdfs" / "report-ar-shaped.pdf"
 NUMBER = re.compile(r"^\[\d+\]\s*")  # the prompt numbers each sentence: "[3] ..."
 EXPECTED = REPORT.with_suffix(".expected.txt").read_text(encoding="utf-8")
 
@@ -127,3 +130,15 @@ async def test_scanned_pdf_gets_a_clear_message(bot: Bot) -> None:
     bot.fake.document(44, blank_pdf_bytes(), "scan.pdf", language_code="en")
     reply = await bot.reply(44, contains="scanned")
     assert "scanned image" in reply.plain
+
+
+async def test_an_upload_over_the_rate_is_refused_before_downloading(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
+) -> None:
+    async with running_bot(settings, store, botapi, fake_llm, summary_rate_per_minute=1) as bot:
+        bot.fake.document(45, REPORT.read_bytes(), "a.pdf")
+        await digest_in(bot, 45)
+        bot.fake.document(45, SHAPED.read_bytes(), "b.pdf")
+        reply = await bot.reply(45, contains="too fast")
+        assert reply.plain
+        assert bot.fake.downloads == ["documents/file_1"]  # the second was never fetched
