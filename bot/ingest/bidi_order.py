@@ -59,15 +59,30 @@ def base_is_rtl(units: Sequence[str], *, hint_rtl: bool) -> bool:
     return hint_rtl
 
 
-def _joinable_numbers(units: Sequence[str], i: int, j: int) -> bool:
+def _joinable_numbers(units: Sequence[str], i: int, j: int, en: Sequence[bool]) -> bool:
     """True when the neutral units between number units i and j (exclusive) hold one
-    separator that keeps them a single number."""
+    separator that keeps them a single number ("-" only between European numbers that
+    do not follow an Arabic letter: after one, "2020-2023" shows as two numbers)."""
     between = "".join(units[i + 1 : j])
     if len(between) != 1:
         return False
     if between in _JOIN_ANY:
         return True
-    return between in _JOIN_EN and _european(units[i]) and _european(units[j])
+    return between in _JOIN_EN and en[i] and en[j]
+
+
+def european_flags(units: Sequence[str], classes: Sequence[Cls]) -> list[bool]:
+    """For units in logical order: True for European digits that stay European numbers,
+    i.e. do not follow an Arabic letter (rule W2 of the bidi algorithm makes those
+    Arabic numbers)."""
+    flags = [False] * len(units)
+    strong: Cls = "W"
+    for k, u in enumerate(units):
+        if classes[k] in ("R", "L"):
+            strong = classes[k]
+        elif classes[k] == "N":
+            flags[k] = strong != "R" and _european(u)
+    return flags
 
 
 def _runs(units: Sequence[str], classes: Sequence[Cls], members: str, anchor: str) -> list[range]:
@@ -77,6 +92,7 @@ def _runs(units: Sequence[str], classes: Sequence[Cls], members: str, anchor: st
     spans: list[range] = []
     start: int | None = None
     last: int | None = None
+    en = european_flags(units, [unit_class(u) for u in units])
     for k, cls in enumerate(classes):
         if cls == "W":
             continue
@@ -89,7 +105,12 @@ def _runs(units: Sequence[str], classes: Sequence[Cls], members: str, anchor: st
             start = last = k
             continue
         gap = k > last + 1
-        if gap and classes[last] == "N" and cls == "N" and not _joinable_numbers(units, last, k):
+        if (
+            gap
+            and classes[last] == "N"
+            and cls == "N"
+            and not _joinable_numbers(units, last, k, en)
+        ):
             spans.append(range(start, last + 1))
             start = k
         last = k
@@ -126,13 +147,7 @@ def classes_of(units: Sequence[str]) -> list[Cls]:
     except after an Arabic letter, where the number is an Arabic number (rule W2) and
     the sign a neutral."""
     classes = [unit_class(u) for u in units]
-    european = [False] * len(units)
-    strong: Cls = "W"
-    for k, u in enumerate(units):
-        if classes[k] in ("R", "L"):
-            strong = classes[k]
-        elif classes[k] == "N":
-            european[k] = strong != "R" and _european(u)
+    european = european_flags(units, classes)
     for k, u in enumerate(units):
         sign = classes[k] == "W" and u and all(unicodedata.bidirectional(c) == "ET" for c in u)
         if sign and any(european[j] for j in (k - 1, k + 1) if 0 <= j < len(units)):

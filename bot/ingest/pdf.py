@@ -55,6 +55,7 @@ class BadPdf(BadInput):
 
 
 def _glyphs(layout: object, height: float) -> list[Glyph]:
+    """The page's glyphs in content-stream order (top-left origin)."""
     from pdfminer.layout import LTChar, LTContainer
 
     out: list[Glyph] = []
@@ -64,11 +65,10 @@ def _glyphs(layout: object, height: float) -> list[Glyph]:
         if isinstance(item, LTChar):
             text = item.get_text()
             if text:
-                out.append(
-                    Glyph(text, item.x0, item.x1, height - item.y1, height - item.y0, item.size)
-                )
+                top, bottom = height - item.y1, height - item.y0
+                out.append(Glyph(text, item.x0, item.x1, top, bottom, item.size, len(out)))
         elif isinstance(item, LTContainer):
-            stack.extend(item)
+            stack.extend(reversed(list(item)))
     return out
 
 

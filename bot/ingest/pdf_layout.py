@@ -9,6 +9,7 @@ and ligatures (U+FB50-U+FEFF) to plain letters.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -29,6 +30,7 @@ class Glyph:
     top: float
     bottom: float
     size: float
+    seq: int = 0  # position in the page's content stream
 
 
 @dataclass
@@ -145,6 +147,45 @@ def split_columns(lines: list[Line], *, rtl_page: bool) -> list[Block]:
     return out
 
 
+def _is_mark(text: str) -> bool:
+    return bool(text) and all(unicodedata.combining(c) for c in text)
+
+
+def _mark_base(stream: list[Glyph], k: int) -> int | None:
+    """The index in `stream` of the letter that the mark at `k` sits on. Writers emit
+    a mark next to its letter: before it when they write right-to-left text in visual
+    order, after it when in logical order; either way the letter is the neighbour on
+    the right. Marks on left-to-right letters attach to the previous letter."""
+    before = next((i for i in range(k - 1, -1, -1) if _is_base(stream[i])), None)
+    after = next((i for i in range(k + 1, len(stream)) if _is_base(stream[i])), None)
+    if before is None or after is None:
+        return before if after is None else after
+    if unit_class(stream[before].text) != "R" and unit_class(stream[after].text) != "R":
+        return before
+    return after if stream[after].x0 > stream[before].x0 else before
+
+
+def _is_base(g: Glyph) -> bool:
+    return not _is_mark(g.text) and not g.text.isspace()
+
+
+def _with_marks(glyphs: list[Glyph]) -> list[Glyph]:
+    """Glyphs left to right, each combining mark (tashkeel) joined to its letter."""
+    stream = sorted(glyphs, key=lambda g: g.seq)
+    texts = [g.text for g in stream]
+    for k, g in enumerate(stream):
+        if _is_mark(g.text):
+            base = _mark_base(stream, k)
+            if base is not None:
+                texts[base] += g.text
+    out = [
+        Glyph(t, g.x0, g.x1, g.top, g.bottom, g.size, g.seq)
+        for t, g in zip(texts, stream, strict=True)
+        if not _is_mark(g.text)
+    ]
+    return sorted(out, key=lambda g: g.x0)
+
+
 def units_of(line: Line) -> list[str]:
     """The line's glyph texts left to right, with spaces where the gaps are. Combining
     marks stay with their letter; a glyph that repeats text already on the line as a
@@ -152,18 +193,15 @@ def units_of(line: Line) -> list[str]:
     units: list[str] = []
     seen = ""
     right: float | None = None
-    for g in sorted(line.glyphs, key=lambda g: g.x0):
+    glyphs = [g for g in line.glyphs if g.text and "(cid:" not in g.text]
+    for g in _with_marks(glyphs):
         text = g.text
-        if not text or "(cid:" in text:
-            continue
         if len(text) > 2 and text.strip() and text.strip() in seen:
             continue
         gap = right is not None and g.x0 - right > SPACE_GAP * g.size
         if gap and units and units[-1] != " " and not text.isspace():
             units.append(" ")
-        if units and unicodedata.combining(text[0]) and not text.isspace():
-            units[-1] += text
-        elif text.isspace():
+        if text.isspace():
             if units and units[-1] != " ":
                 units.append(" ")
         else:
@@ -229,6 +267,26 @@ def paragraph_starts(block: Block) -> set[int]:
 SOFT_BREAK = "\n"  # a new column or page: a new paragraph only after a sentence's end
 
 
+def _direction_hints(
+    block: Block, starts: set[int], bounds: tuple[float, float], rtl_page: bool
+) -> list[bool]:
+    """Each line's direction hint. A paragraph has one base direction: in a paragraph
+    of several lines, that of most of its letters (so a last line that a writer
+    left-aligned, or one ending in a Latin word, keeps the paragraph's direction); a
+    line alone, or a table row, goes by its alignment."""
+    edges = sorted({0, *starts, len(block)})
+    hints: list[bool] = []
+    for a, b in itertools.pairwise(edges):
+        para = block[a:b]
+        share = rtl_share([g for line in para for g in line.glyphs])
+        for line in para:
+            if len(para) > 1 and not _gaps(line):
+                hints.append(share > 0.5)
+            else:  # a line alone, or a table row (cells apart): its alignment
+                hints.append(align_hint(line, bounds[0], bounds[1], rtl_page))
+    return hints
+
+
 def page_lines(lines: list[Line]) -> list[str]:
     """The text of a page's lines (from `group_lines`) in reading order, with an empty
     string before each paragraph and SOFT_BREAK before each column or page."""
@@ -250,8 +308,9 @@ def page_lines(lines: list[Line]) -> list[str]:
         else:
             left, right = page_left, page_right
         starts = paragraph_starts(block)
+        hints = _direction_hints(block, starts, (left, right), rtl_page)
         for i, line in enumerate(block):
-            text = line_text(line, hint_rtl=align_hint(line, left, right, rtl_page))
+            text = line_text(line, hint_rtl=hints[i])
             if i in starts:
                 out.append("")
             if text:

@@ -48,6 +48,13 @@ def test_arabic_indic_numbers_keep_their_digit_order() -> None:
     assert "١٤٣٤" in got and "٤٣٤١" not in got
 
 
+def test_tashkeel_stays_on_its_letter_and_numbers_keep_their_form() -> None:
+    got = pdf_to_text((OURS / "report-ar-justified-tashkeel.pdf").read_bytes())
+    for exact in ("قالَ المتحدثُ الرسميُّ إنّ الاجتماعَ سيُعقد", "٣٫٥٪", "2020-2023", "«لن نقبل"):
+        assert exact in got
+    assert got.endswith("خلال العام نفسه.")
+
+
 def test_bigram_f1_punishes_wrong_order() -> None:
     assert bigram_f1("انواع الخطوط العربية", "العربية الخطوط انواع") == 0.0
 
@@ -63,6 +70,8 @@ def test_bigram_f1_punishes_wrong_order() -> None:
         ("(ريرقتلا) ركذ", True, "ذكر (التقرير)"),
         ("A line with ةيبرعلا word", False, "A line with العربية word"),
         ("in 2020 ةنس", False, "in 2020 سنة"),
+        ("2023-2020 نم", True, "من 2020-2023"),  # after an Arabic letter: two numbers
+        ("ةنس 2020-2023", True, "2020-2023 سنة"),  # at the start: one European number
     ],
 )
 def test_visual_line_to_logical(visual: str, rtl: bool, logical: str) -> None:
