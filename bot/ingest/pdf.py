@@ -30,6 +30,8 @@ from bot.ingest.pdf_layout import (
 )
 
 log = logging.getLogger(__name__)
+# pdfminer warns for every odd font of a user's file; those are not our problems to log
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 MAX_PAGES = 200
 MAX_GLYPHS = 1_000_000  # about 250 dense pages; the rest of a bigger file is not read
@@ -46,6 +48,12 @@ class ScannedPdf(BadInput):
     """The PDF has no text layer (a scanned image)."""
 
     key = "document.scanned"
+
+
+class UnmappedPdf(BadInput):
+    """The PDF draws text with fonts that carry no character mapping ("(cid:12)")."""
+
+    key = "document.unmapped"
 
 
 class BadPdf(BadInput):
@@ -133,10 +141,10 @@ def drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     return [[x for i, x in enumerate(p) if i not in d] for p, d in zip(pages, drop, strict=True)]
 
 
-def pdf_pages(data: bytes) -> list[list[str]]:
+def pdf_pages(glyph_pages: list[list[Glyph]]) -> list[list[str]]:
     """The lines of each page in reading order, running heads removed first (by the
     page's full-width lines, before columns are split)."""
-    pages: list[list[Line]] = [group_lines(glyphs) for glyphs in read_glyphs(data)]
+    pages: list[list[Line]] = [group_lines(glyphs) for glyphs in glyph_pages]
     texts = [[line_text(x, hint_rtl=page_rtl(lines)) for x in lines] for lines in pages]
     drop = running_lines(texts)
     return [
@@ -161,8 +169,12 @@ def paragraphs(pages: list[list[str]]) -> list[str]:
 
 def pdf_to_text(data: bytes) -> str:
     """The PDF's text in reading order, one paragraph per line, paragraphs separated
-    by a blank line. Raises BadPdf (unreadable) or ScannedPdf (no text layer)."""
-    found = paragraphs(pdf_pages(data))
+    by a blank line. Raises BadPdf (unreadable), ScannedPdf (no text layer) or
+    UnmappedPdf (glyphs whose fonts do not say which letters they are)."""
+    glyph_pages = read_glyphs(data)
+    found = paragraphs(pdf_pages(glyph_pages))
     if not found:
+        if any(g.text.strip() for page in glyph_pages for g in page):
+            raise UnmappedPdf("the PDF's fonts map no glyph to a character")
         raise ScannedPdf("the PDF has no text layer")
     return "\n\n".join(found)

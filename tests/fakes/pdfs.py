@@ -6,12 +6,31 @@ from __future__ import annotations
 def blank_pdf_bytes() -> bytes:
     """A one-page PDF whose page only paints a rectangle (what a scan looks like to a
     text extractor: no glyphs)."""
-    content = b"0 0 0 rg 10 10 100 100 re f"
+    return _pdf(b"0 0 0 rg 10 10 100 100 re f", b"")
+
+
+def unmapped_pdf_bytes() -> bytes:
+    """A one-page PDF that shows glyphs of a CID font with no ToUnicode map: the text
+    layer exists, but nothing says which letters the glyphs are."""
+    font = (
+        b"/Resources << /Font << /F1 5 0 R >> >>",
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /NoMap /Encoding /Identity-H"
+        b" /DescendantFonts [6 0 R] >>",
+        b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /NoMap"
+        b" /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> >>",
+    )
+    return _pdf(b"BT /F1 12 Tf 20 100 Td <00410042004300440045> Tj ET", *font)
+
+
+def _pdf(content: bytes, resources: bytes, *extra: bytes) -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R "
+        + resources
+        + b" >>",
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        *extra,
     ]
     out = b"%PDF-1.4\n"
     offsets = []

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.i18n import error_text
 from bot.ingest.bidi_order import to_logical
 from bot.ingest.overlap import bigram_f1, words
-from bot.ingest.pdf import BadPdf, ScannedPdf, drop_running_lines, pdf_to_text
-from tests.fakes.pdfs import blank_pdf_bytes
+from bot.ingest.pdf import BadPdf, ScannedPdf, UnmappedPdf, drop_running_lines, pdf_to_text
+from tests.fakes.pdfs import blank_pdf_bytes, unmapped_pdf_bytes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 REAL = FIXTURES / "real" / "pdfs"
@@ -106,3 +107,19 @@ def test_pdf_without_text_layer_is_a_scan(blank_pdf: bytes) -> None:
 @pytest.fixture
 def blank_pdf() -> bytes:
     return blank_pdf_bytes()
+
+
+def test_password_protected_pdf_says_so_in_both_languages() -> None:
+    with pytest.raises(BadPdf) as caught:
+        pdf_to_text((OURS / "encrypted.pdf.bin").read_bytes())
+    assert "password" in error_text("en", caught.value)
+    assert "كلمة مرور" in error_text("ar", caught.value)
+
+
+def test_glyphs_without_a_character_map_are_not_called_a_scan() -> None:
+    with pytest.raises(UnmappedPdf) as caught:
+        pdf_to_text(unmapped_pdf_bytes())
+    assert "scanned" not in error_text("en", caught.value)
+    with pytest.raises(ScannedPdf) as scan:
+        pdf_to_text(blank_pdf_bytes())
+    assert "صورة ممسوحة" in error_text("ar", scan.value)
