@@ -50,6 +50,61 @@ def page_figures() -> list[dict[str, Any]]:
     return out
 
 
+def date_case_figures() -> list[dict[str, Any]]:
+    """The hard date cases of tests/unit/test_page_dates.py (pages in real-looking CMS
+    markup): our date vs plain trafilatura's."""
+    from tests.unit.test_page_dates import page
+
+    ld = '{"@type":"NewsArticle","datePublished":"2023-07-11T23:10:00Z"}'
+    cases = [
+        (
+            "UTC meta a day before the local dateline",
+            page(
+                "<meta property='article:published_time' content='2024-03-14T22:30:00Z'>",
+                "الجمعة، 15 مارس 2024 - 01:30 ص",
+            ),
+            date(2024, 3, 15),
+        ),
+        (
+            "JSON-LD UTC + Maghrebi dateline (جويلية)",
+            page(f"<script type='application/ld+json'>{ld}</script>", "12 جويلية 2023"),
+            date(2023, 7, 12),
+        ),
+        (
+            "only a modified date, earlier than the dateline",
+            page(
+                "<meta property='article:modified_time' content='2020-03-15T20:18+0400'>",
+                "03 يونيو 2020",
+            ),
+            date(2020, 6, 3),
+        ),
+        (
+            "Moroccan month (شتنبر), no metadata",
+            page("", "الأربعاء 20 شتنبر 2023 - 14:05"),
+            date(2023, 9, 20),
+        ),
+        ("Maghrebi month (فيفري), no metadata", page("", "نشر في 3 فيفري 2022"), date(2022, 2, 3)),
+        (
+            "Levantine + Arabic-Indic digits",
+            page("", "الخميس ١٤ تشرين الثاني ٢٠٢٤"),
+            date(2024, 11, 14),
+        ),
+        ("Egyptian variant (يونيه)", page("", "الاثنين 2 يونيه 2025"), date(2025, 6, 2)),
+    ]
+    out = []
+    for name, html, want in cases:
+        plain = trafilatura.bare_extraction(html, favor_precision=True, with_metadata=True)
+        out.append(
+            {
+                "name": name,
+                "ours": extract_html(html, None).published,
+                "plain": getattr(plain, "date", None),
+                "expected": want,
+            }
+        )
+    return out
+
+
 def _pypdf(path: Path) -> str:
     from pypdf import PdfReader
 
@@ -152,10 +207,23 @@ def render_documents(pages: list[dict[str, Any]], pdfs: dict[str, dict[str, floa
     lines += [
         f"| **mean / dates right** | **{mean_ours:.4f}** | {mean_plain:.4f} | **{right_ours}/{n}**"
         f" | {right_plain}/{n} | |",
+    ]
+    cases = date_case_figures()
+    lines += [
+        "",
+        "Hard date cases (tests/unit/test_page_dates.py, real-looking CMS markup):",
+        "",
+        "| case | ours | trafilatura | expected |",
+        "|---|---|---|---|",
+        *(f"| {c['name']} | {c['ours']} | {c['plain']} | {c['expected']} |" for c in cases),
+        f"| **right** | **{sum(c['ours'] == c['expected'] for c in cases)}/{len(cases)}**"
+        f" | {sum(str(c['plain']) == c['expected'].isoformat() for c in cases)}/{len(cases)} | |",
+    ]
+    lines += [
         "",
         "Arabic PDFs: order-preserving F1 over adjacent word pairs (bigram F1,"
         " bot.ingest.overlap.bigram_f1) against the expected text. Three real files"
-        " (pdfbox, pdf.js, py-pdf) and three of ours (tests/fixtures/make_pdfs.py).",
+        " (pdfbox, pdf.js, py-pdf) and four of ours (tests/fixtures/make_pdfs.py).",
         "",
         "| extractor | " + " | ".join(p.stem for p in PDFS) + " | mean |",
         "|---|" + "---:|" * (len(PDFS) + 1),
