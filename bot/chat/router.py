@@ -141,7 +141,7 @@ class Conversation:
                 return
             await handler(self, msg, out)
             return
-        if msg.document is not None and self.document is not None:
+        if msg.document is not None and self.document is not None and msg.chat_type == "private":
             await self.document(self, msg, out)  # the caption is its instruction
             return
         if msg.command is not None:

@@ -13,8 +13,7 @@ the display step of the Unicode bidi algorithm for the simple, common cases:
 
 A unit is one glyph's text: usually one character, but a ligature glyph may map to
 several characters in logical order ("لا", a whole word in some fonts). Units are never
-reversed inside, only moved. Mirrored brackets are swapped when a line ends up with a
-closing bracket before its opening one.
+reversed inside, only moved. Brackets in right-to-left context are mirrored back.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ Cls = Literal["R", "L", "N", "W"]
 _JOIN_ANY = frozenset("/.,:٫٬")  # separators that keep "1/12/2020" or "3.5" one number
 _JOIN_EN = frozenset("-+%")  # ... and for European digits also "2020-12-01", "50%"
 _MIRROR = {"(": ")", ")": "(", "[": "]", "]": "[", "{": "}", "}": "{", "«": "»", "»": "«"}
-_OPENERS = "([{«"
 
 
 def unit_class(text: str) -> Cls:
@@ -105,11 +103,10 @@ def _runs(units: Sequence[str], classes: Sequence[Cls], members: str, anchor: st
             start = last = k
             continue
         gap = k > last + 1
-        if (
-            gap
-            and classes[last] == "N"
-            and cls == "N"
-            and not _joinable_numbers(units, last, k, en)
+        pair = (classes[last], cls)
+        if gap and (
+            (pair == ("N", "N") and not _joinable_numbers(units, last, k, en))
+            or (pair in (("L", "N"), ("N", "L")) and not _any_european(units, last, k))
         ):
             spans.append(range(start, last + 1))
             start = k
@@ -117,6 +114,13 @@ def _runs(units: Sequence[str], classes: Sequence[Cls], members: str, anchor: st
     if start is not None and last is not None:
         spans.append(range(start, last + 1))
     return [s for s in spans if any(classes[k] in anchor for k in s)]
+
+
+def _any_european(units: Sequence[str], i: int, j: int) -> bool:
+    """Of a Latin word and a number apart (i, j), is the number European? Arabic-Indic
+    digits never join a Latin word across a space (they count as right-to-left)."""
+    number = units[i] if unit_class(units[i]) == "N" else units[j]
+    return _european(number)
 
 
 def _reverse_spans(units: list[str], spans: list[range]) -> None:
@@ -156,28 +160,53 @@ def classes_of(units: Sequence[str]) -> list[Cls]:
 
 
 def to_logical(units: Sequence[str], *, rtl: bool) -> list[str]:
-    """Reorder one line's units from visual (left to right) to logical order."""
+    """Reorder one line's units from visual (left to right) to logical order.
+
+    Brackets in right-to-left context are drawn mirrored ("(" shown as ")"). Some
+    writers map such a glyph back to the character typed, others to the one drawn (the
+    bidi algorithm's own output, python-bidi, does the latter); the line takes whichever
+    reading leaves its brackets balanced."""
     out = list(units)
     if rtl:
         out.reverse()
         classes = classes_of(out)
-        _reverse_spans(out, _runs(out, classes, "LN", "LN"))
-        return _fix_mirrors(out)
+        spans = _runs(out, classes, "LN", "LN")
+        _reverse_spans(out, spans)
+        inside = {k for span in spans for k in span}
+        return _balanced_of(out, [k for k in range(len(out)) if k not in inside])
     classes = _resolve_numbers(out, classes_of(out))
+    mirrored: list[int] = []
     for span in _runs(out, classes, "RN", "R"):
         piece = out[span.start : span.stop][::-1]
         piece_classes = classes_of(piece)
         _reverse_spans(piece, _number_runs(piece, piece_classes))
-        out[span.start : span.stop] = _fix_mirrors(piece)
-    return out
+        out[span.start : span.stop] = piece
+        mirrored.extend(span)
+    return _balanced_of(out, mirrored)
 
 
-def _fix_mirrors(units: list[str]) -> list[str]:
-    """Swap brackets when the first bracket met is a closing one: the glyph for the
-    visual shape was mapped to the wrong one of the pair."""
+_PAIRS = {")": "(", "]": "[", "}": "{", "»": "«"}
+
+
+def _balanced(units: Sequence[str]) -> bool:
+    """No closing bracket comes before its opening one."""
+    depth = dict.fromkeys(_PAIRS.values(), 0)
     for u in units:
-        if u in _MIRROR:
-            if u in _OPENERS:
-                return units
-            return [_MIRROR.get(x, x) for x in units]
-    return units
+        if u in depth:
+            depth[u] += 1
+        elif u in _PAIRS:
+            depth[_PAIRS[u]] -= 1
+            if depth[_PAIRS[u]] < 0:
+                return False
+    return True
+
+
+def _balanced_of(units: list[str], rtl_context: list[int]) -> list[str]:
+    """`units` as they are, or with the brackets at `rtl_context` mirrored back, which
+    ever has balanced brackets (as they are when both or neither do)."""
+    if _balanced(units):
+        return units
+    flipped = list(units)
+    for k in rtl_context:
+        flipped[k] = _MIRROR.get(units[k], units[k])
+    return flipped if _balanced(flipped) else units

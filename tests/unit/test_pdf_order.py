@@ -72,6 +72,12 @@ def test_bigram_f1_punishes_wrong_order() -> None:
         ("A line with ةيبرعلا word", False, "A line with العربية word"),
         ("in 2020 ةنس", False, "in 2020 سنة"),
         ("2023-2020 نم", True, "من 2020-2023"),  # after an Arabic letter: two numbers
+        # Arabic-Indic digits never join a Latin word (python-bidi's display of the logical)
+        ("يونسلا ٢٠٢٤ World ريرقت", True, "تقرير World ٢٠٢٤ السنوي"),
+        # brackets mapped to the glyph drawn (python-bidi) or to the character typed (HarfBuzz)
+        ("نإ (World Bank) تلاق", True, "قالت (World Bank) إن"),
+        ("نإ )World Bank( تلاق", True, "قالت (World Bank) إن"),
+        ("نأ )ريرقتلا( ركذ", True, "ذكر (التقرير) أن"),
         ("ةنس 2020-2023", True, "2020-2023 سنة"),  # at the start: one European number
     ],
 )
