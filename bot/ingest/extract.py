@@ -281,7 +281,9 @@ def extract_html(html: str, url: str | None = None) -> Article:
     if len(body) < MIN_ARTICLE_CHARS:
         raise NotAnArticle(f"extracted text has {len(body)} characters")
     published = choose_date(
-        meta_dates(html), _parse_iso(getattr(doc, "date", None)), _page_date(html, title, body)
+        meta_dates(html),
+        _parse_iso(getattr(doc, "date", None)),
+        lambda: _page_date(html, title, body),
     )
     host = urlsplit(url).hostname if url else None
     site = getattr(doc, "sitename", None) or getattr(doc, "hostname", None) or host

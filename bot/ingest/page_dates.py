@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -140,20 +140,32 @@ def _same_moment(stamp: Stamp, visible: date) -> bool:
     return (utc - MAX_OFFSET).date() <= visible <= (utc + MAX_OFFSET).date()
 
 
-def choose_date(meta: MetaDates, extracted: date | None, visible: date | None) -> date | None:
+def _near_midnight(stamp: Stamp) -> bool:
+    """True when a zone at most MAX_OFFSET away could see the moment on another day."""
+    if stamp.moment is None:
+        return False
+    utc = stamp.moment.astimezone(UTC)
+    return (utc - MAX_OFFSET).date() != (utc + MAX_OFFSET).date()
+
+
+def choose_date(
+    meta: MetaDates, extracted: date | None, visible: Callable[[], date | None]
+) -> date | None:
     """The article's date: the first published stamp (the visible local date when they
     are the same moment in different zones), else the extractor's date unless it is a
-    modified date earlier than a published one or a year-start default, else the
-    visible date."""
+    modified date earlier than the visible one or a year-start default, else the
+    visible date. `visible` (the date the page shows; it parses the page) is called
+    only when needed."""
     if meta.published:
         stamp = meta.published[0]
-        if visible is not None and _same_moment(stamp, visible):
-            return visible
+        if _near_midnight(stamp):
+            shown = visible()
+            if shown is not None and _same_moment(stamp, shown):
+                return shown
         return stamp.day
     if extracted is not None and (extracted.month, extracted.day) != (1, 1):
-        if visible is not None and any(
-            m.day == extracted and m.day < visible for m in meta.modified
-        ):
-            return visible  # a modified date earlier than the one the page shows
-        return extracted
-    return visible or extracted
+        if not any(m.day == extracted for m in meta.modified):
+            return extracted
+        shown = visible()
+        return shown if shown is not None and extracted < shown else extracted
+    return visible() or extracted
