@@ -130,6 +130,11 @@ def main() -> None:
     fig = extraction_figures()
     path = write_section("extraction", render(fig))
     print(render(fig))
+    from bench._documents import page_figures, pdf_figures, render_documents
+
+    documents = render_documents(page_figures(), pdf_figures())
+    write_section("extraction: real Arabic pages and PDFs", documents)
+    print(documents)
     print(f"written to {path}")
 
 

@@ -8,6 +8,7 @@ use these types too.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -19,6 +20,18 @@ class Button:
     text: str
     callback: str | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file the user sent: what the transport says about it, and how to download it
+    (`download` returns the bytes; the caller checks `size` against its limit first)."""
+
+    file_id: str
+    name: str | None
+    mime_type: str | None
+    size: int | None
+    download: Callable[[], Awaitable[bytes]]
 
 
 @dataclass
@@ -41,6 +54,7 @@ class Incoming:
     callback: str | None = None  # callback data of a pressed button
     callback_message_id: int | None = None
     first_name: str | None = None
+    document: Document | None = None  # a file sent with the message (caption in `text`)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """`python -m bot summarize SOURCE [--lang ar|en] [--length short|detailed] [--format ...]`.
 
-SOURCE is an http(s) URL, a file path, `-` for stdin, or the text itself. Prints the
+SOURCE is an http(s) URL (a web page or a PDF), a file path (text, or a PDF, .docx or
+HTML document), `-` for stdin, or the text itself. Prints the
 digest on stdout as plain text, JSON (every field, plus source, date and cache status)
 or Telegram-ready HTML. While it works, the current stage (fetching, extracting,
 summarizing part 2 of 3) is shown on stderr, only when stderr is a terminal. Bad input
@@ -17,11 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.config import Settings
-from bot.domain import Digest, Progress, Stage
+from bot.domain import Article, Digest, Progress, Stage
+from bot.errors import BadInput
 from bot.i18n import t
+from bot.ingest.documents import check_size, document_article
 from bot.ingest.inputs import read_source
 from bot.render import render_digest_html, render_digest_text
 from bot.store.redis import open_store
+
+DOCUMENT_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".xhtml")
 
 
 def stderr_progress(ui: str) -> Progress:
@@ -36,6 +41,23 @@ def stderr_progress(ui: str) -> Progress:
         sys.stderr.flush()
 
     return show
+
+
+def read_document(arg: str) -> Article | None:
+    """The article in a PDF, .docx or HTML file named by `arg` (None for anything else:
+    a link, text, stdin or a plain-text file, which read_source handles).
+    Raises BadInput subclasses (too large, scanned or unreadable PDF, too short)."""
+    path = Path(arg).expanduser()
+    if path.suffix.lower() not in DOCUMENT_SUFFIXES or not path.is_file():
+        return None
+    check_size(path.stat().st_size)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(
+            f"Cannot read the file {path.name}.", reason="file_unreadable", name=path.name
+        ) from exc
+    return document_article(data, path.name, None)
 
 
 def describe_source(arg: str, kind: Literal["url", "text"], value: str) -> dict[str, Any]:
@@ -66,7 +88,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     """
     if "log_level" not in settings.model_fields_set:
         logging.getLogger().setLevel(logging.ERROR)
-    kind, value = read_source(args.source)
+    document = read_document(args.source)
+    kind: Literal["url", "text"] = "text"
+    value = ""
+    if document is None:
+        kind, value = read_source(args.source)
     from bot.app import build_summarizer  # heavy imports after input checks
 
     tty = sys.stderr.isatty()
@@ -75,9 +101,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         service = await build_summarizer(settings, store)
         try:
-            digest = await service.digest(
-                value, kind=kind, lang=args.lang, length=args.length, progress=progress
-            )
+            if document is not None:
+                digest = await service.summarize(
+                    document,
+                    lang=args.lang or document.language,
+                    length=args.length,
+                    progress=progress,
+                )
+            else:
+                digest = await service.digest(
+                    value, kind=kind, lang=args.lang, length=args.length, progress=progress
+                )
         finally:
             await service.aclose()
     finally:

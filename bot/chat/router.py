@@ -62,6 +62,7 @@ class Conversation:
         self.commands: dict[str, Command] = {}
         self.callbacks: dict[str, Handler] = {}
         self.text: Handler = _hint
+        self.document: Handler | None = None
 
     # --- registration (by each feature's `register`) -----------------------------------
     def command(
@@ -84,6 +85,10 @@ class Conversation:
     def on_text(self, handler: Handler) -> None:
         """Answer plain text (not a command, not a button) with `handler`."""
         self.text = handler
+
+    def on_document(self, handler: Handler) -> None:
+        """Answer a message that carries a file (`Incoming.document`) with `handler`."""
+        self.document = handler
 
     def published_commands(self) -> list[Command]:
         """The commands to publish in Telegram's menu, in registration order."""
@@ -135,6 +140,9 @@ class Conversation:
                 await self.say(msg, out, "chat.expired")
                 return
             await handler(self, msg, out)
+            return
+        if msg.document is not None and self.document is not None and msg.chat_type == "private":
+            await self.document(self, msg, out)  # the caption is its instruction
             return
         if msg.command is not None:
             cmd = self.commands.get(msg.command.lower())

@@ -3,7 +3,7 @@
 Fast path: regular expressions over normalized lines (normalize_for_match, so
 hamza/alef variants and Arabic-Indic digits need no special cases), with a month table
 covering MSA (يناير … ديسمبر and spelling variants), Levantine (كانون الثاني … كانون
-الأول), Maghrebi (جانفي، فيفري …) and English names, double forms such as
+الأول), Maghrebi (جانفي، فيفري …), Moroccan (يوليوز، غشت، شتنبر، نونبر، دجنبر) and English names, double forms such as
 `آب/اغسطس` or `كانون ثان/ يناير`, and numeric dates (2021-12-31, 31/12/2021).
 dateparser is only a fallback for the short text after a date label, because it is
 slow (tens of ms per call) and too eager on whole texts.
@@ -68,6 +68,12 @@ _MONTHS: dict[str, int] = {
     "جوان": 6,
     "جويليه": 7,
     "اوت": 8,
+    # Moroccan (يناير، فبراير، مارس، أبريل، ماي، يونيو as MSA; then these)
+    "يوليوز": 7,
+    "غشت": 8,
+    "شتنبر": 9,
+    "نونبر": 11,
+    "دجنبر": 12,
     # English
     "january": 1,
     "jan": 1,
@@ -108,7 +114,11 @@ _MONTH_DAY_YEAR = re.compile(
     rf"{_WB}{_MONTH_GROUP}{_WE}\.?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}(?P<y>\d{{4}})(?!\d)"
 )
 _ISO = re.compile(r"(?<!\d)(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)")
-_DMY_NUMERIC = re.compile(r"(?<!\d)(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4})(?!\d)")
+# "1/12/2020", "01-12-2020", and with spaces around slashes: "١ / ١٢ / ٢٠٢٠"
+_NUM_SEP = r"(?:[-/.]|\s*/\s*)"
+_DMY_NUMERIC = re.compile(
+    rf"(?<!\d)(?P<d>\d{{1,2}}){_NUM_SEP}(?P<m>\d{{1,2}}){_NUM_SEP}(?P<y>\d{{4}})(?!\d)"
+)
 
 _PUBLISHED_LABELS = (
     "تاريخ النشر",

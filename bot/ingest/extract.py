@@ -26,6 +26,7 @@ from bot.errors import NotAnArticle, TextTooShort
 from bot.ingest.arabic import clean_text, detect_language, normalize_for_match, tokens
 from bot.ingest.dates import date_line_spans, find_date
 from bot.ingest.inputs import MIN_CHARS
+from bot.ingest.page_dates import choose_date, meta_dates
 
 MIN_ARTICLE_CHARS = 150  # below this a page holds no article
 PARTIAL_CHARS = 600  # an extracted body shorter than this looks partial
@@ -152,6 +153,20 @@ def _same_heading(a: str, b: str) -> bool:
     return bool(ta) and ta == tb
 
 
+_TITLE_PARTS = re.compile(r"\s+[-|–—:]+\s+")
+
+
+def _headline_in(title: str, line: str) -> str | None:
+    """`line` when it is the page title, or the title without its site-name part
+    ("المدينة نيوز - <headline>"); else None."""
+    if _same_heading(line, title):
+        return title
+    parts = _TITLE_PARTS.split(title)
+    if len(parts) > 1 and any(_same_heading(line, part) for part in parts):
+        return line
+    return None
+
+
 def _looks_like_title(line: str) -> bool:
     return 0 < len(line) <= TITLE_MAX_CHARS and not line.rstrip("”\"'»)").endswith((".", "،", ":"))
 
@@ -258,14 +273,18 @@ def extract_html(html: str, url: str | None = None) -> Article:
     kept, paywalled = _split_paywall(strip_boilerplate(clean_text(raw).split("\n"), rules), rules)
     title = clean_text(getattr(doc, "title", None) or "") or None
     kept = [line for line in kept if line]
-    if title and kept and _same_heading(kept[0], title):
-        kept = kept[1:]  # the headline repeated as the first paragraph
+    if title and kept:
+        headline = _headline_in(title, kept[0])
+        if headline is not None:
+            kept, title = kept[1:], headline  # the headline repeated as the first paragraph
     body = _paragraphs(kept)
     if len(body) < MIN_ARTICLE_CHARS:
         raise NotAnArticle(f"extracted text has {len(body)} characters")
-    published = _parse_iso(getattr(doc, "date", None))
-    if published is None or (published.month, published.day) == (1, 1):
-        published = _page_date(html, title, body) or published
+    published = choose_date(
+        meta_dates(html),
+        _parse_iso(getattr(doc, "date", None)),
+        lambda: _page_date(html, title, body),
+    )
     host = urlsplit(url).hostname if url else None
     site = getattr(doc, "sitename", None) or getattr(doc, "hostname", None) or host
     author = getattr(doc, "author", None)

@@ -60,6 +60,13 @@ FEED_TYPES: tuple[str, ...] = (
     *HTML_TYPES,
 )
 
+# Article links may serve a PDF (official statements, reports): its bytes are kept in
+# FetchedPage.body and read by bot/ingest/pdf.py. A .pdf link labelled as a generic
+# binary is read too when its body starts with the PDF signature.
+PDF_TYPE = "application/pdf"
+PAGE_OR_PDF_TYPES: tuple[str, ...] = (*HTML_TYPES, PDF_TYPE)
+_GENERIC_BINARY = ("application/octet-stream", "binary/octet-stream", "application/x-pdf")
+
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -77,6 +84,7 @@ class FetchedPage:
     etag: str | None
     last_modified: str | None
     not_modified: bool = False
+    body: bytes | None = None  # the raw bytes of a PDF (content_type application/pdf)
 
 
 class Fetcher:
@@ -280,7 +288,11 @@ class Fetcher:
             raise FetchError(f"HTTP {status}", reason="http_status", status=status)
         raw_type = response.headers.get("content-type", "")
         content_type = raw_type.split(";", 1)[0].strip().lower()
-        if content_type and content_type not in accept:
+        maybe_pdf = PDF_TYPE in accept and (
+            content_type == PDF_TYPE
+            or (content_type in _GENERIC_BINARY and httpx.URL(url).path.lower().endswith(".pdf"))
+        )
+        if content_type and content_type not in accept and not maybe_pdf:
             raise UnsupportedContent(
                 f"content type {content_type}",
                 reason=content_reason(content_type),
@@ -291,6 +303,12 @@ class Fetcher:
             raise TooLarge(f"Content-Length {declared}", limit_mb=limit_mb(limit))
         body = await self._read_body(response, limit)
         sniffed = sniff_binary(body)
+        if sniffed == PDF_TYPE and PDF_TYPE in accept:
+            return FetchedPage(url, status, PDF_TYPE, "", "binary", etag, last_modified, body=body)
+        if maybe_pdf:  # labelled PDF (or a binary .pdf link), but the body is no PDF
+            raise UnsupportedContent(
+                "a PDF link that is not a PDF", reason="content_binary", content_type="binary"
+            )
         if sniffed:
             raise UnsupportedContent(
                 f"binary body labelled {content_type or 'nothing'}",

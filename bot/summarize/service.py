@@ -29,8 +29,9 @@ from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import LLMError
 from bot.ingest.extract import extract_html, extract_text
-from bot.ingest.fetch import FetchedPage, Fetcher
+from bot.ingest.fetch import PAGE_OR_PDF_TYPES, PDF_TYPE, FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, validate_url
+from bot.ingest.pdf import pdf_to_text
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Pipeline, Store
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
@@ -156,7 +157,7 @@ class SummarizeService:
                 log.warning("dropping an unreadable cached article for %s", url)
         if progress:
             await progress(Stage("fetching"))
-        page = await self.fetcher.fetch(url)
+        page = await self.fetcher.fetch(url, accept=PAGE_OR_PDF_TYPES)
         if progress:
             await progress(Stage("extracting"))
         article = await self._extract_page(page)
@@ -166,7 +167,10 @@ class SummarizeService:
 
     @staticmethod
     async def _extract_page(page: FetchedPage) -> Article:
-        if page.content_type.split(";")[0].strip().lower() == "text/plain":
+        if page.content_type == PDF_TYPE and page.body is not None:
+            text = await asyncio.to_thread(pdf_to_text, page.body)
+            article = extract_text(text)
+        elif page.content_type.split(";")[0].strip().lower() == "text/plain":
             article = extract_text(page.text)
         else:
             article = await asyncio.to_thread(extract_html, page.text, page.url)

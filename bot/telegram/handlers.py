@@ -22,6 +22,7 @@ from bot.logs import update_id_var, user_id_var
 from bot.messages import Incoming, Reply
 from bot.privacy import forget_user
 from bot.render import escape, html_to_plain, split_html
+from bot.telegram.documents import with_document
 from bot.telegram.keyboards import keyboard
 
 if TYPE_CHECKING:
@@ -281,7 +282,7 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     conv: Conversation = context.bot_data["conversation"]
     bot = context.bot
-    incoming = to_incoming(update, bot.id, bot.username)
+    incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:
         return
     if update.callback_query is not None:

@@ -207,6 +207,8 @@ class BotAPI:
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     update_times: dict[int, float] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (path, data)
+    downloads: list[str] = field(default_factory=list)  # file paths served
     port: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
@@ -490,7 +492,59 @@ class BotAPI:
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(body=b"file")
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        for file_path, data in self.files.values():
+            if file_path == path:
+                self.downloads.append(path)
+                return web.Response(body=data)
+        return web.Response(status=404)
+
+    def document(
+        self,
+        chat_id: int,
+        data: bytes,
+        file_name: str,
+        *,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        file_size: int | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Queue a message carrying a document (stored for getFile and the download
+        path); `file_size` overrides the size the message reports."""
+        file_id = f"doc-{len(self.files) + 1}"
+        self.files[file_id] = (f"documents/file_{len(self.files) + 1}", data)
+        update = self.message(chat_id, None, queue=False, **kwargs)
+        msg = update["message"]
+        msg["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_name": file_name,
+            "file_size": len(data) if file_size is None else file_size,
+            **({"mime_type": mime_type} if mime_type else {}),
+        }
+        if caption is not None:
+            msg["caption"] = caption
+            entities = _entities(caption, self.username)
+            if entities:
+                msg["caption_entities"] = entities
+        return self.push_update(update)
+
+    async def _m_getFile(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        file_id = str(p.get("file_id", ""))
+        if file_id not in self.files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        path, data = self.files[file_id]
+        if len(data) > 20 * 1024 * 1024:
+            raise _ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(data),
+            "file_path": path,
+        }
 
     def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         try:

@@ -1,0 +1,77 @@
+"""Documents sent in a private chat: summarized like a pasted article.
+
+The caption is the instruction: a language (`ar`, `en`) and/or a length (`short`,
+`detailed`), optionally after `/summarize`. The size the transport reports is checked
+against the Bot API's 20 MB download limit BEFORE downloading; then the bytes become an
+Article in a worker thread (bot/ingest/documents.py) and go through `digest_article`,
+so the same limits, the cache (the article id is a hash of the text) and follow-up
+questions apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.chat.digests import digest_article, stage_text
+from bot.chat.router import Conversation
+from bot.domain import Lang, Length, Stage
+from bot.errors import BadInput
+from bot.ingest.documents import check_size, document_article, document_kind
+from bot.messages import Document, Incoming, Outbox
+
+log = logging.getLogger(__name__)
+
+
+class DownloadFailed(BadInput):
+    key = "document.download_failed"
+
+
+def register(conv: Conversation) -> None:
+    conv.on_document(on_document)
+
+
+def instruction(caption: str) -> tuple[Lang | None, Length | None]:
+    """The language and length asked for in a document's caption (None: the user's
+    preference)."""
+    lang: Lang | None = None
+    length: Length | None = None
+    for word in caption.lower().split():
+        word = word.strip(".,!،")
+        if word in ("ar", "en", "arabic", "english", "عربي", "انجليزي", "إنجليزي"):
+            lang = "en" if word in ("en", "english", "انجليزي", "إنجليزي") else "ar"
+        elif word in ("short", "detailed", "long", "قصير", "مفصل", "مفصّل"):
+            length = "short" if word in ("short", "قصير") else "detailed"
+    return lang, length
+
+
+async def _download(doc: Document) -> bytes:
+    try:
+        return await doc.download()
+    except BadInput:
+        raise
+    except Exception as exc:  # the transport's own network/API errors
+        log.warning("document download failed: %s", type(exc).__name__)
+        raise DownloadFailed(f"download failed ({type(exc).__name__})") from exc
+
+
+async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Summarize the document in `msg` (private chats only; groups ignore files)."""
+    doc = msg.document
+    if doc is None or msg.chat_type != "private":
+        return
+    check_size(doc.size)
+    document_kind(doc.name, doc.mime_type)  # refuse an unsupported type before downloading
+    lang, length = instruction(msg.text)
+    # the rate limit is checked before the download and the reading (CPU work), then
+    # handed back: digest_article takes the request's unit as for any article
+    limits = conv.services.limits
+    ticket = await limits.reserve(msg.user_id)
+    try:
+        await out.typing()
+        await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
+        data = await _download(doc)
+        article = await asyncio.to_thread(document_article, data, doc.name, doc.mime_type)
+    finally:
+        await limits.cancel(ticket)
+    await digest_article(conv, msg, out, article, lang=lang, length=length)

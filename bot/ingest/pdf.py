@@ -1,0 +1,180 @@
+"""PDF bytes to text in reading order (pdfminer.six for the glyphs, our own ordering).
+
+Why pdfminer.six: measured on the real Arabic PDFs in tests/fixtures/real/pdfs (see
+bench/extract.py and docs/benchmarks.md), pypdf and PyMuPDF put words out of order and
+misplace numbers, PyMuPDF splits lam-alef, and pdfminer's own text output is visual
+order. pdfminer.six (MIT) does give every glyph with its position and its ToUnicode
+text, which is all bot/ingest/pdf_layout.py needs to rebuild logical order itself.
+
+Lines that repeat at the top or bottom of most pages (running headers, footers, page
+numbers) are removed. A PDF with no text layer raises ScannedPdf.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections import Counter
+
+from bot.errors import BadInput
+from bot.ingest.pdf_layout import (
+    SENTENCE_END,
+    SOFT_BREAK,
+    Glyph,
+    Line,
+    group_lines,
+    line_text,
+    page_lines,
+    page_rtl,
+)
+
+log = logging.getLogger(__name__)
+# pdfminer warns for every odd font of a user's file; those are not our problems to log
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
+
+MAX_PAGES = 200
+MAX_GLYPHS = 1_000_000  # about 250 dense pages; the rest of a bigger file is not read
+EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be running heads
+
+_PAGE_NUMBER = re.compile(
+    r"^[\W_]*((page|p\.|صفحة|الصفحة|ص)\s*)?[0-9٠-٩۰-۹]+(\s*(of|/|من|-)\s*[0-9٠-٩۰-۹]+)?[\W_]*$",
+    re.I,
+)
+_DIGITS = re.compile(r"[0-9٠-٩۰-۹]+")
+
+
+class ScannedPdf(BadInput):
+    """The PDF has no text layer (a scanned image)."""
+
+    key = "document.scanned"
+
+
+class UnmappedPdf(BadInput):
+    """The PDF draws text with fonts that carry no character mapping ("(cid:12)")."""
+
+    key = "document.unmapped"
+
+
+class BadPdf(BadInput):
+    """The PDF cannot be read (damaged, or protected by a password)."""
+
+    key = "document.unreadable"
+
+
+def _glyphs(layout: object, height: float) -> list[Glyph]:
+    """The page's glyphs in content-stream order (top-left origin)."""
+    from pdfminer.layout import LTChar, LTContainer
+
+    out: list[Glyph] = []
+    stack = [layout]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, LTChar):
+            text = item.get_text()
+            if text:
+                top, bottom = height - item.y1, height - item.y0
+                out.append(Glyph(text, item.x0, item.x1, top, bottom, item.size, len(out)))
+        elif isinstance(item, LTContainer):
+            stack.extend(reversed(list(item)))
+    return out
+
+
+def read_glyphs(data: bytes) -> list[list[Glyph]]:
+    """Every page's glyphs (top-left origin). Raises BadPdf."""
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LTPage
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
+    manager = PDFResourceManager()
+    device = PDFPageAggregator(manager, laparams=None)
+    interpreter = PDFPageInterpreter(manager, device)
+    pages: list[list[Glyph]] = []
+    try:
+        for page in PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PAGES):
+            interpreter.process_page(page)
+            layout = device.get_result()
+            assert isinstance(layout, LTPage)
+            pages.append(_glyphs(layout, layout.height))
+            if sum(len(p) for p in pages) > MAX_GLYPHS:
+                break
+    except Exception as exc:  # pdfminer raises many kinds for damaged/encrypted files
+        log.info("unreadable PDF: %s", type(exc).__name__)
+        raise BadPdf(f"unreadable PDF ({type(exc).__name__})") from exc
+    return pages
+
+
+def _key(line: str) -> str:
+    return _DIGITS.sub("#", " ".join(line.split()))
+
+
+def running_lines(pages: list[list[str]]) -> list[set[int]]:
+    """For each page, the indices of its running lines: page numbers, and lines that
+    repeat (digits aside) at the top or the bottom of most pages, up to EDGE_LINES at
+    each end. A single-page document has none."""
+    drop: list[set[int]] = [set() for _ in pages]
+    if len(pages) < 2:
+        return drop
+    need = max(2, (len(pages) + 1) // 2)
+    for from_end in (False, True):
+        for _depth in range(EDGE_LINES):
+            picked = []
+            for lines, gone in zip(pages, drop, strict=True):
+                order = [i for i in range(len(lines)) if i not in gone]
+                order = order[::-1] if from_end else order
+                picked.append(order[0] if order else None)
+            keys = Counter(_key(p[i]) for p, i in zip(pages, picked, strict=True) if i is not None)
+            found = False
+            for lines, gone, i in zip(pages, drop, picked, strict=True):
+                if i is not None and (keys[_key(lines[i])] >= need or _PAGE_NUMBER.match(lines[i])):
+                    gone.add(i)
+                    found = True
+            if not found:
+                break
+    return drop
+
+
+def drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """`pages` without their running lines (see running_lines)."""
+    drop = running_lines(pages)
+    return [[x for i, x in enumerate(p) if i not in d] for p, d in zip(pages, drop, strict=True)]
+
+
+def pdf_pages(glyph_pages: list[list[Glyph]]) -> list[list[str]]:
+    """The lines of each page in reading order, running heads removed first (by the
+    page's full-width lines, before columns are split)."""
+    pages: list[list[Line]] = [group_lines(glyphs) for glyphs in glyph_pages]
+    texts = [[line_text(x, hint_rtl=page_rtl(lines)) for x in lines] for lines in pages]
+    drop = running_lines(texts)
+    return [
+        page_lines([x for i, x in enumerate(lines) if i not in gone])
+        for lines, gone in zip(pages, drop, strict=True)
+    ]
+
+
+def paragraphs(pages: list[list[str]]) -> list[str]:
+    """Lines joined into paragraphs (an empty line starts a new one; a page break
+    does not, so a paragraph running onto the next page stays whole)."""
+    out: list[list[str]] = [[]]
+    for lines in pages:
+        for line in lines:
+            ended = bool(out[-1]) and out[-1][-1].endswith(SENTENCE_END)
+            if (not line or (line == SOFT_BREAK and ended)) and out[-1]:
+                out.append([])
+            elif line.strip():
+                out[-1].append(line)
+    return [" ".join(p) for p in out if p]
+
+
+def pdf_to_text(data: bytes) -> str:
+    """The PDF's text in reading order, one paragraph per line, paragraphs separated
+    by a blank line. Raises BadPdf (unreadable), ScannedPdf (no text layer) or
+    UnmappedPdf (glyphs whose fonts do not say which letters they are)."""
+    glyph_pages = read_glyphs(data)
+    found = paragraphs(pdf_pages(glyph_pages))
+    if not found:
+        if any(g.text.strip() for page in glyph_pages for g in page):
+            raise UnmappedPdf("the PDF's fonts map no glyph to a character")
+        raise ScannedPdf("the PDF has no text layer")
+    return "\n\n".join(found)

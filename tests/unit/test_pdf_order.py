@@ -1,0 +1,131 @@
+"""Arabic PDF text in reading order: the real fixture PDFs word by word, and the
+visual-to-logical reordering of single lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import error_text
+from bot.ingest.bidi_order import to_logical
+from bot.ingest.overlap import bigram_f1, words
+from bot.ingest.pdf import BadPdf, ScannedPdf, UnmappedPdf, drop_running_lines, pdf_to_text
+from tests.fakes.pdfs import blank_pdf_bytes, unmapped_pdf_bytes
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+REAL = FIXTURES / "real" / "pdfs"
+OURS = FIXTURES / "pdfs"  # made by tests/fixtures/make_pdfs.py
+PDFS = sorted([*REAL.glob("*.pdf"), *OURS.glob("*.pdf")])
+
+
+@pytest.mark.parametrize("path", PDFS, ids=[p.stem for p in PDFS])
+def test_pdf_reads_in_order_word_by_word(path: Path) -> None:
+    """Real PDFs (pdfbox, pdf.js, py-pdf) and ours (shaped RTL as a word processor
+    writes it, a two-column report with running heads, visual-order presentation
+    forms): every word, in order, and nothing else (running heads are gone)."""
+    got = pdf_to_text(path.read_bytes())
+    expected = path.with_suffix(".expected.txt").read_text(encoding="utf-8")
+    assert words(got) == words(expected)
+    assert bigram_f1(got, expected) == 1.0
+
+
+def test_two_column_report_reads_right_column_first() -> None:
+    got = pdf_to_text((OURS / "report-ar-two-column.pdf").read_bytes())
+    first = got.index("أعلنت وزارة الاقتصاد")
+    assert first < got.index("وقال الوزير") < got.index("وأضاف أن الحكومة")
+    assert "للاستخدام الرسمي" not in got and "صفحة" not in got and "التقرير الفصلي" not in got
+
+
+def test_presentation_forms_and_ligatures_are_plain_letters() -> None:
+    got = pdf_to_text((REAL / "pdfjs-ArabicCIDTrueType.pdf").read_bytes())
+    assert not any(0xFB50 <= ord(ch) <= 0xFEFF for ch in got)
+    assert "الخطوط" in got
+
+
+def test_arabic_indic_numbers_keep_their_digit_order() -> None:
+    got = pdf_to_text((REAL / "pdfbox-BidiSample.pdf").read_bytes())
+    assert "١٤-إبريل-١٤٣٤" in got
+    assert "١٤٣٤" in got and "٤٣٤١" not in got
+
+
+def test_tashkeel_stays_on_its_letter_and_numbers_keep_their_form() -> None:
+    got = pdf_to_text((OURS / "report-ar-justified-tashkeel.pdf").read_bytes())
+    for exact in ("قالَ المتحدثُ الرسميُّ إنّ الاجتماعَ سيُعقد", "٣٫٥٪", "2020-2023", "«لن نقبل"):
+        assert exact in got
+    assert got.endswith("خلال العام نفسه.")
+
+
+def test_bigram_f1_punishes_wrong_order() -> None:
+    assert bigram_f1("انواع الخطوط العربية", "العربية الخطوط انواع") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("visual", "rtl", "logical"),
+    [
+        ("ةيبرعلا", True, "العربية"),
+        ("2020 ماع يف", True, "في عام 2020"),
+        ("١/١٢/٢٠٢٠ خيراتب", True, "بتاريخ ١/١٢/٢٠٢٠"),
+        ("CNN ـل لاق", True, "قال لـ CNN"),
+        ("%50 ةبسنب", True, "بنسبة 50%"),
+        ("(ريرقتلا) ركذ", True, "ذكر (التقرير)"),
+        ("A line with ةيبرعلا word", False, "A line with العربية word"),
+        ("in 2020 ةنس", False, "in 2020 سنة"),
+        ("2023-2020 نم", True, "من 2020-2023"),  # after an Arabic letter: two numbers
+        # Arabic-Indic digits never join a Latin word (python-bidi's display of the logical)
+        ("يونسلا ٢٠٢٤ World ريرقت", True, "تقرير World ٢٠٢٤ السنوي"),
+        # brackets mapped to the glyph drawn (python-bidi) or to the character typed (HarfBuzz)
+        ("نإ (World Bank) تلاق", True, "قالت (World Bank) إن"),
+        ("نإ )World Bank( تلاق", True, "قالت (World Bank) إن"),
+        ("نأ )ريرقتلا( ركذ", True, "ذكر (التقرير) أن"),
+        ("ةنس 2020-2023", True, "2020-2023 سنة"),  # at the start: one European number
+    ],
+)
+def test_visual_line_to_logical(visual: str, rtl: bool, logical: str) -> None:
+    assert "".join(to_logical(list(visual), rtl=rtl)) == logical
+
+
+def test_running_heads_and_page_numbers_are_dropped() -> None:
+    pages = [
+        ["التقرير السنوي 2025", "الهيئة العامة", body, "سري", f"صفحة {i} من 3"]
+        for i, body in enumerate(BODIES, 1)
+    ]
+    assert drop_running_lines(pages) == [[body] for body in BODIES]
+
+
+BODIES = ["قال الوزير إن الخطة تبدأ غدا", "وأضاف أن الميزانية زادت", "وختم بالشكر"]
+
+
+def test_a_single_page_keeps_its_edges() -> None:
+    assert drop_running_lines([["العنوان", "النص", "1"]]) == [["العنوان", "النص", "1"]]
+
+
+def test_damaged_pdf_is_refused_clearly() -> None:
+    with pytest.raises(BadPdf):
+        pdf_to_text(b"%PDF-1.4\nthis is not a pdf")
+
+
+def test_pdf_without_text_layer_is_a_scan(blank_pdf: bytes) -> None:
+    with pytest.raises(ScannedPdf):
+        pdf_to_text(blank_pdf)
+
+
+@pytest.fixture
+def blank_pdf() -> bytes:
+    return blank_pdf_bytes()
+
+
+def test_password_protected_pdf_says_so_in_both_languages() -> None:
+    with pytest.raises(BadPdf) as caught:
+        pdf_to_text((OURS / "encrypted.pdf.bin").read_bytes())
+    assert "password" in error_text("en", caught.value)
+    assert "كلمة مرور" in error_text("ar", caught.value)
+
+
+def test_glyphs_without_a_character_map_are_not_called_a_scan() -> None:
+    with pytest.raises(UnmappedPdf) as caught:
+        pdf_to_text(unmapped_pdf_bytes())
+    assert "scanned" not in error_text("en", caught.value)
+    with pytest.raises(ScannedPdf) as scan:
+        pdf_to_text(blank_pdf_bytes())
+    assert "صورة ممسوحة" in error_text("ar", scan.value)
