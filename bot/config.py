@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     webhook_max_concurrency: int = Field(default=32, ge=1)
+
+    # Groups, channels and inline mode (issue 12)
+    chat_admin_cache_seconds: int = Field(default=300, ge=0)
+    group_messages_per_minute: int = Field(default=20, ge=1)
+    inline_deadline_seconds: float = Field(default=4.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
