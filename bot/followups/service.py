@@ -149,8 +149,7 @@ class FollowupService:
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         if not question:
             raise BadInput("empty question")
-        if article_id is None:  # else the caller chose it (a briefing's story)
-            article_id = await self._article_id(chat_id, reply_to_message_id)
+        article_id = article_id or await self._article_id(chat_id, reply_to_message_id)
         answer_lang: Lang = lang or detect_language(question)
         history = await self._ctx.history(chat_id, article_id)
         previous = _topic(history)
