@@ -116,7 +116,7 @@ async def briefing_now(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 async def list_sources(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     b = conv.services.briefings
     lang = await conv.lang(msg)
-    own = await srcs.user_sources(conv.services.store, msg.user_id)
+    own = await srcs.user_sources(conv.services.store, subject(msg))
     if not b.defaults and not own:
         await conv.say(msg, out, "briefing.sources_none")
         return
@@ -133,16 +133,20 @@ async def add_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not url:
         await conv.say(msg, out, "briefing.addsource_usage")
         return
+    if not await admin_only(conv, msg, out):
+        return
     b = conv.services.briefings
     await out.typing()
     # BadInput / NotAFeed / BlockedAddress / FetchError -> translated by the router
-    src = await srcs.add_source(conv.services.store, b.fetcher, msg.user_id, url)
+    src = await srcs.add_source(conv.services.store, b.fetcher, subject(msg), url)
     await conv.say(msg, out, "briefing.source_added", name=src.name)
 
 
 async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    if not await admin_only(conv, msg, out):
+        return
     lang = await conv.lang(msg)
-    own = await srcs.user_sources(conv.services.store, msg.user_id)
+    own = await srcs.user_sources(conv.services.store, subject(msg))
     if not own:
         await conv.say(msg, out, "briefing.remove_none")
         return
@@ -153,7 +157,9 @@ async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     source_id = (msg.callback or "").split(":", 1)[1] if ":" in (msg.callback or "") else ""
-    removed = await srcs.remove_source(conv.services.store, msg.user_id, source_id)
+    if not await admin_only(conv, msg, out):
+        return
+    removed = await srcs.remove_source(conv.services.store, subject(msg), source_id)
     if removed is None:
         await conv.say(msg, out, "chat.expired")
         return
