@@ -39,11 +39,13 @@ class TelegramMembers:
             chat = await self.bot.get_chat(channel)
             if chat.type != "channel":
                 return None
-            admins = await self.bot.get_chat_administrators(chat.id)
+            admins = [m.user.id for m in await self.bot.get_chat_administrators(chat.id)]
         except TelegramError as exc:
             log.info("channel %s not reachable: %s", channel, exc)
             return None
-        return chat.id, [m.user.id for m in admins]
+        if self.bot.id not in admins:
+            return None  # the bot could not post there
+        return chat.id, admins
 
 
 async def on_my_chat_member(change: ChatMemberUpdated, store: Store) -> None:

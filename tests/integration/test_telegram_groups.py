@@ -189,3 +189,29 @@ async def test_stats_count_groups_and_channels(bot: Bot, store: Store) -> None:
     bot.fake.command(ADMIN, "/stats", language_code="ar")
     report = await bot.reply(ADMIN, contains="المشتركون في الموجز")
     assert "المشتركون في الموجز: 4 (محادثات خاصة 1، مجموعات 2، قنوات 1)" in report.plain
+
+
+@pytest.mark.parametrize(("lang", "done"), [("en", "will be posted in @news_ar"), ("ar", "ستُنشر")])
+async def test_a_channel_admin_manages_it_from_a_private_chat(
+    bot: Bot, store: Store, lang: str, done: str
+) -> None:
+    fake = bot.fake
+    fake.chats["@news_ar"] = {"id": CHANNEL, "type": "channel", "title": "News"}
+    fake.members[CHANNEL] = {OWNER: "creator", fake.bot_id: "administrator"}
+    fake.command(MEMBER, "/channel @news_ar 09:00", language_code=lang)
+    await bot.reply(MEMBER, contains="admins" if lang == "en" else "مشرفو القناة")
+    fake.command(MEMBER, "/channel @nowhere 09:00", language_code=lang)
+    await bot.reply(MEMBER, contains="can't find" if lang == "en" else "لم أجد")
+    assert await subs.get(store, CHANNEL) is None
+    fake.command(OWNER, "/channel @news_ar 09:00", language_code=lang)
+    await bot.reply(OWNER, contains=done)
+    sub = await subs.get(store, CHANNEL)
+    assert sub is not None and sub.kind == "channel" and sub.chat_id == CHANNEL
+    assert sub.hhmm == time(9) and sub.lang == lang
+    fake.command(OWNER, "/channel @news_ar off", language_code=lang)
+    await bot.reply(OWNER, contains="unsubscribed" if lang == "en" else "أُلغي")
+    assert await subs.get(store, CHANNEL) is None
+    # the bot is no admin of a channel: it cannot post there
+    fake.members[CHANNEL] = {OWNER: "creator"}
+    fake.command(OWNER, "/channel @news_ar 09:00", language_code=lang)
+    await bot.reply(OWNER, contains="can't find" if lang == "en" else "لم أجد")
