@@ -4,7 +4,9 @@
 
 Prints its base URL on the first line, then answers commands on stdin, one per line:
 `stats` prints one JSON line {"chats": [chat ids sent to, in order], "rejected": n,
-"cpu": CPU seconds this process used so far};
+"cpu": CPU seconds this process used so far, "most_per_minute": {chat id: the most
+messages it got in any 60 seconds}, "texts": [the start of each message to a group or
+channel]};
 `quit` (or end of input) stops it. PER_SECOND > 0 refuses sendMessage calls above that
 many in any one-second window with 429 and retry_after=1, like Telegram's flood limit.
 """
@@ -54,7 +56,13 @@ async def main(per_second: int) -> None:
         line = (await reader.readline()).decode().strip()
         if line == "stats":
             chats = [s.chat_id for s in fake.sent]
-            body = {"chats": chats, "rejected": fake.rejected, "cpu": time.process_time()}
+            body = {
+                "chats": chats,
+                "rejected": fake.rejected,
+                "cpu": time.process_time(),
+                "most_per_minute": fake.per_minute_counts(),  # chat -> most in any 60 s
+                "texts": [s.text[:40] for s in fake.sent if s.chat_id < 0],
+            }
             print(json.dumps(body), flush=True)
         elif line in ("quit", ""):
             break

@@ -30,7 +30,7 @@ from bot.briefings.recall import remember_briefing
 from bot.messages import Button
 from bot.store.redis import Store
 
-WINDOW = 60.0
+WINDOW = 61.0  # Telegram's minute, plus a second for the sends' own latency
 
 # KEYS[1] the chat's send log (zset of unique member -> time); ARGV now, window,
 # limit, member -> 0 when a place was taken, else the seconds to wait
@@ -67,6 +67,7 @@ class ChatSender:
         *,
         per_minute: int = 20,
         recall_ttl: int = 7 * 86400,
+        window: float = WINDOW,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -74,6 +75,7 @@ class ChatSender:
         self.store = store
         self.per_minute = per_minute
         self.recall_ttl = recall_ttl
+        self.window = window
         self.now = now
         self.sleep = sleep
         self._take: AsyncScript = store.redis.register_script(_TAKE)
@@ -100,9 +102,9 @@ class ChatSender:
             wait = float(
                 await self._take(
                     keys=[self.store.keys.chat_pace(chat_id)],
-                    args=[now, WINDOW, self.per_minute, f"{now}:{id(self)}:{self._seq}"],
+                    args=[now, self.window, self.per_minute, f"{now}:{id(self)}:{self._seq}"],
                 )
             )
             if wait <= 0:
                 return
-            await self.sleep(min(wait, WINDOW))
+            await self.sleep(min(wait, self.window))

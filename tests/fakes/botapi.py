@@ -336,17 +336,18 @@ class BotAPI:
     def max_per_minute(self, chat_id: int) -> int:
         """The most new messages the bot sent to `chat_id` in any 60 seconds (Telegram
         allows a group about 20)."""
-        times = sorted(s.at for s in self.sent if s.chat_id == chat_id and s.method != "edit")
-        best = start = 0
-        for end, at in enumerate(times):
-            while at - times[start] >= 60:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+        new = ("sendMessage", "sendPhoto")
+        return _most_in_window(
+            sorted(s.at for s in self.sent if s.chat_id == chat_id and s.method in new)
+        )
 
     def per_minute_counts(self) -> dict[int, int]:
         """`max_per_minute` of every chat the bot sent to."""
-        return {cid: self.max_per_minute(cid) for cid in {s.chat_id for s in self.sent}}
+        by_chat: dict[int, list[float]] = {}
+        for s in self.sent:
+            if s.method in ("sendMessage", "sendPhoto"):
+                by_chat.setdefault(s.chat_id, []).append(s.at)
+        return {cid: _most_in_window(sorted(ts)) for cid, ts in by_chat.items()}
 
     def current(self, chat_id: int, message_id: int) -> dict[str, Any]:
         """The current state of a message (after edits) as a Bot API Message dict."""
@@ -867,6 +868,16 @@ class BotAPI:
             )
         )
         return msg
+
+
+def _most_in_window(times: list[float], window: float = 60.0) -> int:
+    """The most of the sorted `times` inside any `window` seconds."""
+    best = start = 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 class _ApiError(Exception):

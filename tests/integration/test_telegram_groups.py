@@ -11,6 +11,7 @@ import pytest
 
 from bot.briefings import sources as srcs
 from bot.briefings import subscriptions as subs
+from bot.briefings.delivery import format_counts
 from bot.briefings.feeds import FeedPoller
 from bot.briefings.sources import Source
 from bot.clock import FrozenClock
@@ -150,7 +151,8 @@ async def test_group_and_channel_briefings_are_delivered_and_403_unsubscribes(
         )
     delivery = bot.services.briefings.delivery
     counts = await delivery.tick(NOW + timedelta(minutes=1))
-    assert counts["sent"] == 2
+    assert counts["sent"] == 2 and counts["sent_to_groups"] == 2
+    assert "sent=2 " in format_counts(counts) and "sent_to_groups=2" in format_counts(counts)
     for chat in (GROUP, CHANNEL):
         (brief,) = bot.fake.sent_to(chat)
         assert "1. " in brief.plain and "2. " in brief.plain
