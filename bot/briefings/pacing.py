@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from redis.commands.core import AsyncScript
 
 from bot.briefings.delivery import Sender
-from bot.briefings.message import DIGEST_PREFIX
+from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE
 from bot.briefings.recall import remember_briefing
 from bot.messages import Button
 from bot.store.redis import Store
@@ -57,6 +57,13 @@ def story_ids(buttons: list[list[Button]]) -> list[str]:
     ]
 
 
+def _without_unsubscribe(buttons: list[list[Button]]) -> list[list[Button]]:
+    """A group's or channel's briefing has no Unsubscribe button: any member could tap
+    it (admins send /unsubscribe)."""
+    rows = [[b for b in row if b.callback != UNSUBSCRIBE] for row in buttons]
+    return [row for row in rows if row]
+
+
 class ChatSender:
     """A `Sender` that paces groups and channels and remembers briefing messages."""
 
@@ -83,10 +90,11 @@ class ChatSender:
         self._parts: dict[int, list[int]] = {}  # chat -> earlier parts of a briefing
 
     async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+        stories = story_ids(buttons)
         if chat_id < 0:
             await self.wait_turn(chat_id)
+            buttons = _without_unsubscribe(buttons)
         message_id = await self.inner.send(chat_id, html, buttons)
-        stories = story_ids(buttons)
         if not buttons:  # a first part of a long briefing: the keyboard comes last
             self._parts.setdefault(chat_id, []).append(message_id)
         elif stories:

@@ -168,6 +168,8 @@ async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 async def story_digest(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """A story's "full digest" button: summarize its lead article; it becomes active."""
+    if msg.chat_type == "channel" and not await admin_only(conv, msg, out):
+        return  # a reader's tap would post the digest to the whole channel
     aid = (msg.callback or "").split(":", 1)[-1]
     fa = await get_article(conv.services.store, aid)
     if fa is None:

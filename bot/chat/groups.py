@@ -6,6 +6,7 @@ preferences' id), so `/subscribe`, `/unsubscribe`, `/timezone` and `/language` t
 change the chat's settings, and only its administrators may send them:
 
 * a channel post comes from the channel's admins by definition (only they can post);
+  a button press under a channel post comes from any reader, and is checked;
 * in a group, an anonymous admin writes as the group itself (`sender_chat` = the
   group), which counts as an admin; anyone else is checked with getChatMember
   (`Conversation.members`, given by the Telegram layer), the answer cached in Redis
@@ -32,8 +33,10 @@ def subject(msg: Incoming) -> int:
 
 async def sender_is_admin(conv: Conversation, msg: Incoming) -> bool:
     """Whether the sender may change the chat's settings (always, in a private chat)."""
-    if msg.chat_type in ("private", "channel"):
+    if msg.chat_type == "private":
         return True
+    if msg.chat_type == "channel" and msg.callback is None:
+        return True  # a channel post: only the channel's admins can post
     if msg.sender_chat_id == msg.chat_id:
         return True  # an anonymous administrator writes as the group itself
     members = conv.members
@@ -56,8 +59,10 @@ async def sender_is_admin(conv: Conversation, msg: Incoming) -> bool:
 
 
 async def admin_only(conv: Conversation, msg: Incoming, out: Outbox) -> bool:
-    """True when the sender may change the chat's settings; else send the refusal."""
+    """True when the sender may change the chat's settings; else send the refusal
+    (except to a channel reader's button press: the refusal would be posted to all)."""
     if await sender_is_admin(conv, msg):
         return True
-    await conv.say(msg, out, "group.admins_only")
+    if msg.chat_type != "channel":
+        await conv.say(msg, out, "group.admins_only")
     return False

@@ -212,6 +212,7 @@ class BotAPI:
     members: dict[int, dict[int, str]] = field(default_factory=dict)
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
     inline_answers: list[dict[str, Any]] = field(default_factory=list)
+    channel_ids: set[int] = field(default_factory=set)  # negative ids that are channels
     port: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
@@ -368,6 +369,11 @@ class BotAPI:
         title = "Test channel" if chat_type == "channel" else "Test group"
         return {"id": chat_id, "type": chat_type, "title": title}
 
+    def _type_of(self, chat_id: int) -> str:
+        if chat_id > 0:
+            return "private"
+        return "channel" if chat_id in self.channel_ids else "supergroup"
+
     def _user(self, user_id: int, language_code: str | None, first_name: str) -> dict[str, Any]:
         user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
         if language_code:
@@ -442,6 +448,7 @@ class BotAPI:
     def channel_post(self, chat_id: int, text: str, *, queue: bool = True) -> dict[str, Any]:
         """A post in channel `chat_id` (no `from`: only `sender_chat`, the channel)."""
         mid = next(self._ids)
+        self.channel_ids.add(chat_id)
         chat = self._chat(chat_id, "channel")
         msg: dict[str, Any] = {
             "message_id": mid,
@@ -834,9 +841,7 @@ class BotAPI:
         msg: dict[str, Any] = {
             "message_id": mid,
             "date": int(time.time()),
-            "chat": old["chat"]
-            if old
-            else self._chat(chat_id, "private" if chat_id > 0 else "group"),
+            "chat": old["chat"] if old else self._chat(chat_id, self._type_of(chat_id)),
             "from": self._me(),
         }
         if old:

@@ -156,6 +156,8 @@ async def test_group_and_channel_briefings_are_delivered_and_403_unsubscribes(
     for chat in (GROUP, CHANNEL):
         (brief,) = bot.fake.sent_to(chat)
         assert "1. " in brief.plain and "2. " in brief.plain
+        datas = [b["callback_data"] for b in brief.buttons]
+        assert datas and "bu" not in datas  # no Unsubscribe any member could tap
     assert bot.fake.max_per_minute(GROUP) == 1
     # the next day the group has removed the bot: 403 unsubscribes it
     bot.fake.fail(GROUP, 403, description="Forbidden: bot was kicked from the supergroup chat")
@@ -217,3 +219,26 @@ async def test_a_channel_admin_manages_it_from_a_private_chat(
     fake.members[CHANNEL] = {OWNER: "creator"}
     fake.command(OWNER, "/channel @news_ar 09:00", language_code=lang)
     await bot.reply(OWNER, contains="can't find" if lang == "en" else "لم أجد")
+
+
+async def test_a_channel_reader_tapping_buttons_changes_nothing_and_posts_nothing(
+    bot: Bot, store: Store
+) -> None:
+    fake = bot.fake
+    fake.members[CHANNEL] = {OWNER: "creator"}
+    fake.channel_post(CHANNEL, "/subscribe 07:00")
+    sub_msg = await bot.reply(CHANNEL, contains="07:00")
+    fake.channel_post(CHANNEL, "/briefing")
+    brief = await bot.reply(CHANNEL, contains="📰")
+    start = len(fake.sent)
+    fake.callback(CHANNEL, brief.message_id, "bu", user_id=MEMBER, chat_type="channel")
+    fake.callback(CHANNEL, brief.message_id, "s:lang:ar", user_id=MEMBER, chat_type="channel")
+    await fake.wait_until(lambda: len(fake.answered_callbacks) >= 2, 10)
+    fake.channel_post(CHANNEL, "/help")
+    help_ = await bot.reply(CHANNEL, contains="/subscribe")
+    assert [s.message_id for s in fake.sent[start:]] == [help_.message_id]
+    assert await subs.get(store, CHANNEL) is not None and sub_msg
+    # the channel's owner may
+    fake.callback(CHANNEL, brief.message_id, "bu", user_id=OWNER, chat_type="channel")
+    await bot.reply(CHANNEL, contains="unsubscribed")
+    assert await subs.get(store, CHANNEL) is None
