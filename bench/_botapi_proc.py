@@ -7,6 +7,9 @@ Prints its base URL on the first line, then answers commands on stdin, one per l
 "cpu": CPU seconds this process used so far, "most_per_minute": {chat id: the most
 messages it got in any 60 seconds}, "texts": [the start of each message to a group or
 channel]};
+`groups` prints one JSON line about the messages to groups and channels (negative chat
+ids): {"messages": n, "distinct": distinct (chat, text) pairs, "chats": chats reached,
+"most_per_minute": the most one chat got in any 60 seconds};
 `quit` (or end of input) stops it. PER_SECOND > 0 refuses sendMessage calls above that
 many in any one-second window with 429 and retry_after=1, like Telegram's flood limit.
 """
@@ -45,6 +48,17 @@ class PacedBotAPI(BotAPI):
         return await super()._dispatch(request)
 
 
+def groups(fake: BotAPI) -> dict[str, int]:
+    sent = [s for s in fake.sent if s.chat_id < 0 and s.method == "sendMessage"]
+    most = fake.per_minute_counts()
+    return {
+        "messages": len(sent),
+        "distinct": len({(s.chat_id, s.text) for s in sent}),
+        "chats": len({s.chat_id for s in sent}),
+        "most_per_minute": max((v for c, v in most.items() if c < 0), default=0),
+    }
+
+
 async def main(per_second: int) -> None:
     fake = PacedBotAPI(per_second)
     await fake.start()
@@ -64,6 +78,8 @@ async def main(per_second: int) -> None:
                 "texts": [s.text[:40] for s in fake.sent if s.chat_id < 0],
             }
             print(json.dumps(body), flush=True)
+        elif line == "groups":
+            print(json.dumps(groups(fake)), flush=True)
         elif line in ("quit", ""):
             break
     await fake.stop()
