@@ -9,7 +9,8 @@ messages it got in any 60 seconds}, "texts": [the start of each message to a gro
 channel]};
 `groups` prints one JSON line about the messages to groups and channels (negative chat
 ids): {"messages": n, "distinct": distinct (chat, text) pairs, "chats": chats reached,
-"most_per_minute": the most one chat got in any 60 seconds};
+"most_per_minute": the most one chat got in any 60 seconds, "all_messages": messages to
+any chat, "all_chats": chats reached};
 `quit` (or end of input) stops it. PER_SECOND > 0 refuses sendMessage calls above that
 many in any one-second window with 429 and retry_after=1, like Telegram's flood limit.
 """
@@ -49,9 +50,12 @@ class PacedBotAPI(BotAPI):
 
 
 def groups(fake: BotAPI) -> dict[str, int]:
-    sent = [s for s in fake.sent if s.chat_id < 0 and s.method == "sendMessage"]
+    every = [s for s in fake.sent if s.method == "sendMessage"]
+    sent = [s for s in every if s.chat_id < 0]
     most = fake.per_minute_counts()
     return {
+        "all_messages": len(every),
+        "all_chats": len({s.chat_id for s in every}),
         "messages": len(sent),
         "distinct": len({(s.chat_id, s.text) for s in sent}),
         "chats": len({s.chat_id for s in sent}),
