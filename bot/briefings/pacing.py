@@ -57,7 +57,7 @@ def story_ids(buttons: list[list[Button]]) -> list[str]:
     ]
 
 
-def _without_unsubscribe(buttons: list[list[Button]]) -> list[list[Button]]:
+def without_unsubscribe(buttons: list[list[Button]]) -> list[list[Button]]:
     """A group's or channel's briefing has no Unsubscribe button: any member could tap
     it (admins send /unsubscribe)."""
     rows = [[b for b in row if b.callback != UNSUBSCRIBE] for row in buttons]
@@ -93,7 +93,7 @@ class ChatSender:
         stories = story_ids(buttons)
         if chat_id < 0:
             await self.wait_turn(chat_id)
-            buttons = _without_unsubscribe(buttons)
+            buttons = without_unsubscribe(buttons)
         message_id = await self.inner.send(chat_id, html, buttons)
         if not buttons:  # a first part of a long briefing: the keyboard comes last
             self._parts.setdefault(chat_id, []).append(message_id)

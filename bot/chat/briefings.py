@@ -13,7 +13,7 @@ from bot.briefings import sources as srcs
 from bot.briefings import subscriptions as subs
 from bot.briefings.feeds import get_article
 from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE, render_parts
-from bot.briefings.pacing import story_ids
+from bot.briefings.pacing import story_ids, without_unsubscribe
 from bot.briefings.recall import remember_briefing
 from bot.briefings.schedule import format_hhmm
 from bot.chat.digests import digest_article
@@ -106,8 +106,10 @@ async def briefing_now(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     )
     sent: list[int] = []
     for html, buttons in render_parts(brief):
-        sent += await out.send(Reply(html=html, buttons=buttons, kind="briefing"))
         stories = story_ids(buttons)
+        if msg.chat_type != "private":  # admins send /unsubscribe; members cannot tap it
+            buttons = without_unsubscribe(buttons)
+        sent += await out.send(Reply(html=html, buttons=buttons, kind="briefing"))
         if stories:  # a reply to the briefing asks about these stories
             ttl = conv.services.settings.context_ttl
             await remember_briefing(conv.services.store, msg.chat_id, sent, stories, ttl=ttl)
