@@ -5,6 +5,8 @@ group's briefing goes to the group, and a removed bot unsubscribes the chat."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
 
 import pytest
@@ -26,6 +28,19 @@ GROUP = -1001000000001
 CHANNEL = -1002000000002
 MEMBER, OWNER = 71, 72
 REFUSAL = {"en": "only the group's admins", "ar": "مشرفو المجموعة وحدهم"}
+
+
+async def eventually(
+    read: Callable[[], Awaitable[object]],
+    expected: object,
+    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for a poll, not a call
+) -> None:
+    """Wait until `read()` gives `expected` (work the bot does after its last Bot API
+    call, such as an error handler, has no message to wait for)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (value := await read()) != expected:
+        assert asyncio.get_running_loop().time() < deadline, f"still {value!r}"
+        await asyncio.sleep(0.02)
 
 
 def group_command(bot: Bot, text: str, user: int, lang: str = "en", **kw: object) -> None:
@@ -179,10 +194,10 @@ async def test_bot_removed_from_a_channel_unsubscribes_it(bot: Bot, store: Store
     )
     await subs.subscribe(store, user_id=5, chat_id=5, hhmm=time(9), tz="UTC", lang="en", now=NOW)
     bot.fake.bot_removed(CHANNEL, "channel")
-    bot.fake.command(ADMIN, "/stats")  # handled after the removal (updates run in order)
+    await eventually(lambda: subs.get(store, CHANNEL), None)
+    bot.fake.command(ADMIN, "/stats")
     report = await bot.reply(ADMIN, contains="Briefing subscribers")
     assert "Briefing subscribers: 1 (private 1, groups 0, channels 0)" in report.plain
-    assert await subs.get(store, CHANNEL) is None
 
 
 async def test_stats_count_groups_and_channels(bot: Bot, store: Store) -> None:
@@ -244,3 +259,17 @@ async def test_a_channel_reader_tapping_buttons_changes_nothing_and_posts_nothin
     fake.callback(CHANNEL, brief.message_id, "bu", user_id=OWNER, chat_type="channel")
     await bot.reply(CHANNEL, contains="unsubscribed")
     assert await subs.get(store, CHANNEL) is None
+
+
+async def test_a_403_when_answering_in_a_group_unsubscribes_the_group_not_the_member(
+    bot: Bot, store: Store
+) -> None:
+    for uid in (GROUP, MEMBER):
+        await subs.subscribe(
+            store, user_id=uid, chat_id=uid, hhmm=time(9), tz="UTC", lang="en", now=NOW
+        )
+    bot.fake.fail(GROUP, 403, description="Forbidden: bot was kicked from the supergroup chat")
+    group_command(bot, "/help@digest_test_bot", MEMBER)
+    await bot.fake.wait_until(lambda: any(code == 403 for _, code, _ in bot.fake.errors), 10)
+    await eventually(lambda: subs.get(store, GROUP), None)  # the error handler ran
+    assert await subs.get(store, MEMBER) is not None
