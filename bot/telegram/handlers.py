@@ -98,9 +98,9 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
 
 
 def _chat_type(telegram_type: str) -> Literal["private", "group", "channel"]:
-    if telegram_type in ("private", "channel"):
-        return "private" if telegram_type == "private" else "channel"
-    return "group"  # group or supergroup
+    if telegram_type == "private":
+        return "private"
+    return "channel" if telegram_type == "channel" else "group"  # group or supergroup
 
 
 def _entity_text(msg: Message, entity: MessageEntity) -> str:
