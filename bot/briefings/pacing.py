@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable
 
 from redis.commands.core import AsyncScript
 
-from bot.briefings.delivery import Sender
+from bot.briefings.delivery import Batched, Sender
 from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE
-from bot.briefings.recall import remember_briefing
+from bot.briefings.recall import remember_many
 from bot.messages import Button
 from bot.store.redis import Store
 
@@ -88,6 +88,8 @@ class ChatSender:
         self._take: AsyncScript = store.redis.register_script(_TAKE)
         self._seq = 0
         self._parts: dict[int, list[int]] = {}  # chat -> earlier parts of a briefing
+        # the recall writes of sends finishing together share one pipeline
+        self._recall = Batched(self._remember)
 
     async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
         stories = story_ids(buttons)
@@ -99,8 +101,12 @@ class ChatSender:
             self._parts.setdefault(chat_id, []).append(message_id)
         elif stories:
             ids = [*self._parts.pop(chat_id, []), message_id]
-            await remember_briefing(self.store, chat_id, ids, stories, ttl=self.recall_ttl)
+            await self._recall((chat_id, ids, stories))
         return message_id
+
+    async def _remember(self, items: list[tuple[int, list[int], list[str]]]) -> list[None]:
+        await remember_many(self.store, items, ttl=self.recall_ttl)
+        return [None] * len(items)
 
     async def wait_turn(self, chat_id: int) -> None:
         """Return once `chat_id` may get one more message within its per-minute limit."""

@@ -23,6 +23,18 @@ async def remember_briefing(
         await pipe.execute()
 
 
+async def remember_many(
+    store: Store, items: list[tuple[int, list[int], list[str]]], *, ttl: int
+) -> None:
+    """`remember_briefing` for many (chat, message ids, stories) in one round trip."""
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for chat_id, message_ids, stories in items:
+            value = json.dumps(stories)
+            for mid in message_ids:
+                pipe.set(store.keys.briefing_message(chat_id, mid), value, ex=ttl)
+        await pipe.execute()
+
+
 async def briefing_stories(store: Store, chat_id: int, message_id: int) -> list[str]:
     """The story article ids of a briefing message, or [] when it is not one (or expired)."""
     raw = cast(str | None, await store.redis.get(store.keys.briefing_message(chat_id, message_id)))
