@@ -5,6 +5,10 @@
 Prints its base URL on the first line, then answers commands on stdin, one per line:
 `stats` prints one JSON line {"chats": [chat ids sent to, in order], "rejected": n,
 "cpu": CPU seconds this process used so far};
+`groups` prints one JSON line about the messages to groups and channels (negative chat
+ids): {"messages": n, "distinct": distinct (chat, text) pairs, "chats": chats reached,
+"most_per_minute": the most one chat got in any 60 seconds, "all_messages": messages to
+any chat, "all_chats": chats reached};
 `quit` (or end of input) stops it. PER_SECOND > 0 refuses sendMessage calls above that
 many in any one-second window with 429 and retry_after=1, like Telegram's flood limit.
 """
@@ -43,6 +47,20 @@ class PacedBotAPI(BotAPI):
         return await super()._dispatch(request)
 
 
+def groups(fake: BotAPI) -> dict[str, int]:
+    every = [s for s in fake.sent if s.method == "sendMessage"]
+    sent = [s for s in every if s.chat_id < 0]
+    most = fake.per_minute_counts()
+    return {
+        "all_messages": len(every),
+        "all_chats": len({s.chat_id for s in every}),
+        "messages": len(sent),
+        "distinct": len({(s.chat_id, s.text) for s in sent}),
+        "chats": len({s.chat_id for s in sent}),
+        "most_per_minute": max((v for c, v in most.items() if c < 0), default=0),
+    }
+
+
 async def main(per_second: int) -> None:
     fake = PacedBotAPI(per_second)
     await fake.start()
@@ -56,6 +74,8 @@ async def main(per_second: int) -> None:
             chats = [s.chat_id for s in fake.sent]
             body = {"chats": chats, "rejected": fake.rejected, "cpu": time.process_time()}
             print(json.dumps(body), flush=True)
+        elif line == "groups":
+            print(json.dumps(groups(fake)), flush=True)
         elif line in ("quit", ""):
             break
     await fake.stop()

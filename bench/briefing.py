@@ -459,7 +459,19 @@ if __name__ == "__main__":
         "--off-only", action="store_true", help="only the limiter-off run; docs unchanged"
     )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--groups", action="store_true", help="groups and channels with per-group pacing"
+    )
+    parser.add_argument("--chats", type=int, default=1000, help="groups+channels, --groups")
+    parser.add_argument("--burst-chats", type=int, default=200, help="pressure run, --groups")
     args = parser.parse_args()
+    if args.groups:
+        from bench.briefing_chats import main as chats_main
+
+        body = asyncio.run(chats_main(args.subscribers, args.chats, args.burst_chats))
+        print(body)
+        write_section("briefings: groups and channels", body)
+        raise SystemExit(0)
     if args.worker:
         asyncio.run(worker(json.loads(args.worker)))
         raise SystemExit(0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bot.briefings.delivery import Sender
 from bot.briefings.scheduler import Briefings
-from bot.chat import briefings, commands, digests, documents
+from bot.chat import briefings, channels, commands, digests, documents
 from bot.chat.router import Conversation
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -26,7 +26,7 @@ from bot.summarize.service import SummarizeService
 from bot.users import Users
 
 # The chat features, in the order their commands appear in /help and Telegram's menu.
-FEATURES = (commands, digests, briefings, documents)
+FEATURES = (commands, digests, briefings, documents, channels)
 
 
 async def build_services(

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     webhook_max_concurrency: int = Field(default=32, ge=1)
     metrics_token: str = ""  # /metrics needs it (bearer or ?token=); see bot/telegram/health.py
+
+    # Groups, channels and inline mode (issue 12)
+    chat_admin_cache_seconds: int = Field(default=300, ge=0)
+    group_messages_per_minute: int = Field(default=20, ge=1)
+    inline_deadline_seconds: float = Field(default=4.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

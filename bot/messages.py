@@ -41,7 +41,7 @@ class Incoming:
     user_id: int
     chat_id: int
     text: str = ""
-    chat_type: Literal["private", "group"] = "private"
+    chat_type: Literal["private", "group", "channel"] = "private"
     language_code: str | None = None
     command: str | None = None  # without the slash and without @botname
     args: str = ""
@@ -55,6 +55,9 @@ class Incoming:
     callback_message_id: int | None = None
     first_name: str | None = None
     document: Document | None = None  # a file sent with the message (caption in `text`)
+    # the chat a message was sent on behalf of: an anonymous group admin (the group
+    # itself), a linked channel, or the channel of a channel post (which has no user)
+    sender_chat_id: int | None = None
 
 
 @dataclass
@@ -75,6 +78,20 @@ class Reply:
     kind: Literal["digest", "answer", "info", "error", "briefing"] = "info"
     edit_message_id: int | None = None  # edit this earlier bot message instead of sending
     reply_to_message_id: int | None = None  # send as a reply to this message
+
+
+class ChatMembers(Protocol):
+    """Who administers a group or channel (the Telegram layer asks getChatMember /
+    getChatAdministrators; the chat layer caches the answers)."""
+
+    async def is_admin(self, chat_id: int, user_id: int) -> bool:
+        """True when `user_id` is the creator or an administrator of `chat_id`."""
+        ...
+
+    async def channel_admins(self, channel: str) -> tuple[int, list[int]] | None:
+        """The channel's id and its administrators' user ids, for `@name` or an id;
+        None when the channel is unknown or the bot is not in it."""
+        ...
 
 
 class Outbox(Protocol):

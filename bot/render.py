@@ -161,6 +161,22 @@ def _evidence_lines(d: Digest, ui_lang: str, *, marks: bool = True) -> list[str]
     return out
 
 
+VISIBLE_BULLETS = 3  # a detailed digest shows this many points; the rest fold
+FOLD_CHARS = 700  # ... when its points are longer than this in all
+
+
+def _fold_bullets(bullets: list[str], length: str) -> list[str]:
+    """A long detailed digest keeps its first points in view and folds the rest into
+    an expandable quote (Telegram shows a few lines and "show more"), so it does not
+    flood a group; a short digest is never folded."""
+    if length != "detailed" or len(bullets) <= VISIBLE_BULLETS:
+        return bullets
+    if sum(len(b) for b in bullets) <= FOLD_CHARS:
+        return bullets
+    rest = "\n".join(bullets[VISIBLE_BULLETS:])
+    return [*bullets[:VISIBLE_BULLETS], f"<blockquote expandable>{rest}</blockquote>"]
+
+
 def render_digest_html(d: Digest, ui_lang: str) -> str:
     """Return the digest as Telegram HTML: bold headline, "• " bullets, date, source, notes.
 
@@ -168,7 +184,9 @@ def render_digest_html(d: Digest, ui_lang: str) -> str:
     in the digest's language, the labels in `ui_lang`.
     """
     lines = [f"<b>{escape(rtl_line(d.headline, d.lang))}</b>", ""]
-    lines += [escape(rtl_line(BULLET + b, d.lang)) for b in d.bullets if b.strip()]
+    lines += _fold_bullets(
+        [escape(rtl_line(BULLET + b, d.lang)) for b in d.bullets if b.strip()], d.length
+    )
     meta: list[str] = []
     date_line = _date_line(d, ui_lang)
     if date_line:

@@ -250,6 +250,7 @@ class Delivery:
                     log.exception("briefing for user %s failed", uid)
                     outcome = "failed"
                 counts[outcome] += 1
+                counts["sent_to_groups"] += int(uid < 0 and outcome == "sent")  # and channels
                 metrics.BRIEFINGS.labels(outcome=outcome).inc()
                 if self.on_progress:
                     self.on_progress(1)

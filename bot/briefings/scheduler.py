@@ -29,6 +29,7 @@ from bot.briefings.compose import Composer
 from bot.briefings.delivery import Delivery, Sender, format_counts
 from bot.briefings.feeds import FeedPoller, PollReport
 from bot.briefings.limiter import RateLimiter
+from bot.briefings.pacing import ChatSender
 from bot.briefings.sources import Source, all_sources, load_defaults
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -70,9 +71,15 @@ class Briefings:
         defaults = load_defaults(settings.feeds_file)
         fetcher = Fetcher.from_settings(settings)
         composer = Composer(store=store, llm=llm, defaults=defaults)
+        paced = ChatSender(
+            sender,
+            store,
+            per_minute=settings.group_messages_per_minute,
+            recall_ttl=settings.context_ttl,
+        )
         delivery = Delivery(
             store=store,
-            sender=sender,
+            sender=paced,
             builder=composer.for_subscription,
             grace=timedelta(hours=settings.briefing_grace_hours),
             skip_empty=settings.briefing_skip_empty,

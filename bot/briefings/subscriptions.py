@@ -33,6 +33,7 @@ class Subscription:
     lang: str
     slot: datetime  # the next (or current, while claimed) delivery slot, UTC
     last_sent: datetime | None = None
+    kind: str = "private"  # "group" or "channel": the chat itself is the subscriber
 
     def to_hash(self) -> dict[str, str]:
         return {
@@ -43,6 +44,7 @@ class Subscription:
             "lang": self.lang,
             "slot": str(int(self.slot.timestamp())),
             "last_sent": str(int(self.last_sent.timestamp())) if self.last_sent else "",
+            "kind": self.kind,
         }
 
     @classmethod
@@ -56,6 +58,7 @@ class Subscription:
             lang=data.get("lang") or "ar",
             slot=datetime.fromtimestamp(int(data["slot"]), UTC),
             last_sent=datetime.fromtimestamp(int(last), UTC) if last else None,
+            kind=data.get("kind") or "private",
         )
 
 
@@ -89,8 +92,10 @@ async def subscribe(
     tz: str,
     lang: str,
     now: datetime,
+    kind: str | None = None,
 ) -> Subscription:
-    """Create or update the user's subscription and schedule their next slot.
+    """Create or update the user's subscription and schedule their next slot. A group
+    or channel subscribes under its own chat id (`kind` "group" or "channel").
 
     Re-subscribing (for example to change the time) never yields a second briefing on
     the same local day: the per-day idempotency key is checked when the slot is claimed.
@@ -106,6 +111,7 @@ async def subscribe(
         lang=lang,
         slot=next_due(hhmm, tz, now),
         last_sent=prev.last_sent if prev else None,
+        kind=kind or (prev.kind if prev else "private"),
     )
     await _save(store, sub)
     return sub
@@ -176,6 +182,7 @@ async def set_timezone(store: Store, user_id: int, tz: str, *, now: datetime) ->
         tz=tz,
         lang=sub.lang,
         now=now,
+        kind=sub.kind,
     )
     return tz
 
@@ -183,3 +190,19 @@ async def set_timezone(store: Store, user_id: int, tz: str, *, now: datetime) ->
 async def count(store: Store) -> int:
     """Number of subscribers."""
     return int(await store.redis.zcard(store.keys.due()))
+
+
+async def count_by_kind(store: Store) -> dict[str, int]:
+    """Subscribers by kind: private chats, groups and channels (groups and channels
+    subscribe under their negative chat ids)."""
+    members = cast(list[str], await store.redis.zrange(store.keys.due(), 0, -1))
+    ids = [int(m) for m in members]
+    chats = [i for i in ids if i < 0]
+    counts = {"private": len(ids) - len(chats), "group": 0, "channel": 0}
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for cid in chats:
+            pipe.hget(store.keys.subscription(cid), "kind")
+        kinds = await pipe.execute() if chats else []
+    for kind in kinds:
+        counts["channel" if kind == "channel" else "group"] += 1
+    return counts

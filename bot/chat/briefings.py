@@ -13,8 +13,11 @@ from bot.briefings import sources as srcs
 from bot.briefings import subscriptions as subs
 from bot.briefings.feeds import get_article
 from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE, render_parts
+from bot.briefings.pacing import story_ids, without_unsubscribe
+from bot.briefings.recall import remember_briefing
 from bot.briefings.schedule import format_hhmm
 from bot.chat.digests import digest_article
+from bot.chat.groups import admin_only, subject
 from bot.chat.router import Conversation, plain_html
 from bot.domain import Article, Lang
 from bot.i18n import t
@@ -39,29 +42,40 @@ def register(conv: Conversation) -> None:
 
 async def _zone(conv: Conversation, msg: Incoming) -> str:
     return await subs.user_timezone(
-        conv.services.store, msg.user_id, conv.services.settings.default_timezone
+        conv.services.store, subject(msg), conv.services.settings.default_timezone
     )
 
 
+def _key(msg: Incoming, name: str) -> str:
+    """The catalog key of a reply about the subscription: the user's, or the chat's."""
+    return f"briefing.{name}" if msg.chat_type == "private" else f"group.{name}"
+
+
 async def subscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Subscribe the user, or (admins only) the group or channel the command is in."""
+    if not await admin_only(conv, msg, out):
+        return
     at = subs.check_time(msg.args)  # BadTime -> translated by the router
     lang = await conv.lang(msg)
     zone = await _zone(conv, msg)
     sub = await subs.subscribe(
         conv.services.store,
-        user_id=msg.user_id,
+        user_id=subject(msg),
         chat_id=msg.chat_id,
         hhmm=at,
         tz=zone,
         lang=lang,
         now=conv.services.clock.now(),
+        kind=msg.chat_type,
     )
-    await conv.say(msg, out, "briefing.subscribed", time=format_hhmm(sub.hhmm), zone=sub.tz)
+    await conv.say(msg, out, _key(msg, "subscribed"), time=format_hhmm(sub.hhmm), zone=sub.tz)
 
 
 async def unsubscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    removed = await subs.unsubscribe(conv.services.store, msg.user_id)
-    await conv.say(msg, out, "briefing.unsubscribed" if removed else "briefing.not_subscribed")
+    if not await admin_only(conv, msg, out):
+        return
+    removed = await subs.unsubscribe(conv.services.store, subject(msg))
+    await conv.say(msg, out, _key(msg, "unsubscribed" if removed else "not_subscribed"))
 
 
 async def unsubscribe_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
@@ -72,8 +86,10 @@ async def timezone(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not msg.args.strip():
         await conv.say(msg, out, "briefing.timezone_current", zone=await _zone(conv, msg))
         return
+    if not await admin_only(conv, msg, out):
+        return
     zone = await subs.set_timezone(
-        conv.services.store, msg.user_id, msg.args, now=conv.services.clock.now()
+        conv.services.store, subject(msg), msg.args, now=conv.services.clock.now()
     )
     await conv.say(msg, out, "briefing.timezone_set", zone=zone)
 
@@ -83,19 +99,26 @@ async def briefing_now(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     b = conv.services.briefings
     await out.typing()
     brief = await b.composer.build(
-        user_id=msg.user_id,
+        user_id=subject(msg),
         lang=await conv.lang(msg),
         tz=await _zone(conv, msg),
         now=conv.services.clock.now(),
     )
+    sent: list[int] = []
     for html, buttons in render_parts(brief):
-        await out.send(Reply(html=html, buttons=buttons, kind="briefing"))
+        stories = story_ids(buttons)
+        if msg.chat_type != "private":  # admins send /unsubscribe; members cannot tap it
+            buttons = without_unsubscribe(buttons)
+        sent += await out.send(Reply(html=html, buttons=buttons, kind="briefing"))
+        if stories:  # a reply to the briefing asks about these stories
+            ttl = conv.services.settings.context_ttl
+            await remember_briefing(conv.services.store, msg.chat_id, sent, stories, ttl=ttl)
 
 
 async def list_sources(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     b = conv.services.briefings
     lang = await conv.lang(msg)
-    own = await srcs.user_sources(conv.services.store, msg.user_id)
+    own = await srcs.user_sources(conv.services.store, subject(msg))
     if not b.defaults and not own:
         await conv.say(msg, out, "briefing.sources_none")
         return
@@ -112,6 +135,8 @@ async def add_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not url:
         await conv.say(msg, out, "briefing.addsource_usage")
         return
+    if not await admin_only(conv, msg, out):
+        return
     b, services = conv.services.briefings, conv.services
     # each try fetches and parses a feed: it counts as a request against the user's
     # rate (RateLimited / BudgetExceeded -> translated by the router)
@@ -121,7 +146,7 @@ async def add_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     src = await srcs.add_source(
         services.store,
         b.fetcher,
-        msg.user_id,
+        subject(msg),
         url,
         max_bytes=services.settings.feed_max_bytes,
     )
@@ -129,8 +154,10 @@ async def add_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 
 async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    if not await admin_only(conv, msg, out):
+        return
     lang = await conv.lang(msg)
-    own = await srcs.user_sources(conv.services.store, msg.user_id)
+    own = await srcs.user_sources(conv.services.store, subject(msg))
     if not own:
         await conv.say(msg, out, "briefing.remove_none")
         return
@@ -141,7 +168,9 @@ async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     source_id = (msg.callback or "").split(":", 1)[1] if ":" in (msg.callback or "") else ""
-    removed = await srcs.remove_source(conv.services.store, msg.user_id, source_id)
+    if not await admin_only(conv, msg, out):
+        return
+    removed = await srcs.remove_source(conv.services.store, subject(msg), source_id)
     if removed is None:
         await conv.say(msg, out, "chat.expired")
         return
@@ -150,6 +179,8 @@ async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 async def story_digest(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """A story's "full digest" button: summarize its lead article; it becomes active."""
+    if msg.chat_type == "channel" and not await admin_only(conv, msg, out):
+        return  # a reader's tap would post the digest to the whole channel
     aid = (msg.callback or "").split(":", 1)[-1]
     fa = await get_article(conv.services.store, aid)
     if fa is None:

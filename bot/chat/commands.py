@@ -11,7 +11,10 @@ from datetime import date, timedelta
 from typing import cast
 
 from bot import stats
+from bot.briefings.subscriptions import count_by_kind
 from bot.charts import DailySeries, stats_chart_png
+from bot.chat.groups import admin_only, subject
+from bot.chat.inline import open_from_start
 from bot.chat.router import Conversation, plain_html
 from bot.domain import Lang, Length
 from bot.i18n import t
@@ -34,6 +37,8 @@ def register(conv: Conversation) -> None:
 
 
 async def start(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    if msg.chat_type == "private" and await open_from_start(conv, msg, out):
+        return  # the deep link of an inline query's "summarize in the bot" button
     if msg.chat_type == "private":
         await conv.services.users.touch(msg.user_id, msg.chat_id)
     lang = await conv.lang(msg)
@@ -59,7 +64,8 @@ async def help_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 async def language(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     choice = msg.args.strip().lower()[:2]
     if choice in ("ar", "en"):
-        await _set_lang(conv, msg, out, cast(Lang, choice))
+        if await admin_only(conv, msg, out):  # a group's language is its admins' choice
+            await _set_lang(conv, msg, out, cast(Lang, choice))
         return
     lang = await conv.lang(msg)
     key = "settings.language_bad" if msg.args.strip() else "settings.language_prompt"
@@ -92,6 +98,8 @@ async def settings_button(conv: Conversation, msg: Incoming, out: Outbox) -> Non
     """Taps on the /language and /length buttons: "s:lang:ar", "s:len:detailed"."""
     _, what, value = ((msg.callback or "") + "::").split(":")[:3]
     if what == "lang" and value in ("ar", "en"):
+        if not await admin_only(conv, msg, out):
+            return
         await _set_lang(conv, msg, out, cast(Lang, value), edit=msg.callback_message_id)
     elif what == "len" and value in ("short", "detailed"):
         await _set_length(conv, msg, out, cast(Length, value), edit=msg.callback_message_id)
@@ -102,7 +110,7 @@ async def settings_button(conv: Conversation, msg: Incoming, out: Outbox) -> Non
 async def _set_lang(
     conv: Conversation, msg: Incoming, out: Outbox, lang: Lang, edit: int | None = None
 ) -> None:
-    await conv.services.users.set_lang(msg.user_id, lang)
+    await conv.services.users.set_lang(subject(msg), lang)
     await out.send(
         Reply(html=plain_html(lang, t(lang, "settings.language_set")), edit_message_id=edit)
     )
@@ -152,6 +160,15 @@ async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         digests=digests,
         hit_ratio=ratio,
         tokens=tokens,
+    )
+    kinds = await count_by_kind(services.store)
+    text += "\n" + t(
+        lang,
+        "group.stats_subscribers",
+        total=sum(kinds.values()),
+        private=kinds["private"],
+        groups=kinds["group"],
+        channels=kinds["channel"],
     )
     await out.send(Reply(html=escape(rtl_text(text, lang))))
     png = await _chart(services, today, lang)

@@ -8,6 +8,7 @@ An empty question gets a hint.
 
 from __future__ import annotations
 
+from bot.chat.briefing_questions import ask_briefing
 from bot.chat.router import Conversation
 from bot.followups.render import render_answer_html
 from bot.messages import Incoming, Outbox, Reply
@@ -34,6 +35,8 @@ async def ask(
     if msg.chat_type != "private" and target is None:
         await conv.say(msg, out, "chat.hint")  # in groups only replies are questions
         return
+    if target is not None and await ask_briefing(conv, msg, out, question, target):
+        return  # a reply to a briefing: a question about its stories
     ticket = await services.limits.reserve(msg.user_id)
     await out.typing()
     try:

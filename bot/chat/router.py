@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from bot.domain import Lang
 from bot.errors import DigestBotError
 from bot.i18n import error_text, t
-from bot.messages import Incoming, Outbox, Reply
+from bot.messages import ChatMembers, Incoming, Outbox, Reply
 from bot.render import escape, rtl_text
 from bot.services import Services
 
@@ -63,6 +63,8 @@ class Conversation:
         self.callbacks: dict[str, Handler] = {}
         self.text: Handler = _hint
         self.document: Handler | None = None
+        # who administers a group (getChatMember); the Telegram layer sets it
+        self.members: ChatMembers | None = None
 
     # --- registration (by each feature's `register`) -----------------------------------
     def command(
@@ -96,8 +98,14 @@ class Conversation:
 
     # --- helpers for handlers ------------------------------------------------------
     async def lang(self, msg: Incoming) -> Lang:
-        """The user's interface language (stored preference, else Telegram's)."""
-        return await self.services.users.lang(msg.user_id, msg.language_code)
+        """The user's interface language (stored preference, else Telegram's); in a
+        group or channel, the chat's own /language setting when it has one."""
+        users = self.services.users
+        if msg.chat_type != "private" and msg.chat_id != msg.user_id:
+            chat = await users.prefs(msg.chat_id)
+            if chat.lang_set:
+                return chat.lang
+        return await users.lang(msg.user_id, msg.language_code)
 
     async def say(self, msg: Incoming, out: Outbox, key: str, **params: object) -> list[int]:
         """Send the catalog message `key` in the user's language (escaped, as info)."""
@@ -155,6 +163,8 @@ class Conversation:
                 return
             await cmd.handler(self, msg, out)
             return
+        if msg.chat_type == "channel":
+            return  # in a channel: only commands
         if msg.chat_type != "private" and not (msg.reply_to_bot or msg.mentioned):
             return  # in groups: only commands, mentions and replies to the bot
         await self.text(self, msg, out)

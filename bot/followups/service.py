@@ -128,6 +128,7 @@ class FollowupService:
         lang: Lang | None,
         reply_to_message_id: int | None = None,
         user_id: int | None = None,
+        article_id: str | None = None,
     ) -> Answer:
         """Answer `question` from the article the chat is talking about.
 
@@ -148,7 +149,7 @@ class FollowupService:
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         if not question:
             raise BadInput("empty question")
-        article_id = await self._article_id(chat_id, reply_to_message_id)
+        article_id = article_id or await self._article_id(chat_id, reply_to_message_id)
         answer_lang: Lang = lang or detect_language(question)
         history = await self._ctx.history(chat_id, article_id)
         previous = _topic(history)

@@ -153,3 +153,21 @@ class Keys:
     # --- webhook ------------------------------------------------------------
     def update_seen(self, update_id: int) -> str:
         return self._k("update", update_id)
+
+    # --- groups, channels, inline mode (issue 12) ---------------------------------
+    def chat_admin(self, chat_id: int, user_id: int) -> str:
+        """ "1"/"0": whether the user administers the group (getChatMember, cached briefly)."""
+        return self._k("admin", chat_id, user_id)
+
+    def briefing_message(self, chat_id: int, message_id: int) -> str:
+        """JSON list of the story article ids a sent briefing message holds, in order
+        (TTL CONTEXT_TTL_DAYS): a reply to it asks about those stories."""
+        return self._k(f"{{chat:{chat_id}}}", "brief", message_id)
+
+    def chat_pace(self, chat_id: int) -> str:
+        """Sorted set: the last minute's sends to a group or channel (per-chat pacing)."""
+        return self._k("pace", chat_id)
+
+    def inline_start(self, token: str) -> str:
+        """The link an inline "summarize in the bot" button's /start parameter stands for."""
+        return self._k("inline", token)

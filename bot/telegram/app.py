@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.i18n import LANGS, t
 from bot.services import Services
 from bot.store.redis import Store
+from bot.telegram.chats import TelegramMembers
 from bot.telegram.handlers import on_error, on_update
 from bot.telegram.lifecycle import UpdateProcessor
 from bot.telegram.sender import TelegramSender
@@ -101,7 +102,9 @@ async def open_services(
 def attach(app: Application, services: Services) -> None:  # type: ignore[type-arg]
     """Make `services` and their conversation what the handlers use (PTB's bot_data)."""
     app.bot_data["services"] = services
-    app.bot_data["conversation"] = build_conversation(services)
+    conversation = build_conversation(services)
+    conversation.members = TelegramMembers(app.bot)
+    app.bot_data["conversation"] = conversation
 
 
 async def post_init(app: Application) -> None:  # type: ignore[type-arg]

@@ -22,7 +22,9 @@ from bot.logs import update_id_var, user_id_var
 from bot.messages import Incoming, Reply
 from bot.privacy import forget_user
 from bot.render import escape, html_to_plain, split_html
+from bot.telegram.chats import on_my_chat_member
 from bot.telegram.documents import with_document
+from bot.telegram.inline import answer_inline
 from bot.telegram.keyboards import keyboard
 
 if TYPE_CHECKING:
@@ -51,27 +53,28 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
         return Incoming(
             user_id=query.from_user.id,
             chat_id=message.chat.id,
-            chat_type="private" if message.chat.type == "private" else "group",
+            chat_type=_chat_type(message.chat.type),
             language_code=query.from_user.language_code,
             callback=query.data or "",
             callback_message_id=message.message_id,
             first_name=query.from_user.first_name,
         )
-    msg = update.message
-    if msg is None or msg.from_user is None:
+    msg = update.message or update.channel_post
+    if msg is None or (msg.from_user is None and update.channel_post is None):
         return None
     text = msg.text or msg.caption or ""
     entities = msg.entities or msg.caption_entities or ()
-    chat_type: Literal["private", "group"] = "private" if msg.chat.type == "private" else "group"
     incoming = Incoming(
-        user_id=msg.from_user.id,
+        # a channel post has no user: the channel itself is the sender
+        user_id=msg.from_user.id if msg.from_user else msg.chat.id,
         chat_id=msg.chat.id,
         text=text,
-        chat_type=chat_type,
-        language_code=msg.from_user.language_code,
+        chat_type=_chat_type(msg.chat.type),
+        language_code=msg.from_user.language_code if msg.from_user else None,
         message_id=msg.message_id,
         forwarded=msg.forward_origin is not None,
-        first_name=msg.from_user.first_name,
+        first_name=msg.from_user.first_name if msg.from_user else None,
+        sender_chat_id=msg.sender_chat.id if msg.sender_chat else None,
     )
     if entities and entities[0].type == MessageEntity.BOT_COMMAND and entities[0].offset == 0:
         token = msg.parse_entity(entities[0]) if msg.text else text[: entities[0].length]
@@ -93,6 +96,12 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
     if not text and incoming.command is None:
         return None
     return incoming
+
+
+def _chat_type(telegram_type: str) -> Literal["private", "group", "channel"]:
+    if telegram_type == "private":
+        return "private"
+    return "channel" if telegram_type == "channel" else "group"  # group or supergroup
 
 
 def _entity_text(msg: Message, entity: MessageEntity) -> str:
@@ -282,6 +291,12 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     conv: Conversation = context.bot_data["conversation"]
     bot = context.bot
+    if update.my_chat_member is not None:
+        await on_my_chat_member(update.my_chat_member, conv.services.store)
+        return
+    if update.inline_query is not None:
+        await answer_inline(update.inline_query, conv, bot.username)
+        return
     incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:
         return
@@ -328,10 +343,16 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _forget_blocked(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """After a 403 in a user's private chat, delete their data (groups are shared: a
-    403 there means the bot was removed, and the members' data stays)."""
+    403 there means the bot was removed, and the members' data stays; the group's own
+    subscription and settings go)."""
     if not isinstance(update, Update):
         return
     chat, user = update.effective_chat, update.effective_user
+    if chat is not None and chat.type != "private":
+        store = context.bot_data["conversation"].services.store
+        with contextlib.suppress(Exception):  # the error handler must never raise
+            await forget_user(store, chat.id, private_chat_id=chat.id)
+        return
     if chat is None or user is None or chat.type != "private":
         return
     conv: Conversation = context.bot_data["conversation"]

@@ -209,6 +209,12 @@ class BotAPI:
     webhook: dict[str, Any] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (path, data)
     downloads: list[str] = field(default_factory=list)  # file paths served
+    # chat id -> user id -> status ("creator", "administrator", "member", ...), for
+    # getChatMember / getChatAdministrators; chat usernames ("@name") -> chat dicts
+    members: dict[int, dict[int, str]] = field(default_factory=dict)
+    chats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inline_answers: list[dict[str, Any]] = field(default_factory=list)
+    channel_ids: set[int] = field(default_factory=set)  # negative ids that are channels
     port: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
@@ -330,6 +336,22 @@ class BotAPI:
     def sent_to(self, chat_id: int) -> list[Sent]:
         return [s for s in self.sent if s.chat_id == chat_id]
 
+    def max_per_minute(self, chat_id: int) -> int:
+        """The most new messages the bot sent to `chat_id` in any 60 seconds (Telegram
+        allows a group about 20)."""
+        new = ("sendMessage", "sendPhoto")
+        return _most_in_window(
+            sorted(s.at for s in self.sent if s.chat_id == chat_id and s.method in new)
+        )
+
+    def per_minute_counts(self) -> dict[int, int]:
+        """`max_per_minute` of every chat the bot sent to."""
+        by_chat: dict[int, list[float]] = {}
+        for s in self.sent:
+            if s.method in ("sendMessage", "sendPhoto"):
+                by_chat.setdefault(s.chat_id, []).append(s.at)
+        return {cid: _most_in_window(sorted(ts)) for cid, ts in by_chat.items()}
+
     def current(self, chat_id: int, message_id: int) -> dict[str, Any]:
         """The current state of a message (after edits) as a Bot API Message dict."""
         return self.messages[(chat_id, message_id)]
@@ -346,7 +368,13 @@ class BotAPI:
     def _chat(self, chat_id: int, chat_type: str) -> dict[str, Any]:
         if chat_type == "private":
             return {"id": chat_id, "type": "private", "first_name": "User"}
-        return {"id": chat_id, "type": chat_type, "title": "Test group"}
+        title = "Test channel" if chat_type == "channel" else "Test group"
+        return {"id": chat_id, "type": chat_type, "title": title}
+
+    def _type_of(self, chat_id: int) -> str:
+        if chat_id > 0:
+            return "private"
+        return "channel" if chat_id in self.channel_ids else "supergroup"
 
     def _user(self, user_id: int, language_code: str | None, first_name: str) -> dict[str, Any]:
         user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
@@ -374,6 +402,7 @@ class BotAPI:
         reply_to: int | None = None,
         caption: str | None = None,
         forward_from_channel: str | None = None,
+        sender_chat: int | None = None,
         queue: bool = True,
     ) -> dict[str, Any]:
         """Build (and by default queue) a message update; return the update dict.
@@ -409,11 +438,58 @@ class BotAPI:
                 "message_id": 42,
                 "date": int(time.time()) - 60,
             }
+        if sender_chat is not None:  # an anonymous admin writes as the group itself
+            msg["sender_chat"] = self._chat(sender_chat, "supergroup")
+            msg["from"] = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
         if reply_to is not None:
             msg["reply_to_message"] = self.messages[(chat_id, reply_to)]
         self.messages[(chat_id, mid)] = msg
         update = {"message": msg}
         return self.push_update(update) if queue else update
+
+    def channel_post(self, chat_id: int, text: str, *, queue: bool = True) -> dict[str, Any]:
+        """A post in channel `chat_id` (no `from`: only `sender_chat`, the channel)."""
+        mid = next(self._ids)
+        self.channel_ids.add(chat_id)
+        chat = self._chat(chat_id, "channel")
+        msg: dict[str, Any] = {
+            "message_id": mid,
+            "date": int(time.time()),
+            "chat": chat,
+            "sender_chat": chat,
+            "text": text,
+        }
+        entities = _entities(text, self.username)
+        if entities:
+            msg["entities"] = entities
+        self.messages[(chat_id, mid)] = msg
+        update = {"channel_post": msg}
+        return self.push_update(update) if queue else update
+
+    def inline_query(
+        self, user_id: int, query: str, *, language_code: str | None = "en"
+    ) -> dict[str, Any]:
+        """The user typed `@bot <query>` in some chat."""
+        inline = {
+            "id": f"iq{next(self._ids)}",
+            "from": self._user(user_id, language_code, "Sara"),
+            "query": query,
+            "offset": "",
+            "chat_type": "sender",
+        }
+        return self.push_update({"inline_query": inline})
+
+    def bot_removed(self, chat_id: int, chat_type: str = "supergroup") -> dict[str, Any]:
+        """The bot was kicked out of a group or channel (a `my_chat_member` update)."""
+        me = self._me()
+        change = {
+            "chat": self._chat(chat_id, chat_type),
+            "from": self._user(7, "en", "Admin"),
+            "date": int(time.time()),
+            "old_chat_member": {"status": "member", "user": me},
+            "new_chat_member": {"status": "kicked", "user": me, "until_date": 0},
+        }
+        return self.push_update({"my_chat_member": change})
 
     def command(self, chat_id: int, text: str, **kwargs: Any) -> dict[str, Any]:
         """A command message (`text` starts with "/"; may be "/cmd@botname args")."""
@@ -629,6 +705,66 @@ class BotAPI:
                 break
         return self._updates[:limit]
 
+    def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        status = self.members.get(chat_id, {}).get(user_id, "member")
+        member: dict[str, Any] = {"status": status, "user": self._user(user_id, None, "U")}
+        if status == "administrator":
+            member |= {
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": False,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": True,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+            }
+        elif status == "creator":
+            member["is_anonymous"] = False
+        return member
+
+    async def _m_getChatMember(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        return self._member(int(p["chat_id"]), int(p["user_id"]))
+
+    async def _m_getChatAdministrators(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat_id = int(p["chat_id"])
+        if chat_id not in self.members:
+            raise _ApiError(400, "Bad Request: chat not found")
+        return [
+            self._member(chat_id, uid)
+            for uid, status in self.members[chat_id].items()
+            if status in ("creator", "administrator")
+        ]
+
+    async def _m_getChat(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat = self.chats.get(str(p["chat_id"]).lower())
+        if chat is None:
+            raise _ApiError(400, "Bad Request: chat not found")
+        return chat | {
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
+
+    async def _m_answerInlineQuery(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        for result in p.get("results") or []:
+            content = result.get("input_message_content") or {}
+            self._check_text(
+                str(content.get("message_text", "")), content.get("parse_mode"), MAX_TEXT
+            )
+        self.inline_answers.append(p)
+        return True
+
     async def _m_sendChatAction(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         self.actions.append((int(p["chat_id"]), str(p.get("action"))))
         return True
@@ -759,9 +895,7 @@ class BotAPI:
         msg: dict[str, Any] = {
             "message_id": mid,
             "date": int(time.time()),
-            "chat": old["chat"]
-            if old
-            else self._chat(chat_id, "private" if chat_id > 0 else "group"),
+            "chat": old["chat"] if old else self._chat(chat_id, self._type_of(chat_id)),
             "from": self._me(),
         }
         if old:
@@ -795,6 +929,16 @@ class BotAPI:
         return msg
 
 
+def _most_in_window(times: list[float], window: float = 60.0) -> int:
+    """The most of the sorted `times` inside any `window` seconds."""
+    best = start = 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 class _ApiError(Exception):
     def __init__(self, code: int, description: str) -> None:
         super().__init__(description)
@@ -816,16 +960,28 @@ _JSON_KEYS = {
     "link_preview_options",
     "reply_parameters",
     "allowed_updates",
+    "results",
+    "button",
     "entities",
     "caption_entities",
 }
-_INT_KEYS = {"chat_id", "message_id", "offset", "limit", "timeout", "cache_time", "max_connections"}
+_INT_KEYS = {
+    "chat_id",
+    "user_id",
+    "message_id",
+    "offset",
+    "limit",
+    "timeout",
+    "cache_time",
+    "max_connections",
+}
 _BOOL_KEYS = {
     "disable_web_page_preview",
     "disable_notification",
     "drop_pending_updates",
     "show_alert",
     "protect_content",
+    "is_personal",
 }
 
 

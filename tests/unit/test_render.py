@@ -195,3 +195,27 @@ def test_fake_parser_rejects_what_telegram_rejects() -> None:
         parse_html('<a href="https://x.y/?a=1&amp;b">t</a><span class="tg-spoiler">s</span>')
         == "ts"
     )
+
+
+def test_a_long_detailed_digest_folds_its_later_points() -> None:
+    points = [f"النقطة رقم {i}: " + "تفاصيل كثيرة عن الخبر " * 8 for i in range(1, 8)]
+    out = render_digest_html(digest(bullets=points, length="detailed"), "ar")
+    plain = parse_html(out)
+    assert all(p.strip() in plain for p in points)  # nothing lost
+    head, _, folded = out.partition("<blockquote expandable>")
+    assert "النقطة رقم 3" in head and "النقطة رقم 4" not in head
+    assert "النقطة رقم 4" in folded and "النقطة رقم 7" in folded
+    assert all(utf16_len(parse_html(p)) <= 4096 for p in split_html(out))
+    # short digests, and detailed ones that are already short, stay as they are
+    short = render_digest_html(digest(bullets=points, length="short"), "ar")
+    brief = render_digest_html(digest(bullets=["أ", "ب", "ج", "د"], length="detailed"), "ar")
+    assert "<blockquote" not in short and "<blockquote" not in brief
+
+
+def test_a_huge_folded_digest_splits_into_valid_messages() -> None:
+    points = ["نقطة طويلة جدًا " * 60 for _ in range(12)]
+    out = render_digest_html(digest(bullets=points, length="detailed"), "en")
+    parts = split_html(out)
+    assert len(parts) > 1
+    for part in parts:
+        assert utf16_len(parse_html(part)) <= 4096  # parse_html raises on invalid HTML

@@ -1,0 +1,130 @@
+"""Questions about a briefing: a reply to a briefing message asks about its stories.
+
+The briefing message's stories are known (bot/briefings/recall.py). The question is
+about one of them: the one it names by number ("the second story", "الخبر الثاني",
+"#2", "story 2"), else the one whose article shares the most words with the question.
+That story's lead article is kept like any summarized article (so follow-ups can read
+it), and the question is answered from it by the follow-up service (retrieval over
+its text, the answer grounded in its sentences); the answer starts with the story it
+comes from ("From story 2: <title>"). Works the same in groups, where the question is
+a reply to the bot's briefing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.briefings.feeds import FeedArticle, get_article
+from bot.briefings.recall import briefing_stories
+from bot.chat.router import Conversation
+from bot.domain import Article, Lang
+from bot.followups.render import render_answer_html
+from bot.i18n import t
+from bot.ingest.arabic import tokens
+from bot.messages import Incoming, Outbox, Reply
+from bot.render import escape, rtl_line
+
+_ORDINALS: dict[int, tuple[str, ...]] = {
+    1: ("first", "1st", "الأول", "الاول", "الأولى", "الاولى"),
+    2: ("second", "2nd", "الثاني", "الثانى", "الثانية"),
+    3: ("third", "3rd", "الثالث", "الثالثة"),
+    4: ("fourth", "4th", "الرابع", "الرابعة"),
+    5: ("fifth", "5th", "الخامس", "الخامسة"),
+    6: ("sixth", "6th", "السادس", "السادسة"),
+    7: ("seventh", "7th", "السابع", "السابعة"),
+    8: ("eighth", "8th", "الثامن", "الثامنة"),
+}
+_NUMBERED = re.compile(
+    r"(?:#|\b(?:story|item|news|no\.?)\s*|(?:الخبر|القصة|رقم)\s*)(\d{1,2})", re.I
+)
+
+
+@dataclass(frozen=True)
+class _Story:
+    n: int  # 1-based, as numbered in the briefing
+    article: FeedArticle
+
+
+def named_story(question: str, count: int) -> int | None:
+    """The story number (1-based) the question names, or None."""
+    m = _NUMBERED.search(question.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")))
+    if m and 1 <= int(m.group(1)) <= count:
+        return int(m.group(1))
+    words = set(re.findall(r"[\w]+", question.lower()))
+    for n, forms in _ORDINALS.items():
+        if n <= count and words & set(forms):
+            return n
+    return None
+
+
+def best_story(question: str, stories: list[_Story]) -> _Story:
+    """The story named in the question, else the one sharing the most words with it."""
+    n = named_story(question, len(stories))
+    if n is not None:
+        return stories[n - 1]
+    asked = set(tokens(question))
+
+    def overlap(s: _Story) -> float:
+        words = set(tokens(f"{s.article.title}\n{s.article.text}"))
+        title = set(tokens(s.article.title))
+        return len(asked & words) + 2 * len(asked & title)
+
+    return max(stories, key=overlap)  # ties: the first story
+
+
+async def ask_briefing(
+    conv: Conversation, msg: Incoming, out: Outbox, question: str, target: int
+) -> bool:
+    """Answer `question` when `target` is a briefing message; False when it is not one."""
+    services = conv.services
+    aids = await briefing_stories(services.store, msg.chat_id, target)
+    if not aids:
+        return False
+    stories = [
+        _Story(n, fa)
+        for n, aid in enumerate(aids, 1)
+        if (fa := await get_article(services.store, aid)) is not None
+    ]
+    if not stories:
+        return False  # the stories expired: the caller's usual path explains
+    story = best_story(question, stories)
+    article = _as_article(story.article)
+    async with services.store.redis.pipeline(transaction=False) as pipe:
+        services.summarizer.queue_remember(pipe, article)
+        await pipe.execute()
+    ui = await conv.lang(msg)
+    ticket = await services.limits.reserve(msg.user_id)
+    await out.typing()
+    try:
+        answer = await services.followups.answer(
+            chat_id=msg.chat_id,
+            question=question,
+            lang=None,
+            user_id=msg.user_id,
+            article_id=article.id,
+        )
+    except BaseException:
+        await services.limits.cancel(ticket)
+        raise
+    await services.limits.settle(ticket, cached=answer.path == "cache", tokens=answer.tokens)
+    cite = t(ui, "group.story_cited", n=story.n, title=story.article.title)
+    html = f"<i>{escape(rtl_line(cite, ui))}</i>\n\n" + render_answer_html(answer, ui)
+    ids = await out.send(
+        Reply(html=html, kind="answer", article_id=article.id, reply_to_message_id=msg.message_id)
+    )
+    for mid in ids:  # a reply to the answer continues about that story
+        await services.followups.bind_message(msg.chat_id, mid, article.id)
+    return True
+
+
+def _as_article(fa: FeedArticle) -> Article:
+    lang: Lang = "en" if fa.language == "en" else "ar"
+    return Article(
+        text=fa.text,
+        title=fa.title,
+        url=fa.url,
+        site_name=fa.source_name,
+        language=lang,
+        source_kind="url",
+    )
