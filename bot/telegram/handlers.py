@@ -8,6 +8,7 @@ first part. A reply Telegram rejects as bad HTML is re-sent as plain text.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -18,11 +19,13 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.clock import Clock, SystemClock
 from bot.logs import update_id_var, user_id_var
 from bot.messages import Incoming, Reply
 from bot.privacy import forget_user
 from bot.render import escape, html_to_plain, split_html
 from bot.telegram.keyboards import keyboard
+from bot.telegram.live import GROUP_INTERVAL, PRIVATE_INTERVAL, LiveMessage
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # Bot API answers after which we send a new message instead of editing
+TYPING_EVERY = 4.0  # seconds; Telegram shows "typing" for 5 s or until a message
 _CANNOT_EDIT = ("message to edit not found", "can't be edited", "no text in the message")
 
 
@@ -104,16 +108,64 @@ def _entity_text(msg: Message, entity: MessageEntity) -> str:
 class TelegramOutbox:
     """Delivers one conversation turn's replies to one chat."""
 
-    def __init__(self, bot: Bot, chat_id: int, *, reply_to: int | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        *,
+        reply_to: int | None = None,
+        clock: Clock | None = None,
+        group: bool = False,
+    ) -> None:
         self.bot = bot
         self.chat_id = chat_id
         self.reply_to = reply_to  # in groups, answer as a reply to the user's message
         self.placeholder: int | None = None
         self.placeholder_text = ""
+        self.clock: Clock = clock or SystemClock()
+        self.interval = GROUP_INTERVAL if group else PRIVATE_INTERVAL
+        self.live_message: LiveMessage | None = None
+        self._typing: asyncio.Task[None] | None = None
 
     async def typing(self) -> None:
+        """The "typing" action, repeated until the reply is sent (it lasts 5 s)."""
+        await self._typing_once()
+        if self._typing is None:
+            self._typing = asyncio.create_task(self._keep_typing())
+
+    async def _typing_once(self) -> None:
         with contextlib.suppress(TelegramError):
             await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
+
+    async def _keep_typing(self) -> None:
+        while True:
+            await asyncio.sleep(TYPING_EVERY)
+            await self._typing_once()
+
+    async def live(self, html: str) -> None:
+        """Show `html` (a digest or answer still being written) in the placeholder,
+        throttled (`bot.telegram.live`)."""
+        if self.placeholder is None:
+            sent = await self._send(html, None, reply_to=self.reply_to)
+            self.placeholder, self.placeholder_text = sent.message_id, html
+            return
+        if self.live_message is None:
+            self.live_message = LiveMessage(self._live_edit, self.clock, interval=self.interval)
+        self.live_message.show(html)
+
+    async def _live_edit(self, html: str) -> None:
+        if self.placeholder is not None:
+            with contextlib.suppress(BadRequest):
+                await self._edit(self.placeholder, html, None)
+                self.placeholder_text = html
+
+    async def _stop_live(self) -> None:
+        """End the live edits and the typing action (before a final reply)."""
+        if self.live_message is not None:
+            await self.live_message.close()
+        if self._typing is not None:
+            self._typing.cancel()
+            self._typing = None
 
     async def progress(self, text: str) -> None:
         html = escape(text)
@@ -126,6 +178,7 @@ class TelegramOutbox:
                 self.placeholder_text = html
 
     async def send(self, reply: Reply) -> list[int]:
+        await self._stop_live()
         parts = split_html(reply.html)
         markup = keyboard(reply.buttons)
         preview = NO_PREVIEW if reply.disable_preview else None
@@ -153,6 +206,7 @@ class TelegramOutbox:
 
     async def finish(self) -> None:
         """Remove a placeholder that no reply replaced."""
+        await self._stop_live()
         if self.placeholder is not None:
             with contextlib.suppress(TelegramError):
                 await self.bot.delete_message(self.chat_id, self.placeholder)
@@ -288,7 +342,13 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         with contextlib.suppress(TelegramError):
             await update.callback_query.answer()
     reply_to = incoming.message_id if incoming.chat_type == "group" else None
-    out = TelegramOutbox(bot, incoming.chat_id, reply_to=reply_to)
+    out = TelegramOutbox(
+        bot,
+        incoming.chat_id,
+        reply_to=reply_to,
+        clock=conv.services.clock,
+        group=incoming.chat_type == "group",
+    )
     try:
         await conv.handle(incoming, out)
     finally:

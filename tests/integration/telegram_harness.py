@@ -85,7 +85,10 @@ class Bot:
         and is not a progress placeholder."""
         start = len(self.fake.sent)
         return await self.fake.wait_for(
-            lambda s: s.chat_id == chat_id and contains in s.plain and not s.plain.startswith("⏳"),
+            lambda s: s.chat_id == chat_id
+            and contains in s.plain
+            and not s.plain.startswith("⏳")
+            and not s.plain.rstrip().endswith(("✍️ أكتب…", "✍️ Writing…")),
             wait,
             start=start,
         )
@@ -108,14 +111,16 @@ async def running_bot(
     store: Store,
     fake: BotAPI,
     fake_llm: FakeLLM | None = None,
+    clock: FrozenClock | None = None,
     **extra: Any,
 ) -> AsyncIterator[Bot]:
-    """The real Application, polling the fake Bot API, with real services."""
+    """The real Application, polling the fake Bot API, with real services (and the
+    given clock, else one frozen at NOW)."""
     if fake_llm is not None:
         fake_llm.handler = model
     cfg = bot_settings(settings, fake, **extra)
     app = build_application(cfg)
-    services = await open_services(app, cfg, store=store, clock=FrozenClock(NOW))
+    services = await open_services(app, cfg, store=store, clock=clock or FrozenClock(NOW))
     try:
         async with running(app):  # the lifecycle `python -m bot run` uses
             assert app.updater is not None
