@@ -85,10 +85,12 @@ class Bot:
         and is not a progress placeholder."""
         start = len(self.fake.sent)
         return await self.fake.wait_for(
-            lambda s: s.chat_id == chat_id
-            and contains in s.plain
-            and not s.plain.startswith("⏳")
-            and not s.plain.rstrip().endswith(("✍️ أكتب…", "✍️ Writing…")),
+            lambda s: (
+                s.chat_id == chat_id
+                and contains in s.plain
+                and not s.plain.startswith("⏳")
+                and not s.plain.rstrip().endswith(("✍️ أكتب…", "✍️ Writing…"))
+            ),
             wait,
             start=start,
         )

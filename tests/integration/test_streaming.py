@@ -1,0 +1,135 @@
+"""Streaming end to end: the digest grows in the chat while the fake model writes it.
+
+The fake LLM streams its reply token by token; each token moves the bot's clock by the
+time a 25 tokens/s model would take (`stream_tick`), so the throttle is judged in the
+model's time, not the test machine's. Assertions are on the sequence of messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.render import RLM
+from bot.store.redis import Store
+from tests.fakes.botapi import BotAPI, Sent
+from tests.fakes.llm import MODES, FakeLLM
+from tests.integration.telegram_harness import NOW, Bot, model, running_bot
+
+RATE = 25.0  # the model's tokens per second, in the bot's clock
+PACE = 4000.0  # the fake's real pace (tokens per second of the test machine)
+WRITING = ("✍️ أكتب…", "✍️ Writing…")
+
+
+@pytest.fixture
+async def streaming(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
+) -> AsyncIterator[tuple[Bot, FrozenClock]]:
+    clock = FrozenClock(NOW)
+    fake_llm.stream_rate = PACE
+    fake_llm.stream_tick = lambda seconds: clock.advance(seconds=seconds * PACE / RATE)
+    async with running_bot(settings, store, botapi, fake_llm, clock=clock) as bot:
+        yield bot, clock
+
+
+def is_live(sent: Sent) -> bool:
+    return sent.plain.rstrip().endswith(WRITING)
+
+
+async def final_digest(bot: Bot, chat_id: int) -> Sent:
+    return await bot.fake.wait_for(
+        lambda s: s.chat_id == chat_id and "•" in s.plain and s.reply_markup is not None, 20
+    )
+
+
+def bullets_of(sent: Sent) -> list[str]:
+    return [line.strip(RLM + "• ") for line in sent.plain.splitlines() if "•" in line]
+
+
+async def test_digest_grows_headline_first_then_bullets_then_keyboard(
+    streaming: tuple[Bot, FrozenClock], seed_text: str
+) -> None:
+    bot, clock = streaming
+    start: datetime = clock.now()
+    bot.fake.message(31, seed_text, language_code="ar")
+    final = await final_digest(bot, 31)
+    model_seconds = (clock.now() - start).total_seconds()
+    sent = bot.fake.sent_to(31)
+    live = [s for s in sent if is_live(s)]
+    assert sent[0].plain.startswith("⏳") and sent[0].method == "sendMessage"
+    assert live, "nothing of the digest was shown before it was complete"
+    assert all(s.method == "editMessageText" and s.reply_markup is None for s in live)
+    # the headline comes first, bullets only grow, each one a bullet of the final text
+    headline = final.plain.splitlines()[0]
+    assert all(s.plain.splitlines()[0] == headline for s in live)
+    counts = [len(bullets_of(s)) for s in live]
+    assert counts == sorted(counts) and counts[0] <= 1 and counts[-1] >= 2
+    assert all(set(bullets_of(s)) <= set(bullets_of(final)) for s in live)
+    # the final edit is last, carries the keyboard and nothing of the "writing" line
+    assert sent[-1] is final and not is_live(final) and final.method == "editMessageText"
+    assert final.message_id == sent[0].message_id
+    # the throttle: at most one live edit per 1.5 s of the model's time (plus the first)
+    assert len(live) <= model_seconds / 1.5 + 2
+    assert bot.fake.errors == []  # no edit was rejected (HTML, not modified, flood)
+    assert (31, "typing") in bot.fake.actions
+
+
+async def test_a_streamed_bullet_that_fails_the_evidence_check_is_never_shown(
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
+) -> None:
+    bot, _ = streaming
+    invented = "أعلنت الحكومة ميزانية قدرها 98765 مليار دولار لمشروع لم يذكره المقال."
+
+    def lying(body: dict[str, Any]) -> str:
+        reply = model(body)
+        if (body.get("response_format") or {}).get("json_schema", {}).get("name") != "digest":
+            return reply
+        data = json.loads(reply)
+        data["bullets"].insert(1, {"text": invented, "sources": [1]})
+        return json.dumps(data, ensure_ascii=False)
+
+    fake_llm.handler = lying
+    bot.fake.message(32, seed_text, language_code="ar")
+    final = await final_digest(bot, 32)
+    assert all("98765" not in s.plain for s in bot.fake.sent_to(32))
+    assert len(bullets_of(final)) >= 3 and bot.fake.errors == []
+
+
+async def test_ten_users_one_new_article_one_llm_call(
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
+) -> None:
+    bot, _ = streaming
+    chats = list(range(41, 51))
+    for chat in chats:
+        bot.fake.message(chat, seed_text, language_code="ar")
+    finals = await asyncio.gather(*(final_digest(bot, chat) for chat in chats))
+    assert fake_llm.calls == 1
+    assert len({f.plain.splitlines()[0] for f in finals}) == 1
+    assert bot.fake.errors == []
+
+
+async def test_a_server_that_refuses_streaming_still_gives_the_digest(
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
+) -> None:
+    bot, _ = streaming
+    fake_llm.quirks = MODES["no-stream"]
+    bot.fake.message(33, seed_text, language_code="ar")
+    final = await final_digest(bot, 33)
+    assert len(bullets_of(final)) >= 3
+    assert [bool(r.get("stream")) for r in fake_llm.requests] == [True, False]
+    assert not any(is_live(s) for s in bot.fake.sent_to(33))  # whole at once
+    # remembered: the next digest does not ask for a stream again
+    bot.fake.message(33, seed_text, language_code="en")
+    await bot.fake.wait_for(
+        lambda s: s.chat_id == 33 and "•" in s.plain and s.reply_markup is not None,
+        20,
+        start=len(bot.fake.sent),
+    )
+    assert not any(r.get("stream") for r in fake_llm.requests[2:])
