@@ -49,8 +49,9 @@ def visible(text: str) -> str:
     return strip_think(text)
 
 
-def partial_object(text: str) -> dict[str, Any] | None:
-    """The complete part of the JSON object being written in `text` (see module doc)."""
+def partial_object(text: str, *, trailing: bool = False) -> dict[str, Any] | None:
+    """The complete part of the JSON object being written in `text` (see module doc);
+    `trailing`: with the string still being written too (its complete escapes only)."""
     import jiter
 
     body = visible(text)
@@ -62,7 +63,11 @@ def partial_object(text: str) -> dict[str, Any] | None:
         return None
     body = body.split("```", 1)[0]
     try:
-        value = jiter.from_json(body.encode("utf-8"), partial_mode="on")
+        data = body.encode("utf-8")
+        if trailing:
+            value = jiter.from_json(data, partial_mode="trailing-strings")
+        else:
+            value = jiter.from_json(data, partial_mode="on")
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

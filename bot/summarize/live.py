@@ -2,8 +2,9 @@
 
 `LiveDraft` is the `on_text` callback of a streamed digest call. From the JSON object
 being written (`bot.llm.stream.partial_object`: complete strings only) it makes a
-`Partial` of the headline and the bullets that are finished (a bullet is finished once
-the next one or the questions began), keeps only bullets the writer's evidence check
+`Partial` of the headline (its whole words while it is being written, or the article's
+title when the writer will keep that) and the bullets that are finished (a bullet is
+finished once the next one or the questions began), keeps only bullets the writer's evidence check
 accepts and a headline it would keep, and reports it as `Stage("writing")` whenever
 it grew. Nothing is reported while the text is not in the asked language. The final,
 fully checked digest replaces whatever was shown.
@@ -33,6 +34,15 @@ def finished_bullets(obj: dict[str, Any]) -> list[Any]:
     return raw if "questions" in obj else raw[:-1]
 
 
+def growing_headline(text: str) -> str:
+    """The whole words of a headline still being written ('' before the first one)."""
+    obj = partial_object(text, trailing=True) or {}
+    raw = obj.get("headline")
+    if not isinstance(raw, str) or not raw or raw[-1].isspace():
+        return " ".join(str(raw or "").split())
+    return " ".join(raw.split()[:-1])  # the last word may still grow
+
+
 class LiveDraft:
     """`on_text` for a streamed digest call (see the module doc)."""
 
@@ -54,10 +64,12 @@ class LiveDraft:
 
     def partial(self, text: str) -> Partial | None:
         """The `Partial` to show for the content so far (None: nothing to show yet)."""
-        obj = partial_object(text)
-        if not obj or not isinstance(obj.get("headline"), str):
-            return None
-        headline = self.headline(" ".join(obj["headline"].split()))
+        obj = partial_object(text) or {}
+        raw = obj.get("headline")
+        if isinstance(raw, str):
+            headline = self.headline(" ".join(raw.split()))
+        else:  # still being written: its whole words (or the article's title, if kept)
+            headline = self.headline(growing_headline(text))
         if not headline:
             return None
         bullets = tuple(b for b in map(self._bullet, finished_bullets(obj)) if b)

@@ -138,6 +138,8 @@ class FakeLLM:
     reject_response_format: bool = False
     quirks: Quirks = field(default_factory=Quirks)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # per request, in order: (arrived, last byte sent), time.perf_counter() seconds
+    spans: list[list[float]] = field(default_factory=list)
     _queue: deque[Any] = field(default_factory=deque)
     _runner: web.AppRunner | None = None
     port: int = 0
@@ -186,6 +188,14 @@ class FakeLLM:
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        span = [time.perf_counter(), 0.0]
+        self.spans.append(span)
+        try:
+            return await self._answer(request, body)
+        finally:
+            span[1] = time.perf_counter()
+
+    async def _answer(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         if self.reject_response_format and "response_format" in body:
             return _error(400, "response_format is not supported by this server")
         refusal = self._refusal(body)

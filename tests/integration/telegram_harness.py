@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.clock import FrozenClock
+from bot.clock import Clock, FrozenClock
 from bot.config import Settings
 from bot.services import Services
 from bot.store.redis import Store
@@ -113,7 +113,7 @@ async def running_bot(
     store: Store,
     fake: BotAPI,
     fake_llm: FakeLLM | None = None,
-    clock: FrozenClock | None = None,
+    clock: Clock | None = None,
     **extra: Any,
 ) -> AsyncIterator[Bot]:
     """The real Application, polling the fake Bot API, with real services (and the

@@ -14,7 +14,7 @@ from bot.clock import FrozenClock
 from bot.domain import Partial
 from bot.llm.stream import partial_object, visible
 from bot.render import render_partial_html
-from bot.summarize.live import finished_bullets
+from bot.summarize.live import finished_bullets, growing_headline
 from bot.telegram.live import LiveMessage
 from tests.fakes.botapi import parse_html
 
@@ -37,6 +37,8 @@ def test_every_prefix_shows_only_whole_strings(headline: str, bullets: list[str]
             continue
         if "headline" in obj:
             assert obj["headline"] == headline
+        words = growing_headline(raw[:end]).split()
+        assert words == headline.split()[: len(words)]  # whole words only, in order
         done = finished_bullets(obj)
         assert [b["text"] for b in done] == bullets[: len(done)]
 
