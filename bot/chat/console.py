@@ -53,7 +53,7 @@ class ConsoleOutbox:
     async def progress(self, text: str) -> None:
         self.progress_write(text)
 
-    async def live(self, html: str) -> None:
+    async def live(self, html: str, *, reply_to: int | None = None) -> None:
         if self.terminal is not None:
             self.terminal.show(plain(html))
 

@@ -9,8 +9,10 @@ An empty question gets a hint.
 from __future__ import annotations
 
 from bot.chat.router import Conversation
+from bot.domain import Stage
 from bot.followups.render import render_answer_html
 from bot.messages import Incoming, Outbox, Reply
+from bot.render import render_partial_html
 
 
 async def ask(
@@ -36,6 +38,12 @@ async def ask(
         return
     ticket = await services.limits.reserve(msg.user_id)
     await out.typing()
+    reply_to = msg.message_id if msg.callback is None else None
+
+    async def progress(stage: Stage) -> None:  # the answer as the model writes it
+        if stage.partial is not None:
+            await out.live(render_partial_html(stage.partial, ui), reply_to=reply_to)
+
     try:
         answer = await services.followups.answer(
             chat_id=msg.chat_id,
@@ -43,6 +51,7 @@ async def ask(
             lang=None,
             reply_to_message_id=target,
             user_id=msg.user_id,
+            progress=progress,
         )
     except BaseException:
         await services.limits.cancel(ticket)
@@ -53,7 +62,7 @@ async def ask(
         html=render_answer_html(answer, ui),
         kind="answer",
         article_id=answer.article_id,
-        reply_to_message_id=msg.message_id if msg.callback is None else None,
+        reply_to_message_id=reply_to,
         edit_placeholder=True,
     )
     ids = await out.send(reply)

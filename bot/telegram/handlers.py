@@ -142,11 +142,10 @@ class TelegramOutbox:
             await asyncio.sleep(TYPING_EVERY)
             await self._typing_once()
 
-    async def live(self, html: str) -> None:
-        """Show `html` (a digest or answer still being written) in the placeholder,
-        throttled (`bot.telegram.live`)."""
+    async def live(self, html: str, *, reply_to: int | None = None) -> None:
+        """Show `html` (a digest or answer being written) in the placeholder, throttled."""
         if self.placeholder is None:
-            sent = await self._send(html, None, reply_to=self.reply_to)
+            sent = await self._send(html, None, reply_to=reply_to or self.reply_to)
             self.placeholder, self.placeholder_text = sent.message_id, html
             return
         if self.live_message is None:

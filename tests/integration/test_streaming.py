@@ -21,7 +21,7 @@ from bot.render import RLM
 from bot.store.redis import Store
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import MODES, FakeLLM
-from tests.integration.telegram_harness import NOW, Bot, model, running_bot
+from tests.integration.telegram_harness import ANSWER, NOW, Bot, model, running_bot
 
 RATE = 25.0  # the model's tokens per second, in the bot's clock
 PACE = 4000.0  # the fake's real pace (tokens per second of the test machine)
@@ -133,3 +133,27 @@ async def test_a_server_that_refuses_streaming_still_gives_the_digest(
         start=len(bot.fake.sent),
     )
     assert not any(r.get("stream") for r in fake_llm.requests[2:])
+
+
+async def test_a_follow_up_answer_grows_then_is_replaced_by_the_checked_one(
+    streaming: tuple[Bot, FrozenClock], seed_text: str
+) -> None:
+    bot, _ = streaming
+    bot.fake.message(34, seed_text, language_code="ar")
+    await final_digest(bot, 34)
+    start = len(bot.fake.sent)
+    question = bot.fake.message(34, "ماذا قال البيت الأبيض عن الاتصال؟", language_code="ar")
+    qid = question["message"]["message_id"]
+    answer = await bot.fake.wait_for(
+        lambda s: s.chat_id == 34 and ANSWER in s.plain and not is_live(s), 20, start=start
+    )
+    sent = bot.fake.sent[start:]
+    live = [s for s in sent if s.chat_id == 34 and is_live(s)]
+    assert live, "the answer was not shown while it was written"
+    assert live[0].method == "sendMessage" and live[0].reply_to == qid
+    assert all(s.message_id == answer.message_id for s in live)  # one message, edited
+    assert answer.method == "editMessageText" and "[" not in answer.plain
+    # whole words only, growing, each a start of the final answer's text
+    texts = [s.plain.splitlines()[0].strip(RLM) for s in live]
+    assert all(answer.plain.strip(RLM).startswith(t.rstrip(".")) for t in texts)
+    assert bot.fake.errors == []
