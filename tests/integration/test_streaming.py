@@ -81,6 +81,18 @@ async def test_digest_grows_headline_first_then_bullets_then_keyboard(
     assert (31, "typing") in bot.fake.actions
 
 
+async def test_groups_get_fewer_edits(streaming: tuple[Bot, FrozenClock], seed_text: str) -> None:
+    bot, clock = streaming
+    group = -100777
+    start: datetime = clock.now()
+    bot.fake.command(group, f"/summarize {seed_text}", chat_type="group", user_id=35)
+    final = await final_digest(bot, group)
+    model_seconds = (clock.now() - start).total_seconds()
+    live = [s for s in bot.fake.sent_to(group) if is_live(s)]
+    assert live and len(live) <= model_seconds / 3.0 + 2
+    assert final.reply_markup is not None and bot.fake.errors == []
+
+
 async def test_a_streamed_bullet_that_fails_the_evidence_check_is_never_shown(
     streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
 ) -> None:

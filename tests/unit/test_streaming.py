@@ -90,3 +90,19 @@ async def test_live_message_edits_at_most_once_per_interval() -> None:
         await asyncio.sleep(0)
     await live2.close()
     assert edits == ["one", "a", "b"] and live2.edits == 2
+
+
+def test_the_terminal_block_is_redrawn_and_cleared() -> None:
+    import io
+
+    from bot.chat.terminal import LiveTerminal
+
+    screen = io.StringIO()
+    live = LiveTerminal(screen, enabled=True)
+    live.show("headline")
+    live.show("headline\n\n• one")
+    live.clear()
+    assert screen.getvalue() == "headline\n\x1b[1F\x1b[Jheadline\n\n• one\n\x1b[3F\x1b[J"
+    quiet = io.StringIO()
+    LiveTerminal(quiet).show("x")  # not a terminal: nothing is drawn
+    assert quiet.getvalue() == ""
