@@ -1,14 +1,13 @@
 """Thin Telegram handlers: Update -> Incoming -> Conversation, and a Telegram Outbox.
 
 `TelegramOutbox` shows the "typing" action, keeps one "⏳" placeholder that progress
-edits, and turns each `Reply` into messages: split at 4096 visible characters with
+edits (and `live` edits into the reply being written, throttled), and turns each `Reply` into messages: split at 4096 visible characters with
 the keyboard on the last part, link previews off, the placeholder edited into the
 first part. A reply Telegram rejects as bad HTML is re-sent as plain text.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from bot.messages import Incoming, Reply
 from bot.privacy import forget_user
 from bot.render import escape, html_to_plain, split_html
 from bot.telegram.keyboards import keyboard
-from bot.telegram.live import GROUP_INTERVAL, PRIVATE_INTERVAL, LiveMessage
+from bot.telegram.live import GROUP_INTERVAL, PRIVATE_INTERVAL, KeepTyping, LiveMessage
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -36,7 +35,6 @@ log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # Bot API answers after which we send a new message instead of editing
-TYPING_EVERY = 4.0  # seconds; Telegram shows "typing" for 5 s or until a message
 _CANNOT_EDIT = ("message to edit not found", "can't be edited", "no text in the message")
 
 
@@ -122,49 +120,47 @@ class TelegramOutbox:
         self.reply_to = reply_to  # in groups, answer as a reply to the user's message
         self.placeholder: int | None = None
         self.placeholder_text = ""
-        self.clock: Clock = clock or SystemClock()
-        self.interval = GROUP_INTERVAL if group else PRIVATE_INTERVAL
-        self.live_message: LiveMessage | None = None
-        self._typing: asyncio.Task[None] | None = None
+        interval = GROUP_INTERVAL if group else PRIVATE_INTERVAL
+        self.live_message = LiveMessage(self._live_edit, clock or SystemClock(), interval=interval)
+        self.typing_action = KeepTyping(self._typing_once)
+        self.blocked: Forbidden | None = None  # a 403 met while showing progress
 
     async def typing(self) -> None:
         """The "typing" action, repeated until the reply is sent (it lasts 5 s)."""
-        await self._typing_once()
-        if self._typing is None:
-            self._typing = asyncio.create_task(self._keep_typing())
+        await self.typing_action.start()
 
     async def _typing_once(self) -> None:
         with contextlib.suppress(TelegramError):
             await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
 
-    async def _keep_typing(self) -> None:
-        while True:
-            await asyncio.sleep(TYPING_EVERY)
-            await self._typing_once()
-
     async def live(self, html: str, *, reply_to: int | None = None) -> None:
-        """Show `html` (a digest or answer being written) in the placeholder, throttled."""
-        if self.placeholder is None:
-            sent = await self._send(html, None, reply_to=reply_to or self.reply_to)
-            self.placeholder, self.placeholder_text = sent.message_id, html
-            return
-        if self.live_message is None:
-            self.live_message = LiveMessage(self._live_edit, self.clock, interval=self.interval)
-        self.live_message.show(html)
+        """Show `html` (a digest or answer being written) in the placeholder, throttled.
+        A 403 is kept for `send` to raise; other Telegram errors only skip this view."""
+        try:
+            if self.blocked is None and self.placeholder is None:
+                sent = await self._send(html, None, reply_to=reply_to or self.reply_to)
+                self.placeholder, self.placeholder_text = sent.message_id, html
+            elif self.blocked is None:
+                self.live_message.show(html)
+        except Forbidden as exc:
+            self.blocked = exc
+        except TelegramError as exc:
+            log.warning("could not show the reply being written: %s", exc)
 
     async def _live_edit(self, html: str) -> None:
         if self.placeholder is not None:
-            with contextlib.suppress(BadRequest):
+            try:
                 await self._edit(self.placeholder, html, None)
                 self.placeholder_text = html
+            except Forbidden as exc:
+                self.blocked = exc
 
     async def _stop_live(self) -> None:
-        """End the live edits and the typing action (before a final reply)."""
-        if self.live_message is not None:
-            await self.live_message.close()
-        if self._typing is not None:
-            self._typing.cancel()
-            self._typing = None
+        """End the live edits and the typing; raise a 403 met on the way (blocked)."""
+        await self.live_message.close()
+        self.typing_action.stop()
+        if self.blocked is not None:
+            raise self.blocked
 
     async def progress(self, text: str) -> None:
         html = escape(text)
@@ -205,7 +201,8 @@ class TelegramOutbox:
 
     async def finish(self) -> None:
         """Remove a placeholder that no reply replaced."""
-        await self._stop_live()
+        with contextlib.suppress(Forbidden):
+            await self._stop_live()
         if self.placeholder is not None:
             with contextlib.suppress(TelegramError):
                 await self.bot.delete_message(self.chat_id, self.placeholder)

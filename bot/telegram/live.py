@@ -7,6 +7,8 @@ edits at the same time. `close()` stops it and waits for an edit in flight, so t
 final reply (which carries the keyboard) always comes last. Each `html` must be whole,
 valid Telegram HTML: the chat layer renders complete pieces only, escaped.
 
+`KeepTyping` repeats the "typing" action until the final reply.
+
 Telegram allows about one message a second per chat (20 a minute in groups): digests
 edit at most every PRIVATE_INTERVAL / GROUP_INTERVAL seconds. A failing edit is logged
 and skipped; the final reply does not depend on it.
@@ -85,3 +87,28 @@ class LiveMessage:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class KeepTyping:
+    """A chat action repeated every `every` seconds (Telegram shows one for 5 s) from
+    `start()` until `stop()`."""
+
+    def __init__(self, send: Callable[[], Awaitable[None]], every: float = 4.0) -> None:
+        self._send = send
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._send()
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            await self._send()
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

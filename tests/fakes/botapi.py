@@ -721,6 +721,8 @@ class BotAPI:
         reply_params = p.get("reply_parameters") or {}
         reply_to = reply_params.get("message_id") or p.get("reply_to_message_id")
         old = self.messages.get((chat_id, mid))
+        if old and not reply_to and old.get("reply_to_message"):  # an edit keeps the reply
+            reply_to = old["reply_to_message"]["message_id"]
         msg: dict[str, Any] = {
             "message_id": mid,
             "date": int(time.time()),

@@ -70,6 +70,12 @@ def article_page(text: str, title: str = "مقال") -> str:
     )
 
 
+def is_live(sent: Sent) -> bool:
+    """True for a message showing a reply still being written (streamed; it will be
+    edited into the final reply)."""
+    return sent.plain.rstrip().endswith(("✍️ أكتب…", "✍️ Writing…"))
+
+
 @dataclass
 class Bot:
     fake: BotAPI
@@ -89,7 +95,7 @@ class Bot:
                 s.chat_id == chat_id
                 and contains in s.plain
                 and not s.plain.startswith("⏳")
-                and not s.plain.rstrip().endswith(("✍️ أكتب…", "✍️ Writing…"))
+                and not is_live(s)
             ),
             wait,
             start=start,

@@ -21,11 +21,10 @@ from bot.render import RLM
 from bot.store.redis import Store
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import MODES, FakeLLM
-from tests.integration.telegram_harness import ANSWER, NOW, Bot, model, running_bot
+from tests.integration.telegram_harness import ANSWER, NOW, Bot, is_live, model, running_bot
 
 RATE = 25.0  # the model's tokens per second, in the bot's clock
 PACE = 4000.0  # the fake's real pace (tokens per second of the test machine)
-WRITING = ("✍️ أكتب…", "✍️ Writing…")
 
 
 @pytest.fixture
@@ -37,10 +36,6 @@ async def streaming(
     fake_llm.stream_tick = lambda seconds: clock.advance(seconds=seconds * PACE / RATE)
     async with running_bot(settings, store, botapi, fake_llm, clock=clock) as bot:
         yield bot, clock
-
-
-def is_live(sent: Sent) -> bool:
-    return sent.plain.rstrip().endswith(WRITING)
 
 
 async def final_digest(bot: Bot, chat_id: int) -> Sent:
