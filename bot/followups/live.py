@@ -14,7 +14,7 @@ import re
 
 from bot.domain import Lang, Partial, Progress, Stage
 from bot.followups.grounding import split_citations
-from bot.llm.stream import partial_object
+from bot.llm.stream import may_show_more, partial_object
 from bot.summarize.guards import language_ok
 
 _OPEN_CITATION = re.compile(r"\[[\d\s,،]*$")
@@ -42,8 +42,12 @@ class LiveAnswer:
         self.progress = progress
         self.lang = lang
         self.shown = ""
+        self._text = ""
 
     async def __call__(self, text: str) -> None:
+        if not may_show_more(self._text, text):
+            return
+        self._text = text
         words = answer_so_far(text)
         if len(words.split()) < MIN_WORDS or len(words) <= len(self.shown):
             return

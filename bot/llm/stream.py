@@ -73,6 +73,15 @@ def partial_object(text: str, *, trailing: bool = False) -> dict[str, Any] | Non
     return value if isinstance(value, dict) else None
 
 
+def may_show_more(before: str, now: str) -> bool:
+    """False when `now` only adds to `before` characters that cannot finish a string or
+    a word (no quote, no space): its partial view is the same, no need to parse."""
+    if not now.startswith(before):
+        return True  # the reply started over (a retry)
+    added = now[len(before) :]
+    return '"' in added or any(ch.isspace() for ch in added) or not before
+
+
 async def collect(stream: Any, on_text: OnText | None) -> Collected:
     """Read the SDK's `AsyncStream[ChatCompletionChunk]` to its end (see module doc).
 

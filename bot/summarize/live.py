@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain import Lang, Partial, Progress, Stage
-from bot.llm.stream import partial_object
+from bot.llm.stream import may_show_more, partial_object
 from bot.summarize.guards import language_ok
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class LiveDraft:
         self.headline = headline
         self.shown: Partial | None = None
         self._checked: dict[str, str | None] = {}
+        self._text = ""
 
     def _bullet(self, raw: Any) -> str | None:
         key = repr(raw)
@@ -78,6 +79,9 @@ class LiveDraft:
         return Partial(lang=self.lang, headline=headline, bullets=bullets)
 
     async def __call__(self, text: str) -> None:
+        if not may_show_more(self._text, text):
+            return
+        self._text = text
         part = self.partial(text)
         if part is None or part == self.shown:
             return
