@@ -119,6 +119,9 @@ async def test_ten_users_one_new_article_one_llm_call(
     finals = await asyncio.gather(*(final_digest(bot, chat) for chat in chats))
     assert fake_llm.calls == 1
     assert len({f.plain.splitlines()[0] for f in finals}) == 1
+    # the others followed the same stream: their placeholders grew too
+    following = [c for c in chats if any(is_live(s) for s in bot.fake.sent_to(c))]
+    assert len(following) >= len(chats) // 2
     assert bot.fake.errors == []
 
 
