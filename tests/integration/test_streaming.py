@@ -167,3 +167,74 @@ async def test_a_follow_up_answer_grows_then_is_replaced_by_the_checked_one(
     texts = [s.plain.splitlines()[0].strip(RLM) for s in live]
     assert all(answer.plain.strip(RLM).startswith(t.rstrip(".")) for t in texts)
     assert bot.fake.errors == []
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+async def test_every_server_mode_streams_or_falls_back(
+    settings: Settings, fake_llm: FakeLLM, mode: str
+) -> None:
+    """Streamed structured output on every server the fake plays: reasoning never
+    shows, refusals are adapted to, usage is counted (estimated when not sent)."""
+    from bot.llm.client import LLMClient
+    from bot.llm.stream import partial_object
+
+    fake_llm.quirks = MODES[mode]
+    digest = {"headline": "Talks & <b>progress</b>", "bullets": ["one", "two"], "questions": []}
+    fake_llm.handler = lambda body: json.dumps(digest)
+    model_name = "o4-mini" if mode == "openai-reasoning" else "fake-model"
+    client = LLMClient(settings.model_copy(update={"llm_model": model_name}))
+    seen: list[dict[str, Any]] = []
+
+    async def on_text(text: str) -> None:
+        part = partial_object(text)
+        if part:
+            seen.append(part)
+
+    try:
+        data, usage = await client.complete_json(
+            system="s",
+            user="u",
+            schema_name="digest",
+            schema={"required": ["headline"]},
+            max_tokens=2000,
+            on_text=on_text,
+        )
+    finally:
+        await client.aclose()
+    assert data == digest
+    assert all(p.get("headline") in (None, digest["headline"]) for p in seen)  # no "draft"
+    assert usage.calls == fake_llm.calls and usage.completion_tokens > 0
+    streamed = [bool(r.get("stream")) for r in fake_llm.requests]
+    if mode in ("no-stream", "no-stream-with-schema"):
+        assert streamed == [True, False] and not seen  # refused once, then whole replies
+    else:
+        assert streamed[-1] and seen and seen[-1]["headline"] == digest["headline"]
+
+
+async def test_a_streamed_reply_cut_by_length_is_asked_again(
+    settings: Settings, fake_llm: FakeLLM
+) -> None:
+    from bot.llm.client import LLMClient
+
+    digest = {"headline": "A headline long enough to be cut", "bullets": ["x" * 60]}
+    fake_llm.handler = lambda body: json.dumps(digest)
+    client = LLMClient(settings)
+    texts: list[str] = []
+
+    async def on_text(text: str) -> None:
+        texts.append(text)
+
+    try:
+        data, usage = await client.complete_json(
+            system="s",
+            user="u",
+            schema_name="d",
+            schema={"required": ["headline"]},
+            max_tokens=25,
+            on_text=on_text,
+        )
+    finally:
+        await client.aclose()
+    assert data == digest and usage.calls == 2  # the cut reply was never parsed
+    assert [r["max_completion_tokens"] for r in fake_llm.requests] == [25, 50]
+    assert all(r.get("stream") for r in fake_llm.requests)
