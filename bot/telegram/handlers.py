@@ -22,7 +22,7 @@ from bot.clock import Clock, SystemClock
 from bot.logs import update_id_var, user_id_var
 from bot.messages import Incoming, Reply
 from bot.privacy import forget_user
-from bot.render import escape, html_to_plain, split_html
+from bot.render import TELEGRAM_LIMIT, escape, html_to_plain, split_html, visible_length
 from bot.telegram.keyboards import keyboard
 from bot.telegram.live import GROUP_INTERVAL, PRIVATE_INTERVAL, KeepTyping, LiveMessage
 
@@ -136,6 +136,8 @@ class TelegramOutbox:
     async def live(self, html: str, *, reply_to: int | None = None) -> None:
         """Show `html` (a digest or answer being written) in the placeholder, throttled.
         A 403 is kept for `send` to raise; other Telegram errors only skip this view."""
+        if visible_length(html) > TELEGRAM_LIMIT:
+            return  # a long digest shows whole (and split) in the final reply
         try:
             if self.blocked is None and self.placeholder is None:
                 sent = await self._send(html, None, reply_to=reply_to or self.reply_to)
