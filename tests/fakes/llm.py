@@ -7,13 +7,19 @@ Serves POST /v1/chat/completions, JSON and streaming (SSE). What it answers:
   answers in time), or a callable `(body) -> str | int`.
 * otherwise `fake.handler(body) -> str | int` answers (default: a fixed short text).
 
-Every request body is kept in `fake.requests`. `fake.latency` adds a delay per reply.
+Every request body is kept in `fake.requests` (with `fake.spans`: when each arrived and
+was answered). `fake.latency` adds a delay per reply. A `stream: true` request is
+answered as SSE, one token (3 characters) per chunk at `fake.stream_rate` tokens a
+second (`stream_tick` lets a test move its clock by each token's time instead of
+waiting), reasoning deltas first, then the finish reason and, when
+`stream_options.include_usage` asks, the usage.
 `fake.reject_response_format` makes the server answer 400 to `response_format`, like
 some local servers do.
 
 `fake.quirks` (a `Quirks`) plays what real servers do; `MODES` names one per server
 (OpenAI chat and reasoning models, Azure OpenAI, Ollama, vLLM, llama.cpp, LM Studio,
-OpenRouter, DeepSeek, Gemini, and an old local server that knows no response_format).
+OpenRouter, DeepSeek, Gemini, and an old local server that knows no response_format),
+and servers that refuse `stream`, `stream` with a response_format, or `stream_options`.
 Every quirk here was seen on a real server or is documented by its vendor.
 """
 
