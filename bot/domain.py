@@ -75,12 +75,25 @@ class Digest(BaseModel):
 
 
 @dataclass(frozen=True)
+class Partial:
+    """What a streaming model has written so far, in complete pieces only: a digest's
+    headline and its finished bullets, or a follow-up answer's finished text."""
+
+    lang: Lang
+    headline: str = ""
+    bullets: tuple[str, ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Stage:
-    """Progress of one request: `name` is fetching | extracting | summarizing | combining."""
+    """Progress of one request: `name` is fetching | extracting | summarizing | combining,
+    or writing (`partial` holds what the model has written so far)."""
 
     name: str
     part: int = 0
     total: int = 0
+    partial: Partial | None = None
 
 
 Progress = Callable[[Stage], Awaitable[None]]

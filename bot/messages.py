@@ -103,6 +103,12 @@ class Outbox(Protocol):
     async def progress(self, text: str) -> None:
         """Show `text` in the single progress placeholder: posted once, then edited."""
 
+    async def live(self, html: str, *, reply_to: int | None = None) -> None:
+        """Show `html`, a reply still being written (whole, valid HTML each time), in the
+        progress placeholder as it grows (posted first, as a reply to `reply_to`, when
+        there is none); the transport throttles (or skips) it. The next `send` with
+        `edit_placeholder` replaces it."""
+
     async def send(self, reply: Reply) -> list[int]:
         """Deliver `reply` (editing the placeholder when `reply.edit_placeholder`).
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
-from bot.domain import Digest
+from bot.domain import Digest, Partial
 from bot.i18n import t
 
 RLM = "\u200f"
@@ -205,6 +205,24 @@ def render_digest_html(d: Digest, ui_lang: str) -> str:
     if notes:
         lines += ["", *notes]
     return "\n".join(lines)
+
+
+def render_partial_html(p: Partial, ui_lang: str) -> str:
+    """A digest or answer still being written, as Telegram HTML: the headline in bold
+    and the finished bullets (or the answer's text), then a "writing" line."""
+    lines = [f"<b>{escape(rtl_line(p.headline, p.lang))}</b>", ""] if p.headline else []
+    lines += [escape(rtl_line(BULLET + b, p.lang)) for b in p.bullets]
+    if p.text:
+        lines += [escape(rtl_text(p.text, p.lang))]
+    lines += ["", f"<i>{escape(rtl_line(t(ui_lang, 'progress.writing'), ui_lang))}</i>"]
+    return "\n".join(lines)
+
+
+def render_partial_text(p: Partial) -> str:
+    """A digest or answer still being written, as plain text (console and CLI)."""
+    lines = [p.headline, ""] if p.headline else []
+    lines += [BULLET + b for b in p.bullets]
+    return "\n".join([*lines, p.text] if p.text else lines).strip()
 
 
 def render_digest_text(d: Digest, ui_lang: str) -> str:

@@ -4,7 +4,9 @@ SOURCE is an http(s) URL (a web page or a PDF), a file path (text, or a PDF, .do
 HTML document), `-` for stdin, or the text itself. Prints the
 digest on stdout as plain text, JSON (every field, plus source, date and cache status)
 or Telegram-ready HTML. While it works, the current stage (fetching, extracting,
-summarizing part 2 of 3) is shown on stderr, only when stderr is a terminal. Bad input
+summarizing part 2 of 3) is shown on stderr, only when stderr is a terminal; when
+stdout is a terminal and the format is text, the digest is drawn there as the model
+writes it, then replaced by the checked one (JSON and HTML output never change). Bad input
 raises a typed error that bot.cli prints as one line with exit code 2.
 """
 
@@ -17,22 +19,33 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.chat.terminal import LiveTerminal
 from bot.config import Settings
 from bot.domain import Article, Digest, Progress, Stage
 from bot.errors import BadInput
 from bot.i18n import t
 from bot.ingest.documents import check_size, document_article
 from bot.ingest.inputs import read_source
-from bot.render import render_digest_html, render_digest_text
+from bot.render import render_digest_html, render_digest_text, render_partial_text
 from bot.store.redis import open_store
 
 DOCUMENT_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".xhtml")
 
 
-def stderr_progress(ui: str) -> Progress:
-    """A progress callback that rewrites one status line on stderr."""
+def stderr_progress(ui: str, live: LiveTerminal | None = None, *, status: bool = True) -> Progress:
+    """A progress callback that rewrites one status line on stderr (`status`), and
+    draws the digest as it is written on `live` (stdout, a terminal)."""
 
     async def show(stage: Stage) -> None:
+        if stage.partial is not None:
+            if live is not None and live.enabled:
+                if status:
+                    sys.stderr.write("\r\033[K")
+                    sys.stderr.flush()
+                live.show(render_partial_text(stage.partial))
+            return
+        if not status:
+            return
         key = f"progress.{stage.name}" + ("_part" if stage.total > 1 else "")
         label = t(ui, key, part=stage.part, total=stage.total)
         if label == key:  # no catalog entry: the stage name is still informative
@@ -96,7 +109,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_summarizer  # heavy imports after input checks
 
     tty = sys.stderr.isatty()
-    progress = stderr_progress(args.lang or "en") if tty else None
+    live = LiveTerminal(sys.stdout, enabled=args.format == "text" and sys.stdout.isatty())
+    progress = None
+    if tty or live.enabled:
+        progress = stderr_progress(args.lang or "en", live, status=tty)
     store = await open_store(settings)
     try:
         service = await build_summarizer(settings, store)
@@ -119,6 +135,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         if tty:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
+    live.clear()  # the digest as written gives way to the checked one
     ui = args.lang or digest.lang
     if args.format == "json":
         out = to_json(digest, describe_source(args.source, kind, value))

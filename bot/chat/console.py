@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from bot.app import NoSender, build_conversation, build_services
+from bot.chat.terminal import LiveTerminal
 from bot.config import Settings
 from bot.i18n import lang_from_code, t
 from bot.messages import Button, Incoming, Reply
@@ -43,6 +44,7 @@ class ConsoleOutbox:
     progress_write: Write
     buttons: list[Button] = field(default_factory=list)
     buttons_message: int | None = None
+    terminal: LiveTerminal | None = None  # draws replies as they are written (a TTY)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def typing(self) -> None:
@@ -51,7 +53,13 @@ class ConsoleOutbox:
     async def progress(self, text: str) -> None:
         self.progress_write(text)
 
+    async def live(self, html: str, *, reply_to: int | None = None) -> None:
+        if self.terminal is not None:
+            self.terminal.show(plain(html))
+
     async def send(self, reply: Reply) -> list[int]:
+        if self.terminal is not None:
+            self.terminal.clear()
         mid = next(self._ids)
         lines = [plain(reply.html)]
         flat = [b for row in reply.buttons for b in row]
@@ -92,10 +100,14 @@ async def run_session(
     user_id: int = 1,
     lang: str | None = None,
     progress_write: Write | None = None,
+    terminal: LiveTerminal | None = None,
 ) -> None:
-    """Answer each line from `lines` with the Conversation, printing through `write`."""
+    """Answer each line from `lines` with the Conversation, printing through `write`
+    (and drawing replies as they are written on `terminal`, when given)."""
     conv = build_conversation(services)
-    out = ConsoleOutbox(write=write, progress_write=progress_write or (lambda _: None))
+    out = ConsoleOutbox(
+        write=write, progress_write=progress_write or (lambda _: None), terminal=terminal
+    )
     async for line in lines:
         msg = parse_line(line, user_id, lang, out)
         if msg is None:
@@ -189,6 +201,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             user_id=args.user_id,
             lang=args.lang,
             progress_write=progress,
+            terminal=LiveTerminal(sys.stdout),
         )
     finally:
         await services.close()

@@ -27,7 +27,7 @@ from bot.i18n import t
 from bot.ingest.inputs import find_url, validate_url
 from bot.limits import Ticket
 from bot.messages import Button, Incoming, Outbox, Reply
-from bot.render import render_digest_html
+from bot.render import render_digest_html, render_partial_html
 from bot.services import Services
 from bot.store.redis import Pipeline
 from bot.users import Prefs
@@ -193,14 +193,19 @@ async def _begin(services: Services, msg: Incoming) -> tuple[Prefs, Ticket]:
 
 def _progress(out: Outbox, ui: Lang) -> Progress:
     """The progress callback: on the first stage (real work; a cache hit has none) the
-    typing action, then each new stage's text in the one placeholder."""
+    typing action, then each new stage's text in the one placeholder, and the digest
+    as it is written (`Outbox.live`)."""
     shown: list[str] = []
 
     async def progress(stage: Stage) -> None:
         if not shown:
+            shown.append("")
             await out.typing()
+        if stage.partial is not None:  # the digest as the model writes it
+            await out.live(render_partial_html(stage.partial, ui))
+            return
         text = stage_text(ui, stage)
-        if not shown or shown[-1] != text:
+        if shown[-1] != text:
             shown.append(text)
             await out.progress(text)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from bot.chat.briefing_questions import ask_briefing
 from bot.chat.router import Conversation
+from bot.domain import Stage
 from bot.followups.render import render_answer_html
 from bot.messages import Incoming, Outbox, Reply
+from bot.render import render_partial_html
 
 
 async def ask(
@@ -39,6 +41,12 @@ async def ask(
         return  # a reply to a briefing: a question about its stories
     ticket = await services.limits.reserve(msg.user_id)
     await out.typing()
+    reply_to = msg.message_id if msg.callback is None else None
+
+    async def progress(stage: Stage) -> None:  # the answer as the model writes it
+        if stage.partial is not None:
+            await out.live(render_partial_html(stage.partial, ui), reply_to=reply_to)
+
     try:
         answer = await services.followups.answer(
             chat_id=msg.chat_id,
@@ -46,6 +54,7 @@ async def ask(
             lang=None,
             reply_to_message_id=target,
             user_id=msg.user_id,
+            progress=progress,
         )
     except BaseException:
         await services.limits.cancel(ticket)
@@ -56,7 +65,7 @@ async def ask(
         html=render_answer_html(answer, ui),
         kind="answer",
         article_id=answer.article_id,
-        reply_to_message_id=msg.message_id if msg.callback is None else None,
+        reply_to_message_id=reply_to,
         edit_placeholder=True,
     )
     ids = await out.send(reply)

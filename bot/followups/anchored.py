@@ -24,6 +24,7 @@ from bot.followups.grounding import Verdict, judge, problem, split_citations
 from bot.i18n import t
 from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import load_prompt
+from bot.llm.stream import OnText
 from bot.summarize import evidence
 from bot.summarize.evidence import Sentence
 
@@ -33,9 +34,11 @@ RETRY_PROMPT_NAME = "answer_retry"
 MAX_ANSWER_TOKENS = 400
 
 
-async def call(llm: LLMClient, system: str, user: str, usage: Usage) -> ModelAnswer:
-    """One answer call; what it cost (failed or not) is added to `usage`. Raises
-    LLMError / ValidationError."""
+async def call(
+    llm: LLMClient, system: str, user: str, usage: Usage, on_text: OnText | None = None
+) -> ModelAnswer:
+    """One answer call (streamed to `on_text` when given); what it cost (failed or not)
+    is added to `usage`. Raises LLMError / ValidationError."""
     try:
         data, spent = await llm.complete_json(
             system=system,
@@ -43,6 +46,7 @@ async def call(llm: LLMClient, system: str, user: str, usage: Usage) -> ModelAns
             schema_name="answer",
             schema=ANSWER_SCHEMA,
             max_tokens=MAX_ANSWER_TOKENS,
+            on_text=on_text,
         )
     except LLMError as err:
         usage.add_failed(err)

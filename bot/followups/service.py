@@ -21,11 +21,12 @@ from pydantic import ValidationError
 from bot import stats
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.domain import Article, Lang
+from bot.domain import Article, Lang, Progress
 from bot.errors import BadInput, LLMError, NoActiveArticle
 from bot.followups.anchored import AnchoredAnswer, call
 from bot.followups.answer import KEYWORDS_SCHEMA, Answer, Keywords
 from bot.followups.context import ChatContext, Turn
+from bot.followups.live import LiveAnswer
 from bot.followups.numbered import NumberedPassages
 from bot.followups.prompt import (
     ARTICLE_SHARE,
@@ -129,8 +130,10 @@ class FollowupService:
         reply_to_message_id: int | None = None,
         user_id: int | None = None,
         article_id: str | None = None,
+        progress: Progress | None = None,
     ) -> Answer:
-        """Answer `question` from the article the chat is talking about.
+        """Answer `question` from the article the chat is talking about; `progress`
+        gets the answer as the model writes it (`Stage("writing")`).
 
         The article is the one bound to `reply_to_message_id` when that message is
         known, else the chat's most recent one. `lang` None means the question's
@@ -140,9 +143,8 @@ class FollowupService:
 
         A question in another language than a long (over-budget) article costs one
         small extra LLM call that turns it into search words in the article's language
-        (`prompts/answer_query.md`); `Answer.tokens` includes it. `user_id` only
-        labels log lines; the caller applies the user's limits.
-
+        (`prompts/answer_query.md`); `Answer.tokens` includes it. `user_id` only labels
+        log lines; the caller applies the user's limits.
         Raises NoActiveArticle when there is no article (none yet, expired, or its
         text is no longer cached), BadInput for an empty question.
         """
@@ -170,7 +172,7 @@ class FollowupService:
         if self._llm is None:
             return await self._offline(article, article_id, answer_lang, query)
         asked = _Question(question, answer_lang, history, query)
-        result = await self._ask_llm(self._llm, article, article_id, asked, user_id)
+        result = await self._ask_llm(self._llm, article, article_id, asked, user_id, progress)
         if result.path == "llm":
             await self._store.redis.set(
                 self._store.keys.answer(cache_key),
@@ -215,6 +217,7 @@ class FollowupService:
         article_id: str,
         asked: _Question,
         user_id: int | None,
+        progress: Progress | None = None,
     ) -> Answer:
         """The model's answer, checked against the sentences it cites (path "llm"), or
         path "unavailable" with the apology and the best passages when the LLM fails.
@@ -230,7 +233,8 @@ class FollowupService:
             system, user = await asyncio.to_thread(
                 self.build_prompt, article, asked.text, asked.lang, asked.history, query
             )
-            reply = await call(llm, system, user, usage)
+            live = LiveAnswer(progress, asked.lang) if progress is not None else None
+            reply = await call(llm, system, user, usage, live)
             check = AnchoredAnswer(
                 llm,
                 system,

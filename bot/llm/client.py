@@ -19,6 +19,10 @@ fake mode per server that plays each of these):
   fields are ignored.
 * **Cut replies.** `finish_reason: "length"` is never parsed as if whole: the request is
   sent once more with more room; cut again, it fails as `LLMTruncated`.
+* **Streaming.** With an `on_text` callback the reply is streamed (`stream=True`,
+  `stream_options.include_usage` for true token counts; `bot/llm/stream.py` reads it);
+  a server that refuses either is remembered and asked without it (usage is then
+  counted locally). Reasoning deltas and `<think>` blocks are never passed on.
 * **Broken JSON** on the prompt-only path (fences, unescaped quotes, a missing brace) is
   repaired with `json-repair`; on the schema path the JSON must parse as is.
 
@@ -41,6 +45,7 @@ from bot.errors import LLMError
 from bot.llm.profile import MAX_ADAPTATIONS, JsonMode, ModelProfile, bad_param
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError, LLMTruncated, parse_json_object, strip_think
+from bot.llm.stream import Collected, OnText, collect
 from bot.llm.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -117,9 +122,17 @@ class LLMClient:
         return self._profiles[name]
 
     def _request(
-        self, prof: ModelProfile, max_tokens: int, response_format: dict[str, Any] | None
+        self,
+        prof: ModelProfile,
+        max_tokens: int,
+        response_format: dict[str, Any] | None,
+        streaming: bool = False,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {prof.token_param: max_tokens + prof.headroom}
+        if streaming:
+            kwargs["stream"] = True
+            if prof.stream_usage:
+                kwargs["stream_options"] = {"include_usage": True}
         if prof.temperature:
             kwargs["temperature"] = 0.2
         if prof.reasoning_effort:
@@ -165,18 +178,24 @@ class LLMClient:
         max_tokens: int,
         usage: Usage,
         json_schema: tuple[str, dict[str, Any]] | None = None,
+        on_text: OnText | None = None,
     ) -> Reply:
         """Send the request, adapting it to what the model refuses; return the reply.
-        `messages_for(json_mode)` builds the messages for the current JSON mode."""
+        `messages_for(json_mode)` builds the messages for the current JSON mode. With
+        `on_text`, the reply is streamed (when the server takes `stream`) and
+        `on_text(content_so_far)` called as it grows."""
         import openai
 
         prof = self.profile()
         for _ in range(MAX_ADAPTATIONS + 1):
             response_format = self._response_format(prof, json_schema)
-            kwargs = self._request(prof, max_tokens, response_format)
+            streaming = on_text is not None and prof.stream
+            kwargs = self._request(prof, max_tokens, response_format, streaming)
             messages = messages_for(prof.json_mode)
             try:
                 resp, started = await self._send(messages, kwargs, usage)
+                if streaming:
+                    resp = await self._collect(resp, on_text, usage, started)
             except LLMError as err:
                 cause = err.__cause__
                 if (
@@ -209,20 +228,49 @@ class LLMClient:
         param = bad_param(exc)
         if not param and "response_format" in sent:
             param = "response_format"  # a bare 400 to a structured request: step down
+        if not param and sent.get("stream"):
+            param = "stream"  # a bare 400 to a plain streamed request: stream no more
         if param and prof.adapt(param, sent=sent):
             log.info("model %s refused %r: request adapted", self.model, param)
             return True
         return False
 
     @staticmethod
+    async def _collect(resp: Any, on_text: OnText | None, usage: Usage, started: float) -> Any:
+        """A streamed reply read to its end, as a `Collected`; a stream that breaks
+        becomes LLMError (with `usage`)."""
+        import httpx
+        import openai
+
+        try:
+            return await collect(resp, on_text)
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            metrics.observe_llm(
+                seconds=time.perf_counter() - started, tokens_in=0, tokens_out=0, ok=False
+            )
+            raise _fail(LLMError(f"the LLM stream broke: {type(exc).__name__}"), usage) from None
+
+    @staticmethod
     def _reply(resp: Any, messages: list[dict[str, str]], usage: Usage, *, started: float) -> Reply:
-        choice = resp.choices[0] if resp.choices else None
-        raw = (choice.message.content or "") if choice is not None else ""
+        if isinstance(resp, Collected):
+            raw, finish = resp.content, resp.finish_reason
+            server = (
+                (resp.prompt_tokens, resp.completion_tokens)
+                if resp.completion_tokens is not None
+                else None
+            )
+        else:
+            choice = resp.choices[0] if resp.choices else None
+            raw = (choice.message.content or "") if choice is not None else ""
+            finish = choice.finish_reason if choice is not None else None
+            server = None
+            if resp.usage is not None:
+                server = (resp.usage.prompt_tokens, resp.usage.completion_tokens)
         text = strip_think(raw)
         if text != raw.strip():
             metrics.LLM_REPAIRS.labels(kind="think_stripped").inc()
-        if resp.usage is not None:
-            spent = Usage(resp.usage.prompt_tokens or 0, resp.usage.completion_tokens or 0, 0)
+        if server is not None:
+            spent = Usage(server[0] or 0, server[1] or 0, 0)
         else:
             sent = sum(count_tokens(m["content"]) for m in messages)
             spent = Usage(sent, count_tokens(raw), 0)
@@ -232,7 +280,7 @@ class LLMClient:
             tokens_in=spent.prompt_tokens,
             tokens_out=spent.completion_tokens,
         )
-        truncated = choice is not None and choice.finish_reason == "length"
+        truncated = finish == "length"
         return Reply(text=text, usage=usage, truncated=truncated)
 
     async def _complete(
@@ -241,15 +289,16 @@ class LLMClient:
         max_tokens: int,
         usage: Usage,
         json_schema: tuple[str, dict[str, Any]] | None = None,
+        on_text: OnText | None = None,
     ) -> Reply:
         """A whole reply: one cut by `finish_reason: "length"` is asked again once with
         more room (four times as much when reasoning used it all), never parsed."""
-        reply = await self._create(messages_for, max_tokens, usage, json_schema)
+        reply = await self._create(messages_for, max_tokens, usage, json_schema, on_text)
         if reply.truncated:
             metrics.LLM_REPAIRS.labels(kind="length_retry").inc()
             room = max_tokens * 2 if reply.text else max_tokens * 4
             log.info("reply cut at %d tokens; asking again with %d", max_tokens, room)
-            reply = await self._create(messages_for, room, usage, json_schema)
+            reply = await self._create(messages_for, room, usage, json_schema, on_text)
             if reply.truncated:
                 raise _fail(LLMTruncated("the model's reply was cut off twice"), usage)
         if not reply.text:
@@ -264,8 +313,11 @@ class LLMClient:
         schema_name: str,
         schema: dict[str, Any],
         max_tokens: int = 800,
+        on_text: OnText | None = None,
     ) -> tuple[dict[str, Any], Usage]:
-        """Return (the model's JSON object, usage) for one structured-output request.
+        """Return (the model's JSON object, usage) for one structured-output request;
+        with `on_text`, streamed (see `_create`; `stream.partial_object` reads the
+        object being written).
 
         Raises LLMError (transport/HTTP), LLMTruncated (cut twice) or LLMOutputError (no
         JSON object with the schema's required keys in the reply); each carries `usage`.
@@ -279,7 +331,9 @@ class LLMClient:
                 text = f"{user}\n\n" + load_prompt("json_only").render(schema=dumped)
             return [{"role": "system", "content": system}, {"role": "user", "content": text}]
 
-        reply = await self._complete(messages_for, max_tokens, usage, (schema_name, schema))
+        reply = await self._complete(
+            messages_for, max_tokens, usage, (schema_name, schema), on_text
+        )
         try:
             data = parse_json_object(reply.text, repair=self.profile().json_mode != "schema")
         except LLMOutputError as err:
@@ -290,10 +344,11 @@ class LLMClient:
         return data, usage
 
     async def complete_text(
-        self, *, system: str, user: str, max_tokens: int = 600
+        self, *, system: str, user: str, max_tokens: int = 600, on_text: OnText | None = None
     ) -> tuple[str, Usage]:
-        """Return (the model's text reply, usage). Raises LLMError (with `usage`)."""
+        """Return (the model's text reply, usage); with `on_text`, streamed (`_create`).
+        Raises LLMError (with `usage`)."""
         usage = Usage()
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        reply = await self._complete(lambda _mode: messages, max_tokens, usage)
+        reply = await self._complete(lambda _mode: messages, max_tokens, usage, on_text=on_text)
         return reply.text, usage

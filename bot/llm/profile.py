@@ -35,6 +35,8 @@ class ModelProfile:
     reasoning_effort: bool = False
     headroom: int = 0
     json_mode: JsonMode = "schema"
+    stream: bool = True  # False once the server refused `stream` (answers come whole)
+    stream_usage: bool = True  # False once it refused `stream_options`
     adapted: list[str] = field(default_factory=list)
 
     @classmethod
@@ -54,6 +56,10 @@ class ModelProfile:
             self.temperature = False
         elif name == "reasoning_effort" and self.reasoning_effort:
             self.reasoning_effort = False
+        elif name == "stream_options" and self.stream_usage and name in sent:
+            self.stream_usage = False
+        elif name == "stream" and self.stream and sent.get("stream"):
+            self.stream = False
         elif name in ("response_format", "json_schema", "strict") and "response_format" in sent:
             self.json_mode = "object" if self.json_mode == "schema" else "prompt"
         else:
@@ -89,4 +95,7 @@ _KNOWN_PARAMS = {
     "response_format.type",
     "json_schema",
     "strict",
+    "stream",
+    "stream_options",
+    "stream_options.include_usage",
 }

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot import metrics
-from bot.domain import Article, Digest, Lang, Length, Progress
+from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import LLMError
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Store
@@ -77,7 +77,7 @@ class Drafts:
         except LLMError as exc:
             usage.add_failed(exc)
             raise
-        first = await self.first_language(article, length, progress)
+        first = await self.first_language(article, length, _stages_only(progress))
         if not first.cached:  # made for this request: its cost is this request's too
             usage.add(Usage(first.tokens_in, first.tokens_out, first.llm_calls))
         if first.path != "llm":
@@ -125,6 +125,20 @@ class Drafts:
         usage.add(draft.usage)
         draft.usage = usage
         return draft
+
+
+def _stages_only(progress: Progress | None) -> Progress | None:
+    """`progress` without the streamed text: a digest made only to be translated is
+    not in the language the user asked for, so it is not shown as it is written."""
+    if progress is None:
+        return None
+    report = progress
+
+    async def stages(stage: Stage) -> None:
+        if stage.partial is None:
+            await report(stage)
+
+    return stages
 
 
 def _as_draft(digest: Digest) -> LLMDraft:

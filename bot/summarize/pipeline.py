@@ -34,7 +34,8 @@ from bot.llm.replies import LLMOutputError
 from bot.llm.tokens import count_tokens
 from bot.summarize import evidence, shape
 from bot.summarize.guards import source_number_keys
-from bot.summarize.writer import DigestWriter, LLMDraft, WrongLanguage, digest_schema
+from bot.summarize.schema import digest_schema
+from bot.summarize.writer import DigestWriter, LLMDraft, WrongLanguage
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class LLMSummarizer:
             title=article.title,
             anchored=anchored,
             max_tokens=OUTPUT_TOKENS[length],
+            progress=progress,
         )
         return await writer.write(system=system, user=f"{user}\n\n{block}", usage=usage)
 

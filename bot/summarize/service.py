@@ -67,6 +67,7 @@ class SummarizeService:
         wait = max(60.0, settings.llm_timeout_seconds * (settings.llm_max_retries + 1) * 4)
         self.flight: SingleFlight[Digest] = SingleFlight(store, wait_timeout=wait)
         self.prompt_version = prompt_version()
+        self._watchers: dict[str, list[Progress]] = {}  # callers waiting on a digest key
         self.drafts: Drafts | None = None
         if llm is not None:
             summarizer = LLMSummarizer(llm, max_input_tokens=settings.llm_max_input_tokens)
@@ -235,11 +236,21 @@ class SummarizeService:
             return await get_digest(self.store, key)
 
         async def compute() -> Digest:
-            digest, ttl = await self._compute(article, lang=lang, length=length, progress=progress)
+            fan = self._fan_out(key) if progress is not None else None
+            digest, ttl = await self._compute(article, lang=lang, length=length, progress=fan)
             await put_digest(self.store, key, digest, ttl)
             return digest
 
-        digest, shared = await self.flight.run(key, lookup=lookup, compute=compute)
+        watchers = self._watchers.setdefault(key, [])
+        if progress is not None:
+            watchers.append(progress)
+        try:
+            digest, shared = await self.flight.run(key, lookup=lookup, compute=compute)
+        finally:
+            if progress is not None:
+                watchers.remove(progress)
+            if not watchers:
+                self._watchers.pop(key, None)
         metrics.DIGESTS.labels(path="cache" if shared else digest.path).inc()
         counts = {"digests": 1, "cache_hits" if shared else "cache_misses": 1}
         if writes is not None:
@@ -247,6 +258,20 @@ class SummarizeService:
         else:
             await stats.incr_many(self.store, counts)
         return self._finish(digest, article, cached=shared)
+
+    def _fan_out(self, key: str) -> Progress:
+        """Progress for the computation of `key`, told to every caller in this process
+        waiting for it (single flight: the others follow the same stream). A caller's
+        failing callback does not stop the computation nor the other callers."""
+
+        async def fan(stage: Stage) -> None:
+            for watcher in list(self._watchers.get(key, ())):
+                try:
+                    await watcher(stage)
+                except Exception:
+                    log.exception("a progress callback failed")
+
+        return fan
 
     async def _compute(
         self, article: Article, *, lang: Lang, length: Length, progress: Progress | None

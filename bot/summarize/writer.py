@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import metrics
-from bot.domain import Article, Lang
+from bot.domain import Article, Lang, Progress
 from bot.errors import LLMError
 from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import load_prompt
@@ -39,40 +39,13 @@ from bot.summarize import evidence, shape
 from bot.summarize.evidence import Sentence
 from bot.summarize.extractive import score_sentences
 from bot.summarize.guards import all_unsupported, language_ok
+from bot.summarize.live import LiveDraft
+from bot.summarize.schema import digest_schema
 
 log = logging.getLogger(__name__)
 
-_STR_LIST = {"type": "array", "items": {"type": "string"}}
 _CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]\s*([.؟?!]?)\s*$")
 _PAREN_ARABIC = re.compile(r"\([^()]*[\u0600-\u06ff][^()]*\)")
-
-
-def digest_schema(want: shape.Range) -> dict[str, Any]:
-    """The JSON schema of a digest with `want` bullets, each citing sentence ids."""
-    bullet = {
-        "type": "object",
-        "properties": {
-            "text": {"type": "string"},
-            "sources": {"type": "array", "items": {"type": "integer"}},
-        },
-        "required": ["text", "sources"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "headline": {"type": "string"},
-            "bullets": {
-                "type": "array",
-                "items": bullet,
-                "minItems": want.lo,
-                "maxItems": want.hi,
-            },
-            "questions": {**_STR_LIST, "minItems": 3, "maxItems": 3},
-        },
-        "required": ["headline", "bullets", "questions"],
-        "additionalProperties": False,
-    }
 
 
 class WrongLanguage(LLMOutputError):
@@ -177,6 +150,7 @@ class DigestWriter:
     anchored: bool = True  # False: the model read notes, so its ids mean nothing
     max_tokens: int = 800
     quality: dict[str, int] = field(default_factory=dict)
+    progress: Progress | None = None  # gets Stage("writing") while the first reply streams
 
     def _count(self, kind: str, n: int = 1) -> None:
         if n:
@@ -199,6 +173,9 @@ class DigestWriter:
         schema = digest_schema(self.want)
         correction = ""
         for attempt in (1, 2):
+            live = None
+            if self.progress is not None and json_retry and attempt == 1:
+                live = LiveDraft(self.progress, self.lang, self._live_bullet, self._live_headline)
             try:
                 data, spent = await self.llm.complete_json(
                     system=system,
@@ -206,6 +183,7 @@ class DigestWriter:
                     schema_name="digest",
                     schema=schema,
                     max_tokens=self.max_tokens,
+                    on_text=live,
                 )
                 usage.add(spent)
                 parsed = parse_attempt(data)
@@ -219,6 +197,21 @@ class DigestWriter:
                 raise WrongLanguage(f"the digest is not in {self.lang}")
             return parsed
         raise AssertionError("unreachable")
+
+    def _live_bullet(self, raw: Any) -> str | None:
+        """A streamed bullet as shown, or None when it would not pass its checks."""
+        bullet = _parse_bullet(raw)
+        if bullet is None or shape.has_debris(bullet.text) or not self._verdict(bullet).ok:
+            return None
+        return shape.clean(bullet.text)
+
+    def _live_headline(self, text: str) -> str | None:
+        """The headline shown while streaming: the one `_headline` would most likely keep."""
+        if self.title and self.same_language and _usable_headline(self.title):
+            return self.title
+        text = shape.clean(text).rstrip(".")
+        ok = _usable_headline(text) and not all_unsupported([text], self.source_keys)
+        return text if ok else None
 
     def _judge(self, attempt: _Attempt) -> None:
         """Fill the attempt's evidence verdicts and its list of problems."""

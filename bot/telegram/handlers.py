@@ -1,7 +1,7 @@
 """Thin Telegram handlers: Update -> Incoming -> Conversation, and a Telegram Outbox.
 
 `TelegramOutbox` shows the "typing" action, keeps one "⏳" placeholder that progress
-edits, and turns each `Reply` into messages: split at 4096 visible characters with
+edits (and `live` edits into the reply being written, throttled), and turns each `Reply` into messages: split at 4096 visible characters with
 the keyboard on the last part, link previews off, the placeholder edited into the
 first part. A reply Telegram rejects as bad HTML is re-sent as plain text.
 """
@@ -11,21 +11,24 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from telegram import LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update
+from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.clock import Clock, SystemClock
 from bot.logs import update_id_var, user_id_var
-from bot.messages import Incoming, Reply
+from bot.messages import Reply
 from bot.privacy import forget_user
-from bot.render import escape, html_to_plain, split_html
+from bot.render import TELEGRAM_LIMIT, escape, html_to_plain, split_html, visible_length
 from bot.telegram.chats import on_my_chat_member
 from bot.telegram.documents import with_document
+from bot.telegram.incoming import to_incoming
 from bot.telegram.inline import answer_inline
 from bot.telegram.keyboards import keyboard
+from bot.telegram.live import GROUP_INTERVAL, PRIVATE_INTERVAL, KeepTyping, LiveMessage
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -39,91 +42,69 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _CANNOT_EDIT = ("message to edit not found", "can't be edited", "no text in the message")
 
 
-# --- Update -> Incoming ---------------------------------------------------------------
-
-
-def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | None:
-    """Return the transport-neutral view of `update`, or None when it is not for us
-    (a command addressed to another bot, a channel post, a service message)."""
-    query = update.callback_query
-    if query is not None:
-        message = query.message
-        if message is None:
-            return None
-        return Incoming(
-            user_id=query.from_user.id,
-            chat_id=message.chat.id,
-            chat_type=_chat_type(message.chat.type),
-            language_code=query.from_user.language_code,
-            callback=query.data or "",
-            callback_message_id=message.message_id,
-            first_name=query.from_user.first_name,
-        )
-    msg = update.message or update.channel_post
-    if msg is None or (msg.from_user is None and update.channel_post is None):
-        return None
-    text = msg.text or msg.caption or ""
-    entities = msg.entities or msg.caption_entities or ()
-    incoming = Incoming(
-        # a channel post has no user: the channel itself is the sender
-        user_id=msg.from_user.id if msg.from_user else msg.chat.id,
-        chat_id=msg.chat.id,
-        text=text,
-        chat_type=_chat_type(msg.chat.type),
-        language_code=msg.from_user.language_code if msg.from_user else None,
-        message_id=msg.message_id,
-        forwarded=msg.forward_origin is not None,
-        first_name=msg.from_user.first_name if msg.from_user else None,
-        sender_chat_id=msg.sender_chat.id if msg.sender_chat else None,
-    )
-    if entities and entities[0].type == MessageEntity.BOT_COMMAND and entities[0].offset == 0:
-        token = msg.parse_entity(entities[0]) if msg.text else text[: entities[0].length]
-        name, _, target = token[1:].partition("@")
-        if target and target.lower() != bot_username.lower():
-            return None  # "/cmd@otherbot"
-        incoming.command = name.lower()
-        incoming.args = text[len(token) :].strip()
-    mention = f"@{bot_username}".lower()
-    incoming.mentioned = any(
-        e.type == MessageEntity.MENTION and _entity_text(msg, e).lower() == mention
-        for e in entities
-    )
-    reply = msg.reply_to_message
-    if reply is not None:
-        incoming.reply_to_message_id = reply.message_id
-        incoming.reply_to_text = reply.text or reply.caption or None
-        incoming.reply_to_bot = reply.from_user is not None and reply.from_user.id == bot_id
-    if not text and incoming.command is None:
-        return None
-    return incoming
-
-
-def _chat_type(telegram_type: str) -> Literal["private", "group", "channel"]:
-    if telegram_type == "private":
-        return "private"
-    return "channel" if telegram_type == "channel" else "group"  # group or supergroup
-
-
-def _entity_text(msg: Message, entity: MessageEntity) -> str:
-    return msg.parse_entity(entity) if msg.text else msg.parse_caption_entity(entity)
-
-
-# --- Outbox ------------------------------------------------------------------------
+# --- Telegram Outbox ---------------------------------------------------------------
 
 
 class TelegramOutbox:
     """Delivers one conversation turn's replies to one chat."""
 
-    def __init__(self, bot: Bot, chat_id: int, *, reply_to: int | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        *,
+        reply_to: int | None = None,
+        clock: Clock | None = None,
+        group: bool = False,
+    ) -> None:
         self.bot = bot
         self.chat_id = chat_id
         self.reply_to = reply_to  # in groups, answer as a reply to the user's message
         self.placeholder: int | None = None
         self.placeholder_text = ""
+        interval = GROUP_INTERVAL if group else PRIVATE_INTERVAL
+        self.live_message = LiveMessage(self._live_edit, clock or SystemClock(), interval=interval)
+        self.typing_action = KeepTyping(self._typing_once)
+        self.blocked: Forbidden | None = None  # a 403 met while showing progress
 
     async def typing(self) -> None:
+        """The "typing" action, repeated until the reply is sent (it lasts 5 s)."""
+        await self.typing_action.start()
+
+    async def _typing_once(self) -> None:
         with contextlib.suppress(TelegramError):
             await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
+
+    async def live(self, html: str, *, reply_to: int | None = None) -> None:
+        """Show `html` (a digest or answer being written) in the placeholder, throttled.
+        A 403 is kept for `send` to raise; other Telegram errors only skip this view."""
+        if visible_length(html) > TELEGRAM_LIMIT:
+            return  # a long digest shows whole (and split) in the final reply
+        try:
+            if self.blocked is None and self.placeholder is None:
+                sent = await self._send(html, None, reply_to=reply_to or self.reply_to)
+                self.placeholder, self.placeholder_text = sent.message_id, html
+            elif self.blocked is None:
+                self.live_message.show(html)
+        except Forbidden as exc:
+            self.blocked = exc
+        except TelegramError as exc:
+            log.warning("could not show the reply being written: %s", exc)
+
+    async def _live_edit(self, html: str) -> None:
+        if self.placeholder is not None:
+            try:
+                await self._edit(self.placeholder, html, None)
+                self.placeholder_text = html
+            except Forbidden as exc:
+                self.blocked = exc
+
+    async def _stop_live(self) -> None:
+        """End the live edits and the typing; raise a 403 met on the way (blocked)."""
+        await self.live_message.close()
+        self.typing_action.stop()
+        if self.blocked is not None:
+            raise self.blocked
 
     async def progress(self, text: str) -> None:
         html = escape(text)
@@ -136,6 +117,7 @@ class TelegramOutbox:
                 self.placeholder_text = html
 
     async def send(self, reply: Reply) -> list[int]:
+        await self._stop_live()
         parts = split_html(reply.html)
         markup = keyboard(reply.buttons)
         preview = NO_PREVIEW if reply.disable_preview else None
@@ -163,6 +145,8 @@ class TelegramOutbox:
 
     async def finish(self) -> None:
         """Remove a placeholder that no reply replaced."""
+        with contextlib.suppress(Forbidden):
+            await self._stop_live()
         if self.placeholder is not None:
             with contextlib.suppress(TelegramError):
                 await self.bot.delete_message(self.chat_id, self.placeholder)
@@ -304,7 +288,13 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         with contextlib.suppress(TelegramError):
             await update.callback_query.answer()
     reply_to = incoming.message_id if incoming.chat_type == "group" else None
-    out = TelegramOutbox(bot, incoming.chat_id, reply_to=reply_to)
+    out = TelegramOutbox(
+        bot,
+        incoming.chat_id,
+        reply_to=reply_to,
+        clock=conv.services.clock,
+        group=incoming.chat_type == "group",
+    )
     try:
         await conv.handle(incoming, out)
     finally:

@@ -196,6 +196,10 @@ class BotAPI:
     bot_id: int = BOT_ID
     username: str = BOT_USERNAME
     latency: float = 0.0
+    # Telegram's flood control, per chat: a bucket of `chat_burst` sends refilled at
+    # `chat_rate` a second (0: off); a send over it gets 429 with retry_after
+    chat_rate: float = 0.0
+    chat_burst: int = 3
     sent: list[Sent] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     actions: list[tuple[int, str]] = field(default_factory=list)
@@ -224,6 +228,7 @@ class BotAPI:
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _closing: bool = False
+    _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     # --- lifecycle ---------------------------------------------------------------
     @property
@@ -553,7 +558,7 @@ class BotAPI:
         if handler is None:
             self.unknown.append(method)
             return _error(404, "Not Found")
-        failure = self._take_failure(method, params)
+        failure = self._take_failure(method, params) or self._flood(method, params)
         if failure is not None:
             self.errors.append((method, failure.code, failure.description))
             self._changed.set()
@@ -632,6 +637,20 @@ class BotAPI:
             if applies and failure.times > 0:
                 failure.times -= 1
                 return failure
+        return None
+
+    def _flood(self, method: str, params: dict[str, Any]) -> Failure | None:
+        """Telegram's per-chat flood control (`chat_rate`), as a token bucket."""
+        if not self.chat_rate or method not in SENDING:
+            return None
+        chat_id = int(params.get("chat_id", 0) or 0)
+        now = time.monotonic()
+        tokens, at = self._buckets.get(chat_id, (float(self.chat_burst), now))
+        tokens = min(float(self.chat_burst), tokens + (now - at) * self.chat_rate)
+        if tokens < 1:
+            self._buckets[chat_id] = (tokens, now)
+            return Failure(429, "Too Many Requests: retry after 1", 1, 1, None)
+        self._buckets[chat_id] = (tokens - 1, now)
         return None
 
     # --- methods ---------------------------------------------------------------------
@@ -892,6 +911,8 @@ class BotAPI:
         reply_params = p.get("reply_parameters") or {}
         reply_to = reply_params.get("message_id") or p.get("reply_to_message_id")
         old = self.messages.get((chat_id, mid))
+        if old and not reply_to and old.get("reply_to_message"):  # an edit keeps the reply
+            reply_to = old["reply_to_message"]["message_id"]
         msg: dict[str, Any] = {
             "message_id": mid,
             "date": int(time.time()),

@@ -7,13 +7,19 @@ Serves POST /v1/chat/completions, JSON and streaming (SSE). What it answers:
   answers in time), or a callable `(body) -> str | int`.
 * otherwise `fake.handler(body) -> str | int` answers (default: a fixed short text).
 
-Every request body is kept in `fake.requests`. `fake.latency` adds a delay per reply.
+Every request body is kept in `fake.requests` (with `fake.spans`: when each arrived and
+was answered). `fake.latency` adds a delay per reply. A `stream: true` request is
+answered as SSE, one token (3 characters) per chunk at `fake.stream_rate` tokens a
+second (`stream_tick` lets a test move its clock by each token's time instead of
+waiting), reasoning deltas first, then the finish reason and, when
+`stream_options.include_usage` asks, the usage.
 `fake.reject_response_format` makes the server answer 400 to `response_format`, like
 some local servers do.
 
 `fake.quirks` (a `Quirks`) plays what real servers do; `MODES` names one per server
 (OpenAI chat and reasoning models, Azure OpenAI, Ollama, vLLM, llama.cpp, LM Studio,
-OpenRouter, DeepSeek, Gemini, and an old local server that knows no response_format).
+OpenRouter, DeepSeek, Gemini, and an old local server that knows no response_format),
+and servers that refuse `stream`, `stream` with a response_format, or `stream_options`.
 Every quirk here was seen on a real server or is documented by its vendor.
 """
 
@@ -59,6 +65,9 @@ class Quirks:
     extra_fields: dict[str, Any] = field(default_factory=dict)  # added to the response
     extra_choice_fields: dict[str, Any] = field(default_factory=dict)
     no_usage: bool = False
+    reject_stream: str = ""  # message of a 400 to `stream` (param "stream")
+    reject_stream_options: str = ""  # message of a 400 to `stream_options`
+    reject_stream_with_schema: str = ""  # 400 to `stream` with a response_format
 
 
 THINKING = (
@@ -103,6 +112,16 @@ MODES: dict[str, Quirks] = {
         hidden_reasoning_tokens=700,
         fence_without_schema=True,
     ),
+    "no-stream": Quirks(
+        reject_stream="Unsupported parameter: 'stream' is not supported with this model."
+    ),
+    "no-stream-with-schema": Quirks(
+        reject_stream_with_schema="'stream' is not supported together with response_format"
+    ),
+    "no-stream-options": Quirks(
+        reject_stream_options="Unrecognized request argument supplied: stream_options",
+        think=True,
+    ),
     "no-response-format": Quirks(
         reject_json_schema="Unsupported",
         reject_json_object="Unsupported",
@@ -116,9 +135,17 @@ MODES: dict[str, Quirks] = {
 class FakeLLM:
     handler: Callable[[dict[str, Any]], str | int] = lambda body: "ok"
     latency: float = 0.0
+    # streaming: tokens per second (0: as fast as possible; a token is 3 characters),
+    # and `stream_tick(seconds)` called per token with its share of time (a test moves
+    # its clock with it; `stream_sleep` False then skips the real pacing)
+    stream_rate: float = 0.0
+    stream_tick: Callable[[float], None] | None = None
+    stream_sleep: bool = True
     reject_response_format: bool = False
     quirks: Quirks = field(default_factory=Quirks)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # per request, in order: (arrived, last byte sent), time.perf_counter() seconds
+    spans: list[list[float]] = field(default_factory=list)
     _queue: deque[Any] = field(default_factory=deque)
     _runner: web.AppRunner | None = None
     port: int = 0
@@ -167,6 +194,14 @@ class FakeLLM:
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        span = [time.perf_counter(), 0.0]
+        self.spans.append(span)
+        try:
+            return await self._answer(request, body)
+        finally:
+            span[1] = time.perf_counter()
+
+    async def _answer(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         if self.reject_response_format and "response_format" in body:
             return _error(400, "response_format is not supported by this server")
         refusal = self._refusal(body)
@@ -195,6 +230,12 @@ class FakeLLM:
                 return _error(
                     400, message, param=param if q.param_in_body else None, as_list=q.error_list
                 )
+        if body.get("stream") and q.reject_stream:
+            return _error(400, q.reject_stream, param="stream", as_list=q.error_list)
+        if body.get("stream") and body.get("response_format") and q.reject_stream_with_schema:
+            return _error(400, q.reject_stream_with_schema, as_list=q.error_list)
+        if "stream_options" in body and q.reject_stream_options:
+            return _error(400, q.reject_stream_options, as_list=q.error_list)
         temperature = body.get("temperature")
         if q.only_default_temperature and temperature is not None and temperature != 1:
             return _error(
@@ -258,23 +299,48 @@ class FakeLLM:
     async def _stream(
         self, request: web.Request, body: dict[str, Any], content: str
     ) -> web.StreamResponse:
+        """The reply as SSE chunks (one token, 3 characters, each) at `stream_rate`:
+        the reasoning field's deltas first, then the content (think block included),
+        then the finish reason, then usage when `stream_options.include_usage` asks."""
+        whole = self._completion(body, content)
+        choice = whole["choices"][0]
+        message = choice["message"]
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        step = 16
-        for i in range(0, len(content), step):
+
+        async def send(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> None:
             chunk = {
-                "id": "chatcmpl-s",
+                "id": whole["id"],
                 "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": body.get("model", "fake-model"),
-                "choices": [
-                    {"index": 0, "delta": {"content": content[i : i + step]}, "finish_reason": None}
-                ],
+                "created": whole["created"],
+                "model": whole["model"],
+                "choices": [] if extra else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
             }
-            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await resp.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+
+        await send({"role": "assistant", "content": ""})
+        for field_name in ("reasoning_content", "reasoning", "content"):
+            text = str(message.get(field_name) or "")
+            for i in range(0, len(text), 3):
+                await self._pace()
+                await send({field_name: text[i : i + 3]})
+        await send({}, choice["finish_reason"])
+        if (body.get("stream_options") or {}).get("include_usage") and "usage" in whole:
+            await send({}, usage=whole["usage"])
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+    async def _pace(self) -> None:
+        """One token's time at `stream_rate` (told to `stream_tick`; slept unless not)."""
+        if not self.stream_rate:
+            return
+        seconds = 1.0 / self.stream_rate
+        if self.stream_tick is not None:
+            self.stream_tick(seconds)
+        if self.stream_sleep:
+            await asyncio.sleep(seconds)
 
 
 def _error(

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.clock import FrozenClock
+from bot.clock import Clock, FrozenClock
 from bot.config import Settings
 from bot.services import Services
 from bot.store.redis import Store
@@ -70,6 +70,12 @@ def article_page(text: str, title: str = "مقال") -> str:
     )
 
 
+def is_live(sent: Sent) -> bool:
+    """True for a message showing a reply still being written (streamed; it will be
+    edited into the final reply)."""
+    return sent.plain.rstrip().endswith(("✍️ أكتب…", "✍️ Writing…"))
+
+
 @dataclass
 class Bot:
     fake: BotAPI
@@ -85,7 +91,12 @@ class Bot:
         and is not a progress placeholder."""
         start = len(self.fake.sent)
         return await self.fake.wait_for(
-            lambda s: s.chat_id == chat_id and contains in s.plain and not s.plain.startswith("⏳"),
+            lambda s: (
+                s.chat_id == chat_id
+                and contains in s.plain
+                and not s.plain.startswith("⏳")
+                and not is_live(s)
+            ),
             wait,
             start=start,
         )
@@ -108,14 +119,16 @@ async def running_bot(
     store: Store,
     fake: BotAPI,
     fake_llm: FakeLLM | None = None,
+    clock: Clock | None = None,
     **extra: Any,
 ) -> AsyncIterator[Bot]:
-    """The real Application, polling the fake Bot API, with real services."""
+    """The real Application, polling the fake Bot API, with real services (and the
+    given clock, else one frozen at NOW)."""
     if fake_llm is not None:
         fake_llm.handler = model
     cfg = bot_settings(settings, fake, **extra)
     app = build_application(cfg)
-    services = await open_services(app, cfg, store=store, clock=FrozenClock(NOW))
+    services = await open_services(app, cfg, store=store, clock=clock or FrozenClock(NOW))
     try:
         async with running(app):  # the lifecycle `python -m bot run` uses
             assert app.updater is not None

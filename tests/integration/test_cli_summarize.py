@@ -214,3 +214,75 @@ async def test_an_unreachable_cluster_gets_the_same_clear_line(tmp_path: Path) -
     assert code == 1 and out == "" and "\n" not in line
     assert line.startswith("error: Redis is not reachable at redis+cluster://***@127.0.0.1:")
     assert "cluster-secret-9" not in err and "internal error" not in err.lower()
+
+
+async def _run_on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run `python -m bot summarize ARGS` with stdout on a pseudo-terminal; return the
+    exit code and everything the terminal received."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "summarize",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=slave,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    os.close(slave)
+
+    def read_all() -> bytes:
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    reader = asyncio.create_task(asyncio.to_thread(read_all))
+    await asyncio.wait_for(proc.wait(), timeout=60)
+    shown = await asyncio.wait_for(reader, timeout=10)
+    os.close(master)
+    return proc.returncode or 0, shown.decode()
+
+
+async def test_the_digest_is_drawn_as_it_is_written_when_stdout_is_a_terminal(
+    tmp_path: Path, redis_url: str, store: Store, fake_llm: FakeLLM, seed_text: str
+) -> None:
+    from bot.chat.terminal import ERASE_UP
+
+    fake_llm.handler = smart
+    fake_llm.stream_rate = 3000  # real pacing, so the CLI sees the reply arrive in pieces
+    article = tmp_path / "article.txt"
+    article.write_text(seed_text, "utf-8")
+    env = cli_env(
+        tmp_path,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=store.keys.prefix,
+        OPENAI_API_KEY="sk-test-cli-123456",
+        OPENAI_BASE_URL=fake_llm.base_url,
+        LLM_MODEL="fake-model",
+    )
+    code, shown = await _run_on_a_terminal([str(article)], env, tmp_path)
+    assert code == 0
+    erase = ERASE_UP.split("{")[0]
+    assert shown.count(erase) >= 2  # drawn, redrawn as it grew, then replaced
+    assert "✍️" not in shown  # the CLI draws no "writing" line
+    final = shown.rsplit("\x1b[J", 1)[1]
+    assert final.startswith(seed_text.split("\n")[0][:20]) and final.count("• ") >= 3
+    assert [bool(r.get("stream")) for r in fake_llm.requests] == [True]
+    # JSON on a terminal stays exactly JSON: nothing drawn, no escape codes
+    other = tmp_path / "other.txt"
+    other.write_text(seed_text.replace("بايدن", "الرئيس", 1), "utf-8")
+    code, shown = await _run_on_a_terminal([str(other), "--format", "json"], env, tmp_path)
+    assert code == 0 and "\x1b" not in shown
+    data = json.loads(shown)
+    assert data["path"] == "llm" and len(data["bullets"]) >= 3

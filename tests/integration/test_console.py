@@ -129,3 +129,36 @@ async def test_pasted_article_in_the_terminal_is_one_message(
     assert "أرسل رابطًا أو الصق مقالًا" not in text  # no line was taken for a question
     assert "بدأ الساعة" in text  # the question was answered from the article's passages
     assert "INFO" not in err and "Traceback" not in err
+
+
+async def test_console_draws_the_digest_as_it_is_written_on_a_terminal(
+    settings: Settings, store: Store, fake_llm: FakeLLM, seed_text: str
+) -> None:
+    import io
+
+    from bot.chat.terminal import LiveTerminal
+
+    fake_llm.handler = model
+    fake_llm.stream_rate = 3000  # real pacing: the reply arrives in pieces
+    screen = io.StringIO()
+    services = await build_services(
+        settings, sender=NoSender(), store=store, clock=FrozenClock(NOW)
+    )
+    out: list[str] = []
+    try:
+        await run_session(
+            services,
+            lines_of(seed_text),
+            out.append,
+            user_id=8,
+            lang="ar",
+            terminal=LiveTerminal(screen, enabled=True),
+        )
+    finally:
+        await services.close()
+    drawn = screen.getvalue()
+    assert drawn.count("\x1b[J") >= 2  # drawn, redrawn as it grew, then cleared
+    first = drawn.split("\x1b[")[0]
+    assert first.startswith(seed_text.split("\n")[0][:20])  # the headline came first
+    assert drawn.endswith("\x1b[J")  # cleared before the checked digest was printed
+    assert len(out) == 1 and out[0].count("• ") >= 3 and "\x1b" not in out[0]

@@ -1,0 +1,79 @@
+"""Telegram Update -> `Incoming`: the one place that reads a Telegram message's fields
+(text, entities, reply, chat type, sender chat, callback) for the chat layer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from telegram import Message, MessageEntity, Update
+
+from bot.messages import Incoming
+
+
+def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | None:
+    """Return the transport-neutral view of `update`, or None when it is not for us
+    (a command addressed to another bot, a channel post, a service message)."""
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is None:
+            return None
+        return Incoming(
+            user_id=query.from_user.id,
+            chat_id=message.chat.id,
+            chat_type=_chat_type(message.chat.type),
+            language_code=query.from_user.language_code,
+            callback=query.data or "",
+            callback_message_id=message.message_id,
+            first_name=query.from_user.first_name,
+        )
+    msg = update.message or update.channel_post
+    if msg is None or (msg.from_user is None and update.channel_post is None):
+        return None
+    text = msg.text or msg.caption or ""
+    entities = msg.entities or msg.caption_entities or ()
+    incoming = Incoming(
+        # a channel post has no user: the channel itself is the sender
+        user_id=msg.from_user.id if msg.from_user else msg.chat.id,
+        chat_id=msg.chat.id,
+        text=text,
+        chat_type=_chat_type(msg.chat.type),
+        language_code=msg.from_user.language_code if msg.from_user else None,
+        message_id=msg.message_id,
+        forwarded=msg.forward_origin is not None,
+        first_name=msg.from_user.first_name if msg.from_user else None,
+        sender_chat_id=msg.sender_chat.id if msg.sender_chat else None,
+    )
+    if entities and entities[0].type == MessageEntity.BOT_COMMAND and entities[0].offset == 0:
+        token = msg.parse_entity(entities[0]) if msg.text else text[: entities[0].length]
+        name, _, target = token[1:].partition("@")
+        if target and target.lower() != bot_username.lower():
+            return None  # "/cmd@otherbot"
+        incoming.command = name.lower()
+        incoming.args = text[len(token) :].strip()
+    mention = f"@{bot_username}".lower()
+    incoming.mentioned = any(
+        e.type == MessageEntity.MENTION and _entity_text(msg, e).lower() == mention
+        for e in entities
+    )
+    reply = msg.reply_to_message
+    if reply is not None:
+        incoming.reply_to_message_id = reply.message_id
+        incoming.reply_to_text = reply.text or reply.caption or None
+        incoming.reply_to_bot = reply.from_user is not None and reply.from_user.id == bot_id
+    if not text and incoming.command is None:
+        return None
+    return incoming
+
+
+def _chat_type(telegram_type: str) -> Literal["private", "group", "channel"]:
+    if telegram_type == "private":
+        return "private"
+    return "channel" if telegram_type == "channel" else "group"  # group or supergroup
+
+
+def _entity_text(msg: Message, entity: MessageEntity) -> str:
+    return msg.parse_entity(entity) if msg.text else msg.parse_caption_entity(entity)
+
+
+# --- Outbox ------------------------------------------------------------------------

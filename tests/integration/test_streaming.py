@@ -1,0 +1,240 @@
+"""Streaming end to end: the digest grows in the chat while the fake model writes it.
+
+The fake LLM streams its reply token by token; each token moves the bot's clock by the
+time a 25 tokens/s model would take (`stream_tick`), so the throttle is judged in the
+model's time, not the test machine's. Assertions are on the sequence of messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.render import RLM
+from bot.store.redis import Store
+from tests.fakes.botapi import BotAPI, Sent
+from tests.fakes.llm import MODES, FakeLLM
+from tests.integration.telegram_harness import ANSWER, NOW, Bot, is_live, model, running_bot
+
+RATE = 25.0  # the model's tokens per second, in the bot's clock
+PACE = 4000.0  # the fake's real pace (tokens per second of the test machine)
+
+
+@pytest.fixture
+async def streaming(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
+) -> AsyncIterator[tuple[Bot, FrozenClock]]:
+    clock = FrozenClock(NOW)
+    fake_llm.stream_rate = PACE
+    fake_llm.stream_tick = lambda seconds: clock.advance(seconds=seconds * PACE / RATE)
+    async with running_bot(settings, store, botapi, fake_llm, clock=clock) as bot:
+        yield bot, clock
+
+
+async def final_digest(bot: Bot, chat_id: int) -> Sent:
+    return await bot.fake.wait_for(
+        lambda s: s.chat_id == chat_id and "•" in s.plain and s.reply_markup is not None, 20
+    )
+
+
+def bullets_of(sent: Sent) -> list[str]:
+    return [line.strip(RLM + "• ") for line in sent.plain.splitlines() if "•" in line]
+
+
+async def test_digest_grows_headline_first_then_bullets_then_keyboard(
+    streaming: tuple[Bot, FrozenClock], seed_text: str
+) -> None:
+    bot, clock = streaming
+    start: datetime = clock.now()
+    bot.fake.message(31, seed_text, language_code="ar")
+    final = await final_digest(bot, 31)
+    model_seconds = (clock.now() - start).total_seconds()
+    sent = bot.fake.sent_to(31)
+    live = [s for s in sent if is_live(s)]
+    assert sent[0].plain.startswith("⏳") and sent[0].method == "sendMessage"
+    assert live, "nothing of the digest was shown before it was complete"
+    assert all(s.method == "editMessageText" and s.reply_markup is None for s in live)
+    # the headline comes first, bullets only grow, each one a bullet of the final text
+    headline = final.plain.splitlines()[0]
+    assert all(s.plain.splitlines()[0] == headline for s in live)
+    counts = [len(bullets_of(s)) for s in live]
+    assert counts == sorted(counts) and counts[0] <= 1 and counts[-1] >= 2
+    assert all(set(bullets_of(s)) <= set(bullets_of(final)) for s in live)
+    # the final edit is last, carries the keyboard and nothing of the "writing" line
+    assert sent[-1] is final and not is_live(final) and final.method == "editMessageText"
+    assert final.message_id == sent[0].message_id
+    # the throttle: at most one live edit per 1.5 s of the model's time (plus the first)
+    assert len(live) <= model_seconds / 1.5 + 2
+    assert bot.fake.errors == []  # no edit was rejected (HTML, not modified, flood)
+    assert (31, "typing") in bot.fake.actions
+
+
+async def test_groups_get_fewer_edits(streaming: tuple[Bot, FrozenClock], seed_text: str) -> None:
+    bot, clock = streaming
+    group = -100777
+    start: datetime = clock.now()
+    bot.fake.command(group, f"/summarize {seed_text}", chat_type="group", user_id=35)
+    final = await final_digest(bot, group)
+    model_seconds = (clock.now() - start).total_seconds()
+    live = [s for s in bot.fake.sent_to(group) if is_live(s)]
+    assert live and len(live) <= model_seconds / 3.0 + 2
+    assert final.reply_markup is not None and bot.fake.errors == []
+
+
+async def test_a_streamed_bullet_that_fails_the_evidence_check_is_never_shown(
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
+) -> None:
+    bot, _ = streaming
+    invented = "أعلنت الحكومة ميزانية قدرها 98765 مليار دولار لمشروع لم يذكره المقال."
+
+    def lying(body: dict[str, Any]) -> str:
+        reply = model(body)
+        if (body.get("response_format") or {}).get("json_schema", {}).get("name") != "digest":
+            return reply
+        data = json.loads(reply)
+        data["bullets"].insert(1, {"text": invented, "sources": [1]})
+        return json.dumps(data, ensure_ascii=False)
+
+    fake_llm.handler = lying
+    bot.fake.message(32, seed_text, language_code="ar")
+    final = await final_digest(bot, 32)
+    assert all("98765" not in s.plain for s in bot.fake.sent_to(32))
+    assert len(bullets_of(final)) >= 3 and bot.fake.errors == []
+
+
+async def test_ten_users_one_new_article_one_llm_call(
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
+) -> None:
+    bot, _ = streaming
+    chats = list(range(41, 51))
+    for chat in chats:
+        bot.fake.message(chat, seed_text, language_code="ar")
+    finals = await asyncio.gather(*(final_digest(bot, chat) for chat in chats))
+    assert fake_llm.calls == 1
+    assert len({f.plain.splitlines()[0] for f in finals}) == 1
+    # the others followed the same stream: their placeholders grew too
+    following = [c for c in chats if any(is_live(s) for s in bot.fake.sent_to(c))]
+    assert len(following) >= len(chats) // 2
+    assert bot.fake.errors == []
+
+
+async def test_a_server_that_refuses_streaming_still_gives_the_digest(
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
+) -> None:
+    bot, _ = streaming
+    fake_llm.quirks = MODES["no-stream"]
+    bot.fake.message(33, seed_text, language_code="ar")
+    final = await final_digest(bot, 33)
+    assert len(bullets_of(final)) >= 3
+    assert [bool(r.get("stream")) for r in fake_llm.requests] == [True, False]
+    assert not any(is_live(s) for s in bot.fake.sent_to(33))  # whole at once
+    # remembered: the next digest does not ask for a stream again
+    bot.fake.message(33, seed_text, language_code="en")
+    await bot.fake.wait_for(
+        lambda s: s.chat_id == 33 and "•" in s.plain and s.reply_markup is not None,
+        20,
+        start=len(bot.fake.sent),
+    )
+    assert not any(r.get("stream") for r in fake_llm.requests[2:])
+
+
+async def test_a_follow_up_answer_grows_then_is_replaced_by_the_checked_one(
+    streaming: tuple[Bot, FrozenClock], seed_text: str
+) -> None:
+    bot, _ = streaming
+    bot.fake.message(34, seed_text, language_code="ar")
+    await final_digest(bot, 34)
+    start = len(bot.fake.sent)
+    question = bot.fake.message(34, "ماذا قال البيت الأبيض عن الاتصال؟", language_code="ar")
+    qid = question["message"]["message_id"]
+    answer = await bot.fake.wait_for(
+        lambda s: s.chat_id == 34 and ANSWER in s.plain and not is_live(s), 20, start=start
+    )
+    sent = bot.fake.sent[start:]
+    live = [s for s in sent if s.chat_id == 34 and is_live(s)]
+    assert live, "the answer was not shown while it was written"
+    assert live[0].method == "sendMessage" and live[0].reply_to == qid
+    assert all(s.message_id == answer.message_id for s in live)  # one message, edited
+    assert answer.method == "editMessageText" and "[" not in answer.plain
+    # whole words only, growing, each a start of the final answer's text
+    texts = [s.plain.splitlines()[0].strip(RLM) for s in live]
+    assert all(answer.plain.strip(RLM).startswith(t.rstrip(".")) for t in texts)
+    assert bot.fake.errors == []
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+async def test_every_server_mode_streams_or_falls_back(
+    settings: Settings, fake_llm: FakeLLM, mode: str
+) -> None:
+    """Streamed structured output on every server the fake plays: reasoning never
+    shows, refusals are adapted to, usage is counted (estimated when not sent)."""
+    from bot.llm.client import LLMClient
+    from bot.llm.stream import partial_object
+
+    fake_llm.quirks = MODES[mode]
+    digest = {"headline": "Talks & <b>progress</b>", "bullets": ["one", "two"], "questions": []}
+    fake_llm.handler = lambda body: json.dumps(digest)
+    model_name = "o4-mini" if mode == "openai-reasoning" else "fake-model"
+    client = LLMClient(settings.model_copy(update={"llm_model": model_name}))
+    seen: list[dict[str, Any]] = []
+
+    async def on_text(text: str) -> None:
+        part = partial_object(text)
+        if part:
+            seen.append(part)
+
+    try:
+        data, usage = await client.complete_json(
+            system="s",
+            user="u",
+            schema_name="digest",
+            schema={"required": ["headline"]},
+            max_tokens=2000,
+            on_text=on_text,
+        )
+    finally:
+        await client.aclose()
+    assert data == digest
+    assert all(p.get("headline") in (None, digest["headline"]) for p in seen)  # no "draft"
+    assert usage.calls == fake_llm.calls and usage.completion_tokens > 0
+    streamed = [bool(r.get("stream")) for r in fake_llm.requests]
+    if mode in ("no-stream", "no-stream-with-schema"):
+        assert streamed == [True, False] and not seen  # refused once, then whole replies
+    else:
+        assert streamed[-1] and seen and seen[-1]["headline"] == digest["headline"]
+
+
+async def test_a_streamed_reply_cut_by_length_is_asked_again(
+    settings: Settings, fake_llm: FakeLLM
+) -> None:
+    from bot.llm.client import LLMClient
+
+    digest = {"headline": "A headline long enough to be cut", "bullets": ["x" * 60]}
+    fake_llm.handler = lambda body: json.dumps(digest)
+    client = LLMClient(settings)
+    texts: list[str] = []
+
+    async def on_text(text: str) -> None:
+        texts.append(text)
+
+    try:
+        data, usage = await client.complete_json(
+            system="s",
+            user="u",
+            schema_name="d",
+            schema={"required": ["headline"]},
+            max_tokens=25,
+            on_text=on_text,
+        )
+    finally:
+        await client.aclose()
+    assert data == digest and usage.calls == 2  # the cut reply was never parsed
+    assert [r["max_completion_tokens"] for r in fake_llm.requests] == [25, 50]
+    assert all(r.get("stream") for r in fake_llm.requests)
