@@ -134,9 +134,8 @@ class FollowupService:
     ) -> Answer:
         """Answer `question` from the article the chat is talking about; `progress`
         gets the answer as the model writes it (`Stage("writing")`).
-
-        The article is the one bound to `reply_to_message_id` when that message is
-        known, else the chat's most recent one. `lang` None means the question's
+        The article is `article_id` (a briefing story the caller chose), else the one
+        bound to `reply_to_message_id`, else the chat's most recent one. `lang` None means the question's
         language. Returns an Answer (see its docstring for the paths); the LLM being
         down is NOT an exception: it returns path="unavailable" with the localized
         apology in `text`, so callers render every Answer the same way.
