@@ -60,6 +60,10 @@ class Keys:
     def tokens(self, user_id: int, day: str) -> str:
         return self._k("tokens", user_id, day)
 
+    def rate_log(self, user_id: int) -> str:
+        """Sorted set: the user's requests of the last minute (sliding window, bot.limits)."""
+        return self._k("rate", user_id, "log")
+
     def user_counter_patterns(self, user_id: int) -> list[str]:
         """Globs of the user's short-lived per-user keys (limits, briefing send marks),
         for /forget and for the clean-up after a 403."""
