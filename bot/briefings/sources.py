@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -34,11 +34,17 @@ MAX_USER_SOURCES = 20
 
 @dataclass(frozen=True)
 class Source:
-    """One feed: display name, feed URL and the language it publishes in."""
+    """One feed: display name, feed URL and the language it publishes in.
+
+    `operator`: a default feed from FEEDS_FILE (trusted: its entry dates are kept, and
+    its articles lead their stories); False for a feed a user added with /addsource,
+    which is what every source read back from Redis is (`from_json`).
+    """
 
     name: str
     url: str
     language: str = "ar"
+    operator: bool = field(default=True, compare=False)
 
     @property
     def id(self) -> str:
@@ -46,12 +52,16 @@ class Source:
         return feed_id(self.url)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        data = {"name": self.name, "url": self.url, "language": self.language}
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Source:
+        """A user-added source as stored in Redis (never an operator one)."""
         data = json.loads(raw)
-        return cls(name=data["name"], url=data["url"], language=data.get("language", "ar"))
+        return cls(
+            name=data["name"], url=data["url"], language=data.get("language", "ar"), operator=False
+        )
 
 
 @lru_cache(maxsize=4096)
@@ -193,7 +203,7 @@ async def add_source(store: Store, fetcher: Fetcher, user_id: int, url: str) -> 
     feed_url, parsed = await resolve_feed(fetcher, url)
     title = str(parsed.feed.get("title") or "").strip() or _host(feed_url)
     sample = " ".join(str(e.get("title", "")) for e in parsed.entries[:10]) or title
-    src = Source(name=title[:80], url=feed_url, language=detect_language(sample))
+    src = Source(name=title[:80], url=feed_url, language=detect_language(sample), operator=False)
     async with store.redis.pipeline(transaction=False) as pipe:
         pipe.hset(key, src.id, src.to_json())
         pipe.hset(store.keys.feed_registry(), src.id, src.to_json())
