@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from bot import metrics, stats
@@ -39,6 +40,8 @@ from bot.summarize.languages import Drafts
 from bot.summarize.pipeline import LLMSummarizer, prompt_version
 
 log = logging.getLogger(__name__)
+
+Reserve = Callable[[int], Awaitable[object]]
 
 OLD_AFTER_DAYS = 30
 FALLBACK_TTL_SECONDS = 300
@@ -68,7 +71,11 @@ class SummarizeService:
         self.prompt_version = prompt_version()
         self.drafts: Drafts | None = None
         if llm is not None:
-            summarizer = LLMSummarizer(llm, max_input_tokens=settings.llm_max_input_tokens)
+            summarizer = LLMSummarizer(
+                llm,
+                max_input_tokens=settings.llm_max_input_tokens,
+                max_parts=settings.summary_max_parts,
+            )
             self.drafts = Drafts(
                 summarizer=summarizer,
                 llm=llm,
@@ -220,17 +227,22 @@ class SummarizeService:
         length: Length = "short",
         progress: Progress | None = None,
         writes: Pipeline | None = None,
+        reserve: Reserve | None = None,
     ) -> Digest:
         """Return the digest of `article` in `lang` (cached=True when it was not computed
         by this call). Concurrent identical calls, here or in other processes, share one
         computation. `writes`: the request's Redis pipeline (the caller runs it before
-        replying); the day's counters are queued there instead of sent now."""
+        replying); the day's counters are queued there instead of sent now. `reserve`:
+        called with the estimated token cost before any LLM work (not for a cache hit);
+        it raises (BudgetExceeded) to refuse, and then nothing is computed."""
         key = digest_cache_key(article.text, lang, length, self.model, self.prompt_version)
 
         async def lookup() -> Digest | None:
             return await get_digest(self.store, key)
 
         async def compute() -> Digest:
+            if reserve is not None and self.drafts is not None:
+                await reserve(self.drafts.summarizer.estimate(article, lang=lang, length=length))
             digest, ttl = await self._compute(article, lang=lang, length=length, progress=progress)
             await put_digest(self.store, key, digest, ttl)
             return digest
@@ -293,6 +305,7 @@ class SummarizeService:
             sources=draft.sources,
             quotes=draft.quotes,
             translated=bool(draft.quality.get("translated")),
+            cut=bool(draft.quality.get("cut_parts")),
             quality=draft.quality,
             path="llm",
             unverified_dropped=draft.dropped,
