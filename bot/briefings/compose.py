@@ -32,7 +32,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from bot import stats
-from bot.briefings.delivery import Batched, Rendered
+from bot.briefings.batched import Batched
+from bot.briefings.delivery import Rendered
 from bot.briefings.feeds import load_articles
 from bot.briefings.message import Briefing, BriefingItem, render_parts
 from bot.briefings.schedule import local_date
