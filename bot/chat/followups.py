@@ -9,6 +9,7 @@ An empty question gets a hint.
 from __future__ import annotations
 
 from bot.chat.router import Conversation
+from bot.followups.anchored import MAX_ANSWER_TOKENS
 from bot.followups.render import render_answer_html
 from bot.messages import Incoming, Outbox, Reply
 
@@ -35,8 +36,13 @@ async def ask(
         await conv.say(msg, out, "chat.hint")  # in groups only replies are questions
         return
     ticket = await services.limits.reserve(msg.user_id)
+    held = 0
     await out.typing()
     try:
+        # a question costs at most an answer call and its corrective retry (refunded
+        # at settle when it is cheaper, e.g. a cached answer); refused when it does not fit
+        estimate = 2 * (services.settings.llm_max_input_tokens + MAX_ANSWER_TOKENS)
+        held = await services.limits.hold_tokens(ticket, estimate)
         answer = await services.followups.answer(
             chat_id=msg.chat_id,
             question=question,
@@ -45,10 +51,10 @@ async def ask(
             user_id=msg.user_id,
         )
     except BaseException:
-        await services.limits.cancel(ticket)
+        await services.limits.cancel(ticket, held=held)
         raise
     cached = answer.path == "cache"
-    await services.limits.settle(ticket, cached=cached, tokens=answer.tokens)
+    await services.limits.settle(ticket, cached=cached, tokens=answer.tokens, held=held)
     reply = Reply(
         html=render_answer_html(answer, ui),
         kind="answer",

@@ -101,3 +101,29 @@ def test_cut_note_is_in_both_locales() -> None:
     root = Path(__file__).parents[2] / "bot" / "locales"
     for lang, note in CUT.items():
         assert note in (root / f"{lang}.toml").read_text("utf-8")
+
+
+async def test_a_question_that_cannot_fit_the_budget_is_refused_before_any_call(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """A follow-up question reserves its estimate too: with less left than an answer may
+    cost, it is refused with the budget message and nothing is spent."""
+    link = pages.add(
+        "/q",
+        (
+            Path(__file__).parents[1] / "fixtures" / "real" / "cnn-arabic-2013-syria.html"
+        ).read_bytes(),
+    )
+    user, budget = 72, 20_000
+    async with running_bot(settings, store, botapi, fake_llm, daily_token_budget=budget) as bot:
+        bot.fake.message(user, link, user_id=user, language_code="ar")
+        await bot.reply(user, contains="•", wait=30)
+        limits = bot.services.limits
+        day_key = store.keys.tokens(user, limits.clock.now().date().isoformat())
+        await store.redis.set(day_key, budget - 5_000)  # little left today
+        calls = fake_llm.calls
+        bot.fake.message(user, "من شارك في الاتصال؟", user_id=user, language_code="ar")
+        sorry = await bot.reply(user)
+        assert BUDGET_AR in sorry.plain
+        assert fake_llm.calls == calls
+        assert await limits.tokens_today(user) == budget - 5_000
