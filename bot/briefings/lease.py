@@ -140,8 +140,8 @@ class Leases:
                 continue
             if uid in renewed:
                 self.held[uid] = (new, now_held[1])
-            else:  # another process holds it now: never renew it again
-                log.warning("briefing lease on user %s was lost", uid)
+            else:  # finished meanwhile, or another process took it over: let it go
+                log.debug("briefing lease on user %s is no longer ours", uid)
                 self.held.pop(uid, None)
         return len(renewed)
 
@@ -156,8 +156,10 @@ class Leases:
 
     @contextlib.asynccontextmanager
     async def beating(self, now: datetime) -> AsyncIterator[Leases]:
-        """Run the heartbeat for the duration of a tick at `now`."""
+        """Run the heartbeat for the duration of a tick at `now`. Whatever a tick left
+        held (it died with its Redis) is dropped, never renewed by a later tick."""
         self.start(now)
+        self.held.clear()
         task = asyncio.create_task(self.beat(now))
         try:
             yield self
@@ -165,3 +167,4 @@ class Leases:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            self.held.clear()

@@ -174,6 +174,11 @@ class LLMSummarizer:
         """Return the checked LLM digest of `article`; raise LLMError to ask for fallback
         (WrongLanguage when the model will not write `lang`). Errors carry `usage`."""
         usage = Usage()
+        # far more text than max_parts parts can hold is cut before any work on it
+        limit = self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN
+        precut = len(article.text) > limit
+        if precut:
+            article = article.model_copy(update={"text": article.text[:limit]})
         sentences = evidence.number_sentences(article.text)
         lo, hi = BULLET_RANGE[length]
         want = shape.bullet_range(lo, hi, len(sentences))
@@ -218,8 +223,8 @@ class LLMSummarizer:
             max_tokens=OUTPUT_TOKENS[length],
         )
         draft = await writer.write(system=system, user=f"{user}\n\n{block}", usage=usage)
-        if cut:
-            draft.quality["cut_parts"] = cut
+        if cut or precut:
+            draft.quality["cut_parts"] = max(cut, 1)
         return draft
 
     async def _reduce_input(
