@@ -113,6 +113,14 @@ class LLMSummarizer:
         self.max_input_tokens = max_input_tokens
         self.max_parts = max_parts
 
+    def _cap_text(self, article: Article) -> tuple[Article, bool]:
+        """`article` without what is far beyond what `max_parts` parts can hold (cut before
+        any work on it: numbering 5 MB of sentences alone cost seconds); True when cut."""
+        limit = self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN
+        if len(article.text) <= limit:
+            return article, False
+        return article.model_copy(update={"text": article.text[:limit]}), True
+
     def estimate(self, article: Article, *, lang: Lang, length: Length) -> int:
         """Upper-leaning token cost of `summarize` for `article` (no call is made);
         a digest in another language than the article's adds one translation."""
@@ -174,11 +182,7 @@ class LLMSummarizer:
         """Return the checked LLM digest of `article`; raise LLMError to ask for fallback
         (WrongLanguage when the model will not write `lang`). Errors carry `usage`."""
         usage = Usage()
-        # far more text than max_parts parts can hold is cut before any work on it
-        limit = self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN
-        precut = len(article.text) > limit
-        if precut:
-            article = article.model_copy(update={"text": article.text[:limit]})
+        article, precut = self._cap_text(article)
         sentences = evidence.number_sentences(article.text)
         lo, hi = BULLET_RANGE[length]
         want = shape.bullet_range(lo, hi, len(sentences))
