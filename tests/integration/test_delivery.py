@@ -416,3 +416,45 @@ async def test_batched_calls_share_one_run_and_each_gets_its_own_result() -> Non
     results = await asyncio.gather(batched(12), batched(13), return_exceptions=True)
     assert all(isinstance(r, ValueError) for r in results)  # a failed run fails its callers
     assert await batched(7) == 70  # and the next call works again
+
+
+async def test_the_tick_runs_the_heartbeat_every_15_seconds(store: Store) -> None:
+    """The tick itself renews its leases on the heartbeat's schedule (here a scripted
+    wait standing in for the 15 s sleep), not only when renew is called by hand."""
+    await add(store, 1)
+    entered, go = asyncio.Event(), asyncio.Event()
+    beats: asyncio.Queue[None] = asyncio.Queue()
+    waits: list[float] = []
+    renewed = asyncio.Event()
+
+    async def beat_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await beats.get()
+
+    class SlowSender:
+        async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+            entered.set()
+            await go.wait()
+            return 1
+
+    clock = Monotonic()
+    d = Delivery(store=store, sender=SlowSender(), builder=build, beat_sleep=beat_sleep)  # type: ignore[arg-type]
+    d.leases.monotonic = clock
+    renew = d.leases.renew
+
+    async def spy(now: datetime) -> int:
+        n = await renew(now)
+        renewed.set()
+        return n
+
+    d.leases.renew = spy  # type: ignore[method-assign]
+    task = asyncio.create_task(d.tick(T0))
+    await asyncio.wait_for(entered.wait(), 10)
+    clock.t += 15
+    beats.put_nowait(None)
+    await asyncio.wait_for(renewed.wait(), 10)
+    assert waits and waits[0] == d.heartbeat.total_seconds() == 15
+    score = await store.redis.zscore(store.keys.due(), "1")
+    assert score == T0.timestamp() + 15 + d.lease.total_seconds()
+    go.set()
+    assert (await task)["sent"] == 1
