@@ -115,8 +115,9 @@ class Keys:
         """Sorted set of feed article ids scored by published/ingested time."""
         return self._k("farticles")
 
-    def story_summary(self, story_id: str, lang: str) -> str:
-        return self._k("story", story_id, lang)
+    def story_summary(self, lead_key: str, lang: str) -> str:
+        """A briefing item, per lead article summarized (`Story.lead_key`) and language."""
+        return self._k("story", lead_key, lang)
 
     def poll_lock(self) -> str:
         return self._k("lock", "poll")
@@ -125,9 +126,9 @@ class Keys:
         """Hash: feed id -> JSON source (name, url, language) of every user-added feed."""
         return self._k("feeds")
 
-    def story_flight(self, story_id: str, lang: str) -> str:
-        """Lock so one process summarizes a story in a language (others wait for it)."""
-        return self._k("story", story_id, lang, "flight")
+    def story_flight(self, lead_key: str, lang: str) -> str:
+        """Lock so one process summarizes a story's lead in a language (others wait)."""
+        return self._k("story", lead_key, lang, "flight")
 
     # --- subscriptions and delivery (one hash tag: {sched}) ----------------------
     def subscription(self, user_id: int) -> str:
