@@ -59,6 +59,7 @@ class Digest(BaseModel):
     age_days: int | None = None
     old: bool = False
     partial: bool = False
+    cut: bool = False  # a long article's end was left out (SUMMARY_MAX_PARTS)
     translation_note: bool = False
     unverified_dropped: int = 0
     # evidence: per bullet, the ids of the article sentences it rests on, and their text

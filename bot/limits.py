@@ -1,11 +1,21 @@
 """Per-user limits, counted in Redis so they hold across bot processes.
 
-* Rate: at most SUMMARY_RATE_PER_MINUTE new summaries (or questions) per user per
-  minute, in fixed one-minute windows (`keys.rate(user, window)`). A request reserves
-  a full unit before work starts; when it turns out to be a cache hit, most of the unit
-  is refunded, so cache hits count lightly (CACHE_HIT_WEIGHT of a request).
+* Rate: at most SUMMARY_RATE_PER_MINUTE new summaries (or questions) per user in ANY
+  60 seconds: a sliding log (`keys.rate_log(user)`, a sorted set of the last minute's
+  requests scored by time, each member carrying its weight), checked and appended by one
+  Lua call. A request reserves a full unit before work starts; when it turns out to be a
+  cache hit, its entry is re-weighted to CACHE_HIT_WEIGHT, so cache hits count lightly.
+  (Fixed calendar-minute windows let 2x the rate through across a minute boundary.)
 * Budget: at most DAILY_TOKEN_BUDGET LLM tokens per user per UTC day
-  (`keys.tokens(user, day)`), charged after the work with what it cost.
+  (`keys.tokens(user, day)`). Before an LLM computation the caller reserves its
+  estimated cost (`hold_tokens`, atomic: refused when it does not fit); `settle` then
+  charges the true cost minus what was held, refunding the difference.
+
+Why a hand-written script and not the `limits` library: its Redis strategies read
+wall time (`time.time()`) inside the library, so the injectable clock (bot/clock.py)
+could not drive them in tests, and it has no partial refund (the cache-hit weight).
+The script is one key per call, so it fits a Redis Cluster as is; time comes from
+`self.clock` in ARGV.
 
 Admins (ADMIN_USER_IDS) are exempt from both. Over a limit, `reserve` raises
 RateLimited(seconds=...) or BudgetExceeded(hours=...), and nothing is counted but the
@@ -15,6 +25,7 @@ hit itself (metrics.RATE_LIMIT_HITS, limit="summary_rate" / "token_budget").
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +40,36 @@ UNIT = 10  # a new summary costs UNIT points of the per-minute allowance
 CACHE_HIT_WEIGHT = 2  # a cache hit costs this many points (of UNIT)
 WINDOW = 60
 
-# INCRBY the window counter unless it would pass the limit; returns the new value or -1.
+# KEYS[1] the user's log; ARGV now_ms, window_ms, cost, limit, member ('<id>:<weight>').
+# Drops entries older than the window, sums the weights left; adds the member when the
+# cost fits and returns {1, used}, else {0, ms until enough weight has left the window}.
 _RESERVE = """
-local v = tonumber(redis.call('GET', KEYS[1]) or '0')
-if v + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return -1 end
-v = redis.call('INCRBY', KEYS[1], ARGV[1])
+local now, win = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cost, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local used = 0
+for i = 1, #entries, 2 do
+  used = used + tonumber(string.match(entries[i], ':(%d+)$'))
+end
+if used + cost > limit then
+  local excess = used + cost - limit
+  for i = 1, #entries, 2 do
+    excess = excess - tonumber(string.match(entries[i], ':(%d+)$'))
+    if excess <= 0 then return {0, tonumber(entries[i + 1]) + win - now} end
+  end
+  return {0, win}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], win)
+return {1, used + cost}
+"""
+
+# KEYS[1] today's token counter; ARGV amount, budget, ttl -> new value, or -1 (no room)
+_HOLD = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return -1 end
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return v
 """
@@ -45,6 +81,8 @@ class Ticket:
 
     user_id: int
     window_key: str | None  # None for admins (nothing was counted)
+    member: str = ""  # the request's entry in the sliding log
+    stamp_ms: int = 0  # its score
 
 
 class Limits:
@@ -87,56 +125,85 @@ class Limits:
 
             return exempt
         now = self.clock.now()
-        stamp = now.timestamp()
-        window = int(stamp // WINDOW)
-        key = self.store.keys.rate(user_id, window)
+        stamp = int(now.timestamp() * 1000)
+        key = self.store.keys.rate_log(user_id)
+        member = f"{uuid.uuid4().hex}:{UNIT}"
         limit = self.settings.summary_rate_per_minute * UNIT
         index = len(pipe)
         pipe.get(self.store.keys.tokens(user_id, self._day()))
-        pipe.eval(_RESERVE, 1, key, UNIT, limit, WINDOW * 2)  # EVAL: no SCRIPT EXISTS trip
+        # EVAL: no SCRIPT EXISTS trip
+        pipe.eval(_RESERVE, 1, key, stamp, WINDOW * 1000, UNIT, limit, member)
+        ticket = Ticket(user_id, key, member, stamp)
 
         async def check(results: list[Any]) -> Ticket:
-            used_raw, value = results[index], results[index + 1]
+            used_raw, (ok, value) = results[index], results[index + 1]
             if int(used_raw or 0) >= self.settings.daily_token_budget:
-                if int(value) >= 0:
-                    await self.store.redis.decrby(key, UNIT)  # not counted after all
+                if int(ok):
+                    await self.cancel(ticket)  # not counted after all
                 metrics.RATE_LIMIT_HITS.labels(limit="token_budget").inc()
-                midnight = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
-                raise BudgetExceeded(hours=max(1, math.ceil(midnight / 3600)))
-            if int(value) < 0:
+                raise BudgetExceeded(hours=self._hours_to_midnight())
+            if not int(ok):
                 metrics.RATE_LIMIT_HITS.labels(limit="summary_rate").inc()
-                wait = max(1, math.ceil((window + 1) * WINDOW - stamp))
-                raise RateLimited(seconds=wait)
-            return Ticket(user_id, key)
+                raise RateLimited(seconds=max(1, math.ceil(int(value) / 1000)))
+            return ticket
 
         return check
 
-    async def settle(self, ticket: Ticket, *, cached: bool, tokens: int = 0) -> None:
-        """Finish a reservation: refund most of it for a cache hit, charge `tokens`."""
+    def _hours_to_midnight(self) -> int:
+        now = self.clock.now()
+        midnight = 86400 - (now.hour * 3600 + now.minute * 60 + now.second)
+        return max(1, math.ceil(midnight / 3600))
+
+    async def hold_tokens(self, ticket: Ticket, estimate: int) -> int:
+        """Reserve `estimate` tokens of today's budget for the request, atomically, before
+        its LLM work starts; returns the amount held (0 for admins), to hand to `settle`.
+
+        Raises BudgetExceeded(hours=...) when it does not fit in what is left today.
+        """
+        if ticket.window_key is None or estimate <= 0:
+            return 0
+        key = self.store.keys.tokens(ticket.user_id, self._day())
+        budget = self.settings.daily_token_budget
+        value = await self.store.redis.eval(_HOLD, 1, key, estimate, budget, 2 * 86400)
+        if int(value) < 0:
+            metrics.RATE_LIMIT_HITS.labels(limit="token_budget").inc()
+            raise BudgetExceeded(hours=self._hours_to_midnight())
+        return estimate
+
+    async def settle(self, ticket: Ticket, *, cached: bool, tokens: int = 0, held: int = 0) -> None:
+        """Finish a reservation: refund most of it for a cache hit, charge `tokens`
+        (less the `held` estimate already charged by `hold_tokens`)."""
         if ticket.window_key is None:
             return
         async with self.store.redis.pipeline(transaction=False) as pipe:
-            self.queue_settle(pipe, ticket, cached=cached, tokens=tokens)
+            self.queue_settle(pipe, ticket, cached=cached, tokens=tokens, held=held)
             if len(pipe):
                 await pipe.execute()
 
     def queue_settle(
-        self, pipe: Pipeline, ticket: Ticket, *, cached: bool, tokens: int = 0
+        self, pipe: Pipeline, ticket: Ticket, *, cached: bool, tokens: int = 0, held: int = 0
     ) -> None:
         """Queue what `settle` sends on a caller's Redis pipeline (the caller runs it)."""
         if ticket.window_key is None:
             return
         if cached:
-            pipe.decrby(ticket.window_key, UNIT - CACHE_HIT_WEIGHT)
-        if tokens > 0:
+            pipe.zrem(ticket.window_key, ticket.member)
+            light = ticket.member.rsplit(":", 1)[0] + f":{CACHE_HIT_WEIGHT}"
+            pipe.zadd(ticket.window_key, {light: ticket.stamp_ms})
+        if tokens != held:
             key = self.store.keys.tokens(ticket.user_id, self._day())
-            pipe.incrby(key, tokens)
+            pipe.incrby(key, tokens - held)
             pipe.expire(key, 2 * 86400)
 
-    async def cancel(self, ticket: Ticket) -> None:
+    async def cancel(self, ticket: Ticket, *, held: int = 0) -> None:
         """Give the whole reservation back (the request failed before any work was done)."""
-        if ticket.window_key is not None:
-            await self.store.redis.decrby(ticket.window_key, UNIT)
+        if ticket.window_key is None:
+            return
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(ticket.window_key, ticket.member)
+            if held:
+                pipe.decrby(self.store.keys.tokens(ticket.user_id, self._day()), held)
+            await pipe.execute()
 
     async def tokens_today(self, user_id: int) -> int:
         return int(await self.store.redis.get(self.store.keys.tokens(user_id, self._day())) or 0)

@@ -129,6 +129,8 @@ def _notes(d: Digest, ui: str) -> list[str]:
     notes = []
     if d.partial:
         notes.append(t(ui, "digest.partial"))
+    if d.cut:
+        notes.append(t(ui, "digest.cut"))
     if d.path == "extractive":
         notes.append(t(ui, "digest.offline"))
     if d.translation_note:

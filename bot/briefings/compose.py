@@ -1,8 +1,10 @@
 """Composing a subscriber's briefing: their stories, each summarized once per language.
 
 Cost model (chosen: single-language calls). Each story is summarized by one LLM call
-per language it is needed in, and the result is cached in `keys.story_summary(story,
-lang)` for every subscriber, process and tick after it. A briefing day with S stories
+per language it is needed in, and the result is cached in `keys.story_summary(lead,
+lang)` for every subscriber, process and tick after it. The cache is keyed by the lead
+article actually summarized (`Story.lead_key`: its id and content hash), never by the
+cluster, so a subscriber whose own feed leads a story cannot change what others read. A briefing day with S stories
 read by Arabic and English subscribers costs at most S x 2 calls, whatever the number
 of subscribers or sources. One call returning both languages would cost S calls but
 pays for the second language even when nobody reads it, produces longer outputs that
@@ -30,7 +32,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from bot import stats
-from bot.briefings.delivery import Batched, Rendered
+from bot.briefings.batched import Batched
+from bot.briefings.delivery import Rendered
 from bot.briefings.feeds import load_articles
 from bot.briefings.message import Briefing, BriefingItem, render_parts
 from bot.briefings.schedule import local_date
@@ -144,7 +147,7 @@ class Composer:
             source_ids=set(mine),
             limit=self.max_stories,
         )
-        memo = [self._memo.get((s.id, lang)) for s in top]
+        memo = [self._memo.get((s.lead_key, lang)) for s in top]
         if all(m is not None for m in memo):  # the common case in a broadcast: no awaits
             summaries = [m for m in memo if m is not None]
         else:
@@ -195,7 +198,7 @@ class Composer:
 
     async def summary(self, story: Story, lang: str) -> ItemSummary:
         """The story's item in `lang`: cached, else one LLM call shared by all callers."""
-        key = (story.id, lang)
+        key = (story.lead_key, lang)
         memo = self._memo.get(key)
         if memo is not None:  # LLM items never change: no Redis round trip per subscriber
             return memo
@@ -213,13 +216,13 @@ class Composer:
 
     async def _summary(self, story: Story, lang: str) -> ItemSummary:
         k = self.store.keys
-        cache_key = k.story_summary(story.id, lang)
+        cache_key = k.story_summary(story.lead_key, lang)
         cached = await self.store.redis.get(cache_key)
         if cached:
             return ItemSummary.model_validate_json(cached)
         if self.llm is None:
             return await self._fallback(story, lang)
-        flight = k.story_flight(story.id, lang)
+        flight = k.story_flight(story.lead_key, lang)
         if not await self.store.redis.set(flight, "1", nx=True, ex=FLIGHT_SECONDS):
             for _ in range(FLIGHT_SECONDS * 5):  # another process is summarizing it
                 await asyncio.sleep(0.2)
@@ -321,7 +324,7 @@ class Composer:
         )
         with contextlib.suppress(Exception):
             await self.store.redis.set(
-                self.store.keys.story_summary(story.id, lang),
+                self.store.keys.story_summary(story.lead_key, lang),
                 item.model_dump_json(),
                 ex=FALLBACK_TTL,
             )

@@ -3,10 +3,12 @@
 Correct with any number of processes sharing one Redis:
 
 * **Claim.** A Lua script takes up to `batch` members of the due set whose score is
-  <= now and, in the same step, re-scores them to `now + lease`. Another process's
-  claim no longer sees them, so two processes never both take one subscriber.
-* **Lease.** If the process dies before rescheduling, the member's score is the lease
-  expiry: it becomes claimable again then. Nobody is lost.
+  <= now and, in the same step, re-scores them to their lease expiry. Another
+  process's claim no longer sees them, so two processes never both take one subscriber.
+* **Lease.** Short (45 s) and renewed by a heartbeat every 15 s while the process
+  lives (`lease.py`). If the process dies before rescheduling, the member's score is
+  the lease expiry: it becomes claimable again then, and the next tick of any
+  survivor delivers it (within lease + one tick, under 2 minutes). Nobody is lost.
 * **Idempotency.** Before sending, a per-subscriber, per-local-date key is set to
   `sending:<lease expiry>`; after Telegram accepted the message it becomes `done`.
   A claim that finds `done` counts `already_sent` and only reschedules; one that finds
@@ -15,7 +17,9 @@ Correct with any number of processes sharing one Redis:
 * **Crash bound.** A `kill -9` after Telegram accepted a message but before the key
   says `done` lets that subscriber get the briefing again when the lease expires. The
   duplicates are bounded by the sends in flight at the kill: at most `concurrency`
-  (default 16) subscribers, each once.
+  (default 16) subscribers, each once. (A process stalled past its lease, e.g. a
+  frozen event loop, can lose members it is sending to the same way; the heartbeat
+  then stops renewing them.)
 * **Grace.** A slot older than `grace` (BRIEFING_GRACE_HOURS) when claimed is skipped
   to the next day (`late_skipped`); otherwise the briefing goes out late.
 
@@ -40,12 +44,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from redis.commands.core import AsyncScript
 
 from bot import metrics
 from bot.briefings import subscriptions as subs
+from bot.briefings.batched import Batched as Batched  # re-exported (tests, compose)
+from bot.briefings.lease import HEARTBEAT, LEASE, Leases
 from bot.briefings.limiter import RateLimiter
 from bot.briefings.schedule import next_due, slot_date
 from bot.briefings.subscriptions import Subscription
@@ -92,15 +98,6 @@ class Rendered:
 
 Builder = Callable[[Subscription, datetime], Awaitable[Rendered]]
 Sleep = Callable[[float], Awaitable[None]]
-
-# KEYS[1] due zset; ARGV now, lease_until, limit -> claimed member ids
-_CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do
-  redis.call('ZADD', KEYS[1], ARGV[2], id)
-end
-return ids
-"""
 
 # KEYS sent keys; ARGV now, lease_until, ttl -> per key 'ok' | 'done' | 'busy'
 _BEGIN = """
@@ -152,50 +149,6 @@ return 1
 """
 
 
-class Batched:
-    """Coalesces requests made at about the same moment (same event-loop turn) into one
-    call of `run(items) -> results`; each caller awaits its own result."""
-
-    def __init__(self, run: Callable[[list[Any]], Awaitable[list[Any]]], limit: int = 500):
-        self.run = run
-        self.limit = limit
-        self.queue: list[tuple[Any, asyncio.Future[Any]]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def __call__(self, item: Any) -> Any:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.queue.append((item, fut))
-        if self.task is None:
-            self.task = asyncio.create_task(self._drain())
-        return await fut
-
-    async def _drain(self) -> None:
-        try:
-            while self.queue:
-                await asyncio.sleep(0)  # let the other ready tasks queue theirs
-                batch, self.queue = self.queue[: self.limit], self.queue[self.limit :]
-                try:
-                    results = await self.run([item for item, _ in batch])
-                except Exception as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                except BaseException:  # cancelled: so are its callers' waits
-                    for _, fut in batch:
-                        fut.cancel()
-                    raise
-                for (_, fut), result in zip(batch, results, strict=True):
-                    if not fut.done():
-                        fut.set_result(result)
-        finally:
-            self.task = None
-            for _, fut in self.queue:  # cancelled while waiting: nobody is left hanging
-                if not fut.done():
-                    fut.cancel()
-            self.queue = []
-
-
 @dataclass
 class Delivery:
     """Runs ticks against one Redis. Safe to run in many processes at once."""
@@ -206,7 +159,9 @@ class Delivery:
     grace: timedelta = timedelta(hours=6)
     skip_empty: bool = False
     limiter: RateLimiter | None = None
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = LEASE
+    heartbeat: timedelta = HEARTBEAT
+    beat_sleep: Sleep = asyncio.sleep  # the heartbeat's wait (tests call renew instead)
     batch: int = 200
     concurrency: int = 16
     max_attempts: int = 4
@@ -215,27 +170,24 @@ class Delivery:
     sleep: Sleep = asyncio.sleep
     on_blocked: Callable[[int], Awaitable[None]] | None = None
     on_progress: Callable[[int], None] | None = None
-    _claim: AsyncScript | None = field(default=None, repr=False)
+    leases: Leases = field(init=False, repr=False)
     _begin: AsyncScript | None = field(default=None, repr=False)
     _begins: Batched | None = field(default=None, repr=False)
     _writes: Batched | None = field(default=None, repr=False)
     _finish_script: AsyncScript | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self._claim = self.store.redis.register_script(_CLAIM)
+        self.leases = Leases(
+            self.store, lease=self.lease, heartbeat=self.heartbeat, sleep=self.beat_sleep
+        )
         self._begin = self.store.redis.register_script(_BEGIN)
         self._begins = Batched(self._begin_many)
         self._writes = Batched(self._write_many)
         self._finish_script = self.store.redis.register_script(_FINISH)
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
-        """Atomically take up to `limit` due subscribers, leasing them until now + lease."""
-        assert self._claim is not None
-        until = now + self.lease
-        ids = await self._claim(
-            keys=[self.store.keys.due()], args=[now.timestamp(), until.timestamp(), limit]
-        )
-        return [int(i) for i in ids]
+        """Atomically take up to `limit` due subscribers, leasing them (see lease.py)."""
+        return await self.leases.claim(now, limit)
 
     async def tick(self, now: datetime) -> Counter[str]:
         """Deliver every briefing due at `now`; return the outcome counts."""
@@ -249,20 +201,26 @@ class Delivery:
                 except Exception:  # one subscriber never stops the tick
                     log.exception("briefing for user %s failed", uid)
                     outcome = "failed"
+                finally:
+                    self.leases.release(uid)
                 counts[outcome] += 1
                 counts["sent_to_groups"] += int(uid < 0 and outcome == "sent")  # and channels
                 metrics.BRIEFINGS.labels(outcome=outcome).inc()
                 if self.on_progress:
                     self.on_progress(1)
 
-        while ids := await self.claim(now, self.batch):
-            loaded = await self._load(ids)
-            await asyncio.gather(*(one(uid, sub) for uid, sub in zip(ids, loaded, strict=True)))
+        async with self.leases.beating(now):
+            while ids := await self.claim(now, self.batch):
+                loaded = await self._load(ids)
+                await asyncio.gather(*(one(u, sub) for u, sub in zip(ids, loaded, strict=True)))
         return counts
 
     async def deliver(self, user_id: int, now: datetime) -> str:
         """Handle one claimed subscriber; return the outcome name."""
-        return await self._deliver(user_id, await subs.get(self.store, user_id), now)
+        try:
+            return await self._deliver(user_id, await subs.get(self.store, user_id), now)
+        finally:
+            self.leases.release(user_id)
 
     async def _load(self, ids: list[int]) -> list[Subscription | None]:
         """The claimed subscriptions in one pipeline, as `subscriptions.get` reads them
@@ -296,7 +254,10 @@ class Delivery:
             return "late_skipped"
         sent_key = k.sent(user_id, slot_date(sub.slot, sub.tz).isoformat())
         assert self._begins is not None
-        state = await self._begins((sent_key, now))
+        until = self.leases.expiry(user_id) or self.leases.until(now)
+        state = await self._begins((sent_key, now, until))
+        if state == "ok":
+            self.leases.sending(user_id, sent_key)  # the heartbeat renews the key too
         if state == "done":
             await self._reschedule(sub, now)
             return "already_sent"
@@ -350,17 +311,17 @@ class Delivery:
         assert self._writes is not None
         await self._writes((sub, None, now))
 
-    async def _begin_many(self, items: list[tuple[str, datetime]]) -> list[str]:
-        """One `_BEGIN` call per distinct `now` (all keys share the {sched} slot)."""
+    async def _begin_many(self, items: list[tuple[str, datetime, int]]) -> list[str]:
+        """One `_BEGIN` call per distinct (now, lease expiry) (all keys share {sched})."""
         assert self._begin is not None
         states: dict[int, str] = {}
-        by_now: dict[datetime, list[int]] = {}
-        for i, (_, now) in enumerate(items):
-            by_now.setdefault(now, []).append(i)
-        for now, idx in by_now.items():
+        by_now: dict[tuple[datetime, int], list[int]] = {}
+        for i, (_, now, until) in enumerate(items):
+            by_now.setdefault((now, until), []).append(i)
+        for (now, until), idx in by_now.items():
             out = await self._begin(
                 keys=[items[i][0] for i in idx],
-                args=[now.timestamp(), (now + self.lease).timestamp(), SENT_TTL],
+                args=[now.timestamp(), until, SENT_TTL],
             )
             states.update(zip(idx, (str(v) for v in out), strict=True))
         return [states[i] for i in range(len(items))]

@@ -58,6 +58,7 @@ class FeedArticle(BaseModel):
     language: str = "ar"
     published: float  # UTC epoch seconds
     ingested: float
+    operator: bool = False  # from an operator (FEEDS_FILE) feed: may lead its story
 
 
 @dataclass
@@ -210,7 +211,9 @@ class FeedPoller:
             text = summary
         if len(text) < 40:
             return "error"
-        published = _entry_time(entry, now)
+        # a user feed's own dates are not trusted (a back-dated copy would become the
+        # earliest of its story): its entries are dated when they were ingested
+        published = _entry_time(entry, now) if src.operator else now
         fa = FeedArticle(
             id=aid,
             url=link,
@@ -221,10 +224,12 @@ class FeedPoller:
             language=src.language,
             published=published.timestamp(),
             ingested=now.timestamp(),
+            operator=src.operator,
         )
+        user = not src.operator  # a user feed never replaces an article already stored
         async with self.store.redis.pipeline(transaction=False) as pipe:
-            pipe.set(k.feed_article(aid), fa.model_dump_json(), ex=ARTICLE_TTL)
-            pipe.zadd(k.feed_articles(), {aid: fa.published})
+            pipe.set(k.feed_article(aid), fa.model_dump_json(), ex=ARTICLE_TTL, nx=user)
+            pipe.zadd(k.feed_articles(), {aid: fa.published}, nx=user)
             await pipe.execute()
         return "new"
 

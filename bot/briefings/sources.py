@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -42,11 +42,17 @@ _PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 @dataclass(frozen=True)
 class Source:
-    """One feed: display name, feed URL and the language it publishes in."""
+    """One feed: display name, feed URL and the language it publishes in.
+
+    `operator`: a default feed from FEEDS_FILE (trusted: its entry dates are kept, and
+    its articles lead their stories); False for a feed a user added with /addsource,
+    which is what every source read back from Redis is (`from_json`).
+    """
 
     name: str
     url: str
     language: str = "ar"
+    operator: bool = field(default=True, compare=False)
 
     @property
     def id(self) -> str:
@@ -54,12 +60,16 @@ class Source:
         return feed_id(self.url)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        data = {"name": self.name, "url": self.url, "language": self.language}
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Source:
+        """A user-added source as stored in Redis (never an operator one)."""
         data = json.loads(raw)
-        return cls(name=data["name"], url=data["url"], language=data.get("language", "ar"))
+        return cls(
+            name=data["name"], url=data["url"], language=data.get("language", "ar"), operator=False
+        )
 
 
 @lru_cache(maxsize=4096)
@@ -214,7 +224,7 @@ async def add_source(
     feed_url, parsed = await resolve_feed(fetcher, url, max_bytes)
     title = str(parsed.feed.get("title") or "").strip() or _host(feed_url)
     sample = " ".join(str(e.get("title", "")) for e in parsed.entries[:10]) or title
-    src = Source(name=title[:80], url=feed_url, language=detect_language(sample))
+    src = Source(name=title[:80], url=feed_url, language=detect_language(sample), operator=False)
     await registry.add_ref(store, src.id, user_id, src.to_json())  # before the user's hash
     await store.redis.hset(key, src.id, src.to_json())
     return src

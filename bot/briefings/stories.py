@@ -17,12 +17,17 @@ excerpt) and different stories on the same topic (Russia, Ukraine, the US, NATO)
 copies score about 0.5-0.95, different same-topic stories below 0.05, so 0.3 leaves a
 wide margin on both sides.
 
-A story's id is its earliest article's id, so it stays stable while copies join, and
-its summary is cached per story and language (see compose).
+A story's id is its earliest article's id, so it stays stable while copies join. Its
+summary is cached per LEAD ARTICLE actually summarized (`Story.lead_key`: the lead's id
+and a hash of its text) and language (see compose): subscribers whose sources give a
+story different leads never share a summary. The lead is the earliest article of an
+operator (FEEDS_FILE) feed, else the earliest article: a user's /addsource feed
+carrying a near-copy of a default story cannot become that story's lead for others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -76,8 +81,16 @@ class Story:
 
     @property
     def lead(self) -> FeedArticle:
-        """The article the summary is made from: the earliest, else the longest."""
-        return self.articles[0]
+        """The article the summary is made from: the earliest from an operator feed,
+        else the earliest."""
+        return next((a for a in self.articles if a.operator), self.articles[0])
+
+    @property
+    def lead_key(self) -> str:
+        """Cache identity of the summarized text: the lead's id and a hash of its content."""
+        lead = self.lead
+        digest = hashlib.sha256(f"{lead.title}\n{lead.text}".encode()).hexdigest()[:16]
+        return f"{lead.id}-{digest}"
 
     @property
     def source_ids(self) -> set[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -154,17 +155,26 @@ async def digest_article(
     services = conv.services
     prefs, ticket = await _begin(services, msg)
     progress = _progress(out, prefs.lang)
+    held = [0]  # tokens reserved from today's budget for this request's LLM work
+
+    async def reserve(estimate: int) -> None:
+        held[0] += await services.limits.hold_tokens(ticket, estimate)
+
     async with services.store.redis.pipeline(transaction=False) as writes:
         request = Request(msg.user_id, msg.chat_id, prefs, writes)
         try:
-            digest = await _digest(services, request, source, progress, lang=lang, length=length)
+            digest = await _digest(
+                services, request, source, progress, lang=lang, length=length, reserve=reserve
+            )
         except DigestBotError:
             # nothing was summarized (bad input, blocked address, HTTP error, not an
-            # article, wrong content type...): the reserved rate unit goes back
-            await services.limits.cancel(ticket)
+            # article, wrong content type, no budget left...): the reservations go back
+            await services.limits.cancel(ticket, held=held[0])
             raise
         tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
-        services.limits.queue_settle(writes, ticket, cached=digest.cached, tokens=tokens)
+        services.limits.queue_settle(
+            writes, ticket, cached=digest.cached, tokens=tokens, held=held[0]
+        )
         ref = queue_ref(services, writes, digest)
         await writes.execute()
     reply = Reply(
@@ -220,6 +230,7 @@ async def _digest(
     *,
     lang: Lang | None,
     length: Length | None,
+    reserve: Callable[[int], Awaitable[None]] | None = None,
 ) -> Digest:
     """Load `source` (an article in hand is kept by id too, for follow-ups and buttons)
     and summarize it; the request's writes are queued on `request.writes`."""
@@ -236,6 +247,7 @@ async def _digest(
         length=length or request.prefs.length,
         progress=progress,
         writes=request.writes,
+        reserve=reserve,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.chat.briefing_questions import ask_briefing
 from bot.chat.router import Conversation
 from bot.domain import Stage
+from bot.followups.anchored import MAX_ANSWER_TOKENS
 from bot.followups.render import render_answer_html
 from bot.messages import Incoming, Outbox, Reply
 from bot.render import render_partial_html
@@ -40,6 +41,7 @@ async def ask(
     if target is not None and await ask_briefing(conv, msg, out, question, target):
         return  # a reply to a briefing: a question about its stories
     ticket = await services.limits.reserve(msg.user_id)
+    held = 0
     await out.typing()
     reply_to = msg.message_id if msg.callback is None else None
 
@@ -48,6 +50,10 @@ async def ask(
             await out.live(render_partial_html(stage.partial, ui), reply_to=reply_to)
 
     try:
+        # a question costs at most an answer call and its corrective retry (refunded
+        # at settle when it is cheaper, e.g. a cached answer); refused when it does not fit
+        estimate = 2 * (services.settings.llm_max_input_tokens + MAX_ANSWER_TOKENS)
+        held = await services.limits.hold_tokens(ticket, estimate)
         answer = await services.followups.answer(
             chat_id=msg.chat_id,
             question=question,
@@ -57,10 +63,10 @@ async def ask(
             progress=progress,
         )
     except BaseException:
-        await services.limits.cancel(ticket)
+        await services.limits.cancel(ticket, held=held)
         raise
     cached = answer.path == "cache"
-    await services.limits.settle(ticket, cached=cached, tokens=answer.tokens)
+    await services.limits.settle(ticket, cached=cached, tokens=answer.tokens, held=held)
     reply = Reply(
         html=render_answer_html(answer, ui),
         kind="answer",

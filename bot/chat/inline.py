@@ -90,13 +90,20 @@ async def inline_digest(
 async def _summarize(
     services: Services, ticket: Ticket, url: str, lang: Lang, length: Length
 ) -> Digest:
+    held = [0]  # tokens reserved from today's budget, as for a digest in the chat
+
+    async def reserve(estimate: int) -> None:
+        held[0] += await services.limits.hold_tokens(ticket, estimate)
+
     try:
-        digest = await services.summarizer.digest(url, kind="url", lang=lang, length=length)
+        digest = await services.summarizer.digest(
+            url, kind="url", lang=lang, length=length, reserve=reserve
+        )
     except BaseException:
-        await services.limits.cancel(ticket)
+        await services.limits.cancel(ticket, held=held[0])
         raise
-    tokens = digest.tokens_in + digest.tokens_out
-    await services.limits.settle(ticket, cached=digest.cached, tokens=tokens)
+    tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
+    await services.limits.settle(ticket, cached=digest.cached, tokens=tokens, held=held[0])
     return digest
 
 

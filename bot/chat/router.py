@@ -19,13 +19,14 @@ Plain text that is neither a command nor a button goes to the `text` handler
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
+
 from bot.domain import Lang
-from bot.errors import DigestBotError
+from bot.errors import DigestBotError, StoreUnavailable
 from bot.i18n import error_text, t
 from bot.messages import ChatMembers, Incoming, Outbox, Reply
 from bot.render import escape, rtl_text
@@ -124,10 +125,12 @@ class Conversation:
             await self._route(msg, out)
         except DigestBotError as err:
             await self.send_error(msg, out, err)
+        except RedisError as exc:  # Redis went away mid-request: say so, in their language
+            await self.send_error(msg, out, StoreUnavailable(f"Redis failed: {exc}"))
 
     async def send_error(self, msg: Incoming, out: Outbox, err: DigestBotError) -> None:
         """Tell the user what went wrong, in their language, without internal details."""
-        lang = await self.lang(msg)
+        lang = await self._lang_or_guess(msg)
         log.info("user error %s for chat %s: %s", err.key, msg.chat_id, err.detail)
         html = plain_html(lang, error_text(lang, err))
         await out.send(Reply(html=html, kind="error", edit_placeholder=True))
@@ -136,9 +139,15 @@ class Conversation:
         """The "something went wrong" text in the user's language (for error handlers)."""
         lang: str = "en"
         if msg is not None:
-            with contextlib.suppress(Exception):
-                lang = await self.lang(msg)
+            lang = await self._lang_or_guess(msg)
         return t(lang, "error.internal")
+
+    async def _lang_or_guess(self, msg: Incoming) -> str:
+        """The user's language; when Redis cannot tell, their Telegram language."""
+        try:
+            return await self.lang(msg)
+        except Exception:  # storage away: an error message must still go out
+            return "ar" if (msg.language_code or "").startswith("ar") else "en"
 
     async def _route(self, msg: Incoming, out: Outbox) -> None:
         if msg.callback is not None:

@@ -8,6 +8,7 @@ by default).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 
@@ -75,3 +76,21 @@ def _cut_words(sentence: str, budget: int, count: Callable[[str], int]) -> list[
     if piece:
         out.append(piece)
     return out
+
+
+def request_estimate(
+    text_tokens: int, *, max_input: int, overhead: int, output: int, max_parts: int, map_output: int
+) -> int:
+    """Upper-leaning token cost of summarizing a text of `text_tokens`, before any call.
+
+    One call (prompt + `output`) when the text fits `max_input` with the `overhead`,
+    counted twice for the corrective retry the writer may make; else one map call per
+    part (at most `max_parts`, each at most `max_input` + `map_output`) and the reduce
+    call with its retry. Retries beyond those (invalid JSON twice, a translation) are
+    what an estimate can miss.
+    """
+    if text_tokens + overhead <= max_input:
+        return 2 * (text_tokens + overhead + output)
+    part = max(max_input - overhead, 100)
+    parts = min(max_parts, math.ceil(text_tokens / part))
+    return parts * (max_input + map_output) + 2 * (max_input + output)

@@ -60,6 +60,10 @@ class Keys:
     def tokens(self, user_id: int, day: str) -> str:
         return self._k("tokens", user_id, day)
 
+    def rate_log(self, user_id: int) -> str:
+        """Sorted set: the user's requests of the last minute (sliding window, bot.limits)."""
+        return self._k("rate", user_id, "log")
+
     def user_counter_patterns(self, user_id: int) -> list[str]:
         """Globs of the user's short-lived per-user keys (limits, briefing send marks),
         for /forget and for the clean-up after a 403."""
@@ -111,8 +115,9 @@ class Keys:
         """Sorted set of feed article ids scored by published/ingested time."""
         return self._k("farticles")
 
-    def story_summary(self, story_id: str, lang: str) -> str:
-        return self._k("story", story_id, lang)
+    def story_summary(self, lead_key: str, lang: str) -> str:
+        """A briefing item, per lead article summarized (`Story.lead_key`) and language."""
+        return self._k("story", lead_key, lang)
 
     def poll_lock(self) -> str:
         return self._k("lock", "poll")
@@ -131,9 +136,9 @@ class Keys:
         """The registry before reference counting (no users recorded); migrated once."""
         return self._k("feeds")
 
-    def story_flight(self, story_id: str, lang: str) -> str:
-        """Lock so one process summarizes a story in a language (others wait for it)."""
-        return self._k("story", story_id, lang, "flight")
+    def story_flight(self, lead_key: str, lang: str) -> str:
+        """Lock so one process summarizes a story's lead in a language (others wait)."""
+        return self._k("story", lead_key, lang, "flight")
 
     # --- subscriptions and delivery (one hash tag: {sched}) ----------------------
     def subscription(self, user_id: int) -> str:

@@ -12,7 +12,10 @@ text is defused). An article whose prompt would exceed `max_input_tokens` is spl
 paragraph boundaries; each part is noted by one "map" call and one "reduce" call writes
 the digest from the notes, so the cost grows linearly with the length and every request
 stays under the budget. Bullets written from notes are anchored to the article's
-sentences by the evidence check itself.
+sentences by the evidence check itself. At most `max_parts` (SUMMARY_MAX_PARTS) parts
+are noted: the rest of a longer text is cut, and the draft says so
+(`quality["cut_parts"]`, shown as a note on the digest). `estimate` gives a request's
+token cost before it starts, for the daily budget's reservation.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from pydantic import BaseModel, ValidationError
 
 from bot.domain import Article, Lang, Length, Progress, Stage
 from bot.errors import LLMError
-from bot.llm.chunks import split_to_budget
+from bot.llm.chunks import request_estimate, split_to_budget
 from bot.llm.client import LLMClient, Usage
 from bot.llm.defuse import defuse
 from bot.llm.prompts import combined_version, load_prompt
 from bot.llm.replies import LLMOutputError
-from bot.llm.tokens import count_tokens
+from bot.llm.tokens import count_tokens, estimate_tokens
 from bot.summarize import evidence, shape
 from bot.summarize.guards import source_number_keys
 from bot.summarize.schema import digest_schema
@@ -45,6 +48,8 @@ BULLET_RANGE: dict[str, tuple[int, int]] = {"short": (3, 5), "detailed": (6, 10)
 LANGUAGE_NAMES: dict[str, str] = {"ar": "Arabic (العربية)", "en": "English"}
 LENGTH_NAMES: dict[str, str] = {"short": "short", "detailed": "detailed"}
 MAP_POINTS = 8
+MAP_OUTPUT_TOKENS = 500
+MAX_CHARS_PER_TOKEN = 8  # far above any real text: cuts a huge text before splitting it
 MAP_CONCURRENCY = 3
 MAX_ROUNDS = 3  # rounds of re-noting notes too long for one reduce call
 OUTPUT_TOKENS = {"short": 700, "detailed": 1300}
@@ -98,9 +103,45 @@ def _count_failed(exc: Exception, usage: Usage) -> None:
 class LLMSummarizer:
     """Writes a digest with the LLM: single call or map-reduce, then the writer's checks."""
 
-    def __init__(self, llm: LLMClient, *, max_input_tokens: int) -> None:
+    def __init__(self, llm: LLMClient, *, max_input_tokens: int, max_parts: int = 8) -> None:
         self.llm = llm
         self.max_input_tokens = max_input_tokens
+        self.max_parts = max_parts
+
+    def _cap_text(self, article: Article) -> tuple[Article, bool]:
+        """`article` without what is far beyond what `max_parts` parts can hold (cut before
+        any work on it: numbering 5 MB of sentences alone cost seconds); True when cut."""
+        limit = self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN
+        if len(article.text) <= limit:
+            return article, False
+        return article.model_copy(update={"text": article.text[:limit]}), True
+
+    def estimate(self, article: Article, *, lang: Lang, length: Length) -> int:
+        """Upper-leaning token cost of `summarize` for `article` (no call is made);
+        a digest in another language than the article's adds one translation."""
+        params = {
+            "language": LANGUAGE_NAMES[lang],
+            "length_name": LENGTH_NAMES[length],
+            "min_bullets": BULLET_RANGE[length][1],
+            "max_bullets": BULLET_RANGE[length][1],
+        }
+        system = load_prompt("summarize").render(**params)
+        user = load_prompt("summarize_user").render(**params)
+        limit = self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN
+        body = (f"{article.title}\n\n" if article.title else "") + article.text[:limit]
+        out = OUTPUT_TOKENS[length]
+        total = request_estimate(
+            # numbering the sentences adds a few tokens each
+            estimate_tokens(body) + body.count(".") + body.count("\n") + body.count("\u061f"),
+            max_input=self.max_input_tokens,
+            overhead=self._overhead(system, user),
+            output=out,
+            max_parts=self.max_parts,
+            map_output=MAP_OUTPUT_TOKENS,
+        )
+        if lang != article.language:
+            total += 2 * out + self._overhead(system, user)
+        return total
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -136,6 +177,7 @@ class LLMSummarizer:
         """Return the checked LLM digest of `article`; raise LLMError to ask for fallback
         (WrongLanguage when the model will not write `lang`). Errors carry `usage`."""
         usage = Usage()
+        article, precut = self._cap_text(article)
         sentences = evidence.number_sentences(article.text)
         lo, hi = BULLET_RANGE[length]
         want = shape.bullet_range(lo, hi, len(sentences))
@@ -151,13 +193,14 @@ class LLMSummarizer:
         numbered = evidence.numbered_text(sentences)
         title_line = f"{article.title}\n\n" if article.title else ""
         anchored = count_tokens(numbered) + count_tokens(title_line) <= budget
+        cut = 0
         try:
             if anchored:
                 if progress:
                     await progress(Stage("summarizing", 1, 1))
                 block = f"<article>\n{defuse(title_line + numbered, 'article')}\n</article>"
             else:
-                user, block = await self._reduce_input(
+                user, block, cut = await self._reduce_input(
                     article, lang, params, system, usage, progress
                 )
         except LLMError as err:
@@ -179,7 +222,10 @@ class LLMSummarizer:
             max_tokens=OUTPUT_TOKENS[length],
             progress=progress,
         )
-        return await writer.write(system=system, user=f"{user}\n\n{block}", usage=usage)
+        draft = await writer.write(system=system, user=f"{user}\n\n{block}", usage=usage)
+        if cut or precut:
+            draft.quality["cut_parts"] = max(cut, 1)
+        return draft
 
     async def _reduce_input(
         self,
@@ -189,10 +235,11 @@ class LLMSummarizer:
         system: str,
         usage: Usage,
         progress: Progress | None,
-    ) -> tuple[str, str]:
-        """Map the long article into notes; return the reduce call's (instructions, notes block)."""
+    ) -> tuple[str, str, int]:
+        """Map the long article into notes; return the reduce call's (instructions, notes
+        block) and the number of parts cut off the end (0: none)."""
         text = (f"{article.title}\n\n" if article.title else "") + article.text
-        notes = await self._map(text, lang=lang, usage=usage, progress=progress)
+        notes, cut = await self._map(text, lang=lang, usage=usage, progress=progress, cap=True)
         if progress:
             await progress(Stage("combining"))
         probe = load_prompt("summarize_reduce").render(total=999, **params)
@@ -203,7 +250,7 @@ class LLMSummarizer:
             usage=usage,
         )
         user = load_prompt("summarize_reduce").render(total=len(notes), **params)
-        return user, "<notes>\n" + defuse("\n\n".join(notes), "notes") + "\n</notes>"
+        return user, "<notes>\n" + defuse("\n\n".join(notes), "notes") + "\n</notes>", cut
 
     async def _condense(
         self, notes: list[str], *, budget: int, lang: Lang, usage: Usage
@@ -213,7 +260,7 @@ class LLMSummarizer:
         for _ in range(MAX_ROUNDS):
             if count_tokens("\n\n".join(notes)) <= budget or len(notes) == 1:
                 break
-            notes = await self._map("\n\n".join(notes), lang=lang, usage=usage, progress=None)
+            notes, _ = await self._map("\n\n".join(notes), lang=lang, usage=usage, progress=None)
         kept: list[str] = []
         used = 0
         for note in notes:
@@ -226,15 +273,31 @@ class LLMSummarizer:
         return kept
 
     async def _map(
-        self, text: str, *, lang: Lang, usage: Usage, progress: Progress | None
-    ) -> list[str]:
-        """Note every part of a long text; return one notes text per part, in order."""
+        self,
+        text: str,
+        *,
+        lang: Lang,
+        usage: Usage,
+        progress: Progress | None,
+        cap: bool = False,
+    ) -> tuple[list[str], int]:
+        """Note every part of a long text; return one notes text per part, in order, and
+        the number of parts cut: with `cap`, only the first `max_parts` are noted."""
         system = load_prompt("summarize_map").render(
             language=LANGUAGE_NAMES[lang], max_points=MAP_POINTS
         )
         user_probe = load_prompt("summarize_map_user").render(part=999, total=999)
         budget = max(self.max_input_tokens - self._overhead(system, user_probe), 100)
-        parts = split_to_budget(text, budget)
+        cut = 0
+        if cap:
+            limit = self.max_parts * budget * MAX_CHARS_PER_TOKEN
+            parts = split_to_budget(text[:limit], budget)
+            if len(parts) > self.max_parts or len(text) > limit:
+                log.warning("map-reduce: article cut to its first %d parts", self.max_parts)
+                cut = max(1, len(parts) - self.max_parts)
+                parts = parts[: self.max_parts]
+        else:
+            parts = split_to_budget(text, budget)
         total = len(parts)
         gate = asyncio.Semaphore(MAP_CONCURRENCY)
 
@@ -251,7 +314,7 @@ class LLMSummarizer:
                             user=user,
                             schema_name="notes",
                             schema=NOTES_SCHEMA,
-                            max_tokens=500,
+                            max_tokens=MAP_OUTPUT_TOKENS,
                         )
                         usage.add(u)
                         points = NotesOut.model_validate(data).points
@@ -263,4 +326,4 @@ class LLMSummarizer:
                         user += "\n\n" + load_prompt("summarize_retry_json").text
                 raise AssertionError("unreachable")
 
-        return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(parts))))
+        return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(parts)))), cut

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from bot import metrics, stats
@@ -40,6 +41,8 @@ from bot.summarize.languages import Drafts
 from bot.summarize.pipeline import LLMSummarizer, prompt_version
 
 log = logging.getLogger(__name__)
+
+Reserve = Callable[[int], Awaitable[object]]
 
 OLD_AFTER_DAYS = 30
 FALLBACK_TTL_SECONDS = 300
@@ -70,7 +73,11 @@ class SummarizeService:
         self._watchers: dict[str, list[Progress]] = {}  # callers waiting on a digest key
         self.drafts: Drafts | None = None
         if llm is not None:
-            summarizer = LLMSummarizer(llm, max_input_tokens=settings.llm_max_input_tokens)
+            summarizer = LLMSummarizer(
+                llm,
+                max_input_tokens=settings.llm_max_input_tokens,
+                max_parts=settings.summary_max_parts,
+            )
             self.drafts = Drafts(
                 summarizer=summarizer,
                 llm=llm,
@@ -207,14 +214,20 @@ class SummarizeService:
         lang: Lang | None = None,
         length: Length = "short",
         progress: Progress | None = None,
+        reserve: Reserve | None = None,
     ) -> Digest:
         """Load `source` and summarize it; `lang` None means the article's own language.
+        `reserve` holds the LLM work's estimated cost first (see `summarize`).
 
         Raises what load_article raises; summarizing itself always yields a digest.
         """
         article = await self.load_article(source, kind=kind, progress=progress)
         return await self.summarize(
-            article, lang=lang or article.language, length=length, progress=progress
+            article,
+            lang=lang or article.language,
+            length=length,
+            progress=progress,
+            reserve=reserve,
         )
 
     async def summarize(
@@ -225,17 +238,22 @@ class SummarizeService:
         length: Length = "short",
         progress: Progress | None = None,
         writes: Pipeline | None = None,
+        reserve: Reserve | None = None,
     ) -> Digest:
         """Return the digest of `article` in `lang` (cached=True when it was not computed
         by this call). Concurrent identical calls, here or in other processes, share one
         computation. `writes`: the request's Redis pipeline (the caller runs it before
-        replying); the day's counters are queued there instead of sent now."""
+        replying); the day's counters are queued there instead of sent now. `reserve`:
+        called with the estimated token cost before any LLM work (not for a cache hit);
+        it raises (BudgetExceeded) to refuse, and then nothing is computed."""
         key = digest_cache_key(article.text, lang, length, self.model, self.prompt_version)
 
         async def lookup() -> Digest | None:
             return await get_digest(self.store, key)
 
         async def compute() -> Digest:
+            if reserve is not None and self.drafts is not None:
+                await reserve(self.drafts.summarizer.estimate(article, lang=lang, length=length))
             fan = self._fan_out(key) if progress is not None else None
             digest, ttl = await self._compute(article, lang=lang, length=length, progress=fan)
             await put_digest(self.store, key, digest, ttl)
@@ -323,6 +341,7 @@ class SummarizeService:
             sources=draft.sources,
             quotes=draft.quotes,
             translated=bool(draft.quality.get("translated")),
+            cut=bool(draft.quality.get("cut_parts")),
             quality=draft.quality,
             path="llm",
             unverified_dropped=draft.dropped,

@@ -45,6 +45,11 @@ class Timeout:
     seconds: float = 3600.0
 
 
+class Drop:
+    """A scripted reply that closes the connection without answering (a crashed or
+    restarted server); also usable as a handler's return value."""
+
+
 @dataclass
 class Quirks:
     """Behaviours of real OpenAI-compatible servers (all off: a well-behaved server)."""
@@ -213,6 +218,10 @@ class FakeLLM:
             return _error(504, "timeout")
         if callable(reply):
             reply = reply(body)
+        if isinstance(reply, Drop):
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=204)  # never reaches the client
         if self.latency:
             await asyncio.sleep(self.latency)
         if isinstance(reply, int):

@@ -354,8 +354,13 @@ async def test_kill_9_mid_broadcast_then_rerun_nobody_missed(
     await proc.wait()
     first = len(botapi.sent)
     assert 15 <= first < n, "the kill must land mid-broadcast"
-    # After the lease (10 min) the subscribers are claimable again; the rerun finishes.
-    later = now + timedelta(minutes=11)
+    # Still leased 30 s on: a rerun then leaves the dead process's claims alone.
+    soon = now + timedelta(seconds=30)
+    code, _out, err = await run(env, "briefing", "run-due", "--now", soon.isoformat())
+    assert code == 0, err
+    assert len(botapi.sent) - first <= n - 15  # claims held by nobody were not sent twice
+    # Within 2 minutes (45 s lease, no heartbeat from the dead) the rest is delivered.
+    later = now + timedelta(minutes=2)
     code, _out, err = await run(env, "briefing", "run-due", "--now", later.isoformat())
     assert code == 0, err
     chats = [s.chat_id for s in botapi.sent]

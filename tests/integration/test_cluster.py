@@ -245,6 +245,28 @@ async def test_per_user_limits_run_on_the_cluster(cstore: Store, tmp_path: Path)
         await limits.reserve(7)
     await limits.settle(tickets[0], cached=False, tokens=1200)
     assert await limits.tokens_today(7) == 1200
+    held = await limits.hold_tokens(tickets[1], 500)  # the budget reservation script
+    await limits.settle(tickets[1], cached=True, tokens=300, held=held)
+    assert await limits.tokens_today(7) == 1500
+
+
+async def test_lease_heartbeat_runs_on_the_cluster(cstore: Store) -> None:
+    """The renew script touches the due set and the per-day keys together ({sched})."""
+    sub = Subscription(user_id=4, chat_id=4, hhmm=time(7, 0), tz="UTC", lang="ar", slot=NOW)
+    await cstore.redis.hset(cstore.keys.subscription(4), mapping=sub.to_hash())
+    await cstore.redis.zadd(cstore.keys.due(), {"4": NOW.timestamp()})
+    d = Delivery(store=cstore, sender=None, builder=None)  # type: ignore[arg-type]
+    assert await d.claim(NOW, 10) == [4]
+    sent_key = cstore.keys.sent(4, "2026-03-01")
+    until = d.leases.expiry(4)
+    await cstore.redis.set(sent_key, f"sending:{until}")
+    d.leases.sending(4, sent_key)
+    later = NOW + timedelta(seconds=30)
+    assert await d.leases.renew(later) == 1
+    new = d.leases.expiry(4)
+    assert new is not None and until is not None and new > until
+    assert await cstore.redis.zscore(cstore.keys.due(), "4") == new
+    assert await cstore.redis.get(sent_key) == f"sending:{new}"
 
 
 async def test_user_preferences_run_on_the_cluster(cstore: Store, tmp_path: Path) -> None:

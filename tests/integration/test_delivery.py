@@ -126,10 +126,68 @@ async def test_crash_after_claim_lease_expires_and_nobody_is_lost(
     d = make(store, sender)
     claimed = await d.claim(T0, 10)  # a process claims ... and dies before sending
     assert sorted(claimed) == [1, 2]
-    assert sum((await d.tick(T0 + timedelta(minutes=1))).values()) == 0  # still leased
+    assert sum((await d.tick(T0 + timedelta(seconds=30))).values()) == 0  # still leased
     counts = await d.tick(T0 + d.lease + timedelta(seconds=1))
     assert counts["sent"] == 2
     assert sorted(s.chat_id for s in botapi.sent) == [1, 2]
+    # recovery (lease + one 60 s tick) within 2 minutes, not the old 10-minute lease
+    assert d.lease + timedelta(minutes=1) <= timedelta(minutes=2)
+
+
+class Monotonic:
+    """A monotonic clock that moves when told (the lease heartbeat's elapsed time)."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def test_heartbeat_keeps_a_slow_broadcast_claimed_until_it_finishes(
+    store: Store, botapi: BotAPI
+) -> None:
+    """A live process renews its leases: a survivor ticking after the first lease would
+    have expired takes nothing, and the subscriber gets one briefing."""
+    await add(store, 1)
+    entered, go = asyncio.Event(), asyncio.Event()
+    sent: list[int] = []
+
+    class SlowSender:
+        async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+            entered.set()
+            await go.wait()  # Telegram throttling us for a long while
+            sent.append(chat_id)
+            return len(sent)
+
+    clock = Monotonic()
+    slow = Delivery(store=store, sender=SlowSender(), builder=build)  # type: ignore[arg-type]
+    slow.leases.monotonic = clock
+    survivor = Delivery(store=store, sender=SlowSender(), builder=build)  # type: ignore[arg-type]
+    task = asyncio.create_task(slow.tick(T0))
+    await asyncio.wait_for(entered.wait(), 10)
+    clock.t += 40  # 40 s into the broadcast: the heartbeat renews
+    assert await slow.leases.renew(T0) == 1
+    sent_key = store.keys.sent(1, "2026-03-02")
+    assert await store.redis.get(sent_key) == f"sending:{int(T0.timestamp()) + 85}"
+    counts = await survivor.tick(T0 + timedelta(seconds=61))  # the first lease is over
+    assert sum(counts.values()) == 0  # still ours
+    go.set()
+    assert (await task)["sent"] == 1
+    assert sent == [1] and not slow.leases.held
+    assert await store.redis.get(sent_key) == "done"
+
+
+async def test_a_lease_taken_over_is_never_renewed_by_the_old_holder(store: Store) -> None:
+    await add(store, 1)
+    stalled = Delivery(store=store, sender=None, builder=build)  # type: ignore[arg-type]
+    other = Delivery(store=store, sender=None, builder=build)  # type: ignore[arg-type]
+    assert await stalled.claim(T0, 10) == [1]
+    later = T0 + stalled.lease + timedelta(seconds=1)  # it stalled past its lease
+    assert await other.claim(later, 10) == [1]
+    assert await stalled.leases.renew(T0) == 0 and not stalled.leases.held
+    score = await store.redis.zscore(store.keys.due(), "1")
+    assert score == other.leases.expiry(1)
 
 
 async def test_crash_after_marking_sending_is_retried_after_lease(
@@ -149,12 +207,13 @@ async def test_crash_after_marking_sending_is_retried_after_lease(
     later = T0 + d.lease + timedelta(seconds=1)
     counts = await d.tick(later)
     assert counts["sent"] == 1
-    # The next tick in the same local day finds the key `done`.
+    # The next tick in the same local day finds the key `done` (re-subscribed for a
+    # slot already passed at `later`, 46 s after 07:00).
     await subs.subscribe(
         store,
         user_id=1,
         chat_id=1,
-        hhmm=time(7, 5),
+        hhmm=time(7, 0),
         tz="Asia/Riyadh",
         lang="ar",
         now=later - timedelta(minutes=30),
@@ -357,3 +416,45 @@ async def test_batched_calls_share_one_run_and_each_gets_its_own_result() -> Non
     results = await asyncio.gather(batched(12), batched(13), return_exceptions=True)
     assert all(isinstance(r, ValueError) for r in results)  # a failed run fails its callers
     assert await batched(7) == 70  # and the next call works again
+
+
+async def test_the_tick_runs_the_heartbeat_every_15_seconds(store: Store) -> None:
+    """The tick itself renews its leases on the heartbeat's schedule (here a scripted
+    wait standing in for the 15 s sleep), not only when renew is called by hand."""
+    await add(store, 1)
+    entered, go = asyncio.Event(), asyncio.Event()
+    beats: asyncio.Queue[None] = asyncio.Queue()
+    waits: list[float] = []
+    renewed = asyncio.Event()
+
+    async def beat_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await beats.get()
+
+    class SlowSender:
+        async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
+            entered.set()
+            await go.wait()
+            return 1
+
+    clock = Monotonic()
+    d = Delivery(store=store, sender=SlowSender(), builder=build, beat_sleep=beat_sleep)  # type: ignore[arg-type]
+    d.leases.monotonic = clock
+    renew = d.leases.renew
+
+    async def spy(now: datetime) -> int:
+        n = await renew(now)
+        renewed.set()
+        return n
+
+    d.leases.renew = spy  # type: ignore[method-assign]
+    task = asyncio.create_task(d.tick(T0))
+    await asyncio.wait_for(entered.wait(), 10)
+    clock.t += 15
+    beats.put_nowait(None)
+    await asyncio.wait_for(renewed.wait(), 10)
+    assert waits and waits[0] == d.heartbeat.total_seconds() == 15
+    score = await store.redis.zscore(store.keys.due(), "1")
+    assert score == T0.timestamp() + 15 + d.lease.total_seconds()
+    go.set()
+    assert (await task)["sent"] == 1

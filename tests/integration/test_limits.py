@@ -53,11 +53,40 @@ async def test_rate_is_shared_by_two_processes(
     hits = _hits("summary_rate")
     with pytest.raises(RateLimited) as err:
         await b.reserve(1)
-    assert err.value.params == {"seconds": 40}  # until the minute turns
+    assert err.value.params == {"seconds": 60}  # until the first one is a minute old
     assert _hits("summary_rate") == hits + 1  # counted in /metrics
     await a.reserve(2)  # another user is not affected
-    clock.advance(seconds=40)
+    clock.advance(seconds=59)
+    with pytest.raises(RateLimited):
+        await b.reserve(1)
+    clock.advance(seconds=1)
     await b.reserve(1)
+
+
+async def test_rate_holds_for_any_60_seconds_across_a_minute_boundary(
+    settings: Settings, store: Store, second_store: Store
+) -> None:
+    """Issue 11 point 6: fixed calendar-minute windows let 10 requests through at :59
+    and 10 more at :00. In any 60 s at most `summary_rate_per_minute` may pass."""
+    minute = NOW.replace(second=0, microsecond=0)
+    clock = FrozenClock(minute + timedelta(seconds=59, milliseconds=500))
+    a, b = limits_pair(settings, store, second_store, clock, summary_rate_per_minute=10)
+    for i in range(10):
+        await (a if i % 2 else b).reserve(21)
+    clock.advance(seconds=1)  # :00.5 of the next calendar minute
+    refused = 0
+    for _ in range(5):
+        try:
+            await a.reserve(21)
+        except RateLimited as err:
+            refused += 1
+            assert err.params == {"seconds": 59}
+    assert refused == 5
+    clock.advance(seconds=59)  # the first ten are now a minute old
+    for _ in range(10):
+        await b.reserve(21)
+    with pytest.raises(RateLimited):
+        await a.reserve(21)
 
 
 async def test_cache_hits_count_lightly(

@@ -93,3 +93,16 @@ async def test_inline_respects_the_rate_limit(
         assert len(first["results"]) == 1
         second = await inline_answer(bot, 55, links[1], "en")
         assert second["results"] == [] and second["button"]["start_parameter"].startswith("i_")
+
+
+async def test_an_inline_digest_reserves_from_the_daily_budget_first(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, link: str
+) -> None:
+    """Inline mode spends the same budget as the chat: a link whose estimated cost does
+    not fit in what is left today makes no model call, and offers the bot instead (where
+    the user is told about the allowance in their language)."""
+    async with running_bot(settings, store, botapi, fake_llm, daily_token_budget=200) as bot:
+        answer = await inline_answer(bot, 56, link, "en")
+        assert answer["results"] == []
+        assert answer["button"]["text"].startswith("Summarize in")
+        assert fake_llm.requests == []
