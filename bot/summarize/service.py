@@ -313,23 +313,7 @@ class SummarizeService:
                 article, lang=lang, length=length, usage=usage, progress=progress
             )
         except LLMError as exc:
-            await self._count_usage(usage)
-            fallback = await self.drafts.untranslated(article, lang, length)
-            if fallback is None:
-                log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
-                fallback = await asyncio.to_thread(self._extractive, article, lang, length)
-            else:
-                log.warning(
-                    "translation failed (%s): the %s digest, labelled", exc.detail, fallback.lang
-                )
-            fallback = fallback.model_copy(
-                update={
-                    "llm_calls": usage.calls,
-                    "tokens_in": usage.prompt_tokens,
-                    "tokens_out": usage.completion_tokens,
-                }
-            )
-            return fallback, FALLBACK_TTL_SECONDS
+            return await self._fallback(article, lang, length, usage, exc), FALLBACK_TTL_SECONDS
         await self._count_usage(usage)
         digest = Digest(
             lang=lang,
@@ -352,6 +336,29 @@ class SummarizeService:
             tokens_out=usage.completion_tokens,
         )
         return digest, self.settings.digest_cache_days * 86400
+
+    async def _fallback(
+        self, article: Article, lang: Lang, length: Length, usage: Usage, exc: LLMError
+    ) -> Digest:
+        """The digest when the model failed: the checked other-language digest labelled
+        (when a translation failed), else the offline extract; with what was spent."""
+        assert self.drafts is not None
+        await self._count_usage(usage)
+        fallback = await self.drafts.untranslated(article, lang, length)
+        if fallback is None:
+            log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
+            fallback = await asyncio.to_thread(self._extractive, article, lang, length)
+        else:
+            log.warning(
+                "translation failed (%s): the %s digest, labelled", exc.detail, fallback.lang
+            )
+        return fallback.model_copy(
+            update={
+                "llm_calls": usage.calls,
+                "tokens_in": usage.prompt_tokens,
+                "tokens_out": usage.completion_tokens,
+            }
+        )
 
     async def _count_usage(self, usage: Usage) -> None:
         await stats.incr_llm(self.store, calls=usage.calls, tokens=usage.tokens)
