@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.briefings.feeds import FeedArticle, get_article
 from bot.briefings.recall import briefing_stories
+from bot.chat.answering import answer_within_limits
 from bot.chat.router import Conversation
 from bot.domain import Article, Lang
 from bot.followups.render import render_answer_html
@@ -94,24 +95,19 @@ async def ask_briefing(
         services.summarizer.queue_remember(pipe, article)
         await pipe.execute()
     ui = await conv.lang(msg)
-    ticket = await services.limits.reserve(msg.user_id)
-    await out.typing()
-    try:
-        answer = await services.followups.answer(
-            chat_id=msg.chat_id,
-            question=question,
-            lang=None,
-            user_id=msg.user_id,
-            article_id=article.id,
-        )
-    except BaseException:
-        await services.limits.cancel(ticket)
-        raise
-    await services.limits.settle(ticket, cached=answer.path == "cache", tokens=answer.tokens)
+    answer = await answer_within_limits(
+        services, msg, out, question, ui=ui, article_id=article.id, reply_to=msg.message_id
+    )
     cite = t(ui, "group.story_cited", n=story.n, title=story.article.title)
     html = f"<i>{escape(rtl_line(cite, ui))}</i>\n\n" + render_answer_html(answer, ui)
     ids = await out.send(
-        Reply(html=html, kind="answer", article_id=article.id, reply_to_message_id=msg.message_id)
+        Reply(
+            html=html,
+            kind="answer",
+            article_id=article.id,
+            reply_to_message_id=msg.message_id,
+            edit_placeholder=True,  # the answer grew there while the model wrote it
+        )
     )
     for mid in ids:  # a reply to the answer continues about that story
         await services.followups.bind_message(msg.chat_id, mid, article.id)

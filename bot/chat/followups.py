@@ -8,13 +8,11 @@ An empty question gets a hint.
 
 from __future__ import annotations
 
+from bot.chat.answering import answer_within_limits
 from bot.chat.briefing_questions import ask_briefing
 from bot.chat.router import Conversation
-from bot.domain import Stage
-from bot.followups.anchored import MAX_ANSWER_TOKENS
 from bot.followups.render import render_answer_html
 from bot.messages import Incoming, Outbox, Reply
-from bot.render import render_partial_html
 
 
 async def ask(
@@ -40,33 +38,10 @@ async def ask(
         return
     if target is not None and await ask_briefing(conv, msg, out, question, target):
         return  # a reply to a briefing: a question about its stories
-    ticket = await services.limits.reserve(msg.user_id)
-    held = 0
-    await out.typing()
     reply_to = msg.message_id if msg.callback is None else None
-
-    async def progress(stage: Stage) -> None:  # the answer as the model writes it
-        if stage.partial is not None:
-            await out.live(render_partial_html(stage.partial, ui), reply_to=reply_to)
-
-    try:
-        # a question costs at most an answer call and its corrective retry (refunded
-        # at settle when it is cheaper, e.g. a cached answer); refused when it does not fit
-        estimate = 2 * (services.settings.llm_max_input_tokens + MAX_ANSWER_TOKENS)
-        held = await services.limits.hold_tokens(ticket, estimate)
-        answer = await services.followups.answer(
-            chat_id=msg.chat_id,
-            question=question,
-            lang=None,
-            reply_to_message_id=target,
-            user_id=msg.user_id,
-            progress=progress,
-        )
-    except BaseException:
-        await services.limits.cancel(ticket, held=held)
-        raise
-    cached = answer.path == "cache"
-    await services.limits.settle(ticket, cached=cached, tokens=answer.tokens, held=held)
+    answer = await answer_within_limits(
+        services, msg, out, question, ui=ui, target=target, reply_to=reply_to
+    )
     reply = Reply(
         html=render_answer_html(answer, ui),
         kind="answer",

@@ -9,6 +9,7 @@ import pytest
 
 from bot.briefings import subscriptions as subs
 from bot.store.redis import Store
+from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
 from tests.integration.telegram_harness import NOW, Bot
 from tests.integration.test_telegram_groups import GROUP, _feed
@@ -75,3 +76,23 @@ async def test_in_a_group_a_reply_to_the_delivered_briefing_is_answered(
     bot.fake.message(GROUP, "/help@digest_test_bot", user_id=71, chat_type="supergroup")
     help_ = await bot.reply(GROUP, contains="/subscribe")
     assert [s.message_id for s in bot.fake.sent[start:]] == [help_.message_id]
+
+
+async def test_a_question_about_a_briefing_spends_the_same_daily_budget(
+    bot: Bot, store: Store, pages: PageServer, fake_llm: FakeLLM
+) -> None:
+    """A reply to a briefing is a question like any other: when what is left of today's
+    budget cannot hold its worst case, it is refused in the user's language before any
+    model call (it used to skip the budget altogether)."""
+    await _feed(store, pages, 33)
+    bot.fake.command(33, "/briefing", language_code="en")
+    brief = await bot.reply(33, contains="2. ")
+    limits = bot.services.limits
+    ticket = await limits.reserve(33)  # the rest of the day's budget, spent elsewhere
+    left = bot.services.settings.daily_token_budget - await limits.tokens_today(33)
+    await limits.hold_tokens(ticket, left - 100)
+    calls = len(fake_llm.requests)
+    bot.fake.message(33, "what about the second story?", reply_to=brief.message_id)
+    refusal = await bot.reply(33, contains="allowance", wait=15)
+    assert refusal.reply_to is None or "From story" not in refusal.plain
+    assert len(fake_llm.requests) == calls
