@@ -285,10 +285,10 @@ sendMessage (no typing action, no placeholder). Latency: from the update being
 available to getUpdates until the digest reaches the fake Bot API. Burst rounds are
 interleaved across the variants and their latencies pooled.
 
-Variants: {", ".join(f"`{v.name}`" for v in variants)}. `before` is the bot code of that
-revision (10 Redis round trips per cached digest, PTB's default httpx client);
-`aiohttp` is this tree as `python -m bot run` runs it (5 round trips, the aiohttp Bot
-API transport). Peak RSS of the first variant includes the one LLM computation (the token counter's tables).
+Variants: {", ".join(f"`{v.name}`" for v in variants)}. `before (REV)` is the bot code of
+that revision as `python -m bot run` ran it then; `aiohttp` is this tree as it runs now
+(the aiohttp Bot API transport, 5 Redis round trips per cached digest). Peak RSS of the
+first variant includes the one LLM computation (the token counter's tables).
 
 | scenario | p50 ms | p99 ms | max ms |
 | --- | ---: | ---: | ---: |
@@ -301,7 +301,7 @@ API transport). Peak RSS of the first variant includes the one LLM computation (
 Load average when the run ended: {" / ".join(load)} (other work on the machine shares
 the cores and moves these figures by ±30 % from run to run; compare within a run).
 
-Where a cached digest's time went (py-spy over a run of the `before` code): about
+History: where a cached digest's time went before the transport change (py-spy): about
 40 % in PTB's httpx client (httpcore's pool re-checks all 32 pooled connections, a
 `poll` and a `getpeername` each, on every request; headers and body go out as two
 writes), about 40 % in ten Redis round trips (each socket write wakes Redis on the
