@@ -293,7 +293,7 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming.chat_id,
         reply_to=reply_to,
         clock=conv.services.clock,
-        group=incoming.chat_type == "group",
+        group=incoming.chat_type != "private",  # channels share the group limit
     )
     try:
         await conv.handle(incoming, out)

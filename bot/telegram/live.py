@@ -9,9 +9,10 @@ valid Telegram HTML: the chat layer renders complete pieces only, escaped.
 
 `KeepTyping` repeats the "typing" action until the final reply.
 
-Telegram allows about one message a second per chat (20 a minute in groups): digests
-edit at most every PRIVATE_INTERVAL / GROUP_INTERVAL seconds. A failing edit is logged
-and skipped; the final reply does not depend on it.
+Telegram allows about one message a second per chat (20 a minute in groups and
+channels): digests edit at most every PRIVATE_INTERVAL seconds in a private chat,
+GROUP_INTERVAL in a group or a channel. A failing edit is logged and skipped; the
+final reply does not depend on it.
 """
 
 from __future__ import annotations
