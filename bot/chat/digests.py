@@ -13,6 +13,7 @@ far below Telegram's 64 bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -191,13 +192,20 @@ async def digest_article(
 
 async def _begin(services: Services, msg: Incoming) -> tuple[Prefs, Ticket]:
     """The user's preferences and a reserved rate unit, in one round trip (recording
-    a private chat as the user's). Raises RateLimited / BudgetExceeded."""
+    a private chat as the user's). In a group or channel whose admins chose a
+    /language, that language is the digest's (as for everything the bot says there).
+    Raises RateLimited / BudgetExceeded."""
+    users = services.users
     touch = msg.chat_id if msg.chat_type == "private" else None
+    shared = msg.chat_type != "private" and msg.chat_id != msg.user_id
     async with services.store.redis.pipeline(transaction=False) as pipe:
-        index = services.users.queue_prefs(pipe, msg.user_id, touch_chat=touch)
+        index = users.queue_prefs(pipe, msg.user_id, touch_chat=touch)
+        chat_index = users.queue_prefs(pipe, msg.chat_id) if shared else None
         check = services.limits.queue_reserve(pipe, msg.user_id)
         results = await pipe.execute()
-    prefs = services.users.prefs_from(results[index], msg.language_code)
+    prefs = users.prefs_from(results[index], msg.language_code)
+    if chat_index is not None and (chat := users.prefs_from(results[chat_index])).lang_set:
+        prefs = dataclasses.replace(prefs, lang=chat.lang)
     return prefs, await check(results)
 
 

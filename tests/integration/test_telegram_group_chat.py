@@ -1,0 +1,38 @@
+"""Digests and questions in groups, where the chat's own settings and the members'
+meet: the group's /language (set by an admin) is the language of what the bot
+writes there, whoever asks."""
+
+from __future__ import annotations
+
+from tests.integration.telegram_harness import Bot
+
+GROUP = -1001000000011
+OWNER, MEMBER = 81, 82
+
+
+def in_group(bot: Bot, text: str, user: int, lang: str, **kw: object) -> dict[str, object]:
+    return bot.fake.message(
+        GROUP, text, user_id=user, chat_type="supergroup", language_code=lang, **kw
+    )
+
+
+async def final_digest(bot: Bot, start: int) -> object:
+    return await bot.fake.wait_for(
+        lambda s: s.chat_id == GROUP and "•" in s.plain and s.reply_markup is not None,
+        20,
+        start=start,
+    )
+
+
+async def test_a_digest_in_a_group_follows_the_groups_language(bot: Bot, seed_text: str) -> None:
+    bot.fake.members[GROUP] = {OWNER: "administrator", MEMBER: "member"}
+    in_group(bot, "/language@digest_test_bot en", OWNER, "en")
+    await bot.reply(GROUP, contains="English")
+    start = len(bot.fake.sent)
+    in_group(bot, f"/summarize@digest_test_bot {seed_text}", MEMBER, "ar")
+    final = await final_digest(bot, start)
+    assert "The article reports its point number 1" in final.plain
+    labels = [b["text"] for b in final.buttons]
+    assert "➕ Longer" in labels and "العربية · Arabic" in labels
+    # the member's own language is untouched, and the group's is not theirs
+    assert await bot.services.users.lang(MEMBER, "ar") == "ar"
