@@ -20,7 +20,7 @@ from bot.telegram.live import GROUP_INTERVAL
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
 from tests.integration.telegram_harness import NOW, Bot, is_live, running_bot
-from tests.integration.test_streaming import RATE, final_digest
+from tests.integration.test_streaming import RATE, bullets_of, final_digest
 
 # slow enough in real time that the throttle's own waits happen while the model writes
 PACE = 150.0
@@ -67,3 +67,24 @@ async def test_a_channel_post_summarize_edits_at_the_group_pace(
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= GROUP_INTERVAL - 0.2, gaps
     assert final.reply_markup is not None and bot.fake.errors == []
+
+
+async def test_an_english_digest_of_an_arabic_article_shows_the_translation_growing(
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
+) -> None:
+    """The language pivot: the model's own English attempt fails its checks, so the
+    Arabic digest is made and translated. The translation grows on screen too, and
+    what is on screen last before the final is the translation, not the rejected
+    attempt."""
+    bot, _ = streaming
+    bot.fake.message(36, seed_text, language_code="en")
+    final = await final_digest(bot, 36)
+    headline = final.plain.splitlines()[0]
+    live = [s for s in bot.fake.sent_to(36) if is_live(s)]
+    assert live, "nothing was shown while the digest was written"
+    last = live[-1]  # the translation as it was being written: a start of the final
+    assert headline.startswith(last.plain.splitlines()[0]), [s.plain[:80] for s in live]
+    assert set(bullets_of(last)) <= set(bullets_of(final))
+    translation = [r for r in fake_llm.requests if "<digest>" in str(r["messages"])]
+    assert translation and translation[0].get("stream") is True
+    assert bot.fake.errors == []
