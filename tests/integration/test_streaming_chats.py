@@ -10,17 +10,23 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import AsyncIterator
+from datetime import time as dt_time
+from datetime import timedelta
 
 import pytest
 
+from bot.briefings import subscriptions as subs
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.render import RLM
 from bot.store.redis import Store
 from bot.telegram.live import GROUP_INTERVAL
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
+from tests.fakes.pages import PageServer
 from tests.integration.telegram_harness import NOW, Bot, is_live, running_bot
 from tests.integration.test_streaming import RATE, bullets_of, final_digest
+from tests.integration.test_telegram_groups import GROUP, _feed
 
 # slow enough in real time that the throttle's own waits happen while the model writes
 PACE = 150.0
@@ -88,3 +94,58 @@ async def test_an_english_digest_of_an_arabic_article_shows_the_translation_grow
     translation = [r for r in fake_llm.requests if "<digest>" in str(r["messages"])]
     assert translation and translation[0].get("stream") is True
     assert bot.fake.errors == []
+
+
+async def test_a_document_grows_in_its_placeholder_and_leaves_one_message(
+    streaming: tuple[Bot, FrozenClock], seed_text: str
+) -> None:
+    """A file upload: one placeholder ("reading"), the digest growing in it, the final
+    digest edited into it; no second message, nothing left over."""
+    bot, _ = streaming
+    bot.fake.document(37, seed_text.encode(), "article.txt", caption="ar", language_code="en")
+    final = await final_digest(bot, 37)
+    sent = bot.fake.sent_to(37)
+    assert sent[0].method == "sendMessage" and sent[0].plain.startswith("⏳")
+    assert [s for s in sent if s.method == "sendMessage"] == [sent[0]]
+    assert any(is_live(s) for s in sent) and sent[-1] is final
+    assert {s.message_id for s in sent} == {sent[0].message_id}
+    assert RLM in final.plain.splitlines()[0]  # the Arabic digest the caption asked for
+    assert bot.fake.errors == []
+
+
+async def test_a_briefing_question_in_a_group_streams_into_one_reply(
+    streaming: tuple[Bot, FrozenClock], store: Store, pages: PageServer
+) -> None:
+    """A reply to the group's briefing: the answer grows in one message that replies
+    to the question, and that message becomes the final answer (no leftover, no
+    second copy)."""
+    bot, _ = streaming
+    await _feed(store, pages, GROUP)
+    await subs.subscribe(
+        store,
+        user_id=GROUP,
+        chat_id=GROUP,
+        hhmm=dt_time(12),
+        tz="UTC",
+        lang="ar",
+        now=NOW - timedelta(minutes=5),
+        kind="group",
+    )
+    assert (await bot.services.briefings.delivery.tick(NOW + timedelta(minutes=1)))["sent"] == 1
+    (brief,) = bot.fake.sent_to(GROUP)
+    start = len(bot.fake.sent)
+    question = bot.fake.message(
+        GROUP,
+        "ماذا قال الخبر الثاني عن الناتو؟",
+        user_id=71,
+        chat_type="supergroup",
+        language_code="ar",
+        reply_to=brief.message_id,
+    )
+    qid = question["message"]["message_id"]
+    answer = await bot.reply(GROUP, contains="من الخبر 2: الناتو", wait=20)
+    sent = [s for s in bot.fake.sent[start:] if s.chat_id == GROUP]
+    assert any(is_live(s) for s in sent), "the answer did not grow"
+    assert [s.method for s in sent].count("sendMessage") == 1 and sent[0].reply_to == qid
+    assert {s.message_id for s in sent} == {answer.message_id} and sent[-1] is answer
+    assert answer.reply_to == qid and bot.fake.errors == []
