@@ -61,7 +61,10 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
     reply = msg.reply_to_message
     if reply is not None:
         incoming.reply_to_message_id = reply.message_id
-        incoming.reply_to_text = reply.text or reply.caption or None
+        reply_entities = reply.entities or reply.caption_entities or ()
+        incoming.reply_to_text = (
+            with_hidden_links(reply.text or reply.caption or "", reply_entities) or None
+        )
         incoming.reply_to_bot = reply.from_user is not None and reply.from_user.id == bot_id
     if not text and incoming.command is None:
         return None

@@ -38,3 +38,35 @@ async def test_a_post_whose_link_hides_behind_words_is_summarized_from_the_link(
     digest = await bot.fake.wait_for(lambda s: s.chat_id == 61 and s.reply_markup is not None, 15)
     assert "•" in digest.plain, digest.plain
     assert any(b.get("url") == link for b in digest.buttons)  # the source: that article
+
+
+async def test_summarize_as_a_reply_in_a_group_reads_the_hidden_link(bot: Bot, link: str) -> None:
+    """In a group, `/summarize@bot` sent as a reply to a forwarded post whose link
+    hides behind words summarizes that link."""
+    group = -1004000000004
+    text = "عاجل: اتفاق جديد بين الطرفين. التفاصيل"
+    with_hidden_link(
+        bot,
+        group,
+        text,
+        "التفاصيل",
+        link,
+        chat_type="supergroup",
+        user_id=62,
+        language_code="ar",
+        forward_from_channel="قناة الأخبار",
+    )
+    post = max(mid for chat, mid in bot.fake.messages if chat == group)
+    bot.fake.command(
+        group,
+        "/summarize@digest_test_bot",
+        chat_type="supergroup",
+        user_id=63,
+        language_code="ar",
+        reply_to=post,
+    )
+    digest = await bot.fake.wait_for(
+        lambda s: s.chat_id == group and s.reply_markup is not None, 15
+    )
+    assert "•" in digest.plain, digest.plain
+    assert any(b.get("url") == link for b in digest.buttons)
