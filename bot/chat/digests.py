@@ -180,7 +180,7 @@ async def digest_article(
         await writes.execute()
     reply = Reply(
         html=render_digest_html(digest, prefs.lang),
-        buttons=digest_buttons(digest, ref, prefs.lang),
+        buttons=_buttons_for(msg, digest, ref, prefs.lang),
         edit_placeholder=True,
         article_id=digest.article_id,
         kind="digest",
@@ -312,8 +312,21 @@ def digest_buttons(digest: Digest, ref: str, ui: str) -> list[list[Button]]:
     return rows
 
 
+def _buttons_for(msg: Incoming, digest: Digest, ref: str, ui: str) -> list[list[Button]]:
+    """The digest's keyboard in `msg`'s chat: in a channel only the source link (any
+    reader's tap on the others would have the bot post in the channel)."""
+    rows = digest_buttons(digest, ref, ui)
+    if msg.chat_type == "channel":
+        rows = [row for row in rows if all(b.url for b in row)]
+    return rows
+
+
 async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    """A tap under a digest: re-summarize in another language or length, or ask a question."""
+    """A tap under a digest: re-summarize in another language or length, or ask a question.
+    In a channel (digests there have no such buttons), a stale tap does nothing: the
+    reply would be posted to every reader."""
+    if msg.chat_type == "channel":
+        return
     parts = (msg.callback or "").split(":", 2)
     record = await load_ref(conv.services, parts[1]) if len(parts) == 3 else None
     if record is None:

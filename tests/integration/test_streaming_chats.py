@@ -59,6 +59,14 @@ def model_time(sent: Sent) -> float:
     return max((c for t, c in TICKS if t <= sent.at), default=0.0)
 
 
+async def final_in_channel(bot: Bot) -> Sent:
+    """The final digest in the channel (no keyboard there: a pasted text has no source
+    link, and readers get no buttons that post)."""
+    return await bot.fake.wait_for(
+        lambda s: s.chat_id == CHANNEL and "•" in s.plain and not is_live(s), 20
+    )
+
+
 async def test_a_channel_post_summarize_edits_at_the_group_pace(
     streaming: tuple[Bot, FrozenClock], seed_text: str
 ) -> None:
@@ -66,13 +74,13 @@ async def test_a_channel_post_summarize_edits_at_the_group_pace(
     channel post grows there no faster than in a group (one edit per 3 s)."""
     bot, _ = streaming
     bot.fake.channel_post(CHANNEL, f"/summarize ar {seed_text}")
-    final = await final_digest(bot, CHANNEL)
+    final = await final_in_channel(bot)
     live = [s for s in bot.fake.sent_to(CHANNEL) if is_live(s)]
     assert len(live) >= 2, "the digest did not grow in the channel"
     times = [model_time(s) for s in live]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= GROUP_INTERVAL - 0.2, gaps
-    assert final.reply_markup is not None and bot.fake.errors == []
+    assert "•" in final.plain and bot.fake.errors == []
 
 
 async def test_an_english_digest_of_an_arabic_article_shows_the_translation_growing(
@@ -149,3 +157,23 @@ async def test_a_briefing_question_in_a_group_streams_into_one_reply(
     assert [s.method for s in sent].count("sendMessage") == 1 and sent[0].reply_to == qid
     assert {s.message_id for s in sent} == {answer.message_id} and sent[-1] is answer
     assert answer.reply_to == qid and bot.fake.errors == []
+
+
+async def test_channel_readers_cannot_make_the_bot_post_in_the_channel(
+    streaming: tuple[Bot, FrozenClock], seed_text: str
+) -> None:
+    """A digest posted in a channel (an admin's /summarize) carries no buttons that
+    post: any reader could tap "English" or a question and have the bot write in the
+    channel. A stale tap there does nothing."""
+    bot, _ = streaming
+    bot.fake.channel_post(CHANNEL, f"/summarize ar {seed_text}")
+    final = await final_in_channel(bot)
+    assert not [b for b in final.buttons if "callback_data" in b], final.buttons
+    bot.fake.message(38, seed_text, language_code="ar")
+    private = await final_digest(bot, 38)
+    data = next(b["callback_data"] for b in private.buttons if "callback_data" in b)
+    start = len(bot.fake.sent)
+    bot.fake.callback(CHANNEL, final.message_id, data, user_id=555, chat_type="channel")
+    bot.fake.message(38, "/help")
+    await bot.reply(38, contains="/summarize")
+    assert [s for s in bot.fake.sent[start:] if s.chat_id == CHANNEL] == []
