@@ -23,7 +23,7 @@ from bot.logs import update_id_var, user_id_var
 from bot.messages import Reply
 from bot.privacy import forget_user
 from bot.render import TELEGRAM_LIMIT, escape, html_to_plain, split_html, visible_length
-from bot.telegram.chats import on_my_chat_member
+from bot.telegram.chats import migration, on_migrated, on_my_chat_member
 from bot.telegram.documents import with_document
 from bot.telegram.incoming import to_incoming
 from bot.telegram.inline import answer_inline
@@ -280,6 +280,10 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if update.inline_query is not None:
         await answer_inline(update.inline_query, conv, bot.username)
+        return
+    moved = migration(update.message)
+    if moved is not None:
+        await on_migrated(*moved, conv.services.store, conv.services.clock.now())
         return
     incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:
