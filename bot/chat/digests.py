@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from bot.chat.briefing_questions import ask_about_post
 from bot.chat.followups import ask
 from bot.chat.router import Conversation
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
@@ -120,6 +121,9 @@ async def on_text(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Plain text in a private chat (or a mention/reply in a group): an article, a link,
     a forwarded post, or else a follow-up question."""
     text = msg.text
+    if msg.reply_to_post is not None and not (msg.reply_to_bot or msg.mentioned):
+        await ask_about_post(conv, msg, out, text)  # a comment: only on a briefing
+        return
     if msg.mentioned:
         text = " ".join(w for w in text.split() if not w.startswith("@"))
     source = pick_source(text, explicit=msg.forwarded)

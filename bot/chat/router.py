@@ -174,8 +174,10 @@ class Conversation:
             return
         if msg.chat_type == "channel":
             return  # in a channel: only commands
-        if msg.chat_type != "private" and not (msg.reply_to_bot or msg.mentioned):
-            return  # in groups: only commands, mentions and replies to the bot
+        if msg.chat_type != "private" and not (
+            msg.reply_to_bot or msg.mentioned or msg.reply_to_post
+        ):
+            return  # in groups: only commands, mentions, replies to the bot, comments
         await self.text(self, msg, out)
 
 

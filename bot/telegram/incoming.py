@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from telegram import Message, MessageEntity, Update
+from telegram import Message, MessageEntity, MessageOriginChannel, Update
 
 from bot.ingest.inputs import find_url
 from bot.messages import Incoming
@@ -66,6 +66,9 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
             with_hidden_links(reply.text or reply.caption or "", reply_entities) or None
         )
         incoming.reply_to_bot = reply.from_user is not None and reply.from_user.id == bot_id
+        origin = reply.forward_origin
+        if reply.is_automatic_forward and isinstance(origin, MessageOriginChannel):
+            incoming.reply_to_post = (origin.chat.id, origin.message_id)
     if not text and incoming.command is None:
         return None
     return incoming

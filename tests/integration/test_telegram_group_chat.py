@@ -5,11 +5,13 @@ writes there, whoever asks."""
 from __future__ import annotations
 
 from datetime import time as dt_time
+from datetime import timedelta
 
 from bot.briefings import subscriptions as subs
 from bot.store.redis import Store
+from tests.fakes.pages import PageServer
 from tests.integration.telegram_harness import NOW, Bot
-from tests.integration.test_telegram_groups import eventually
+from tests.integration.test_telegram_groups import _feed, eventually
 
 GROUP = -1001000000011
 OWNER, MEMBER = 81, 82
@@ -75,3 +77,55 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_briefing_and_language(
     await eventually(moved, ((new, "group", dt_time(7), "Asia/Riyadh"), None))
     assert (await bot.services.users.prefs(new)).lang == "en"
     assert await store.redis.exists(store.keys.user(old)) == 0
+
+
+CHANNEL, DISCUSSION = -1002000000031, -1002000000032
+
+
+def auto_forward(bot: Bot, post_id: int) -> int:
+    """Telegram copies channel post `post_id` into the channel's discussion group (its
+    comments); return the copy's id there."""
+    update = bot.fake.message(DISCUSSION, "…", chat_type="supergroup", queue=False)
+    msg = update["message"]
+    msg["from"] = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+    msg["sender_chat"] = {"id": CHANNEL, "type": "channel", "title": "News"}
+    msg["is_automatic_forward"] = True
+    msg["forward_origin"] = {
+        "type": "channel",
+        "chat": {"id": CHANNEL, "type": "channel", "title": "News"},
+        "message_id": post_id,
+        "date": 0,
+    }
+    return int(msg["message_id"])
+
+
+async def test_a_comment_on_the_channels_briefing_is_answered_in_the_discussion(
+    bot: Bot, store: Store, pages: PageServer
+) -> None:
+    """A channel's briefing, commented on in its discussion group: the comment is a
+    reply to Telegram's copy of the post there, and asks about the briefing's stories.
+    Comments on the channel's other posts are not for the bot."""
+    await _feed(store, pages, CHANNEL)
+    await subs.subscribe(
+        store,
+        user_id=CHANNEL,
+        chat_id=CHANNEL,
+        hhmm=dt_time(12),
+        tz="UTC",
+        lang="ar",
+        now=NOW - timedelta(minutes=5),
+        kind="channel",
+    )
+    assert (await bot.services.briefings.delivery.tick(NOW + timedelta(minutes=1)))["sent"] == 1
+    (brief,) = bot.fake.sent_to(CHANNEL)
+    copy = auto_forward(bot, brief.message_id)
+    other = auto_forward(bot, brief.message_id + 1000)  # an admin's own post
+    start = len(bot.fake.sent)
+    in_chat = {"user_id": 91, "chat_type": "supergroup", "language_code": "ar"}
+    bot.fake.message(DISCUSSION, "ما رأيكم في الخبر الثاني؟", reply_to=other, **in_chat)
+    bot.fake.message(DISCUSSION, "ماذا قال الخبر الثاني عن الناتو؟", reply_to=copy, **in_chat)
+    answer = await bot.reply(DISCUSSION, contains="من الخبر 2: الناتو", wait=15)
+    assert answer.reply_to is not None
+    assert [s.message_id for s in bot.fake.sent[start:] if s.method == "sendMessage"] == [
+        answer.message_id
+    ]
