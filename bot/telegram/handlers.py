@@ -63,7 +63,9 @@ class TelegramOutbox:
         self.placeholder: int | None = None
         self.placeholder_text = ""
         interval = GROUP_INTERVAL if group else PRIVATE_INTERVAL
-        self.live_message = LiveMessage(self._live_edit, clock or SystemClock(), interval=interval)
+        self.live_message = LiveMessage(
+            self._live_edit, clock or SystemClock(), interval=interval, chat_id=chat_id
+        )
         self.typing_action = KeepTyping(self._typing_once)
         self.blocked: Forbidden | None = None  # a 403 met while showing progress
 

@@ -11,7 +11,8 @@ valid Telegram HTML: the chat layer renders complete pieces only, escaped.
 
 Telegram allows about one message a second per chat (20 a minute in groups and
 channels): digests edit at most every PRIVATE_INTERVAL seconds in a private chat,
-GROUP_INTERVAL in a group or a channel. A failing edit is logged and skipped; the
+GROUP_INTERVAL in a group or a channel, and the live messages of one chat share that
+pace (given `chat_id`). A failing edit is logged and skipped; the
 final reply does not depend on it.
 """
 
@@ -28,17 +29,34 @@ log = logging.getLogger(__name__)
 
 PRIVATE_INTERVAL = 1.5
 GROUP_INTERVAL = 3.0
+WAIT_STEP = 0.25  # seconds between looks at the clock while waiting for a turn
 
 Edit = Callable[[str], Awaitable[None]]
+
+# the time each chat's next live edit may be made, shared by every live message in the
+# chat (Telegram's limit is the chat's, not the message's: two digests growing at once
+# in a group take turns); entries of the past are dropped as new ones come
+_NEXT_EDIT: dict[int, float] = {}
+_PRUNE_AT = 10_000
+
+
+def _book(chat: int, at: float) -> None:
+    if len(_NEXT_EDIT) >= _PRUNE_AT:
+        for key in [k for k, t in _NEXT_EDIT.items() if t < at]:
+            del _NEXT_EDIT[key]
+    _NEXT_EDIT[chat] = at
 
 
 class LiveMessage:
     """Throttled edits of one message (see the module doc)."""
 
-    def __init__(self, edit: Edit, clock: Clock, *, interval: float) -> None:
+    def __init__(
+        self, edit: Edit, clock: Clock, *, interval: float, chat_id: int | None = None
+    ) -> None:
         self._edit = edit
         self._clock = clock
         self.interval = interval
+        self.chat_id = chat_id  # shares the chat's pace with its other live messages
         self.edits = 0
         self._last = float("-inf")  # the first text shows at once
         self._latest: str | None = None
@@ -60,10 +78,7 @@ class LiveMessage:
 
     async def _run(self) -> None:
         while not self._closed and self._latest is not None and self._latest != self._shown:
-            wait = self._last + self.interval - self._now()
-            if wait > 0:
-                await asyncio.sleep(min(wait, self.interval))
-                continue
+            await self._wait_for_turn()
             html = self._latest
             self._last = self._now()
             self._editing = True
@@ -75,6 +90,20 @@ class LiveMessage:
                 self._editing = False
             self._shown = html
             self.edits += 1
+
+    async def _wait_for_turn(self) -> None:
+        """Sleep until this message's next edit is due: `interval` after its last one
+        and, sharing the chat, after the turns other messages booked first (booked
+        in order, so each gets its turn)."""
+        turn = max(self._last + self.interval, self._now())
+        if self.chat_id is not None:
+            turn = max(turn, _NEXT_EDIT.get(self.chat_id, turn))
+            _book(self.chat_id, turn + self.interval)
+        while True:  # by the clock, in short steps (a test's clock may run faster)
+            wait = turn - self._now()
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, WAIT_STEP))
 
     async def close(self) -> None:
         """Stop editing; an edit already in flight finishes first."""
