@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
@@ -33,18 +34,18 @@ WAIT_STEP = 0.25  # seconds between looks at the clock while waiting for a turn
 
 Edit = Callable[[str], Awaitable[None]]
 
-# the time each chat's next live edit may be made, shared by every live message in the
-# chat (Telegram's limit is the chat's, not the message's: two digests growing at once
-# in a group take turns); entries of the past are dropped as new ones come
-_NEXT_EDIT: dict[int, float] = {}
-_PRUNE_AT = 10_000
+# when each chat's next live edit may be made, shared by every live message in the chat
+# (Telegram's limit is the chat's, not the message's: two digests growing at once in a
+# group take turns); one table per clock (the bot's), so times are always comparable
+_TURNS: weakref.WeakKeyDictionary[Clock, dict[int, float]] = weakref.WeakKeyDictionary()
+_PRUNE_AT = 10_000  # chats in a table before the past turns are dropped
 
 
-def _book(chat: int, at: float) -> None:
-    if len(_NEXT_EDIT) >= _PRUNE_AT:
-        for key in [k for k, t in _NEXT_EDIT.items() if t < at]:
-            del _NEXT_EDIT[key]
-    _NEXT_EDIT[chat] = at
+def _book(turns: dict[int, float], chat: int, at: float, now: float) -> None:
+    if len(turns) >= _PRUNE_AT:
+        for key in [k for k, t in turns.items() if t < now]:
+            del turns[key]
+    turns[chat] = at
 
 
 class LiveMessage:
@@ -57,6 +58,7 @@ class LiveMessage:
         self._clock = clock
         self.interval = interval
         self.chat_id = chat_id  # shares the chat's pace with its other live messages
+        self._turns = _TURNS.setdefault(clock, {})
         self.edits = 0
         self._last = float("-inf")  # the first text shows at once
         self._latest: str | None = None
@@ -97,8 +99,8 @@ class LiveMessage:
         in order, so each gets its turn)."""
         turn = max(self._last + self.interval, self._now())
         if self.chat_id is not None:
-            turn = max(turn, _NEXT_EDIT.get(self.chat_id, turn))
-            _book(self.chat_id, turn + self.interval)
+            turn = max(turn, self._turns.get(self.chat_id, turn))
+            _book(self._turns, self.chat_id, turn + self.interval, self._now())
         while True:  # by the clock, in short steps (a test's clock may run faster)
             wait = turn - self._now()
             if wait <= 0:
