@@ -158,9 +158,13 @@ class Conversation:
                 return
             await handler(self, msg, out)
             return
-        if msg.document is not None and self.document is not None and msg.chat_type == "private":
-            await self.document(self, msg, out)  # the caption is its instruction
-            return
+        if msg.document is not None and self.document is not None:
+            if msg.chat_type == "private":
+                await self.document(self, msg, out)  # the caption is its instruction
+                return
+            if msg.command == "summarize" or msg.mentioned:  # a file asked for in a group
+                await self.say(msg, out, "document.private_only")
+                return
         if msg.command is not None:
             cmd = self.commands.get(msg.command.lower())
             if cmd is None:

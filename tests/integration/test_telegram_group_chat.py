@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import time as dt_time
 from datetime import timedelta
 
+import pytest
+
 from bot.briefings import subscriptions as subs
 from bot.store.redis import Store
 from tests.fakes.pages import PageServer
@@ -129,3 +131,18 @@ async def test_a_comment_on_the_channels_briefing_is_answered_in_the_discussion(
     assert [s.message_id for s in bot.fake.sent[start:] if s.method == "sendMessage"] == [
         answer.message_id
     ]
+
+
+@pytest.mark.parametrize(("lang", "word"), [("en", "private chat"), ("ar", "المحادثة الخاصة")])
+async def test_a_file_sent_to_the_bot_in_a_group_points_to_the_private_chat(
+    bot: Bot, lang: str, word: str
+) -> None:
+    """Files are read in private chats only: one sent in a group with /summarize@bot
+    (or a mention) gets that said, not "send a link"; other files are left alone."""
+    start = len(bot.fake.sent)
+    kw = {"chat_type": "supergroup", "user_id": MEMBER, "language_code": lang}
+    bot.fake.document(GROUP, b"some text", "notes.txt", caption="holiday photos", **kw)
+    bot.fake.document(GROUP, b"an article", "a.txt", caption="/summarize@digest_test_bot", **kw)
+    reply = await bot.reply(GROUP, contains=word)
+    assert [s.message_id for s in bot.fake.sent[start:]] == [reply.message_id]
+    assert bot.fake.downloads == []
