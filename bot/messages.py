@@ -58,6 +58,9 @@ class Incoming:
     # the chat a message was sent on behalf of: an anonymous group admin (the group
     # itself), a linked channel, or the channel of a channel post (which has no user)
     sender_chat_id: int | None = None
+    # (channel id, post id) when the message replies to Telegram's copy of a channel
+    # post in the channel's discussion group (a comment on that post)
+    reply_to_post: tuple[int, int] | None = None
 
 
 @dataclass

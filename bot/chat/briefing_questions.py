@@ -7,7 +7,8 @@ That story's lead article is kept like any summarized article (so follow-ups can
 it), and the question is answered from it by the follow-up service (retrieval over
 its text, the answer grounded in its sentences); the answer starts with the story it
 comes from ("From story 2: <title>"). Works the same in groups, where the question is
-a reply to the bot's briefing.
+a reply to the bot's briefing, and in a channel's discussion group, where it is a
+comment on the channel's briefing (a reply to Telegram's copy of the post there).
 """
 
 from __future__ import annotations
@@ -74,12 +75,29 @@ def best_story(question: str, stories: list[_Story]) -> _Story:
     return max(stories, key=overlap)  # ties: the first story
 
 
+async def ask_about_post(conv: Conversation, msg: Incoming, out: Outbox, question: str) -> None:
+    """A comment on a channel post (a reply to its copy in the discussion group): a
+    question when the post is the channel's briefing; any other comment is not for
+    the bot (nothing is said)."""
+    if msg.reply_to_post is None or not question.strip():
+        return
+    channel, post = msg.reply_to_post
+    await ask_briefing(conv, msg, out, question.strip(), post, briefing_chat=channel)
+
+
 async def ask_briefing(
-    conv: Conversation, msg: Incoming, out: Outbox, question: str, target: int
+    conv: Conversation,
+    msg: Incoming,
+    out: Outbox,
+    question: str,
+    target: int,
+    *,
+    briefing_chat: int | None = None,
 ) -> bool:
-    """Answer `question` when `target` is a briefing message; False when it is not one."""
+    """Answer `question` when `target` is a briefing message (in `briefing_chat`, else
+    this chat); False when it is not one."""
     services = conv.services
-    aids = await briefing_stories(services.store, msg.chat_id, target)
+    aids = await briefing_stories(services.store, briefing_chat or msg.chat_id, target)
     if not aids:
         return False
     stories = [

@@ -13,6 +13,7 @@ far below Telegram's 64 bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from bot.chat.briefing_questions import ask_about_post
 from bot.chat.followups import ask
 from bot.chat.router import Conversation
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
@@ -119,6 +121,9 @@ async def on_text(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Plain text in a private chat (or a mention/reply in a group): an article, a link,
     a forwarded post, or else a follow-up question."""
     text = msg.text
+    if msg.reply_to_post is not None and not (msg.reply_to_bot or msg.mentioned):
+        await ask_about_post(conv, msg, out, text)  # a comment: only on a briefing
+        return
     if msg.mentioned:
         text = " ".join(w for w in text.split() if not w.startswith("@"))
     source = pick_source(text, explicit=msg.forwarded)
@@ -179,7 +184,7 @@ async def digest_article(
         await writes.execute()
     reply = Reply(
         html=render_digest_html(digest, prefs.lang),
-        buttons=digest_buttons(digest, ref, prefs.lang),
+        buttons=_buttons_for(msg, digest, ref, prefs.lang),
         edit_placeholder=True,
         article_id=digest.article_id,
         kind="digest",
@@ -191,13 +196,20 @@ async def digest_article(
 
 async def _begin(services: Services, msg: Incoming) -> tuple[Prefs, Ticket]:
     """The user's preferences and a reserved rate unit, in one round trip (recording
-    a private chat as the user's). Raises RateLimited / BudgetExceeded."""
+    a private chat as the user's). In a group or channel whose admins chose a
+    /language, that language is the digest's (as for everything the bot says there).
+    Raises RateLimited / BudgetExceeded."""
+    users = services.users
     touch = msg.chat_id if msg.chat_type == "private" else None
+    shared = msg.chat_type != "private" and msg.chat_id != msg.user_id
     async with services.store.redis.pipeline(transaction=False) as pipe:
-        index = services.users.queue_prefs(pipe, msg.user_id, touch_chat=touch)
+        index = users.queue_prefs(pipe, msg.user_id, touch_chat=touch)
+        chat_index = users.queue_prefs(pipe, msg.chat_id) if shared else None
         check = services.limits.queue_reserve(pipe, msg.user_id)
         results = await pipe.execute()
-    prefs = services.users.prefs_from(results[index], msg.language_code)
+    prefs = users.prefs_from(results[index], msg.language_code)
+    if chat_index is not None and (chat := users.prefs_from(results[chat_index])).lang_set:
+        prefs = dataclasses.replace(prefs, lang=chat.lang)
     return prefs, await check(results)
 
 
@@ -304,8 +316,21 @@ def digest_buttons(digest: Digest, ref: str, ui: str) -> list[list[Button]]:
     return rows
 
 
+def _buttons_for(msg: Incoming, digest: Digest, ref: str, ui: str) -> list[list[Button]]:
+    """The digest's keyboard in `msg`'s chat: in a channel only the source link (any
+    reader's tap on the others would have the bot post in the channel)."""
+    rows = digest_buttons(digest, ref, ui)
+    if msg.chat_type == "channel":
+        rows = [row for row in rows if all(b.url for b in row)]
+    return rows
+
+
 async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    """A tap under a digest: re-summarize in another language or length, or ask a question."""
+    """A tap under a digest: re-summarize in another language or length, or ask a question.
+    In a channel (digests there have no such buttons), a stale tap does nothing: the
+    reply would be posted to every reader."""
+    if msg.chat_type == "channel":
+        return
     parts = (msg.callback or "").split(":", 2)
     record = await load_ref(conv.services, parts[1]) if len(parts) == 3 else None
     if record is None:

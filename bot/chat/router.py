@@ -158,9 +158,13 @@ class Conversation:
                 return
             await handler(self, msg, out)
             return
-        if msg.document is not None and self.document is not None and msg.chat_type == "private":
-            await self.document(self, msg, out)  # the caption is its instruction
-            return
+        if msg.document is not None and self.document is not None:
+            if msg.chat_type == "private":
+                await self.document(self, msg, out)  # the caption is its instruction
+                return
+            if msg.command == "summarize" or msg.mentioned:  # a file asked for in a group
+                await self.say(msg, out, "document.private_only")
+                return
         if msg.command is not None:
             cmd = self.commands.get(msg.command.lower())
             if cmd is None:
@@ -174,8 +178,10 @@ class Conversation:
             return
         if msg.chat_type == "channel":
             return  # in a channel: only commands
-        if msg.chat_type != "private" and not (msg.reply_to_bot or msg.mentioned):
-            return  # in groups: only commands, mentions and replies to the bot
+        if msg.chat_type != "private" and not (
+            msg.reply_to_bot or msg.mentioned or msg.reply_to_post
+        ):
+            return  # in groups: only commands, mentions, replies to the bot, comments
         await self.text(self, msg, out)
 
 

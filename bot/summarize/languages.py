@@ -6,6 +6,8 @@ hundred tokens instead of a re-read); otherwise the model writes it directly, an
 it will not write that language (`WrongLanguage`), the article-language digest is made
 (and cached, through the service's single flight) and translated. When a translation
 fails its checks, `untranslated` offers the checked article-language digest, labelled.
+The translation grows on screen as it is written (a `LiveDraft` over its stream, with
+checks of its own: `translate.live_checks`); it replaces a rejected attempt shown before.
 
 Every call made on the way, failed ones included, is added to the caller's `Usage`.
 """
@@ -23,8 +25,9 @@ from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Store
 from bot.summarize import evidence, shape
 from bot.summarize.cache import digest_cache_key, get_digest
+from bot.summarize.live import LiveDraft
 from bot.summarize.pipeline import BULLET_RANGE, LLMDraft, LLMSummarizer, WrongLanguage
-from bot.summarize.translate import translate_draft
+from bot.summarize.translate import live_checks, translate_draft
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ class Drafts:
         if lang != article.language:
             source = await self._cached_draft(article, length)
             if source is not None:
-                return await self._translate(article, source, lang, length, usage)
+                return await self._translate(article, source, lang, length, usage, progress)
         try:
             draft = await self.summarizer.summarize(
                 article, lang=lang, length=length, progress=progress
@@ -82,7 +85,7 @@ class Drafts:
             usage.add(Usage(first.tokens_in, first.tokens_out, first.llm_calls))
         if first.path != "llm":
             raise LLMError("no digest in the article's language to translate")
-        return await self._translate(article, _as_draft(first), lang, length, usage)
+        return await self._translate(article, _as_draft(first), lang, length, usage, progress)
 
     async def untranslated(self, article: Article, lang: Lang, length: Length) -> Digest | None:
         """The checked LLM digest in the article's own language, labelled as not
@@ -105,12 +108,25 @@ class Drafts:
         return _as_draft(cached) if cached is not None and cached.path == "llm" else None
 
     async def _translate(
-        self, article: Article, source: LLMDraft, lang: Lang, length: Length, usage: Usage
+        self,
+        article: Article,
+        source: LLMDraft,
+        lang: Lang,
+        length: Length,
+        usage: Usage,
+        progress: Progress | None = None,
     ) -> LLMDraft:
+        """The checked translation of `source`, shown as it is written (`progress`)."""
         sentences = evidence.number_sentences(article.text)
         if not source.min_bullets:
             lo, hi = BULLET_RANGE[length]
             source.min_bullets = shape.bullet_range(lo, hi, len(sentences)).lo
+        live = None
+        if progress is not None:
+            checks = live_checks(
+                source, target=lang, article_lang=article.language, sentences=sentences
+            )
+            live = LiveDraft(progress, lang, *checks)
         try:
             draft = await translate_draft(
                 self.llm,
@@ -118,6 +134,7 @@ class Drafts:
                 target=lang,
                 article_lang=article.language,
                 sentences=sentences,
+                on_text=live,
             )
         except LLMError as exc:
             usage.add_failed(exc)

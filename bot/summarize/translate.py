@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot import metrics
@@ -26,6 +26,7 @@ from bot.llm.client import LLMClient, Usage
 from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError
+from bot.llm.stream import OnText
 from bot.summarize import evidence, shape
 from bot.summarize.evidence import Sentence
 from bot.summarize.guards import all_unsupported, source_number_keys
@@ -72,8 +73,10 @@ async def translate_draft(
     target: Lang,
     article_lang: Lang,
     sentences: Sequence[Sentence],
+    on_text: OnText | None = None,
 ) -> LLMDraft:
-    """Return `source` translated into `target`, checked. Raises LLMError (with usage)."""
+    """Return `source` translated into `target`, checked; `on_text` follows the first
+    attempt as it is written (streamed). Raises LLMError (with usage)."""
     usage = Usage()
     user = _request(source, target)
     system = load_prompt("translate_digest").text
@@ -89,6 +92,7 @@ async def translate_draft(
                     schema_name="translation",
                     schema=schema,
                     max_tokens=300 + 120 * len(source.bullets),
+                    on_text=on_text if attempt == 1 else None,
                 )
             except LLMOutputError as err:
                 usage.add_failed(err)
@@ -118,6 +122,37 @@ async def translate_draft(
     except LLMError as err:
         err.usage = usage
         raise
+
+
+def live_checks(
+    source: LLMDraft, *, target: Lang, article_lang: Lang, sentences: Sequence[Sentence]
+) -> tuple[Callable[[Any], str | None], Callable[[str], str | None]]:
+    """The bullet and headline checks a translation being written passes before it is
+    shown (`bot.summarize.live.LiveDraft`): a bullet faithful to one of the source's
+    bullets (the final check pairs them one for one), a headline without debris or a
+    number the source headline lacks."""
+    cited = [
+        evidence.cited_text(source.sources[i] if i < len(source.sources) else [], sentences)
+        for i in range(len(source.bullets))
+    ]
+
+    def bullet(raw: Any) -> str | None:
+        text = shape.clean(raw) if isinstance(raw, str) else ""
+        if not text:
+            return None
+        for src, support in zip(source.bullets, cited, strict=True):
+            if not _bullet_problem(text, src, support, target=target, article_lang=article_lang):
+                return shape.finish_sentence(text, target)
+        return None
+
+    def headline(raw: str) -> str | None:
+        text = shape.clean(raw).rstrip(".")
+        keys = source_number_keys(source.headline)
+        if not text or shape.has_debris(text) or all_unsupported([text], keys):
+            return None
+        return text
+
+    return bullet, headline
 
 
 def _request(source: LLMDraft, target: Lang) -> str:

@@ -6,15 +6,22 @@ membership changes.
 channel behind `@name`, and its admins, for `/channel`). `on_my_chat_member` handles
 the bot being removed from (or kicked out of) a group or channel: the chat's
 subscription and settings are deleted, as after a 403 on its briefing.
+`on_migrated` follows a group upgraded to a supergroup (a new chat id, announced by
+the `migrate_to_chat_id` / `migrate_from_chat_id` service messages): its settings and
+its briefing move to the new id (the old one would be refused with "group chat was
+upgraded to a supergroup chat").
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any, cast
 
-from telegram import Bot, ChatMember, ChatMemberUpdated
+from telegram import Bot, ChatMember, ChatMemberUpdated, Message
 from telegram.error import TelegramError
 
+from bot.briefings import subscriptions as subs
 from bot.privacy import forget_user
 from bot.store.redis import Store
 
@@ -55,3 +62,40 @@ async def on_my_chat_member(change: ChatMemberUpdated, store: Store) -> None:
         return
     log.info("removed from %s %s: unsubscribing it", chat.type, chat.id)
     await forget_user(store, chat.id, private_chat_id=chat.id)
+
+
+def migration(message: Message | None) -> tuple[int, int] | None:
+    """(old id, new id) when `message` announces a group's upgrade to a supergroup."""
+    if message is None:
+        return None
+    if message.migrate_to_chat_id:
+        return message.chat.id, message.migrate_to_chat_id
+    if message.migrate_from_chat_id:
+        return message.migrate_from_chat_id, message.chat.id
+    return None
+
+
+async def on_migrated(old: int, new: int, store: Store, now: datetime) -> None:
+    """Group `old` became supergroup `new`: move its settings and subscription (once:
+    the second of the two service messages finds nothing left to move)."""
+    key_old, key_new = store.keys.user(old), store.keys.user(new)
+    prefs = await store.redis.hgetall(key_old)
+    sub = await subs.get(store, old)
+    if not prefs and sub is None:
+        return
+    log.info("group %s became supergroup %s: moving its settings", old, new)
+    if prefs:
+        await store.redis.hset(key_new, mapping=cast(Any, prefs))
+    if sub is not None:
+        await subs.subscribe(
+            store,
+            user_id=new,
+            chat_id=new,
+            hhmm=sub.hhmm,
+            tz=sub.tz,
+            lang=sub.lang,
+            now=now,
+            kind=sub.kind,
+        )
+        await subs.unsubscribe(store, old)
+    await store.redis.delete(key_old)

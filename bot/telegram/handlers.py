@@ -23,7 +23,7 @@ from bot.logs import update_id_var, user_id_var
 from bot.messages import Reply
 from bot.privacy import forget_user
 from bot.render import TELEGRAM_LIMIT, escape, html_to_plain, split_html, visible_length
-from bot.telegram.chats import on_my_chat_member
+from bot.telegram.chats import migration, on_migrated, on_my_chat_member
 from bot.telegram.documents import with_document
 from bot.telegram.incoming import to_incoming
 from bot.telegram.inline import answer_inline
@@ -63,7 +63,9 @@ class TelegramOutbox:
         self.placeholder: int | None = None
         self.placeholder_text = ""
         interval = GROUP_INTERVAL if group else PRIVATE_INTERVAL
-        self.live_message = LiveMessage(self._live_edit, clock or SystemClock(), interval=interval)
+        self.live_message = LiveMessage(
+            self._live_edit, clock or SystemClock(), interval=interval, chat_id=chat_id
+        )
         self.typing_action = KeepTyping(self._typing_once)
         self.blocked: Forbidden | None = None  # a 403 met while showing progress
 
@@ -281,6 +283,10 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.inline_query is not None:
         await answer_inline(update.inline_query, conv, bot.username)
         return
+    moved = migration(update.message)
+    if moved is not None:
+        await on_migrated(*moved, conv.services.store, conv.services.clock.now())
+        return
     incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:
         return
@@ -293,7 +299,7 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming.chat_id,
         reply_to=reply_to,
         clock=conv.services.clock,
-        group=incoming.chat_type == "group",
+        group=incoming.chat_type != "private",  # channels share the group limit
     )
     try:
         await conv.handle(incoming, out)

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
-from telegram import Message, MessageEntity, Update
+from telegram import Message, MessageEntity, MessageOriginChannel, Update
 
+from bot.ingest.inputs import find_url
 from bot.messages import Incoming
 
 
@@ -30,8 +32,8 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
     msg = update.message or update.channel_post
     if msg is None or (msg.from_user is None and update.channel_post is None):
         return None
-    text = msg.text or msg.caption or ""
     entities = msg.entities or msg.caption_entities or ()
+    text = with_hidden_links(msg.text or msg.caption or "", entities)
     incoming = Incoming(
         # a channel post has no user: the channel itself is the sender
         user_id=msg.from_user.id if msg.from_user else msg.chat.id,
@@ -59,11 +61,27 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
     reply = msg.reply_to_message
     if reply is not None:
         incoming.reply_to_message_id = reply.message_id
-        incoming.reply_to_text = reply.text or reply.caption or None
+        reply_entities = reply.entities or reply.caption_entities or ()
+        incoming.reply_to_text = (
+            with_hidden_links(reply.text or reply.caption or "", reply_entities) or None
+        )
         incoming.reply_to_bot = reply.from_user is not None and reply.from_user.id == bot_id
+        origin = reply.forward_origin
+        if reply.is_automatic_forward and isinstance(origin, MessageOriginChannel):
+            incoming.reply_to_post = (origin.chat.id, origin.message_id)
     if not text and incoming.command is None:
         return None
     return incoming
+
+
+def with_hidden_links(text: str, entities: Sequence[MessageEntity]) -> str:
+    """`text` with the links hidden behind its words (`text_link` entities: a channel's
+    "Read more" linked to the article) added on a line of their own, when it shows no
+    link itself: the chat layer reads links from the text."""
+    if not text or find_url(text):
+        return text
+    hidden = [e.url for e in entities if e.type == MessageEntity.TEXT_LINK and e.url]
+    return "\n".join([text, *dict.fromkeys(hidden)]) if hidden else text
 
 
 def _chat_type(telegram_type: str) -> Literal["private", "group", "channel"]:

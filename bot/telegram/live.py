@@ -9,9 +9,11 @@ valid Telegram HTML: the chat layer renders complete pieces only, escaped.
 
 `KeepTyping` repeats the "typing" action until the final reply.
 
-Telegram allows about one message a second per chat (20 a minute in groups): digests
-edit at most every PRIVATE_INTERVAL / GROUP_INTERVAL seconds. A failing edit is logged
-and skipped; the final reply does not depend on it.
+Telegram allows about one message a second per chat (20 a minute in groups and
+channels): digests edit at most every PRIVATE_INTERVAL seconds in a private chat,
+GROUP_INTERVAL in a group or a channel, and the live messages of one chat share that
+pace (given `chat_id`). A failing edit is logged and skipped; the
+final reply does not depend on it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
@@ -27,17 +30,35 @@ log = logging.getLogger(__name__)
 
 PRIVATE_INTERVAL = 1.5
 GROUP_INTERVAL = 3.0
+WAIT_STEP = 0.25  # seconds between looks at the clock while waiting for a turn
 
 Edit = Callable[[str], Awaitable[None]]
+
+# when each chat's next live edit may be made, shared by every live message in the chat
+# (Telegram's limit is the chat's, not the message's: two digests growing at once in a
+# group take turns); one table per clock (the bot's), so times are always comparable
+_TURNS: weakref.WeakKeyDictionary[Clock, dict[int, float]] = weakref.WeakKeyDictionary()
+_PRUNE_AT = 10_000  # chats in a table before the past turns are dropped
+
+
+def _book(turns: dict[int, float], chat: int, at: float, now: float) -> None:
+    if len(turns) >= _PRUNE_AT:
+        for key in [k for k, t in turns.items() if t < now]:
+            del turns[key]
+    turns[chat] = at
 
 
 class LiveMessage:
     """Throttled edits of one message (see the module doc)."""
 
-    def __init__(self, edit: Edit, clock: Clock, *, interval: float) -> None:
+    def __init__(
+        self, edit: Edit, clock: Clock, *, interval: float, chat_id: int | None = None
+    ) -> None:
         self._edit = edit
         self._clock = clock
         self.interval = interval
+        self.chat_id = chat_id  # shares the chat's pace with its other live messages
+        self._turns = _TURNS.setdefault(clock, {})
         self.edits = 0
         self._last = float("-inf")  # the first text shows at once
         self._latest: str | None = None
@@ -59,10 +80,7 @@ class LiveMessage:
 
     async def _run(self) -> None:
         while not self._closed and self._latest is not None and self._latest != self._shown:
-            wait = self._last + self.interval - self._now()
-            if wait > 0:
-                await asyncio.sleep(min(wait, self.interval))
-                continue
+            await self._wait_for_turn()
             html = self._latest
             self._last = self._now()
             self._editing = True
@@ -74,6 +92,20 @@ class LiveMessage:
                 self._editing = False
             self._shown = html
             self.edits += 1
+
+    async def _wait_for_turn(self) -> None:
+        """Sleep until this message's next edit is due: `interval` after its last one
+        and, sharing the chat, after the turns other messages booked first (booked
+        in order, so each gets its turn)."""
+        turn = max(self._last + self.interval, self._now())
+        if self.chat_id is not None:
+            turn = max(turn, self._turns.get(self.chat_id, turn))
+            _book(self._turns, self.chat_id, turn + self.interval, self._now())
+        while True:  # by the clock, in short steps (a test's clock may run faster)
+            wait = turn - self._now()
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, WAIT_STEP))
 
     async def close(self) -> None:
         """Stop editing; an edit already in flight finishes first."""
