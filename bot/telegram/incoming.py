@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -10,6 +11,8 @@ from telegram import Message, MessageEntity, MessageOriginChannel, Update
 
 from bot.ingest.inputs import find_url
 from bot.messages import Incoming
+
+_ARABIC = re.compile("[\u0600-\u06ff]")
 
 
 def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | None:
@@ -40,7 +43,7 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
         chat_id=msg.chat.id,
         text=text,
         chat_type=_chat_type(msg.chat.type),
-        language_code=msg.from_user.language_code if msg.from_user else None,
+        language_code=msg.from_user.language_code if msg.from_user else _chat_language(msg),
         message_id=msg.message_id,
         forwarded=msg.forward_origin is not None,
         first_name=msg.from_user.first_name if msg.from_user else None,
@@ -95,3 +98,10 @@ def _entity_text(msg: Message, entity: MessageEntity) -> str:
 
 
 # --- Outbox ------------------------------------------------------------------------
+
+
+def _chat_language(msg: Message) -> str | None:
+    """A channel post has no user and so no `language_code`: until the channel's admins
+    set `/language`, an Arabic channel title (or post) means an Arabic channel."""
+    sample = f"{msg.chat.title or ''} {msg.text or msg.caption or ''}"
+    return "ar" if _ARABIC.search(sample) else None

@@ -219,6 +219,7 @@ class BotAPI:
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
     inline_answers: list[dict[str, Any]] = field(default_factory=list)
     channel_ids: set[int] = field(default_factory=set)  # negative ids that are channels
+    titles: dict[int, str] = field(default_factory=dict)  # group/channel titles
     port: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
@@ -373,7 +374,8 @@ class BotAPI:
     def _chat(self, chat_id: int, chat_type: str) -> dict[str, Any]:
         if chat_type == "private":
             return {"id": chat_id, "type": "private", "first_name": "User"}
-        title = "Test channel" if chat_type == "channel" else "Test group"
+        default = "Test channel" if chat_type == "channel" else "Test group"
+        title = self.titles.get(chat_id, default)
         return {"id": chat_id, "type": chat_type, "title": title}
 
     def _type_of(self, chat_id: int) -> str:

@@ -135,6 +135,19 @@ async def test_a_channel_post_subscribes_the_channel(
     assert await subs.get(store, CHANNEL) is None
 
 
+async def test_an_arabic_channel_speaks_arabic_before_any_language_is_set(
+    bot: Bot, store: Store
+) -> None:
+    """A channel post has no user language: an Arabic channel's title makes its replies
+    and its briefing Arabic until its admins post /language (they came out English)."""
+    bot.fake.titles[CHANNEL] = "أخبار الصباح"
+    bot.fake.channel_post(CHANNEL, "/subscribe 08:15")
+    reply = await bot.reply(CHANNEL, contains="08:15")
+    assert "ستصل هذه" in reply.plain
+    sub = await subs.get(store, CHANNEL)
+    assert sub is not None and sub.lang == "ar"
+
+
 async def _feed(store: Store, pages: PageServer, *chats: int) -> None:
     a = pages.add("/a", page("بايدن وبوتين", SYNDICATED["copy-agency"].split("\n\n")))
     b = pages.add("/b", page("الناتو", (DIFFERENT["nato-meeting"] + "\n\n").split("\n\n") * 3))
