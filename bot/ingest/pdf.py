@@ -15,7 +15,9 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 from collections import Counter
+from collections.abc import Callable
 
 from bot.errors import BadInput
 from bot.ingest.pdf_layout import (
@@ -35,6 +37,9 @@ logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 MAX_PAGES = 200
 MAX_GLYPHS = 1_000_000  # about 250 dense pages; the rest of a bigger file is not read
+# a crafted PDF (huge content streams, deep forms) can keep pdfminer busy for minutes:
+# past this many seconds, checked between pages, the reading stops with SlowPdf
+MAX_SECONDS = 30
 EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be running heads
 
 _PAGE_NUMBER = re.compile(
@@ -54,6 +59,12 @@ class UnmappedPdf(BadInput):
     """The PDF draws text with fonts that carry no character mapping ("(cid:12)")."""
 
     key = "document.unmapped"
+
+
+class SlowPdf(BadInput):
+    """Reading the PDF took longer than MAX_SECONDS."""
+
+    key = "document.too_slow"
 
 
 class BadPdf(BadInput):
@@ -80,8 +91,11 @@ def _glyphs(layout: object, height: float) -> list[Glyph]:
     return out
 
 
-def read_glyphs(data: bytes) -> list[list[Glyph]]:
-    """Every page's glyphs (top-left origin). Raises BadPdf."""
+def read_glyphs(
+    data: bytes, *, max_seconds: float = MAX_SECONDS, clock: Callable[[], float] = time.monotonic
+) -> list[list[Glyph]]:
+    """Every page's glyphs (top-left origin). Raises BadPdf, or SlowPdf when the pages
+    read so far took over `max_seconds` (by `clock`, checked after each page)."""
     from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LTPage
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
@@ -91,14 +105,20 @@ def read_glyphs(data: bytes) -> list[list[Glyph]]:
     device = PDFPageAggregator(manager, laparams=None)
     interpreter = PDFPageInterpreter(manager, device)
     pages: list[list[Glyph]] = []
+    start = clock()
     try:
         for page in PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PAGES):
+            if clock() - start > max_seconds:
+                raise SlowPdf(f"over {max_seconds} s after {len(pages)} pages", seconds=max_seconds)
             interpreter.process_page(page)
             layout = device.get_result()
             assert isinstance(layout, LTPage)
             pages.append(_glyphs(layout, layout.height))
             if sum(len(p) for p in pages) > MAX_GLYPHS:
                 break
+    except SlowPdf:
+        log.warning("PDF reading stopped after %d pages: too slow", len(pages))
+        raise
     except Exception as exc:  # pdfminer raises many kinds for damaged/encrypted files
         log.info("unreadable PDF: %s", type(exc).__name__)
         raise BadPdf(f"unreadable PDF ({type(exc).__name__})") from exc

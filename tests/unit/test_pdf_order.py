@@ -10,7 +10,15 @@ import pytest
 from bot.i18n import error_text
 from bot.ingest.bidi_order import to_logical
 from bot.ingest.overlap import bigram_f1, words
-from bot.ingest.pdf import BadPdf, ScannedPdf, UnmappedPdf, drop_running_lines, pdf_to_text
+from bot.ingest.pdf import (
+    BadPdf,
+    ScannedPdf,
+    SlowPdf,
+    UnmappedPdf,
+    drop_running_lines,
+    pdf_to_text,
+    read_glyphs,
+)
 from tests.fakes.pdfs import blank_pdf_bytes, unmapped_pdf_bytes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -129,3 +137,15 @@ def test_glyphs_without_a_character_map_are_not_called_a_scan() -> None:
     with pytest.raises(ScannedPdf) as scan:
         pdf_to_text(blank_pdf_bytes())
     assert "صورة ممسوحة" in error_text("ar", scan.value)
+
+
+def test_a_pdf_that_reads_too_slowly_is_stopped_between_pages() -> None:
+    """A crafted PDF can keep pdfminer busy for minutes: past MAX_SECONDS (here a clock
+    that moves 20 s per look) the reading stops before the next page, with a message."""
+    ticks = iter(range(0, 1000, 20))
+    data = (OURS / "report-ar-two-column.pdf").read_bytes()  # two pages
+    assert len(read_glyphs(data, max_seconds=30, clock=lambda: 0.0)) == 2
+    with pytest.raises(SlowPdf) as raised:
+        read_glyphs(data, max_seconds=30, clock=lambda: float(next(ticks)))
+    assert "30" in error_text("en", raised.value) and "PDF" in error_text("en", raised.value)
+    assert "30" in error_text("ar", raised.value) and "ثانية" in error_text("ar", raised.value)
