@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from bot import metrics, stats
@@ -35,14 +34,13 @@ from bot.ingest.inputs import normalize_url, validate_url
 from bot.ingest.pdf import pdf_to_text
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Pipeline, Store
+from bot.summarize.budget import Reserve, reserve_within
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive
 from bot.summarize.languages import Drafts
 from bot.summarize.pipeline import LLMSummarizer, prompt_version
 
 log = logging.getLogger(__name__)
-
-Reserve = Callable[[int], Awaitable[object]]
 
 OLD_AFTER_DAYS = 30
 FALLBACK_TTL_SECONDS = 300
@@ -252,10 +250,13 @@ class SummarizeService:
             return await get_digest(self.store, key)
 
         async def compute() -> Digest:
+            work = article
             if reserve is not None and self.drafts is not None:
-                await reserve(self.drafts.summarizer.estimate(article, lang=lang, length=length))
+                work = await reserve_within(self.drafts.summarizer, article, lang, length, reserve)
             fan = self._fan_out(key) if progress is not None else None
-            digest, ttl = await self._compute(article, lang=lang, length=length, progress=fan)
+            digest, ttl = await self._compute(work, lang=lang, length=length, progress=fan)
+            if work is not article:  # cut to this user's budget: not what others should get
+                return digest.model_copy(update={"cut": True})
             await put_digest(self.store, key, digest, ttl)
             return digest
 
