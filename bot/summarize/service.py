@@ -30,7 +30,7 @@ from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import LLMError
 from bot.ingest.extract import extract_html, extract_text
 from bot.ingest.fetch import PAGE_OR_PDF_TYPES, PDF_TYPE, FetchedPage, Fetcher
-from bot.ingest.inputs import normalize_url, validate_url
+from bot.ingest.inputs import normalize_url, url_for_log, validate_url
 from bot.ingest.pdf import pdf_to_text
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Pipeline, Store
@@ -160,7 +160,7 @@ class SummarizeService:
             try:
                 return Article.model_validate_json(cached), str(cached)
             except ValueError:
-                log.warning("dropping an unreadable cached article for %s", url)
+                log.warning("dropping an unreadable cached article for %s", url_for_log(url))
         if progress:
             await progress(Stage("fetching"))
         page = await self.fetcher.fetch(url, accept=PAGE_OR_PDF_TYPES)
