@@ -28,6 +28,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import LLMError
+from bot.ingest.documents import in_reader
 from bot.ingest.extract import extract_html, extract_text
 from bot.ingest.fetch import PAGE_OR_PDF_TYPES, PDF_TYPE, FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, url_for_log, validate_url
@@ -140,10 +141,8 @@ class SummarizeService:
         else:
             if progress:
                 await progress(Stage("extracting"))
-            if len(source) > BIG_TEXT_CHARS:
-                article = await asyncio.to_thread(extract_text, source)
-            else:
-                article = extract_text(source)
+            big = len(source) > BIG_TEXT_CHARS
+            article = await asyncio.to_thread(extract_text, source) if big else extract_text(source)
         if writes is not None:
             self.queue_remember(writes, article, data)
         else:
@@ -174,7 +173,7 @@ class SummarizeService:
     @staticmethod
     async def _extract_page(page: FetchedPage) -> Article:
         if page.content_type == PDF_TYPE and page.body is not None:
-            text = await asyncio.to_thread(pdf_to_text, page.body)
+            text = await in_reader(pdf_to_text, page.body)
             article = extract_text(text)
         elif page.content_type.split(";")[0].strip().lower() == "text/plain":
             article = extract_text(page.text)
