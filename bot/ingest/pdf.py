@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from bot.errors import BadInput
+from bot.ingest import pdf_streams
 from bot.ingest.pdf_layout import (
     SENTENCE_END,
     SOFT_BREAK,
@@ -67,6 +68,12 @@ class SlowPdf(BadInput):
     key = "document.too_slow"
 
 
+class PdfBomb(BadInput):
+    """The PDF's streams unpack to more than MAX_UNPACKED_BYTES (a decompression bomb)."""
+
+    key = "document.unpacked_too_large"
+
+
 class BadPdf(BadInput):
     """The PDF cannot be read (damaged, or protected by a password)."""
 
@@ -94,35 +101,48 @@ def _glyphs(layout: object, height: float) -> list[Glyph]:
 def read_glyphs(
     data: bytes, *, max_seconds: float = MAX_SECONDS, clock: Callable[[], float] = time.monotonic
 ) -> list[list[Glyph]]:
-    """Every page's glyphs (top-left origin). Raises BadPdf, or SlowPdf when the pages
-    read so far took over `max_seconds` (by `clock`, checked after each page)."""
+    """Every page's glyphs (top-left origin). Raises BadPdf; SlowPdf when the pages read
+    so far took over `max_seconds` (by `clock`, checked before each page); PdfBomb when
+    its streams unpack to over MAX_UNPACKED_BYTES (bot/ingest/pdf_streams.py)."""
+    pages: list[list[Glyph]] = []
+    try:
+        with pdf_streams.budget():
+            _read_pages(data, pages, max_seconds, clock)
+    except SlowPdf:
+        log.warning("PDF reading stopped after %d pages: too slow", len(pages))
+        raise
+    except pdf_streams.UnpackedTooLarge as exc:
+        log.warning("PDF refused: %s", exc)
+        raise PdfBomb(str(exc), limit_mb=pdf_streams.MAX_UNPACKED_BYTES >> 20) from None
+    except Exception as exc:  # pdfminer raises many kinds for damaged/encrypted files
+        log.info("unreadable PDF: %s", type(exc).__name__)
+        raise BadPdf(f"unreadable PDF ({type(exc).__name__})") from exc
+    return pages
+
+
+def _read_pages(
+    data: bytes, pages: list[list[Glyph]], max_seconds: float, clock: Callable[[], float]
+) -> None:
+    """Append each page's glyphs to `pages` (up to MAX_PAGES / MAX_GLYPHS)."""
     from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LTPage
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
 
+    pdf_streams.install()
     manager = PDFResourceManager()
     device = PDFPageAggregator(manager, laparams=None)
     interpreter = PDFPageInterpreter(manager, device)
-    pages: list[list[Glyph]] = []
     start = clock()
-    try:
-        for page in PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PAGES):
-            if clock() - start > max_seconds:
-                raise SlowPdf(f"over {max_seconds} s after {len(pages)} pages", seconds=max_seconds)
-            interpreter.process_page(page)
-            layout = device.get_result()
-            assert isinstance(layout, LTPage)
-            pages.append(_glyphs(layout, layout.height))
-            if sum(len(p) for p in pages) > MAX_GLYPHS:
-                break
-    except SlowPdf:
-        log.warning("PDF reading stopped after %d pages: too slow", len(pages))
-        raise
-    except Exception as exc:  # pdfminer raises many kinds for damaged/encrypted files
-        log.info("unreadable PDF: %s", type(exc).__name__)
-        raise BadPdf(f"unreadable PDF ({type(exc).__name__})") from exc
-    return pages
+    for page in PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PAGES):
+        if clock() - start > max_seconds:
+            raise SlowPdf(f"over {max_seconds} s after {len(pages)} pages", seconds=max_seconds)
+        interpreter.process_page(page)
+        layout = device.get_result()
+        assert isinstance(layout, LTPage)
+        pages.append(_glyphs(layout, layout.height))
+        if sum(len(p) for p in pages) > MAX_GLYPHS:
+            break
 
 
 def _key(line: str) -> str:
