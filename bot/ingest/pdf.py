@@ -18,6 +18,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from bot.errors import BadInput
 from bot.ingest import pdf_streams
@@ -37,7 +38,11 @@ log = logging.getLogger(__name__)
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 MAX_PAGES = 200
-MAX_GLYPHS = 1_000_000  # about 250 dense pages; the rest of a bigger file is not read
+# Counted as pdfminer draws them (one page's single text run can hold millions, and
+# each costs about 1 KB until the page is done: 200,000 took 196 MB). 250,000 glyphs
+# are more than a digest reads (SUMMARY_MAX_PARTS x LLM_MAX_INPUT_TOKENS is about
+# 200,000 characters at the defaults); the rest of a bigger file is not read.
+MAX_GLYPHS = 250_000
 # a crafted PDF (huge content streams, deep forms) can keep pdfminer busy for minutes:
 # past this many seconds, checked between pages, the reading stops with SlowPdf
 MAX_SECONDS = 30
@@ -124,25 +129,53 @@ def _read_pages(
     data: bytes, pages: list[list[Glyph]], max_seconds: float, clock: Callable[[], float]
 ) -> None:
     """Append each page's glyphs to `pages` (up to MAX_PAGES / MAX_GLYPHS)."""
-    from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LTPage
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
 
+    capped = _capped_aggregator()
     pdf_streams.install()
     manager = PDFResourceManager()
-    device = PDFPageAggregator(manager, laparams=None)
+    device = capped(manager, MAX_GLYPHS)
     interpreter = PDFPageInterpreter(manager, device)
     start = clock()
     for page in PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PAGES):
         if clock() - start > max_seconds:
             raise SlowPdf(f"over {max_seconds} s after {len(pages)} pages", seconds=max_seconds)
-        interpreter.process_page(page)
+        try:
+            interpreter.process_page(page)
+        except _EnoughGlyphs:  # keep what the page drew so far, read no further
+            stack = getattr(device, "_stack", None)
+            layout = stack[0] if stack else device.cur_item
+            pages.append(_glyphs(layout, layout.height))
+            log.info("PDF cut at %d glyphs", MAX_GLYPHS)
+            return
         layout = device.get_result()
         assert isinstance(layout, LTPage)
         pages.append(_glyphs(layout, layout.height))
-        if sum(len(p) for p in pages) > MAX_GLYPHS:
-            break
+
+
+class _EnoughGlyphs(Exception):
+    pass
+
+
+def _capped_aggregator() -> type:
+    from pdfminer.converter import PDFPageAggregator
+
+    class CappedAggregator(PDFPageAggregator):
+        """pdfminer's page aggregator that stops after `limit` glyphs in all."""
+
+        def __init__(self, manager: Any, limit: int) -> None:
+            super().__init__(manager, laparams=None)
+            self.left = limit
+
+        def render_char(self, *args: Any, **kwargs: Any) -> float:
+            self.left -= 1
+            if self.left < 0:
+                raise _EnoughGlyphs
+            return float(super().render_char(*args, **kwargs))
+
+    return CappedAggregator
 
 
 def _key(line: str) -> str:

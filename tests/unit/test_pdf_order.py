@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.i18n import error_text
-from bot.ingest import pdf_layout, pdf_streams
+from bot.ingest import pdf, pdf_layout, pdf_streams
 from bot.ingest.bidi_order import to_logical
 from bot.ingest.overlap import bigram_f1, words
 from bot.ingest.pdf import (
@@ -210,3 +210,14 @@ def test_a_long_line_of_glyphs_is_grouped_in_one_pass(monkeypatch: pytest.Monkey
     (line,) = pdf_layout.group_lines(glyphs)
     assert len(line.glyphs) == 5000
     assert reads[0] < 10
+
+
+def test_glyphs_are_capped_as_pdfminer_draws_them_even_within_one_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cap was checked after each whole page: one text run of millions of glyphs (a
+    few MB, about 1 KB of memory each) was all drawn first. Now pdfminer stops at the
+    cap, and what the page drew so far is read."""
+    monkeypatch.setattr(pdf, "MAX_GLYPHS", 1000)
+    one_run = _flate_pdf(b"BT /F1 2 Tf 0 100 Td (" + b"a" * 5000 + b") Tj ET", b"[]")
+    assert pdf_to_text(one_run) == "a" * 1000
