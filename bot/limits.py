@@ -65,10 +65,13 @@ redis.call('PEXPIRE', KEYS[1], win)
 return {1, used + cost}
 """
 
-# KEYS[1] today's token counter; ARGV amount, budget, ttl -> new value, or -1 (no room)
+# KEYS[1] today's token counter; ARGV amount, budget, ttl -> new value, or -1 - what is
+# left of the budget (no room)
 _HOLD = """
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return -1 end
+if used + tonumber(ARGV[1]) > tonumber(ARGV[2]) then
+  return -1 - math.max(0, tonumber(ARGV[2]) - used)
+end
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return v
@@ -158,7 +161,8 @@ class Limits:
         """Reserve `estimate` tokens of today's budget for the request, atomically, before
         its LLM work starts; returns the amount held (0 for admins), to hand to `settle`.
 
-        Raises BudgetExceeded(hours=...) when it does not fit in what is left today.
+        Raises BudgetExceeded(hours=..., left=tokens still free today) when it does not
+        fit in what is left today.
         """
         if ticket.window_key is None or estimate <= 0:
             return 0
@@ -167,7 +171,7 @@ class Limits:
         value = await self.store.redis.eval(_HOLD, 1, key, estimate, budget, 2 * 86400)
         if int(value) < 0:
             metrics.RATE_LIMIT_HITS.labels(limit="token_budget").inc()
-            raise BudgetExceeded(hours=self._hours_to_midnight())
+            raise BudgetExceeded(hours=self._hours_to_midnight(), left=-1 - int(value))
         return estimate
 
     async def settle(self, ticket: Ticket, *, cached: bool, tokens: int = 0, held: int = 0) -> None:

@@ -15,6 +15,7 @@ import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from bot.config import Settings
 
@@ -101,7 +102,9 @@ def setup_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     from bot.store.redis import redis_passwords
 
-    secrets = [settings.telegram_bot_token, settings.openai_api_key, settings.webhook_secret]
+    token = settings.telegram_bot_token
+    # a file URL's path is percent-encoded (":" -> "%3A") before PTB downloads it
+    secrets = [token, quote(token, safe=""), settings.openai_api_key, settings.webhook_secret]
     secrets += [getattr(settings, "metrics_token", "") or ""]
     secrets += redis_passwords(settings.redis_url)
     handler.addFilter(ContextFilter())

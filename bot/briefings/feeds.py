@@ -32,7 +32,7 @@ from bot.briefings.sources import FEED_MAX_BYTES, Source, parse_feed
 from bot.clock import Clock
 from bot.errors import DigestBotError
 from bot.ingest.fetch import FEED_TYPES, HTML_TYPES, Fetcher
-from bot.ingest.inputs import normalize_url, validate_url
+from bot.ingest.inputs import normalize_url, url_for_log, validate_url
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class FeedPoller:
             await self._failed(src, state_key, state, now, exc, report)
             return
         except Exception as exc:  # a feed never breaks the pass
-            log.exception("feed %s crashed the poller", src.url)
+            log.exception("feed %s crashed the poller", url_for_log(src.url))
             await self._failed(src, state_key, state, now, exc, report)
             return
         await self._ok(state_key, page, now)

@@ -10,13 +10,21 @@ has, or removing one twice, cannot skew the count.
 Order against the user's own hash (another slot, so not in the same script): a
 reference is taken before the user's hash gains the feed and released after it lost
 it, so a crash in between leaves at worst an extra poll, never a user's feed unpolled.
+Those two steps are not atomic together, so a user's changes run one at a time under
+`sources_lock`: a /removesource and an /addsource of the same feed at once could
+otherwise end with the feed in the user's hash and no reference (never polled again).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import cast
 
+from bot.errors import RateLimited
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,31 @@ local left = redis.call('SCARD', KEYS[2])
 if left == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return left
 """
+
+
+LOCK_TTL_MS = 10_000  # a holder that dies frees the lock after this
+LOCK_WAIT_SECONDS = 5.0
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@asynccontextmanager
+async def sources_lock(store: Store, user_id: int) -> AsyncIterator[None]:
+    """Hold the user's sources lock (Redis, so across processes) for a change of their
+    own sources. Raises RateLimited(seconds=1) when it stays taken LOCK_WAIT_SECONDS."""
+    key, token = store.keys.user_sources_lock(user_id), uuid.uuid4().hex
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LOCK_WAIT_SECONDS
+    while not await store.redis.set(key, token, nx=True, px=LOCK_TTL_MS):
+        if loop.time() > deadline:
+            raise RateLimited(seconds=1)
+        await asyncio.sleep(0.02)
+    try:
+        yield
+    finally:
+        await store.redis.eval(_UNLOCK, 1, key, token)
 
 
 async def add_ref(store: Store, feed_id: str, user_id: int, source_json: str) -> int:

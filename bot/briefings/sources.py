@@ -135,11 +135,12 @@ async def remove_source(store: Store, user_id: int, source_id: str) -> Source | 
     """Remove one of the user's own sources; returns it, or None if they had no such source.
     The feed stops being polled when no other user has it."""
     key = store.keys.user_sources(user_id)
-    raw = cast(str | None, await store.redis.hget(key, source_id))
-    if raw is None:
-        return None
-    await store.redis.hdel(key, source_id)
-    await registry.release_ref(store, source_id, user_id)
+    async with registry.sources_lock(store, user_id):
+        raw = cast(str | None, await store.redis.hget(key, source_id))
+        if raw is None:
+            return None
+        await store.redis.hdel(key, source_id)
+        await registry.release_ref(store, source_id, user_id)
     return Source.from_json(raw)
 
 
@@ -225,8 +226,12 @@ async def add_source(
     title = str(parsed.feed.get("title") or "").strip() or _host(feed_url)
     sample = " ".join(str(e.get("title", "")) for e in parsed.entries[:10]) or title
     src = Source(name=title[:80], url=feed_url, language=detect_language(sample), operator=False)
-    await registry.add_ref(store, src.id, user_id, src.to_json())  # before the user's hash
-    await store.redis.hset(key, src.id, src.to_json())
+    async with registry.sources_lock(store, user_id):
+        known = await store.redis.hexists(key, src.id)
+        if not known and await store.redis.hlen(key) >= MAX_USER_SOURCES:  # checked again
+            raise TooManySources(url, limit=MAX_USER_SOURCES)  # (two adds at once)
+        await registry.add_ref(store, src.id, user_id, src.to_json())  # before the user's hash
+        await store.redis.hset(key, src.id, src.to_json())
     return src
 
 

@@ -157,8 +157,9 @@ async def forget_user(store: Store, user_id: int) -> None:
     Used after a 403 (the user blocked the bot) and by /forget.
     """
     await unsubscribe(store, user_id)
-    await registry.release_all(store, user_id)  # their feeds stop being polled
-    await store.redis.delete(store.keys.user_sources(user_id))
+    async with registry.sources_lock(store, user_id):
+        await registry.release_all(store, user_id)  # their feeds stop being polled
+        await store.redis.delete(store.keys.user_sources(user_id))
 
 
 async def user_timezone(store: Store, user_id: int, default: str) -> str:

@@ -10,14 +10,13 @@ questions apply.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from bot.chat.digests import digest_article, stage_text
 from bot.chat.router import Conversation
 from bot.domain import Lang, Length, Stage
 from bot.errors import BadInput
-from bot.ingest.documents import check_size, document_article, document_kind
+from bot.ingest.documents import check_size, document_article, document_kind, in_reader
 from bot.messages import Document, Incoming, Outbox
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         await out.typing()
         await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
         data = await _download(doc)
-        article = await asyncio.to_thread(document_article, data, doc.name, doc.mime_type)
+        article = await in_reader(document_article, data, doc.name, doc.mime_type)
     finally:
         await limits.cancel(ticket)
     await digest_article(conv, msg, out, article, lang=lang, length=length)

@@ -26,7 +26,7 @@ from bot.chat.router import Conversation
 from bot.domain import Digest, Lang, Length
 from bot.errors import DigestBotError, RateLimited
 from bot.i18n import t
-from bot.ingest.inputs import find_url
+from bot.ingest.inputs import find_url, url_for_log
 from bot.limits import Ticket
 from bot.messages import Incoming, Outbox
 from bot.render import render_digest_html, split_html
@@ -82,7 +82,7 @@ async def inline_digest(
     try:
         digest = work.result()
     except DigestBotError as err:  # the bot's chat will explain it in the user's language
-        log.info("inline digest of %s failed: %s", url, err.key)
+        log.info("inline digest of %s failed: %s", url_for_log(url), err.key)
         return InlineAnswer([], button, await _remember(services, url))
     return InlineAnswer([_result(digest, lang)], cache_seconds=60)
 

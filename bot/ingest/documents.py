@@ -8,7 +8,12 @@ page (extract_html), so dates, titles, boilerplate and the minimum length apply 
 
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal, TypeVar
 
 from bot.domain import Article
 from bot.errors import BadInput
@@ -18,6 +23,12 @@ from bot.ingest.extract import extract_html, extract_text
 from bot.ingest.pdf import pdf_to_text
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
+# Reading a document (above all a PDF: up to MAX_SECONDS of pdfminer) runs in its own
+# small pool, so a few slow files queue there and never take every thread of the
+# default executor, which feed parsing and page extraction use too.
+READERS = 2
+_POOL = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="documents")
+T = TypeVar("T")
 SUPPORTED = "PDF, TXT, HTML, DOCX"
 
 Kind = Literal["pdf", "text", "html", "docx"]
@@ -50,6 +61,12 @@ class UnsupportedDocument(BadInput):
 
 class DocumentTooLarge(BadInput):
     key = "document.too_large"
+
+
+async def in_reader(fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)` in the documents pool (with the caller's context, as to_thread)."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(_POOL, call)
 
 
 def document_kind(name: str | None, mime_type: str | None, head: bytes = b"") -> Kind:

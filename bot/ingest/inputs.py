@@ -116,6 +116,17 @@ def find_url(text: str) -> str | None:
     return url if len(url) > len("https://") else None
 
 
+def url_for_log(url: str) -> str:
+    """`url` as logs may show it: scheme and host only. A user's link or private feed
+    can carry a token in its path or query (`?key=...`), which logs must not keep."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+    except ValueError:
+        return "<bad url>"
+    return f"{parts.scheme or 'http'}://{host}/…"
+
+
 def normalize_url(url: str) -> str:
     """Return the cache identity of `url`.
 

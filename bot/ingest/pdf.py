@@ -15,9 +15,13 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from bot.errors import BadInput
+from bot.ingest import pdf_streams
 from bot.ingest.pdf_layout import (
     SENTENCE_END,
     SOFT_BREAK,
@@ -34,7 +38,14 @@ log = logging.getLogger(__name__)
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 MAX_PAGES = 200
-MAX_GLYPHS = 1_000_000  # about 250 dense pages; the rest of a bigger file is not read
+# Counted as pdfminer draws them (one page's single text run can hold millions, and
+# each costs about 1 KB until the page is done: 200,000 took 196 MB). 250,000 glyphs
+# are more than a digest reads (SUMMARY_MAX_PARTS x LLM_MAX_INPUT_TOKENS is about
+# 200,000 characters at the defaults); the rest of a bigger file is not read.
+MAX_GLYPHS = 250_000
+# a crafted PDF (huge content streams, deep forms) can keep pdfminer busy for minutes:
+# past this many seconds, checked between pages, the reading stops with SlowPdf
+MAX_SECONDS = 30
 EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be running heads
 
 _PAGE_NUMBER = re.compile(
@@ -54,6 +65,18 @@ class UnmappedPdf(BadInput):
     """The PDF draws text with fonts that carry no character mapping ("(cid:12)")."""
 
     key = "document.unmapped"
+
+
+class SlowPdf(BadInput):
+    """Reading the PDF took longer than MAX_SECONDS."""
+
+    key = "document.too_slow"
+
+
+class PdfBomb(BadInput):
+    """The PDF's streams unpack to more than MAX_UNPACKED_BYTES (a decompression bomb)."""
+
+    key = "document.unpacked_too_large"
 
 
 class BadPdf(BadInput):
@@ -80,29 +103,79 @@ def _glyphs(layout: object, height: float) -> list[Glyph]:
     return out
 
 
-def read_glyphs(data: bytes) -> list[list[Glyph]]:
-    """Every page's glyphs (top-left origin). Raises BadPdf."""
-    from pdfminer.converter import PDFPageAggregator
-    from pdfminer.layout import LTPage
-    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
-    from pdfminer.pdfpage import PDFPage
-
-    manager = PDFResourceManager()
-    device = PDFPageAggregator(manager, laparams=None)
-    interpreter = PDFPageInterpreter(manager, device)
+def read_glyphs(
+    data: bytes, *, max_seconds: float = MAX_SECONDS, clock: Callable[[], float] = time.monotonic
+) -> list[list[Glyph]]:
+    """Every page's glyphs (top-left origin). Raises BadPdf; SlowPdf when the pages read
+    so far took over `max_seconds` (by `clock`, checked before each page); PdfBomb when
+    its streams unpack to over MAX_UNPACKED_BYTES (bot/ingest/pdf_streams.py)."""
     pages: list[list[Glyph]] = []
     try:
-        for page in PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PAGES):
-            interpreter.process_page(page)
-            layout = device.get_result()
-            assert isinstance(layout, LTPage)
-            pages.append(_glyphs(layout, layout.height))
-            if sum(len(p) for p in pages) > MAX_GLYPHS:
-                break
+        with pdf_streams.budget():
+            _read_pages(data, pages, max_seconds, clock)
+    except SlowPdf:
+        log.warning("PDF reading stopped after %d pages: too slow", len(pages))
+        raise
+    except pdf_streams.UnpackedTooLarge as exc:
+        log.warning("PDF refused: %s", exc)
+        raise PdfBomb(str(exc), limit_mb=pdf_streams.MAX_UNPACKED_BYTES >> 20) from None
     except Exception as exc:  # pdfminer raises many kinds for damaged/encrypted files
         log.info("unreadable PDF: %s", type(exc).__name__)
         raise BadPdf(f"unreadable PDF ({type(exc).__name__})") from exc
     return pages
+
+
+def _read_pages(
+    data: bytes, pages: list[list[Glyph]], max_seconds: float, clock: Callable[[], float]
+) -> None:
+    """Append each page's glyphs to `pages` (up to MAX_PAGES / MAX_GLYPHS)."""
+    from pdfminer.layout import LTPage
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
+    capped = _capped_aggregator()
+    pdf_streams.install()
+    manager = PDFResourceManager()
+    device = capped(manager, MAX_GLYPHS)
+    interpreter = PDFPageInterpreter(manager, device)
+    start = clock()
+    for page in PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PAGES):
+        if clock() - start > max_seconds:
+            raise SlowPdf(f"over {max_seconds} s after {len(pages)} pages", seconds=max_seconds)
+        try:
+            interpreter.process_page(page)
+        except _EnoughGlyphs:  # keep what the page drew so far, read no further
+            stack = getattr(device, "_stack", None)
+            layout = stack[0] if stack else device.cur_item
+            pages.append(_glyphs(layout, layout.height))
+            log.info("PDF cut at %d glyphs", MAX_GLYPHS)
+            return
+        layout = device.get_result()
+        assert isinstance(layout, LTPage)
+        pages.append(_glyphs(layout, layout.height))
+
+
+class _EnoughGlyphs(Exception):
+    pass
+
+
+def _capped_aggregator() -> type:
+    from pdfminer.converter import PDFPageAggregator
+
+    class CappedAggregator(PDFPageAggregator):
+        """pdfminer's page aggregator that stops after `limit` glyphs in all."""
+
+        def __init__(self, manager: Any, limit: int) -> None:
+            super().__init__(manager, laparams=None)
+            self.left = limit
+
+        def render_char(self, *args: Any, **kwargs: Any) -> float:
+            self.left -= 1
+            if self.left < 0:
+                raise _EnoughGlyphs
+            return float(super().render_char(*args, **kwargs))
+
+    return CappedAggregator
 
 
 def _key(line: str) -> str:

@@ -62,15 +62,17 @@ def group_lines(glyphs: list[Glyph]) -> list[Line]:
     """Glyphs whose vertical middles lie within half a line height of each other share a
     line; lines come out top to bottom."""
     lines: list[Line] = []
+    top = bottom = 0.0  # the last line's extent, kept as it grows (not recomputed: a
+    # line of 20,000 glyphs took 49 s when each glyph scanned the whole line)
     for g in sorted(glyphs, key=lambda g: (g.top + g.bottom) / 2):
         mid = (g.top + g.bottom) / 2
-        if lines:
-            last = lines[-1]
-            last_mid = (last.top + last.bottom) / 2
-            if abs(mid - last_mid) <= max(g.bottom - g.top, last.bottom - last.top) * 0.5:
-                last.glyphs.append(g)
-                continue
+        near = abs(mid - (top + bottom) / 2) <= max(g.bottom - g.top, bottom - top) * 0.5
+        if lines and near:
+            lines[-1].glyphs.append(g)
+            top, bottom = min(top, g.top), max(bottom, g.bottom)
+            continue
         lines.append(Line([g]))
+        top, bottom = g.top, g.bottom
     return lines
 
 
@@ -78,9 +80,9 @@ def _gaps(line: Line) -> list[tuple[float, float]]:
     """Horizontal gaps wider than COLUMN_GAP font sizes inside a line."""
     out: list[tuple[float, float]] = []
     glyphs = sorted(line.glyphs, key=lambda g: g.x0)
-    right = glyphs[0].x1
+    right, wide = glyphs[0].x1, COLUMN_GAP * line.size
     for g in glyphs[1:]:
-        if g.x0 - right > COLUMN_GAP * line.size and g.text.strip():
+        if g.x0 - right > wide and g.text.strip():
             out.append((right, g.x0))
         if g.text.strip():
             right = max(right, g.x1)

@@ -101,6 +101,11 @@ class Keys:
     def user_sources(self, user_id: int) -> str:
         return self._k("user", user_id, "sources")
 
+    def user_sources_lock(self, user_id: int) -> str:
+        """String (a holder's token, short TTL): taken while the user's own sources and
+        their references in the poll registry change together (bot/briefings/registry.py)."""
+        return self._k("user", user_id, "sources-lock")
+
     def feed_state(self, feed_hash: str) -> str:
         """Hash: etag, last_modified, failures, next_try."""
         return self._k("feed", feed_hash)

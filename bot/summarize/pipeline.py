@@ -119,6 +119,25 @@ class LLMSummarizer:
     def estimate(self, article: Article, *, lang: Lang, length: Length) -> int:
         """Upper-leaning token cost of `summarize` for `article` (no call is made);
         a digest in another language than the article's adds one translation."""
+        limit = self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN
+        body = (f"{article.title}\n\n" if article.title else "") + article.text[:limit]
+        out = OUTPUT_TOKENS[length]
+        overhead = self._request_overhead(lang, length)
+        total = request_estimate(
+            # numbering the sentences adds a few tokens each
+            estimate_tokens(body) + body.count(".") + body.count("\n") + body.count("\u061f"),
+            max_input=self.max_input_tokens,
+            overhead=overhead,
+            output=out,
+            max_parts=self.max_parts,
+            map_output=MAP_OUTPUT_TOKENS,
+        )
+        if lang != article.language:
+            total += 2 * out + overhead
+        return total
+
+    def _request_overhead(self, lang: Lang, length: Length) -> int:
+        """`_overhead` of the summarize prompts at their longest for `lang`, `length`."""
         params = {
             "language": LANGUAGE_NAMES[lang],
             "length_name": LENGTH_NAMES[length],
@@ -127,21 +146,32 @@ class LLMSummarizer:
         }
         system = load_prompt("summarize").render(**params)
         user = load_prompt("summarize_user").render(**params)
-        limit = self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN
-        body = (f"{article.title}\n\n" if article.title else "") + article.text[:limit]
-        out = OUTPUT_TOKENS[length]
-        total = request_estimate(
-            # numbering the sentences adds a few tokens each
-            estimate_tokens(body) + body.count(".") + body.count("\n") + body.count("\u061f"),
-            max_input=self.max_input_tokens,
-            overhead=self._overhead(system, user),
-            output=out,
-            max_parts=self.max_parts,
-            map_output=MAP_OUTPUT_TOKENS,
-        )
-        if lang != article.language:
-            total += 2 * out + self._overhead(system, user)
-        return total
+        return self._overhead(system, user)
+
+    def cut_to_fit(
+        self, article: Article, *, lang: Lang, length: Length, tokens: int
+    ) -> Article | None:
+        """The start of `article` (cut at a paragraph or word break) whose `estimate`
+        fits `tokens`: the longest such start, so a big article against a small remaining
+        budget still gets a digest of its beginning. None when even one full part of it
+        (or the whole of a shorter article) does not fit."""
+        text = article.text[: self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN]
+
+        def fits(n: int) -> bool:
+            cut = article.model_copy(update={"text": text[:n]})
+            return self.estimate(cut, lang=lang, length=length) <= tokens
+
+        lo, hi = 0, len(text)  # fits(lo) is known (or assumed) true, fits(hi + 1) false
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+        end = text.rfind("\n\n", 0, lo + 1)
+        if end < lo * 0.8:  # no paragraph break near: a word break
+            end = text.rfind(" ", 0, lo + 1)
+        part = self.max_input_tokens - self._request_overhead(lang, length)
+        if end <= 0 or estimate_tokens(text[:end]) < min(part, estimate_tokens(article.text)):
+            return None
+        return article.model_copy(update={"text": text[:end].rstrip()})
 
     @staticmethod
     @functools.lru_cache(maxsize=64)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from bot import metrics, stats
@@ -29,20 +28,20 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import LLMError
+from bot.ingest.documents import in_reader
 from bot.ingest.extract import extract_html, extract_text
 from bot.ingest.fetch import PAGE_OR_PDF_TYPES, PDF_TYPE, FetchedPage, Fetcher
-from bot.ingest.inputs import normalize_url, validate_url
+from bot.ingest.inputs import normalize_url, url_for_log, validate_url
 from bot.ingest.pdf import pdf_to_text
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Pipeline, Store
+from bot.summarize.budget import Reserve, reserve_within
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive
 from bot.summarize.languages import Drafts
 from bot.summarize.pipeline import LLMSummarizer, prompt_version
 
 log = logging.getLogger(__name__)
-
-Reserve = Callable[[int], Awaitable[object]]
 
 OLD_AFTER_DAYS = 30
 FALLBACK_TTL_SECONDS = 300
@@ -142,10 +141,8 @@ class SummarizeService:
         else:
             if progress:
                 await progress(Stage("extracting"))
-            if len(source) > BIG_TEXT_CHARS:
-                article = await asyncio.to_thread(extract_text, source)
-            else:
-                article = extract_text(source)
+            big = len(source) > BIG_TEXT_CHARS
+            article = await asyncio.to_thread(extract_text, source) if big else extract_text(source)
         if writes is not None:
             self.queue_remember(writes, article, data)
         else:
@@ -162,7 +159,7 @@ class SummarizeService:
             try:
                 return Article.model_validate_json(cached), str(cached)
             except ValueError:
-                log.warning("dropping an unreadable cached article for %s", url)
+                log.warning("dropping an unreadable cached article for %s", url_for_log(url))
         if progress:
             await progress(Stage("fetching"))
         page = await self.fetcher.fetch(url, accept=PAGE_OR_PDF_TYPES)
@@ -176,7 +173,7 @@ class SummarizeService:
     @staticmethod
     async def _extract_page(page: FetchedPage) -> Article:
         if page.content_type == PDF_TYPE and page.body is not None:
-            text = await asyncio.to_thread(pdf_to_text, page.body)
+            text = await in_reader(pdf_to_text, page.body)
             article = extract_text(text)
         elif page.content_type.split(";")[0].strip().lower() == "text/plain":
             article = extract_text(page.text)
@@ -252,10 +249,13 @@ class SummarizeService:
             return await get_digest(self.store, key)
 
         async def compute() -> Digest:
+            work = article
             if reserve is not None and self.drafts is not None:
-                await reserve(self.drafts.summarizer.estimate(article, lang=lang, length=length))
+                work = await reserve_within(self.drafts.summarizer, article, lang, length, reserve)
             fan = self._fan_out(key) if progress is not None else None
-            digest, ttl = await self._compute(article, lang=lang, length=length, progress=fan)
+            digest, ttl = await self._compute(work, lang=lang, length=length, progress=fan)
+            if work is not article:  # cut to this user's budget: not what others should get
+                return digest.model_copy(update={"cut": True})
             await put_digest(self.store, key, digest, ttl)
             return digest
 

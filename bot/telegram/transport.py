@@ -3,6 +3,7 @@ Application and by the briefing sender for every Bot API call."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -10,6 +11,19 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _Default = type(BaseRequest.DEFAULT_NONE)  # "argument not given" (PTB's DefaultValue)
+
+# every Bot API and file URL carries the token (`/bot<token>/...`, `/file/bot<token>/...`),
+# and aiohttp puts the URL into some errors (TooManyRedirects, InvalidURL, ...)
+_TOKEN_IN_URL = re.compile(r"/bot[^/\s'\")]+")
+
+
+def without_token(text: str) -> str:
+    """`text` with the token of any Bot API URL in it replaced by `***`."""
+    return _TOKEN_IN_URL.sub("/bot***", text)
+
+
+class BodyTooLarge(Exception):
+    """A download went over its byte limit (it was stopped there)."""
 
 
 class AiohttpRequest(BaseRequest):
@@ -98,4 +112,30 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            raise NetworkError(without_token(f"aiohttp.{type(err).__name__}: {err}")) from None
+
+    async def download(self, url: str, max_bytes: int, total_seconds: float = 60.0) -> bytes:
+        """The body at `url` (a Bot API file URL), read in chunks and stopped as soon as
+        it passes `max_bytes` (BodyTooLarge), whatever size the server or getFile said.
+        Asks for no content coding, so the count is of the bytes sent. Raises TimedOut /
+        NetworkError (without the token) for the transport's failures and HTTP errors."""
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        limit = aiohttp.ClientTimeout(total=total_seconds, sock_connect=self._connect, sock_read=30)
+        headers = {"Accept-Encoding": "identity"}
+        try:
+            async with self._session.get(url, timeout=limit, headers=headers) as res:
+                if res.status != 200:
+                    raise NetworkError(f"file download failed: HTTP {res.status}")
+                if (res.content_length or 0) > max_bytes:
+                    raise BodyTooLarge(f"Content-Length {res.content_length}")
+                body = bytearray()
+                async for chunk in res.content.iter_chunked(64 * 1024):
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise BodyTooLarge(f"body over {max_bytes} bytes")
+                return bytes(body)
+        except TimeoutError as err:
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            raise NetworkError(without_token(f"aiohttp.{type(err).__name__}: {err}")) from None

@@ -79,6 +79,20 @@ def webhook_path(url: str | None) -> str:
     return path
 
 
+async def _capped_body(request: Request) -> bytes | None:
+    """The request's body, or None once it is over MAX_BODY_BYTES: refused on its
+    Content-Length before reading, else while it is read (not after holding all of it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
 class WebhookServer(HealthServer):
     """The webhook ASGI app (`.app`): health endpoints plus the update route.
 
@@ -141,8 +155,8 @@ class WebhookServer(HealthServer):
         if self.pending >= self.max_pending:
             log.warning("webhook saturated (%d updates pending); asking to retry", self.pending)
             return 503, "overloaded", None
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await _capped_body(request)
+        if body is None:
             return 413, "bad_request", None
         try:
             data = json.loads(body)

@@ -38,7 +38,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -213,6 +213,11 @@ class BotAPI:
     webhook: dict[str, Any] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (path, data)
     downloads: list[str] = field(default_factory=list)  # file paths served
+    # file path -> a handler serving it instead of the stored bytes (a failing, lying or
+    # endless file server)
+    file_handlers: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = field(
+        default_factory=dict
+    )
     # chat id -> user id -> status ("creator", "administrator", "member", ...), for
     # getChatMember / getChatAdministrators; chat usernames ("@name") -> chat dicts
     members: dict[int, dict[int, str]] = field(default_factory=dict)
@@ -578,6 +583,9 @@ class BotAPI:
         if request.match_info["token"] != self.token:
             return web.Response(status=401)
         path = request.match_info["path"]
+        if path in self.file_handlers:
+            self.downloads.append(path)
+            return await self.file_handlers[path](request)
         for file_path, data in self.files.values():
             if file_path == path:
                 self.downloads.append(path)

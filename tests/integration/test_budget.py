@@ -73,7 +73,9 @@ async def test_three_big_links_at_once_stay_within_the_budget(
         spent = await bot.services.limits.tokens_today(user)
     answered = [r for r in replies if "•" in r.plain]
     refused = [r for r in replies if BUDGET_AR in r.plain]
-    assert answered and refused and len(answered) + len(refused) == 3
+    assert answered and len(answered) + len(refused) == 3
+    # the budget bit: a request was refused, or cut to what was left (a digest of its start)
+    assert refused or any(CUT["ar"] in r.plain for r in answered)
     reported = sum(
         sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
         + max(1, len(model(body)) // 3)
@@ -134,3 +136,36 @@ async def test_a_question_that_cannot_fit_the_budget_is_refused_before_any_call(
         assert BUDGET_AR in sorry.plain
         assert fake_llm.calls == calls
         assert await limits.tokens_today(user) == budget - 5_000
+
+
+async def test_a_big_article_against_a_small_budget_left_gets_a_digest_of_its_start(
+    settings: Settings,
+    store: Store,
+    botapi: BotAPI,
+    fake_llm: FakeLLM,
+    pages: PageServer,
+    seed_text: str,
+) -> None:
+    """Its full estimate does not fit what is left today, but a few map-reduce parts
+    do: the user gets a digest of the start, noted as cut (it was refused outright),
+    within the budget. With less left than one part costs, it is refused as before."""
+    seed = extract_text(seed_text)
+    link = pages.add("/big/start", article_page(long_text(seed, 5, "جزء")))
+    user, budget = 73, 20_000
+    async with running_bot(
+        settings, store, botapi, fake_llm, daily_token_budget=budget, llm_max_input_tokens=1200
+    ) as bot:
+        limits = bot.services.limits
+        day_key = store.keys.tokens(user, limits.clock.now().date().isoformat())
+        await store.redis.set(day_key, budget - 10_000)
+        bot.fake.message(user, link, user_id=user, language_code="ar")
+        digest = await bot.reply(user, contains="•", wait=60)
+        assert CUT["ar"] in digest.plain
+        assert budget - 10_000 < await limits.tokens_today(user) <= budget
+        calls = fake_llm.calls
+        await store.redis.set(day_key, budget - 2_000)  # not even one part's worth
+        bot.fake.message(
+            user, link.replace("start", "start?again"), user_id=user, language_code="ar"
+        )
+        refused = await bot.reply(user, contains=BUDGET_AR, wait=30)
+        assert refused.plain and fake_llm.calls == calls

@@ -7,10 +7,12 @@ passed by adding and removing, and a forgotten user's URLs were kept.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.briefings import registry
 from bot.briefings import sources as srcs
 from bot.briefings.sources import Source
 from bot.privacy import forget_user
@@ -109,3 +111,32 @@ async def _three_adds(bot: Bot, url: str) -> None:
         await bot.reply(31, contains="limited")
     bot.fake.command(31, f"/addsource {url}")
     assert "too fast" in (await bot.reply(31, contains="too fast")).plain
+
+
+async def test_a_concurrent_add_and_remove_of_one_feed_leave_it_polled_if_kept(
+    pages: PageServer, fetcher: srcs.Fetcher, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/removesource and /addsource of the same feed at once, by the same user: the
+    remove has taken the feed from the user's hash and is about to drop its reference
+    when the add runs. Before the per-user lock the add's reference was dropped by the
+    remove after it: the user kept the feed, and it was never polled again."""
+    url = feed(pages, "both")
+    src = await srcs.add_source(store, fetcher, 5, url)
+    reached, go = asyncio.Event(), asyncio.Event()
+    release = registry.release_ref
+
+    async def paused_release(s: Store, feed_id: str, user_id: int) -> int:
+        reached.set()
+        await go.wait()  # the remove stops between its two steps
+        return await release(s, feed_id, user_id)
+
+    monkeypatch.setattr(registry, "release_ref", paused_release)
+    removing = asyncio.create_task(srcs.remove_source(store, 5, src.id))
+    await reached.wait()
+    adding = asyncio.create_task(srcs.add_source(store, fetcher, 5, url))
+    await asyncio.wait({adding}, timeout=1.0)  # the add finishes here if nothing stops it
+    go.set()
+    assert await removing == src
+    assert await adding == src
+    assert [s.id for s in await srcs.user_sources(store, 5)] == [src.id]
+    assert await polled(store) == {"both"}  # the user has it, so it is polled

@@ -4,14 +4,22 @@ LLM; the test checks what text reached the model, and in which order."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import re
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+from telegram.error import NetworkError
 
 from bot.config import Settings
 from bot.ingest.overlap import bigram_f1, words
 from bot.store.redis import Store
+from bot.telegram.documents import download_file
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pdfs import blank_pdf_bytes
@@ -142,3 +150,56 @@ async def test_an_upload_over_the_rate_is_refused_before_downloading(
         reply = await bot.reply(45, contains="too fast")
         assert reply.plain
         assert bot.fake.downloads == ["documents/file_1"]  # the second was never fetched
+
+
+SENT: list[int] = []
+
+
+async def _endless(request: web.Request) -> web.StreamResponse:
+    """A file server that says nothing about the size and sends 100 MB (it counts what
+    it managed to write before the client hung up in SENT)."""
+    response = web.StreamResponse()
+    await response.prepare(request)
+    chunk = b"x" * (256 * 1024)
+    SENT.append(0)
+    with contextlib.suppress(ConnectionError):
+        for _ in range(400):
+            await response.write(chunk)
+            SENT[-1] += len(chunk)
+    return response
+
+
+async def test_a_download_is_capped_while_it_is_read(bot: Bot) -> None:
+    """The message and getFile may not say the size (or lie): the download itself stops
+    at 20 MB and the user reads "too large", not a timeout after 100 MB in memory."""
+    bot.fake.file_handlers["documents/file_1"] = _endless
+    bot.fake.document(46, b"small", "notes.txt", language_code="en")
+    reply = await bot.reply(46, contains="too large", wait=20)
+    assert "20 MB" in reply.plain
+    assert SENT and SENT[-1] < 40 * 1024 * 1024  # the reading stopped near 20 MB
+
+
+async def _redirect_loop(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(str(request.url))  # aiohttp gives up with the URL in its error
+
+
+async def test_a_failing_file_server_never_puts_the_token_in_logs(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file URL carries the bot token (`/file/bot<token>/...`, with `:` written
+    `%3A`): neither the log records at INFO and above, the error raised, nor the user's
+    message may contain it. (PTB's own DEBUG lines do: the redacting formatter of
+    bot/logs.py removes it there, see tests/unit/test_logs.py.)"""
+    token = bot.fake.token
+    bot.fake.file_handlers["documents/file_1"] = _redirect_loop
+    with caplog.at_level(logging.INFO):
+        bot.fake.document(47, b"a text", "notes.txt", language_code="en")
+        reply = await bot.reply(47, contains="download", wait=20)
+        with pytest.raises(NetworkError) as raised:
+            await download_file(bot.app.bot, "doc-1")
+    secret = token.split(":", 1)[1]
+    texts = [reply.plain, str(raised.value), repr(raised.value.__cause__)]
+    texts += [r.getMessage() for r in caplog.records]
+    assert "TooManyRedirects" in str(raised.value)
+    for text in texts:
+        assert secret not in text and quote(token) not in text

@@ -5,6 +5,7 @@ the private chat; the per-user rate limit holds."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,13 @@ async def test_an_inline_digest_reserves_from_the_daily_budget_first(
         assert answer["results"] == []
         assert answer["button"]["text"].startswith("Summarize in")
         assert fake_llm.requests == []
+
+
+async def test_a_failed_inline_link_is_logged_by_host_only(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user's link may carry a token in its query: the log line names the host only."""
+    with caplog.at_level(logging.INFO):
+        await inline_answer(bot, 57, "http://10.0.0.9/private?key=user-secret-42", "en")
+    assert "inline digest of http://10.0.0.9/… failed" in caplog.text
+    assert "user-secret-42" not in caplog.text

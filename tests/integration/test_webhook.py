@@ -229,6 +229,33 @@ async def test_a_body_that_is_not_an_update_is_refused(botapi: BotAPI, store: St
     assert botapi.sent == []
 
 
+async def test_an_oversized_body_is_refused_before_it_is_read(botapi: BotAPI, store: Store) -> None:
+    """A POST announcing 50 MB gets 413 at once (the body was read whole before: the
+    replica waited for, then held, all of it); one sent in chunks is cut at 1 MB."""
+    settings = webhook_settings(store)
+    async with replica(settings, store, build_app(botapi, Gate.open())):
+        reader, writer = await asyncio.open_connection("127.0.0.1", settings.webhook_port)
+        head = (
+            f"POST /tg/hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\n"
+            f"Content-Length: {50 * 1024 * 1024}\r\n\r\n"
+        )
+        writer.write(head.encode() + b'{"update_id": 1, ')  # and no more
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+        assert status.startswith(b"HTTP/1.1 413")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(3):
+                yield b" " * (512 * 1024)
+
+        async with httpx.AsyncClient() as http:
+            resp = await http.post(url(settings), content=chunks(), headers=HEADERS)
+        assert resp.status_code == 413
+    assert botapi.sent == []
+
+
 async def test_metrics_on_the_public_webhook_port_need_the_token(
     botapi: BotAPI, store: Store
 ) -> None:

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -95,3 +96,12 @@ def test_the_redis_password_is_redacted_from_logs() -> None:
         root.setLevel(level)
     out = buf.getvalue()
     assert "auth failed" in out and "userinfo-pass-1" not in out and "query-pass-2" not in out
+
+
+@pytest.mark.parametrize("capture", ["text"], indirect=True)
+def test_a_percent_encoded_token_is_redacted_too(capture: io.StringIO) -> None:
+    """PTB writes a file URL's path percent-encoded (`bot123456%3AAAE-...`), so an error
+    quoting that URL holds the token in that form."""
+    logging.getLogger("bot.test").warning("GET /file/bot%s/x failed", quote(TOKEN))
+    out = capture.getvalue()
+    assert "GET /file/bot***/x failed" in out and "AAE-secret" not in out
