@@ -211,3 +211,16 @@ class Limits:
 
     async def tokens_today(self, user_id: int) -> int:
         return int(await self.store.redis.get(self.store.keys.tokens(user_id, self._day())) or 0)
+
+
+@dataclass
+class Hold:
+    """What one request holds of today's budget: call it with an estimate before LLM
+    work (`hold_tokens`), then hand `held` to `settle` or `cancel`."""
+
+    limits: Limits
+    ticket: Ticket
+    held: int = 0
+
+    async def __call__(self, estimate: int) -> None:
+        self.held += await self.limits.hold_tokens(self.ticket, estimate)

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from bot.briefings.sources import FEED_MAX_BYTES, Source, parse_feed
 from bot.clock import Clock
+from bot.domain import Article
 from bot.errors import DigestBotError
 from bot.ingest.fetch import FEED_TYPES, HTML_TYPES, Fetcher
 from bot.ingest.inputs import normalize_url, url_for_log, validate_url
@@ -59,6 +60,17 @@ class FeedArticle(BaseModel):
     published: float  # UTC epoch seconds
     ingested: float
     operator: bool = False  # from an operator (FEEDS_FILE) feed: may lead its story
+
+    def to_article(self) -> Article:
+        """The entry as an Article, to digest it or answer questions about it."""
+        return Article(
+            text=self.text,
+            title=self.title,
+            url=self.url,
+            site_name=self.source_name,
+            language="en" if self.language == "en" else "ar",
+            source_kind="url",
+        )
 
 
 @dataclass

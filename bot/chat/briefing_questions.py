@@ -20,7 +20,6 @@ from bot.briefings.feeds import FeedArticle, get_article
 from bot.briefings.recall import briefing_stories
 from bot.chat.answering import answer_within_limits
 from bot.chat.router import Conversation
-from bot.domain import Article, Lang
 from bot.followups.render import render_answer_html
 from bot.i18n import t
 from bot.ingest.arabic import tokens
@@ -108,7 +107,7 @@ async def ask_briefing(
     if not stories:
         return False  # the stories expired: the caller's usual path explains
     story = best_story(question, stories)
-    article = _as_article(story.article)
+    article = story.article.to_article()
     async with services.store.redis.pipeline(transaction=False) as pipe:
         services.summarizer.queue_remember(pipe, article)
         await pipe.execute()
@@ -130,15 +129,3 @@ async def ask_briefing(
     for mid in ids:  # a reply to the answer continues about that story
         await services.followups.bind_message(msg.chat_id, mid, article.id)
     return True
-
-
-def _as_article(fa: FeedArticle) -> Article:
-    lang: Lang = "en" if fa.language == "en" else "ar"
-    return Article(
-        text=fa.text,
-        title=fa.title,
-        url=fa.url,
-        site_name=fa.source_name,
-        language=lang,
-        source_kind="url",
-    )

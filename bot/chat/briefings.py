@@ -19,7 +19,6 @@ from bot.briefings.schedule import format_hhmm
 from bot.chat.digests import digest_article
 from bot.chat.groups import admin_only, subject
 from bot.chat.router import Conversation, plain_html
-from bot.domain import Article, Lang
 from bot.i18n import t
 from bot.messages import Button, Incoming, Outbox, Reply
 
@@ -186,13 +185,5 @@ async def story_digest(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if fa is None:
         await conv.say(msg, out, "briefing.story_gone")
         return
-    lang: Lang = "en" if fa.language == "en" else "ar"
-    article = Article(
-        text=fa.text,
-        title=fa.title,
-        url=fa.url,
-        site_name=fa.source_name,
-        language=lang,
-        source_kind="url",
-    )
+    article = fa.to_article()
     await digest_article(conv, msg, out, article)  # keeps it by id, for follow-ups

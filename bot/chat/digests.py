@@ -28,7 +28,7 @@ from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import DigestBotError
 from bot.i18n import t
 from bot.ingest.inputs import find_url, validate_url
-from bot.limits import Ticket
+from bot.limits import Hold, Ticket
 from bot.messages import Button, Incoming, Outbox, Reply
 from bot.render import render_digest_html, render_partial_html
 from bot.services import Services
@@ -160,25 +160,21 @@ async def digest_article(
     services = conv.services
     prefs, ticket = await _begin(services, msg)
     progress = _progress(out, prefs.lang)
-    held = [0]  # tokens reserved from today's budget for this request's LLM work
-
-    async def reserve(estimate: int) -> None:
-        held[0] += await services.limits.hold_tokens(ticket, estimate)
-
+    hold = Hold(services.limits, ticket)  # today's budget held for the LLM work
     async with services.store.redis.pipeline(transaction=False) as writes:
         request = Request(msg.user_id, msg.chat_id, prefs, writes)
         try:
             digest = await _digest(
-                services, request, source, progress, lang=lang, length=length, reserve=reserve
+                services, request, source, progress, lang=lang, length=length, reserve=hold
             )
         except DigestBotError:
             # nothing was summarized (bad input, blocked address, HTTP error, not an
             # article, wrong content type, no budget left...): the reservations go back
-            await services.limits.cancel(ticket, held=held[0])
+            await services.limits.cancel(ticket, held=hold.held)
             raise
         tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
         services.limits.queue_settle(
-            writes, ticket, cached=digest.cached, tokens=tokens, held=held[0]
+            writes, ticket, cached=digest.cached, tokens=tokens, held=hold.held
         )
         ref = queue_ref(services, writes, digest)
         await writes.execute()

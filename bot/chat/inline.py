@@ -27,7 +27,7 @@ from bot.domain import Digest, Lang, Length
 from bot.errors import DigestBotError, RateLimited
 from bot.i18n import t
 from bot.ingest.inputs import find_url, url_for_log
-from bot.limits import Ticket
+from bot.limits import Hold, Ticket
 from bot.messages import Incoming, Outbox
 from bot.render import render_digest_html, split_html
 from bot.services import Services
@@ -90,20 +90,16 @@ async def inline_digest(
 async def _summarize(
     services: Services, ticket: Ticket, url: str, lang: Lang, length: Length
 ) -> Digest:
-    held = [0]  # tokens reserved from today's budget, as for a digest in the chat
-
-    async def reserve(estimate: int) -> None:
-        held[0] += await services.limits.hold_tokens(ticket, estimate)
-
+    hold = Hold(services.limits, ticket)  # today's budget, as for a digest in the chat
     try:
         digest = await services.summarizer.digest(
-            url, kind="url", lang=lang, length=length, reserve=reserve
+            url, kind="url", lang=lang, length=length, reserve=hold
         )
     except BaseException:
-        await services.limits.cancel(ticket, held=held[0])
+        await services.limits.cancel(ticket, held=hold.held)
         raise
     tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
-    await services.limits.settle(ticket, cached=digest.cached, tokens=tokens, held=held[0])
+    await services.limits.settle(ticket, cached=digest.cached, tokens=tokens, held=hold.held)
     return digest
 
 
