@@ -19,8 +19,12 @@ from functools import lru_cache
 from typing import Literal
 
 # Invisible format characters: zero-width space/joiners, LRM/RLM, bidi embeddings and
-# isolates, word joiner and invisible operators, Arabic letter mark, BOM, soft hyphen.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff\u00ad]")
+# isolates, word joiner and invisible operators, Arabic letter mark, BOM, soft hyphen;
+# and lone surrogates: the trace of a byte that was not UTF-8 (text cut inside a letter,
+# read with surrogateescape), which cannot be encoded, hashed or sent.
+_INVISIBLE = re.compile(
+    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff\u00ad\ud800-\udfff]"
+)
 _TATWEEL = "\u0640"
 
 # Tashkeel and other Arabic combining marks (harakat, shadda, sukun, superscript alef,

@@ -162,3 +162,13 @@ def test_split_sentences_loses_no_words(text: str) -> None:
     sentences = split_sentences(text)
     assert alnum("".join(sentences)) == alnum(clean_text(text))
     assert all(s == s.strip() and s for s in sentences)
+
+
+def test_text_cut_inside_a_letter_is_cleaned_not_crashed_on() -> None:
+    """Pasted text cut inside a two-byte Arabic letter (read with surrogateescape, as
+    the console reads stdin) carried a lone surrogate that crashed the article's hash:
+    the user got "something went wrong" instead of a digest."""
+    cut = "قال الرئيس".encode()[:-1].decode("utf-8", "surrogateescape")
+    cleaned = clean_text(f"{cut} إن الاجتماع عُقد")
+    assert cleaned == "قال الرئي إن الاجتماع عُقد"
+    cleaned.encode("utf-8")  # encodable: it can be hashed, stored and sent
