@@ -11,15 +11,15 @@ globals; features register their commands and buttons in `build_conversation`.
 
 from __future__ import annotations
 
-from bot.briefings.delivery import Sender
-from bot.briefings.scheduler import Briefings
+from bot.briefings import Briefings, Sender
 from bot.chat import briefings, channels, commands, digests, documents
 from bot.chat.router import Conversation
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.followups.service import FollowupService
+from bot.followups import FollowupService
 from bot.limits import Limits
 from bot.messages import Button
+from bot.privacy import forget_user
 from bot.services import Services
 from bot.store.redis import Store, open_store
 from bot.summarize.service import SummarizeService
@@ -42,7 +42,13 @@ async def build_services(
     store = store if store is not None else await open_store(settings)
     clock = clock or SystemClock()
     summarizer = await build_summarizer(settings, store, clock=clock)
-    briefing = Briefings.create(settings, store, sender, llm=summarizer.llm, clock=clock)
+
+    async def forget(user_id: int, private_chat_id: int | None) -> None:  # after a 403
+        await forget_user(store, user_id, private_chat_id=private_chat_id)
+
+    briefing = Briefings.create(
+        settings, store, sender, llm=summarizer.llm, clock=clock, on_blocked=forget
+    )
     return Services(
         settings=settings,
         store=store,

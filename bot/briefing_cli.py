@@ -16,10 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from bot.app import NoSender, build_services
-from bot.briefings import subscriptions as subs
-from bot.briefings.delivery import Sender, format_counts
-from bot.briefings.message import render_text
-from bot.briefings.sources import all_sources
+from bot.briefings import Sender, format_counts
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.errors import BadInput
@@ -61,7 +58,7 @@ async def feeds_poll(args: argparse.Namespace, settings: Settings) -> int:
     services = await build_services(settings, sender=NoSender())
     try:
         b = services.briefings
-        sources = await all_sources(services.store, b.defaults)
+        sources = await b.all_sources()
         b.poller.on_progress = progress("feeds", len(sources))
         report = await b.poller.poll_all(sources)
         if b.poller.on_progress:
@@ -97,21 +94,11 @@ async def preview(args: argparse.Namespace, settings: Settings) -> int:
     """Print the briefing a user would get now (plain text), without sending it."""
     services = await build_services(settings, sender=NoSender())
     try:
-        store = services.store
-        now = services.clock.now()
         user_id = int(args.user_id)
-        sub = await subs.get(store, user_id)
-        stored_lang = await store.redis.hget(store.keys.user(user_id), "lang")
-        lang = args.lang or (sub.lang if sub else None) or stored_lang or "ar"
-        tz = await subs.user_timezone(store, user_id, settings.default_timezone)
-        briefing = await services.briefings.composer.build(
-            user_id=user_id,
-            lang=str(lang),
-            tz=tz,
-            now=now,
-            since=sub.last_sent if sub else None,
-        )
-        print(render_text(briefing))
+        sub = await services.briefings.subscription(user_id)
+        prefs = await services.users.prefs(user_id)
+        lang = args.lang or (sub.lang if sub else None) or (prefs.lang if prefs.lang_set else "ar")
+        print(await services.briefings.preview(user_id, str(lang)))
         return 0
     finally:
         await services.close()

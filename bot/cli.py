@@ -20,7 +20,7 @@ from bot.errors import DigestBotError
 from bot.i18n import error_text
 
 if TYPE_CHECKING:
-    from bot.briefings.delivery import Sender
+    from bot.briefings import Sender
     from bot.config import Settings
 
 # command name -> "module:function"; each function is `async def f(args, settings) -> int`

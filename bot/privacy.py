@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.briefings import subscriptions
-from bot.followups.context import ChatContext
+from bot.briefings import forget_subscriber
+from bot.followups import ChatContext
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ async def forget_user(store: Store, user_id: int, *, private_chat_id: int | None
         pipe.delete(keys.user(user_id))
         pipe.srem(keys.users(), user_id)
         await pipe.execute()
-    await subscriptions.forget_user(store, user_id)
+    await forget_subscriber(store, user_id)
     for pattern in keys.user_counter_patterns(user_id):
         async for key in r.scan_iter(match=pattern, count=500):
             await r.delete(key)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from bot.briefings.scheduler import Briefings
+from bot.briefings import Briefings
 from bot.clock import Clock
 from bot.config import Settings
-from bot.followups.service import FollowupService
+from bot.followups import FollowupService
 from bot.limits import Limits
 from bot.store.redis import Store
 from bot.summarize.service import SummarizeService

@@ -56,7 +56,6 @@ from bot.briefings.limiter import RateLimiter
 from bot.briefings.schedule import next_due, slot_date
 from bot.briefings.subscriptions import Subscription
 from bot.messages import Button
-from bot.privacy import forget_user
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -168,7 +167,9 @@ class Delivery:
     max_retry_after: int = 5  # 429 waits honoured per message before giving up (failed)
     backoff: float = 1.0
     sleep: Sleep = asyncio.sleep
-    on_blocked: Callable[[int], Awaitable[None]] | None = None
+    # 403: (user id, their private chat or None) -> forget them; wired by the composition
+    # root (bot/privacy.py), so briefings never import what lies above them
+    on_blocked: Callable[[int, int | None], Awaitable[None]] | None = None
     on_progress: Callable[[int], None] | None = None
     leases: Leases = field(init=False, repr=False)
     _begin: AsyncScript | None = field(default=None, repr=False)
@@ -349,9 +350,10 @@ class Delivery:
         """403: unsubscribe and delete the user's briefing data (issue 6)."""
         log.info("chat %s blocked the bot: unsubscribing user %s", sub.chat_id, sub.user_id)
         private = sub.chat_id if sub.chat_id == sub.user_id else None
-        await forget_user(self.store, sub.user_id, private_chat_id=private)
         if self.on_blocked is not None:
-            await self.on_blocked(sub.user_id)
+            await self.on_blocked(sub.user_id, private)
+        else:
+            await subs.forget_user(self.store, sub.user_id)
 
 
 def format_counts(counts: Counter[str]) -> str:

@@ -1,8 +1,7 @@
-"""Wiring the briefing services, and the APScheduler jobs that drive them.
+"""The APScheduler jobs that drive the briefing services.
 
-`Briefings.create(settings, store, sender, llm=...)` builds the poller, composer and delivery
-once per process. `start_scheduler(briefings)` runs an APScheduler 3
-`AsyncIOScheduler` with two in-memory jobs:
+`start_scheduler(briefings)` runs an APScheduler 3 `AsyncIOScheduler` with two in-memory
+jobs:
 
 * `tick` every minute: deliver the briefings due now;
 * `poll` every FEED_POLL_MINUTES: poll the feeds (the Redis poll lock makes one
@@ -19,92 +18,11 @@ than skip it, instead of APScheduler's default 1 s.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.briefings.compose import Composer
-from bot.briefings.delivery import Delivery, Sender, format_counts
-from bot.briefings.feeds import FeedPoller, PollReport
-from bot.briefings.limiter import RateLimiter
-from bot.briefings.pacing import ChatSender
-from bot.briefings.sources import Source, all_sources, load_defaults
-from bot.clock import Clock, SystemClock
-from bot.config import Settings
-from bot.ingest.fetch import Fetcher
-from bot.llm.client import LLMClient
-from bot.store.redis import Store
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Briefings:
-    """The briefing services of one process (built by bot.app.build_services)."""
-
-    settings: Settings
-    store: Store
-    clock: Clock
-    defaults: list[Source]
-    fetcher: Fetcher
-    composer: Composer
-    delivery: Delivery
-    poller: FeedPoller
-
-    @classmethod
-    def create(
-        cls,
-        settings: Settings,
-        store: Store,
-        sender: Sender,
-        *,
-        llm: LLMClient | None,
-        clock: Clock | None = None,
-        rate_limit: bool = True,
-    ) -> Briefings:
-        """Build every briefing service; `llm` (None: offline) belongs to the caller.
-
-        Raises ConfigError for a bad FEEDS_FILE."""
-        clock = clock or SystemClock()
-        defaults = load_defaults(settings.feeds_file)
-        fetcher = Fetcher.from_settings(settings)
-        composer = Composer(store=store, llm=llm, defaults=defaults)
-        paced = ChatSender(
-            sender,
-            store,
-            per_minute=settings.group_messages_per_minute,
-            recall_ttl=settings.context_ttl,
-        )
-        delivery = Delivery(
-            store=store,
-            sender=paced,
-            builder=composer.for_subscription,
-            grace=timedelta(hours=settings.briefing_grace_hours),
-            skip_empty=settings.briefing_skip_empty,
-            limiter=RateLimiter(store, settings.broadcast_rate, burst=1.0) if rate_limit else None,
-        )
-        poller = FeedPoller(
-            store=store, fetcher=fetcher, clock=clock, feed_max_bytes=settings.feed_max_bytes
-        )
-        return cls(settings, store, clock, defaults, fetcher, composer, delivery, poller)
-
-    async def tick(self) -> None:
-        counts = await self.delivery.tick(self.clock.now())
-        if sum(counts.values()):
-            log.info("briefings: %s", format_counts(counts))
-
-    async def poll(self, *, locked: bool = True) -> PollReport:
-        sources = await all_sources(self.store, self.defaults)
-        lock = timedelta(minutes=self.settings.feed_poll_minutes) - timedelta(seconds=5)
-        report = await self.poller.poll_all(sources, lock_for=lock if locked else None)
-        log.info("feeds: %s", report.line())
-        return report
-
-    async def aclose(self) -> None:
-        """Close the fetcher (the LLM client and the store belong to the caller)."""
-        await self.fetcher.aclose()
+from bot.briefings.service import Briefings
 
 
 def start_scheduler(briefings: Briefings) -> AsyncIOScheduler:

@@ -10,8 +10,7 @@ Used for questions about a digest (`chat/followups.py`) and about a briefing's s
 from __future__ import annotations
 
 from bot.domain import Lang, Stage
-from bot.followups.anchored import MAX_ANSWER_TOKENS
-from bot.followups.answer import Answer
+from bot.followups import MAX_ANSWER_TOKENS, Answer
 from bot.messages import Incoming, Outbox
 from bot.render import render_partial_html
 from bot.services import Services

@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.briefings.feeds import FeedArticle, get_article
-from bot.briefings.recall import briefing_stories
+from bot.briefings import FeedArticle
 from bot.chat.answering import answer_within_limits
 from bot.chat.router import Conversation
-from bot.followups.render import render_answer_html
+from bot.followups import render_answer_html
 from bot.i18n import t
 from bot.ingest.arabic import tokens
 from bot.messages import Incoming, Outbox, Reply
@@ -96,16 +95,10 @@ async def ask_briefing(
     """Answer `question` when `target` is a briefing message (in `briefing_chat`, else
     this chat); False when it is not one."""
     services = conv.services
-    aids = await briefing_stories(services.store, briefing_chat or msg.chat_id, target)
-    if not aids:
-        return False
-    stories = [
-        _Story(n, fa)
-        for n, aid in enumerate(aids, 1)
-        if (fa := await get_article(services.store, aid)) is not None
-    ]
-    if not stories:
-        return False  # the stories expired: the caller's usual path explains
+    found = await services.briefings.stories_of(briefing_chat or msg.chat_id, target)
+    if not found:
+        return False  # not a briefing, or its stories expired: the caller's path explains
+    stories = [_Story(n, fa) for n, fa in enumerate(found, 1)]
     story = best_story(question, stories)
     article = story.article.to_article()
     async with services.store.redis.pipeline(transaction=False) as pipe:

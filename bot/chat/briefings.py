@@ -9,13 +9,7 @@ source). Strings live in the `[briefing]` catalog tables.
 
 from __future__ import annotations
 
-from bot.briefings import sources as srcs
-from bot.briefings import subscriptions as subs
-from bot.briefings.feeds import get_article
-from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE, render_parts
-from bot.briefings.pacing import story_ids, without_unsubscribe
-from bot.briefings.recall import remember_briefing
-from bot.briefings.schedule import format_hhmm
+from bot.briefings import DIGEST_PREFIX, UNSUBSCRIBE, check_time, format_hhmm
 from bot.chat.digests import digest_article
 from bot.chat.groups import admin_only, subject
 from bot.chat.router import Conversation, plain_html
@@ -40,9 +34,7 @@ def register(conv: Conversation) -> None:
 
 
 async def _zone(conv: Conversation, msg: Incoming) -> str:
-    return await subs.user_timezone(
-        conv.services.store, subject(msg), conv.services.settings.default_timezone
-    )
+    return await conv.services.briefings.timezone_of(subject(msg))
 
 
 def _key(msg: Incoming, name: str) -> str:
@@ -54,17 +46,13 @@ async def subscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Subscribe the user, or (admins only) the group or channel the command is in."""
     if not await admin_only(conv, msg, out):
         return
-    at = subs.check_time(msg.args)  # BadTime -> translated by the router
-    lang = await conv.lang(msg)
-    zone = await _zone(conv, msg)
-    sub = await subs.subscribe(
-        conv.services.store,
-        user_id=subject(msg),
-        chat_id=msg.chat_id,
-        hhmm=at,
-        tz=zone,
-        lang=lang,
-        now=conv.services.clock.now(),
+    at = check_time(msg.args)  # BadTime -> translated by the router
+    sub = await conv.services.briefings.subscribe(
+        subject(msg),
+        msg.chat_id,
+        at,
+        tz=await _zone(conv, msg),
+        lang=await conv.lang(msg),
         kind=msg.chat_type,
     )
     await conv.say(msg, out, _key(msg, "subscribed"), time=format_hhmm(sub.hhmm), zone=sub.tz)
@@ -73,7 +61,7 @@ async def subscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 async def unsubscribe(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not await admin_only(conv, msg, out):
         return
-    removed = await subs.unsubscribe(conv.services.store, subject(msg))
+    removed = await conv.services.briefings.unsubscribe(subject(msg))
     await conv.say(msg, out, _key(msg, "unsubscribed" if removed else "not_subscribed"))
 
 
@@ -87,9 +75,7 @@ async def timezone(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         return
     if not await admin_only(conv, msg, out):
         return
-    zone = await subs.set_timezone(
-        conv.services.store, subject(msg), msg.args, now=conv.services.clock.now()
-    )
+    zone = await conv.services.briefings.set_timezone(subject(msg), msg.args)
     await conv.say(msg, out, "briefing.timezone_set", zone=zone)
 
 
@@ -97,27 +83,23 @@ async def briefing_now(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Send the user's briefing now (does not change their daily schedule)."""
     b = conv.services.briefings
     await out.typing()
-    brief = await b.composer.build(
-        user_id=subject(msg),
+    parts = await b.briefing_now(
+        subject(msg),
         lang=await conv.lang(msg),
         tz=await _zone(conv, msg),
-        now=conv.services.clock.now(),
+        private=msg.chat_type == "private",  # admins send /unsubscribe; members cannot tap it
     )
     sent: list[int] = []
-    for html, buttons in render_parts(brief):
-        stories = story_ids(buttons)
-        if msg.chat_type != "private":  # admins send /unsubscribe; members cannot tap it
-            buttons = without_unsubscribe(buttons)
+    for html, buttons, stories in parts:
         sent += await out.send(Reply(html=html, buttons=buttons, kind="briefing"))
         if stories:  # a reply to the briefing asks about these stories
-            ttl = conv.services.settings.context_ttl
-            await remember_briefing(conv.services.store, msg.chat_id, sent, stories, ttl=ttl)
+            await b.remember(msg.chat_id, sent, stories)
 
 
 async def list_sources(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     b = conv.services.briefings
     lang = await conv.lang(msg)
-    own = await srcs.user_sources(conv.services.store, subject(msg))
+    own = await b.own_sources(subject(msg))
     if not b.defaults and not own:
         await conv.say(msg, out, "briefing.sources_none")
         return
@@ -136,19 +118,13 @@ async def add_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         return
     if not await admin_only(conv, msg, out):
         return
-    b, services = conv.services.briefings, conv.services
+    services = conv.services
     # each try fetches and parses a feed: it counts as a request against the user's
     # rate (RateLimited / BudgetExceeded -> translated by the router)
     await services.limits.reserve(msg.user_id)
     await out.typing()
     # BadInput / NotAFeed / BlockedAddress / FetchError -> translated by the router
-    src = await srcs.add_source(
-        services.store,
-        b.fetcher,
-        subject(msg),
-        url,
-        max_bytes=services.settings.feed_max_bytes,
-    )
+    src = await services.briefings.add_source(subject(msg), url)
     await conv.say(msg, out, "briefing.source_added", name=src.name)
 
 
@@ -156,7 +132,7 @@ async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not await admin_only(conv, msg, out):
         return
     lang = await conv.lang(msg)
-    own = await srcs.user_sources(conv.services.store, subject(msg))
+    own = await conv.services.briefings.own_sources(subject(msg))
     if not own:
         await conv.say(msg, out, "briefing.remove_none")
         return
@@ -169,7 +145,7 @@ async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     source_id = (msg.callback or "").split(":", 1)[1] if ":" in (msg.callback or "") else ""
     if not await admin_only(conv, msg, out):
         return
-    removed = await srcs.remove_source(conv.services.store, subject(msg), source_id)
+    removed = await conv.services.briefings.remove_source(subject(msg), source_id)
     if removed is None:
         await conv.say(msg, out, "chat.expired")
         return
@@ -181,7 +157,7 @@ async def story_digest(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if msg.chat_type == "channel" and not await admin_only(conv, msg, out):
         return  # a reader's tap would post the digest to the whole channel
     aid = (msg.callback or "").split(":", 1)[-1]
-    fa = await get_article(conv.services.store, aid)
+    fa = await conv.services.briefings.story(aid)
     if fa is None:
         await conv.say(msg, out, "briefing.story_gone")
         return

@@ -9,8 +9,7 @@ would; `off` unsubscribes it. The channel's language and zone are its own settin
 
 from __future__ import annotations
 
-from bot.briefings import subscriptions as subs
-from bot.briefings.schedule import format_hhmm
+from bot.briefings import check_time, format_hhmm
 from bot.chat.router import Conversation
 from bot.messages import Incoming, Outbox
 
@@ -27,7 +26,7 @@ async def channel(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         await conv.say(msg, out, "group.channel_usage")
         return
     name, rest = words[0], " ".join(words[1:])
-    at = None if rest.lower() in OFF else subs.check_time(rest)  # BadTime -> router
+    at = None if rest.lower() in OFF else check_time(rest)  # BadTime -> router
     found = await conv.members.channel_admins(name if name.startswith(("@", "-")) else "@" + name)
     if found is None:
         await conv.say(msg, out, "group.channel_unknown")
@@ -36,21 +35,19 @@ async def channel(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if msg.user_id not in admins:
         await conv.say(msg, out, "group.channel_not_admin")
         return
-    store = conv.services.store
+    briefings = conv.services.briefings
     if at is None:
-        removed = await subs.unsubscribe(store, channel_id)
+        removed = await briefings.unsubscribe(channel_id)
         await conv.say(msg, out, "group.unsubscribed" if removed else "group.not_subscribed")
         return
     prefs = await conv.services.users.prefs(channel_id)
     mine = await conv.services.users.prefs(msg.user_id, msg.language_code)
-    sub = await subs.subscribe(
-        store,
-        user_id=channel_id,
-        chat_id=channel_id,
-        hhmm=at,
-        tz=await subs.user_timezone(store, channel_id, mine.tz),
+    sub = await briefings.subscribe(
+        channel_id,
+        channel_id,
+        at,
+        tz=await briefings.timezone_of(channel_id, mine.tz),
         lang=prefs.lang if prefs.lang_set else mine.lang,
-        now=conv.services.clock.now(),
         kind="channel",
     )
     await conv.say(

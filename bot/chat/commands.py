@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from typing import cast
 
 from bot import stats
-from bot.briefings.subscriptions import count_by_kind
 from bot.charts import DailySeries, stats_chart_png
 from bot.chat.groups import admin_only, subject
 from bot.chat.inline import open_from_start
@@ -161,7 +160,7 @@ async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         hit_ratio=ratio,
         tokens=tokens,
     )
-    kinds = await count_by_kind(services.store)
+    kinds = await services.briefings.count_by_kind()
     text += "\n" + t(
         lang,
         "group.stats_subscribers",

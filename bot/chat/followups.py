@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.chat.answering import answer_within_limits
 from bot.chat.briefing_questions import ask_briefing
 from bot.chat.router import Conversation
-from bot.followups.render import render_answer_html
+from bot.followups import render_answer_html
 from bot.messages import Incoming, Outbox, Reply
 
 

@@ -21,7 +21,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, TypeHandler
 
 from bot.app import build_conversation, build_services
-from bot.briefings.scheduler import start_scheduler
+from bot.briefings import start_scheduler
 from bot.chat.router import Conversation
 from bot.clock import Clock
 from bot.config import Settings

@@ -15,13 +15,12 @@ upgraded to a supergroup chat").
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any, cast
 
 from telegram import Bot, ChatMember, ChatMemberUpdated, Message
 from telegram.error import TelegramError
 
-from bot.briefings import subscriptions as subs
+from bot.briefings import Briefings
 from bot.privacy import forget_user
 from bot.store.redis import Store
 
@@ -75,27 +74,17 @@ def migration(message: Message | None) -> tuple[int, int] | None:
     return None
 
 
-async def on_migrated(old: int, new: int, store: Store, now: datetime) -> None:
+async def on_migrated(old: int, new: int, store: Store, briefings: Briefings) -> None:
     """Group `old` became supergroup `new`: move its settings and subscription (once:
     the second of the two service messages finds nothing left to move)."""
     key_old, key_new = store.keys.user(old), store.keys.user(new)
     prefs = await store.redis.hgetall(key_old)
-    sub = await subs.get(store, old)
+    sub = await briefings.subscription(old)
     if not prefs and sub is None:
         return
     log.info("group %s became supergroup %s: moving its settings", old, new)
     if prefs:
         await store.redis.hset(key_new, mapping=cast(Any, prefs))
     if sub is not None:
-        await subs.subscribe(
-            store,
-            user_id=new,
-            chat_id=new,
-            hhmm=sub.hhmm,
-            tz=sub.tz,
-            lang=sub.lang,
-            now=now,
-            kind=sub.kind,
-        )
-        await subs.unsubscribe(store, old)
+        await briefings.move_subscription(old, new)
     await store.redis.delete(key_old)

@@ -285,7 +285,7 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     moved = migration(update.message)
     if moved is not None:
-        await on_migrated(*moved, conv.services.store, conv.services.clock.now())
+        await on_migrated(*moved, conv.services.store, conv.services.briefings)
         return
     incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:

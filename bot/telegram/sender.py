@@ -16,7 +16,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
-from bot.briefings.delivery import SendBlocked, SendFailed, SendRetryAfter
+from bot.briefings import SendBlocked, SendFailed, SendRetryAfter
 from bot.config import Settings
 from bot.messages import Button
 from bot.telegram.keyboards import keyboard

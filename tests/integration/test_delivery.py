@@ -13,6 +13,7 @@ from bot.briefings import subscriptions as subs
 from bot.briefings.delivery import Batched, Delivery, Rendered, format_counts
 from bot.briefings.subscriptions import Subscription
 from bot.messages import Button
+from bot.privacy import forget_user
 from bot.store.redis import Store
 from bot.telegram.sender import TelegramSender
 from tests.fakes.botapi import BotAPI
@@ -52,6 +53,11 @@ async def sender(botapi: BotAPI) -> AsyncIterator[TelegramSender]:
 def make(store: Store, sender: TelegramSender, **kw: object) -> Delivery:
     kw.setdefault("builder", build)
     kw.setdefault("sleep", Sleeps())
+
+    async def forget(user_id: int, private_chat_id: int | None) -> None:  # as bot/app.py wires it
+        await forget_user(store, user_id, private_chat_id=private_chat_id)
+
+    kw.setdefault("on_blocked", forget)
     return Delivery(store=store, sender=sender, **kw)  # type: ignore[arg-type]
 
 
@@ -347,7 +353,7 @@ async def test_unsubscribed_during_the_send_is_not_brought_back(
 async def test_scheduler_runs_tick_every_minute_and_polling_per_interval(
     store: Store, sender: TelegramSender, settings: object
 ) -> None:
-    from bot.briefings.scheduler import Briefings, start_scheduler
+    from bot.briefings import Briefings, start_scheduler
 
     cfg = settings.model_copy(update={"feed_poll_minutes": 15})  # type: ignore[attr-defined]
     b = Briefings.create(cfg, store, sender, llm=None)
