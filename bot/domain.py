@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 Lang = Literal["ar", "en"]
 Length = Literal["short", "detailed"]
+SourceKind = Literal["url", "text"]  # a link to fetch, or the article's own text
 DigestPath = Literal["llm", "extractive"]
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from bot.domain import Lang
 
 if TYPE_CHECKING:
     from bot.errors import DigestBotError
 
-Lang = Literal["ar", "en"]
 LANGS: tuple[Lang, ...] = ("ar", "en")
 
 
