@@ -35,6 +35,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.ingest.fetch import Fetcher
 from bot.llm.client import LLMClient
+from bot.readers import Readers
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,10 @@ class Briefings:
         llm: LLMClient | None,
         clock: Clock | None = None,
         rate_limit: bool = True,
+        readers: Readers | None = None,
     ) -> Briefings:
-        """Build every briefing service; `llm` (None: offline) belongs to the caller.
+        """Build every briefing service; `llm` (None: offline) and `readers` (feed
+        entries' pages are read there) belong to the caller.
 
         Raises ConfigError for a bad FEEDS_FILE."""
         clock = clock or SystemClock()
@@ -86,7 +89,11 @@ class Briefings:
             limiter=RateLimiter(store, settings.broadcast_rate, burst=1.0) if rate_limit else None,
         )
         poller = FeedPoller(
-            store=store, fetcher=fetcher, clock=clock, feed_max_bytes=settings.feed_max_bytes
+            store=store,
+            fetcher=fetcher,
+            clock=clock,
+            feed_max_bytes=settings.feed_max_bytes,
+            readers=readers,
         )
         return cls(settings, store, clock, defaults, fetcher, composer, delivery, poller)
 
