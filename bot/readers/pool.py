@@ -83,7 +83,10 @@ class Worker:
             if not self.conn.poll(seconds):
                 self.kill()
                 return Stopped("deadline")
-            return self.conn.recv()
+            reply, retire = self.conn.recv()
+            if retire:  # it exits after this reply: never hand it another read
+                self.kill()
+            return reply
         except (EOFError, OSError, ValueError):
             self.process.join(1)
             code = self.process.exitcode
@@ -145,6 +148,8 @@ class WorkerPool:
             return Stopped("closed")
         loop = asyncio.get_running_loop()
         async with self._semaphore():
+            if self._closed:  # closed while this call waited for a worker
+                return Stopped("closed")
             worker = self._idle.pop() if self._idle else None
             if worker is not None and not worker.alive:
                 self._drop(worker)

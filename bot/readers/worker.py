@@ -3,20 +3,20 @@
 Started by bot/readers/pool.py from the forkserver, which has imported the readers
 and their libraries (bot/readers/preload.py: trafilatura, lxml, pdfminer) once, so a
 new worker is a fork, ready at once. `serve` loops: receive `(reader name, Input, seconds, memory_mb)`, set the limits,
-read, send the reply:
+read, send the reply and whether the worker retires after it:
 
 - `("ok", Article)`;
 - `("refused", key, module, class name, detail, reason, params)`: a typed refusal
   (too short, scanned PDF ...), rebuilt as the same error in the bot;
-- `("limit", "memory")`: the read ran out of its memory (RLIMIT_AS); the worker exits
-  after replying, and is replaced;
+- `("limit", "memory")`: the read ran out of its memory (RLIMIT_AS); the worker
+  retires (exits after replying), and is replaced;
 - `("failed", type name)`: a bug in a reader (logged here).
 
 Limits: RLIMIT_AS = the worker's size at start + `memory_mb` (an allocation past it
 fails with MemoryError); RLIMIT_CPU (soft) = the CPU time used so far + the seconds
 allowed + 1 (SIGXCPU kills the worker; the bot sees it exit); no core files. The
 wall-clock deadline is the bot's: it kills the worker when no reply came in time.
-A worker that grew by more than RECYCLE_MB while reading exits after its reply.
+A worker that grew by more than RECYCLE_MB while reading retires too.
 """
 
 from __future__ import annotations
@@ -107,9 +107,10 @@ def serve(conn: Connection) -> None:
         except (EOFError, OSError):
             return
         reply = handle(request, base)
+        retire = reply[0] == "limit" or vm_bytes() > base + RECYCLE_MB * _MB
         try:
-            conn.send(reply)
+            conn.send((reply, retire))
         except (OSError, ValueError):
             return
-        if reply[0] == "limit" or vm_bytes() > base + RECYCLE_MB * _MB:
+        if retire:
             return
