@@ -9,10 +9,14 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
 from bot import metrics
+from bot.briefings.feeds import FeedPoller, load_articles
+from bot.briefings.sources import Source
+from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.errors import BadInput, NotAnArticle
 from bot.i18n import error_text
@@ -140,3 +144,32 @@ async def test_a_text_plain_link_is_read_off_the_event_loop(
         await ticker
         await service.aclose()
     assert gaps and max(gaps) < 1.0, f"the event loop stalled {max(gaps):.1f} s"
+
+
+async def test_feed_entries_are_read_in_the_workers_and_a_page_refused_skips_only_itself(
+    store: Store, pages: PageServer
+) -> None:
+    """A stranger's feed can link any page: entries are read by the page reader in the
+    workers, not in a thread of the bot; a page the reader refuses (here: no article)
+    costs only its own entry."""
+    from tests.integration.test_feeds import NOW, add_article, rss
+
+    good = add_article(pages, "/good", "خبر أول")
+    refused = pages.add("/refused", "<html><body>" + "<div>" * 200 + "x" * 100 + "</body></html>")
+    feed = pages.add(
+        "/feed.xml",
+        rss("مصدر", [("خبر أول", good, "ملخص"), ("صفحة", refused, "ملخص قصير")]),
+        content_type="application/rss+xml; charset=utf-8",
+    )
+    readers = Readers(workers=1)
+    fetcher = Fetcher(frozenset({"127.0.0.1"}))
+    try:
+        poller = FeedPoller(store=store, fetcher=fetcher, clock=FrozenClock(NOW), readers=readers)
+        report = await poller.poll_all([Source("مصدر", feed, "ar")])
+        assert readers.pool.started == 1  # read in a worker process
+    finally:
+        await fetcher.aclose()
+        await readers.aclose()
+    assert report.new == 1 and report.entry_errors == 1
+    stored = await load_articles(store, NOW - timedelta(days=1), NOW)
+    assert [a.title for a in stored] == ["خبر أول"] and "الفقرة رقم" in stored[0].text
