@@ -119,7 +119,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         service = await build_summarizer(settings, store)
         try:
             if document is not None:
-                article = await service.readers.read(document)
+                article = await service.load_document(document)
                 digest = await service.summarize(
                     article,
                     lang=args.lang or article.language,

@@ -72,7 +72,7 @@ async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
         data = await _download(doc)
         inp = Input(data=data, name=doc.name, mime_type=doc.mime_type, origin="upload")
-        article = await conv.services.readers.read(inp)
+        article = await conv.services.summarizer.load_document(inp)
     finally:
         await limits.cancel(ticket)
     await digest_article(conv, msg, out, article, lang=lang, length=length)

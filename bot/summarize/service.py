@@ -180,20 +180,36 @@ class SummarizeService:
         await self.store.redis.set(key, data, ex=self.settings.article_cache_hours * 3600)
         return article, data
 
+    async def load_document(self, inp: Input) -> Article:
+        """The article in an uploaded file (or a file given to the CLI): from the article
+        cache (keyed by the file's hash, so the same file sent again never reaches a
+        reader), else read by the reader its kind names.
+
+        Raises what `Readers.read` raises (UnsupportedDocument, InputTooLarge,
+        TooComplex, the reader's own BadInput subclasses)."""
+        return (await self._read_cached("file:", inp.data, inp))[0]
+
     async def _load_text(self, text: str, progress: Progress | None) -> tuple[Article, str]:
         """The article in pasted `text` and its JSON: from the article cache (keyed by
         the text's hash, so a repeated paste never reaches a reader), else read."""
-        digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
-        key = self.store.keys.article("text:" + digest)
+        inp = Input(text=text, origin="paste")
+        return await self._read_cached("text:", text.encode("utf-8", "replace"), inp, progress)
+
+    async def _read_cached(
+        self, kind: str, raw: bytes, inp: Input, progress: Progress | None = None
+    ) -> tuple[Article, str]:
+        """The article read from `inp` and its JSON, cached for ARTICLE_CACHE_HOURS under
+        the hash of its `raw` bytes."""
+        key = self.store.keys.article(kind + hashlib.sha256(raw).hexdigest()[:32])
         cached = await self.store.redis.get(key)
         if cached is not None:
             try:
                 return Article.model_validate_json(cached), str(cached)
             except ValueError:
-                log.warning("dropping an unreadable cached pasted article")
+                log.warning("dropping an unreadable cached %sarticle", kind)
         if progress:
             await progress(Stage("extracting"))
-        article = await self.readers.read(Input(text=text, origin="paste"))
+        article = await self.readers.read(inp)
         data = article.model_dump_json()
         await self.store.redis.set(key, data, ex=self.settings.article_cache_hours * 3600)
         return article, data

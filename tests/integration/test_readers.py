@@ -173,3 +173,28 @@ async def test_feed_entries_are_read_in_the_workers_and_a_page_refused_skips_onl
     assert report.new == 1 and report.entry_errors == 1
     stored = await load_articles(store, NOW - timedelta(days=1), NOW)
     assert [a.title for a in stored] == ["خبر أول"] and "الفقرة رقم" in stored[0].text
+
+
+def reads(reader: str) -> float:
+    return metrics.value("digestbot_read_seconds_count", reader=reader)
+
+
+async def test_what_was_read_once_never_reaches_the_pool_again(
+    settings: Settings, store: Store, pages: PageServer
+) -> None:
+    """The normal path stays fast: a link, a pasted text and a file already read are
+    served from the article cache, so their cached digests never wait for a worker."""
+    from tests.integration.telegram_harness import article_page
+
+    link = pages.add("/economy", article_page(ARTICLE))
+    service = SummarizeService(settings, store, fetcher=Fetcher.from_settings(settings), llm=None)
+    try:
+        before = {r: reads(r) for r in ("page", "text")}
+        for _ in range(2):
+            await service.load_article(link, kind="url")
+            await service.load_article(ARTICLE, kind="text")
+            await service.load_document(Input(data=ARTICLE.encode(), name="a.txt"))
+    finally:
+        await service.aclose()
+    assert reads("page") == before["page"] + 1
+    assert reads("text") == before["text"] + 2  # the paste and the file, once each
