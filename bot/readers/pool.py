@@ -113,12 +113,19 @@ class WorkerPool:
         self._slots: asyncio.Semaphore | None = None
         self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="readers")
         self._closed = False
+        self._warming = False  # `start()` has begun and no worker is up yet
         self.started = 0  # workers started so far (for tests and the bench)
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.size)
         return self._slots
+
+    @property
+    def ready(self) -> bool:
+        """False while `start()` waits for its first worker (the forkserver imports and
+        warms the readers: seconds); True otherwise, a pool never pre-started too."""
+        return not self._warming
 
     @property
     def busy(self) -> int:
@@ -134,12 +141,17 @@ class WorkerPool:
     async def start(self) -> None:
         """Start every worker now (off the event loop), so the first reads pay nothing."""
         loop = asyncio.get_running_loop()
-        while len(self._all) < self.size and not self._closed:
-            worker = await loop.run_in_executor(self._threads, self._spawn)
-            if self._closed:  # closed while it started
-                self._drop(worker)
-                return
-            self._idle.append(worker)
+        self._warming = not self._all
+        try:
+            while len(self._all) < self.size and not self._closed:
+                worker = await loop.run_in_executor(self._threads, self._spawn)
+                self._warming = False
+                if self._closed:  # closed while it started
+                    self._drop(worker)
+                    return
+                self._idle.append(worker)
+        finally:
+            self._warming = False
 
     async def call(self, request: Any, *, seconds: float) -> Any:
         """Run `request` in a worker, waiting up to `seconds` for its reply; returns the

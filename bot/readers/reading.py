@@ -50,6 +50,11 @@ class Readers:
         """Pre-start the worker processes (else the first reads start them)."""
         await self.pool.start()
 
+    @property
+    def ready(self) -> bool:
+        """False while the pre-started workers are still starting (see WorkerPool.ready)."""
+        return self.pool.ready
+
     async def aclose(self) -> None:
         """Kill the workers, a stuck one included."""
         await self.pool.aclose()
