@@ -20,6 +20,7 @@ from bot.followups import FollowupService
 from bot.limits import Limits
 from bot.messages import Button
 from bot.privacy import forget_user
+from bot.readers import Readers
 from bot.services import Services
 from bot.store.redis import Store, open_store
 from bot.summarize.service import SummarizeService
@@ -41,13 +42,20 @@ async def build_services(
     owns = store is None
     store = store if store is not None else await open_store(settings)
     clock = clock or SystemClock()
-    summarizer = await build_summarizer(settings, store, clock=clock)
+    readers = Readers.from_settings(settings)  # worker processes start on first use
+    summarizer = await build_summarizer(settings, store, clock=clock, readers=readers)
 
     async def forget(user_id: int, private_chat_id: int | None) -> None:  # after a 403
         await forget_user(store, user_id, private_chat_id=private_chat_id)
 
     briefing = Briefings.create(
-        settings, store, sender, llm=summarizer.llm, clock=clock, on_blocked=forget
+        settings,
+        store,
+        sender,
+        llm=summarizer.llm,
+        clock=clock,
+        readers=readers,
+        on_blocked=forget,
     )
     return Services(
         settings=settings,
@@ -60,16 +68,24 @@ async def build_services(
             settings, store, articles=summarizer, llm=summarizer.llm, clock=clock
         ),
         briefings=briefing,
+        readers=readers,
         owns_store=owns,
     )
 
 
 async def build_summarizer(
-    settings: Settings, store: Store, *, clock: Clock | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock | None = None,
+    readers: Readers | None = None,
 ) -> SummarizeService:
     """The digest service alone, for `python -m bot summarize` (one digest, no chat):
-    its own fetcher and LLM client (none without OPENAI_API_KEY); the caller closes it."""
-    return await SummarizeService.create(settings, store, clock=clock or SystemClock())
+    its own fetcher and LLM client (none without OPENAI_API_KEY), and its own reader
+    workers unless `readers` is given; the caller closes it."""
+    return await SummarizeService.create(
+        settings, store, clock=clock or SystemClock(), readers=readers
+    )
 
 
 class NoSender:

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     daily_token_budget: int = Field(default=200_000, ge=1000)
     # most parts of a long article the map step notes; the rest is cut (and said so)
     summary_max_parts: int = Field(default=8, ge=1, le=100)
+    # reader worker processes (bot/readers/): how many, and the ceilings on each read's
+    # deadline and memory growth (each reader declares its own, at most these)
+    reader_workers: int = Field(default=2, ge=1, le=32)
+    reader_seconds: float = Field(default=30.0, gt=0, le=600)
+    reader_memory_mb: int = Field(default=400, ge=64)
 
     # Briefings
     feeds_file: Path | None = None

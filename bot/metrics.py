@@ -24,6 +24,8 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `BRIEFINGS` `digestbot_briefings_total` | counter | `outcome`: the names of `bot.briefings.delivery.OUTCOMES` (sent, skipped_empty, blocked, failed, already_sent, late_skipped) plus its diagnostics (gone, replanned, in_flight) | `Delivery.tick`, once per claimed subscriber |
 | `LLM_REPAIRS` `digestbot_llm_repairs_total` | counter | `kind`: see `REPAIR_KINDS` | LLM client and digest guards, once per adaptation, retry or repair |
 | `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
+| `READER_REFUSALS` `digestbot_reader_refusals_total` | counter | `reader`: the registered readers (page, text, pdf, docx); `reason`: too_large, deadline, cpu, memory, crashed, failed, or the last part of the refusal's message key (too_short, not_article, scanned, unreadable, too_slow ...) | `bot/readers/reading.py`, once per input refused |
+| `READ_SECONDS` `digestbot_read_seconds` | histogram | `reader` | `bot/readers/reading.py`: wall time of one read in a worker process, queueing excluded |
 
 Example: `from bot import metrics; metrics.DIGESTS.labels(path="cache").inc()`, or
 `metrics.observe_llm(seconds=1.2, tokens_in=900, tokens_out=120)` for one LLM call.
@@ -141,6 +143,19 @@ RATE_LIMIT_HITS = Counter(
     "digestbot_rate_limit_hits",
     "Times a rate limit or budget was hit, by limit.",
     ["limit"],
+    registry=REGISTRY,
+)
+READER_REFUSALS = Counter(
+    "digestbot_reader_refusals",
+    "Inputs (pages, texts, files) a reader refused, by reader and reason.",
+    ["reader", "reason"],
+    registry=REGISTRY,
+)
+READ_SECONDS = Histogram(
+    "digestbot_read_seconds",
+    "Wall time of one read in a reader worker process.",
+    ["reader"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
     registry=REGISTRY,
 )
 

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.followups import FollowupService
 from bot.limits import Limits
+from bot.readers import Readers
 from bot.store.redis import Store
 from bot.summarize.service import SummarizeService
 from bot.users import Users
@@ -28,11 +29,13 @@ class Services:
     users: Users
     followups: FollowupService
     briefings: Briefings
+    readers: Readers
     owns_store: bool = True
 
     async def close(self) -> None:
-        """Close the services and (when `build_services` opened it) the store."""
-        for closer in (self.briefings.aclose, self.summarizer.aclose):
+        """Close the services, kill the reader workers (a stuck one too) and (when
+        `build_services` opened it) close the store."""
+        for closer in (self.briefings.aclose, self.summarizer.aclose, self.readers.aclose):
             with contextlib.suppress(Exception):
                 await closer()
         if self.owns_store:

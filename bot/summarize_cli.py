@@ -21,11 +21,12 @@ from typing import Any, Literal
 
 from bot.chat.terminal import LiveTerminal
 from bot.config import Settings
-from bot.domain import Article, Digest, Progress, Stage
+from bot.domain import Digest, Progress, Stage
 from bot.errors import BadInput
 from bot.i18n import t
-from bot.ingest.documents import check_size, document_article
+from bot.ingest.documents import check_size
 from bot.ingest.inputs import read_source
+from bot.readers import Input
 from bot.render import render_digest_html, render_digest_text, render_partial_text
 from bot.store.redis import open_store
 
@@ -56,10 +57,10 @@ def stderr_progress(ui: str, live: LiveTerminal | None = None, *, status: bool =
     return show
 
 
-def read_document(arg: str) -> Article | None:
-    """The article in a PDF, .docx or HTML file named by `arg` (None for anything else:
-    a link, text, stdin or a plain-text file, which read_source handles).
-    Raises BadInput subclasses (too large, scanned or unreadable PDF, too short)."""
+def read_document(arg: str) -> Input | None:
+    """The PDF, .docx or HTML file named by `arg`, for the readers (None for anything
+    else: a link, text, stdin or a plain-text file, which read_source handles).
+    Raises BadInput subclasses (too large, unreadable)."""
     path = Path(arg).expanduser()
     if path.suffix.lower() not in DOCUMENT_SUFFIXES or not path.is_file():
         return None
@@ -70,7 +71,7 @@ def read_document(arg: str) -> Article | None:
         raise BadInput(
             f"Cannot read the file {path.name}.", reason="file_unreadable", name=path.name
         ) from exc
-    return document_article(data, path.name, None)
+    return Input(data=data, name=path.name, origin="upload")
 
 
 def describe_source(arg: str, kind: Literal["url", "text"], value: str) -> dict[str, Any]:
@@ -118,9 +119,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         service = await build_summarizer(settings, store)
         try:
             if document is not None:
+                article = await service.load_document(document)
                 digest = await service.summarize(
-                    document,
-                    lang=args.lang or document.language,
+                    article,
+                    lang=args.lang or article.language,
                     length=args.length,
                     progress=progress,
                 )

@@ -34,6 +34,7 @@ from bot.domain import Article
 from bot.errors import DigestBotError
 from bot.ingest.fetch import FEED_TYPES, HTML_TYPES, Fetcher
 from bot.ingest.inputs import normalize_url, url_for_log, validate_url
+from bot.readers import Input, Readers
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class FeedPoller:
     on_progress: Callable[[int], None] | None = None
     page_concurrency: int = 8
     feed_max_bytes: int = FEED_MAX_BYTES
+    readers: Readers | None = None  # the composition root's; None: read in a thread here
     _pages: asyncio.Semaphore = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -213,7 +215,7 @@ class FeedPoller:
         try:
             async with self._pages:  # bounded page fetches across all feeds
                 page = await self.fetcher.fetch(link, accept=HTML_TYPES)
-            article = await asyncio.to_thread(self._extract, page.text, page.url)
+            article = await self._read(page.text, page.url, page.content_type)
             text = article.text
             title = title or (article.title or "")
         except DigestBotError as exc:
@@ -245,12 +247,17 @@ class FeedPoller:
             await pipe.execute()
         return "new"
 
-    def _extract(self, html: str, url: str) -> Any:
+    async def _read(self, text: str, url: str, content_type: str) -> Any:
+        """The article on an entry's page: read by the readers (a worker process under
+        the page reader's limits: a stranger's feed can link any page), or by `extract`."""
         if self.extract is not None:
-            return self.extract(html, url)
+            return await asyncio.to_thread(self.extract, text, url)
+        if self.readers is not None:
+            inp = Input(text=text, url=url, mime_type=content_type, origin="link")
+            return await self.readers.read(inp)
         from bot.ingest.extract import extract_html
 
-        return extract_html(html, url)
+        return await asyncio.to_thread(extract_html, text, url)
 
     async def _ok(self, state_key: str, page: Any, now: datetime) -> None:
         mapping = {"failures": "0", "next_try": "0", "last_ok": str(int(now.timestamp()))}

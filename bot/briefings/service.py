@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.ingest.fetch import Fetcher
 from bot.llm.client import LLMClient
 from bot.messages import Button
+from bot.readers import Readers
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,10 @@ class Briefings:
         clock: Clock | None = None,
         rate_limit: bool = True,
         on_blocked: Callable[[int, int | None], Awaitable[None]] | None = None,
+        readers: Readers | None = None,
     ) -> Briefings:
-        """Build every briefing service; `llm` (None: offline) belongs to the caller.
+        """Build every briefing service; `llm` (None: offline) and `readers` (feed
+        entries' pages are read there) belong to the caller.
         `on_blocked(user_id, private_chat_id)` runs when Telegram answers 403 (the
         composition root passes "forget the user"; without it, only their briefing data
         goes).
@@ -86,7 +89,11 @@ class Briefings:
             on_blocked=on_blocked,
         )
         poller = FeedPoller(
-            store=store, fetcher=fetcher, clock=clock, feed_max_bytes=settings.feed_max_bytes
+            store=store,
+            fetcher=fetcher,
+            clock=clock,
+            feed_max_bytes=settings.feed_max_bytes,
+            readers=readers,
         )
         return cls(settings, store, clock, defaults, fetcher, composer, delivery, poller)
 

@@ -2,10 +2,10 @@
 
 The caption is the instruction: a language (`ar`, `en`) and/or a length (`short`,
 `detailed`), optionally after `/summarize`. The size the transport reports is checked
-against the Bot API's 20 MB download limit BEFORE downloading; then the bytes become an
-Article in a worker thread (bot/ingest/documents.py) and go through `digest_article`,
-so the same limits, the cache (the article id is a hash of the text) and follow-up
-questions apply.
+against the Bot API's 20 MB download limit BEFORE downloading, and the kind against the
+readers' registry; then the bytes become an Article in a reader worker process
+(bot/readers/, under the reader's limits) and go through `digest_article`, so the same
+limits, the cache (the article id is a hash of the text) and follow-up questions apply.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from bot.chat.digests import digest_article, stage_text
 from bot.chat.router import Conversation
 from bot.domain import Lang, Length, Stage
 from bot.errors import BadInput
-from bot.ingest.documents import check_size, document_article, document_kind, in_reader
+from bot.ingest.documents import check_size
 from bot.messages import Document, Incoming, Outbox
+from bot.readers import Input, choose
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if doc is None or msg.chat_type != "private":
         return
     check_size(doc.size)
-    document_kind(doc.name, doc.mime_type)  # refuse an unsupported type before downloading
+    choose(doc.name, doc.mime_type)  # refuse an unsupported type before downloading
     lang, length = instruction(msg.text)
     # the rate limit is checked before the download and the reading (CPU work), then
     # handed back: digest_article takes the request's unit as for any article
@@ -70,7 +71,8 @@ async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         await out.typing()
         await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
         data = await _download(doc)
-        article = await in_reader(document_article, data, doc.name, doc.mime_type)
+        inp = Input(data=data, name=doc.name, mime_type=doc.mime_type, origin="upload")
+        article = await conv.services.summarizer.load_document(inp)
     finally:
         await limits.cancel(ticket)
     await digest_article(conv, msg, out, article, lang=lang, length=length)

@@ -5,8 +5,10 @@
     await service.aclose()
 
 Load: a URL is validated, then served from the article cache (per normalized URL, for
-ARTICLE_CACHE_HOURS) or fetched through the SSRF-guarded Fetcher and extracted; pasted
-text is cleaned by `extract_text`. Every loaded article is also kept by its id for
+ARTICLE_CACHE_HOURS) or fetched through the SSRF-guarded Fetcher and read; pasted text
+is served from the same cache (per hash of the text) or read. Reading is the readers'
+(bot/readers/: page, text, PDF ... in worker processes under OS limits), so a cached
+article never touches them. Every loaded article is also kept by its id for
 CONTEXT_TTL_DAYS so follow-up questions and buttons can find it again.
 
 Summarize: the digest cache (DIGEST_CACHE_DAYS) is keyed by the article body, language,
@@ -28,12 +30,10 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import LLMError
-from bot.ingest.documents import in_reader
-from bot.ingest.extract import extract_html, extract_text
 from bot.ingest.fetch import PAGE_OR_PDF_TYPES, PDF_TYPE, FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, url_for_log, validate_url
-from bot.ingest.pdf import pdf_to_text
 from bot.llm.client import LLMClient, Usage
+from bot.readers import Input, Readers
 from bot.store.redis import Pipeline, Store
 from bot.summarize.budget import Reserve, reserve_within
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 OLD_AFTER_DAYS = 30
 FALLBACK_TTL_SECONDS = 300
 EXTRACTIVE_MODEL = "extractive"
-BIG_TEXT_CHARS = 50_000  # extract larger texts in a worker thread
 
 
 class SummarizeService:
@@ -60,11 +59,15 @@ class SummarizeService:
         fetcher: Fetcher,
         llm: LLMClient | None,
         clock: Clock | None = None,
+        readers: Readers | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
         self.llm = llm
+        # the composition root's readers; a service built alone (tests) owns its own
+        self._owns_readers = readers is None
+        self.readers = readers if readers is not None else Readers.from_settings(settings)
         self.clock: Clock = clock or SystemClock()
         wait = max(60.0, settings.llm_timeout_seconds * (settings.llm_max_retries + 1) * 4)
         self.flight: SingleFlight[Digest] = SingleFlight(store, wait_timeout=wait)
@@ -95,22 +98,32 @@ class SummarizeService:
 
     @classmethod
     async def create(
-        cls, settings: Settings, store: Store, *, clock: Clock | None = None
+        cls,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        readers: Readers | None = None,
     ) -> SummarizeService:
-        """Build the service with its own Fetcher and LLM client (None without an API key)."""
+        """Build the service with its own Fetcher and LLM client (None without an API
+        key); `readers` None: its own, closed with it."""
         return cls(
             settings,
             store,
             fetcher=Fetcher.from_settings(settings),
             llm=LLMClient.from_settings(settings),
             clock=clock,
+            readers=readers,
         )
 
     async def aclose(self) -> None:
-        """Close the fetcher and the LLM client (the store belongs to the caller)."""
+        """Close the fetcher, the LLM client and its own readers (the store and given
+        readers belong to the caller)."""
         await self.fetcher.aclose()
         if self.llm is not None:
             await self.llm.aclose()
+        if self._owns_readers:
+            await self.readers.aclose()
 
     @property
     def model(self) -> str:
@@ -133,16 +146,13 @@ class SummarizeService:
 
         Raises BadInput / TextTooShort for unusable input, FetchError and its subclasses
         (BlockedAddress, UnsupportedContent, TooLarge) for fetch failures, NotAnArticle
-        when a page holds no article text.
+        when a page holds no article text, TooComplex / InputTooLarge (bot.readers) for
+        an input over its reader's limits.
         """
-        data: str | None = None
         if kind == "url":
             article, data = await self._load_url(validate_url(source), progress)
         else:
-            if progress:
-                await progress(Stage("extracting"))
-            big = len(source) > BIG_TEXT_CHARS
-            article = await asyncio.to_thread(extract_text, source) if big else extract_text(source)
+            article, data = await self._load_text(source, progress)
         if writes is not None:
             self.queue_remember(writes, article, data)
         else:
@@ -170,15 +180,51 @@ class SummarizeService:
         await self.store.redis.set(key, data, ex=self.settings.article_cache_hours * 3600)
         return article, data
 
-    @staticmethod
-    async def _extract_page(page: FetchedPage) -> Article:
-        if page.content_type == PDF_TYPE and page.body is not None:
-            text = await in_reader(pdf_to_text, page.body)
-            article = extract_text(text)
-        elif page.content_type.split(";")[0].strip().lower() == "text/plain":
-            article = extract_text(page.text)
-        else:
-            article = await asyncio.to_thread(extract_html, page.text, page.url)
+    async def load_document(self, inp: Input) -> Article:
+        """The article in an uploaded file (or a file given to the CLI): from the article
+        cache (keyed by the file's hash, so the same file sent again never reaches a
+        reader), else read by the reader its kind names.
+
+        Raises what `Readers.read` raises (UnsupportedDocument, InputTooLarge,
+        TooComplex, the reader's own BadInput subclasses)."""
+        return (await self._read_cached("file:", inp.data, inp))[0]
+
+    async def _load_text(self, text: str, progress: Progress | None) -> tuple[Article, str]:
+        """The article in pasted `text` and its JSON: from the article cache (keyed by
+        the text's hash, so a repeated paste never reaches a reader), else read."""
+        inp = Input(text=text, origin="paste")
+        return await self._read_cached("text:", text.encode("utf-8", "replace"), inp, progress)
+
+    async def _read_cached(
+        self, kind: str, raw: bytes, inp: Input, progress: Progress | None = None
+    ) -> tuple[Article, str]:
+        """The article read from `inp` and its JSON, cached for ARTICLE_CACHE_HOURS under
+        the hash of its `raw` bytes."""
+        key = self.store.keys.article(kind + hashlib.sha256(raw).hexdigest()[:32])
+        cached = await self.store.redis.get(key)
+        if cached is not None:
+            try:
+                return Article.model_validate_json(cached), str(cached)
+            except ValueError:
+                log.warning("dropping an unreadable cached %sarticle", kind)
+        if progress:
+            await progress(Stage("extracting"))
+        article = await self.readers.read(inp)
+        data = article.model_dump_json()
+        await self.store.redis.set(key, data, ex=self.settings.article_cache_hours * 3600)
+        return article, data
+
+    async def _extract_page(self, page: FetchedPage) -> Article:
+        """The article in a fetched page, read by the reader its content type names."""
+        pdf = page.content_type == PDF_TYPE and page.body is not None
+        inp = Input(
+            data=page.body if pdf and page.body is not None else b"",
+            text=None if pdf else page.text,
+            mime_type=page.content_type,
+            url=page.url,
+            origin="link",
+        )
+        article = await self.readers.read(inp)
         return article.model_copy(update={"url": article.url or page.url, "source_kind": "url"})
 
     async def _remember(self, article: Article, data: str | None = None) -> None:

@@ -14,6 +14,7 @@ with briefings sent through the Application's own bot, and attaches them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault, Update
@@ -119,6 +120,8 @@ async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         # first run a minute after start
         services: Services = app.bot_data["services"]
         app.bot_data["scheduler"] = start_scheduler(services.briefings)
+        # warm the reader workers in the background: the first upload waits for none
+        app.bot_data["readers_warm"] = asyncio.create_task(services.readers.start())
 
 
 async def post_stop(app: Application) -> None:  # type: ignore[type-arg]

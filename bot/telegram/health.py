@@ -96,8 +96,13 @@ class HealthServer:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
+        # the bot is ready once its reader workers are up too (started with it: a few
+        # seconds), so the first upload or pasted article does not wait for them
+        readers = getattr(self.application.bot_data.get("services"), "readers", None)
         checks = {
-            "bot": self.accepting and self.application.running,
+            "bot": self.accepting
+            and self.application.running
+            and (readers is None or bool(readers.ready)),
             "redis": await self._redis_ok(),
         }
         ok = all(checks.values())

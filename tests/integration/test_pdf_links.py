@@ -4,15 +4,12 @@ under the same fetch limits and SSRF rules as web pages."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
 from bot.errors import BlockedAddress, TooLarge, UnsupportedContent
-from bot.ingest import documents
 from bot.ingest.fetch import PAGE_OR_PDF_TYPES, Fetcher
 from bot.ingest.overlap import bigram_f1, words
 from bot.store.redis import Store
@@ -113,32 +110,3 @@ async def test_cli_scanned_pdf_is_one_clear_line(tmp_path: Path, cli: dict[str, 
     code, out, err = await summarize(str(scan), env=cli, cwd=tmp_path)
     assert code == 2 and out == ""
     assert "scanned image" in err and len(err.strip().splitlines()) == 1
-
-
-async def test_slow_documents_queue_in_their_own_pool_not_the_default_executor(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Forty PDFs that read for a long time at once (here: until released) take the
-    documents pool's READERS threads, not the default executor that feed parsing and
-    page extraction share: work sent there still runs meanwhile."""
-    release = threading.Event()
-    reading: list[int] = []
-
-    def slow(data: bytes) -> str:
-        reading.append(1)
-        release.wait(30)
-        return "نص"
-
-    monkeypatch.setattr(documents, "pdf_to_text", slow)
-    reads = [
-        asyncio.create_task(
-            documents.in_reader(documents.document_article, b"%PDF-1.4", "a.pdf", None)
-        )
-        for _ in range(40)
-    ]
-    try:
-        assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 5) == "free"
-        assert len(reading) <= documents.READERS
-    finally:
-        release.set()
-        await asyncio.gather(*reads, return_exceptions=True)

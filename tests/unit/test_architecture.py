@@ -11,8 +11,16 @@ import pytest
 BOT = Path(__file__).parents[2] / "bot"
 
 # Services and infrastructure: they know nothing of chats, Telegram or the wiring.
-CORE = ("bot.summarize", "bot.followups", "bot.briefings", "bot.ingest", "bot.llm", "bot.store")
-INFRASTRUCTURE = ("bot.ingest", "bot.llm", "bot.store")
+CORE = (
+    "bot.summarize",
+    "bot.followups",
+    "bot.briefings",
+    "bot.ingest",
+    "bot.readers",
+    "bot.llm",
+    "bot.store",
+)
+INFRASTRUCTURE = ("bot.ingest", "bot.readers", "bot.llm", "bot.store")
 SERVICES = ("bot.summarize", "bot.followups", "bot.briefings")
 WIRING = (
     "bot.app",

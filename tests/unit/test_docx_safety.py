@@ -90,3 +90,42 @@ def test_entities_are_never_expanded(doctype: str, text: str) -> None:
         assert "damaged" in error_text("en", exc)
         return
     assert "aaaaaaaaaa" not in got and "root:" not in got
+
+
+def test_a_zip64_end_record_cannot_hide_the_entry_count() -> None:
+    """Issue 18 item 7: the classic end record said 10 entries and a 100-byte
+    directory, the Zip64 one 20,001, and zipfile believed the Zip64 one and parsed
+    them all; the directory is now read by both records and walked with a cap."""
+    from tests.fakes.hostile import zip64_hidden_entries_docx
+
+    data = zip64_hidden_entries_docx(20_000)
+    with pytest.raises(BadDocx) as caught:
+        docx_text(data)
+    assert "far more parts" in error_text("en", caught.value)
+    assert "أجزاء" in error_text("ar", caught.value)
+
+
+def test_a_docx_of_millions_of_tiny_paragraphs_is_read_only_as_far_as_an_article() -> None:
+    """Issue 18 item 7: 49 MB of one-letter paragraphs (150 KB zipped) took 31.8 s and
+    828 MB; the XML is streamed and reading stops after an article's worth."""
+    from bot.ingest.docx import MAX_CHARS, PARAGRAPH_CHARS
+    from tests.fakes.hostile import tiny_paragraphs_docx
+
+    text = docx_text(tiny_paragraphs_docx(49))
+    assert 0 < text.count("x") <= MAX_CHARS // PARAGRAPH_CHARS + 1
+
+
+def test_a_zip_with_a_directory_walked_entry_by_entry_stops_at_the_cap() -> None:
+    """Even when both end records understate the count, the walk stops at MAX_ENTRIES."""
+    from bot.ingest.docx import MAX_ENTRIES, TooManyEntries, members
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for i in range(MAX_ENTRIES + 5):
+            archive.writestr(str(i), b"")
+        archive.writestr("word/document.xml", _document("x"))
+    data = bytearray(out.getvalue())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = struct.pack("<HH", 10, 10)
+    with pytest.raises(TooManyEntries):
+        members(bytes(data))
