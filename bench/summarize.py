@@ -235,7 +235,8 @@ async def main() -> None:
 def _against_body(chars: dict[str, Any], articles: list[Any]) -> dict[str, Any]:
     """Set `body` to the title + body characters of the article this request carried."""
     data = chars.pop("text")
-    match = next(a for a in articles if a.text in data)
+    # the data is the title line, then the body as numbered sentences
+    match = next(a for a in articles if data.startswith(f"{a.title}\n"))
     return {**chars, "body": len(match.text) + len(match.title or "")}
 
 
