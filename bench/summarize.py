@@ -116,8 +116,8 @@ async def worker(args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
                 digest = await service.digest(texts[i], kind="text")
                 cached += digest.cached
             else:
-                assert service.drafts is not None
-                await service.drafts.summarizer.summarize(articles[i], lang="ar", length="short")
+                assert service.maker.summarizer is not None
+                await service.maker.summarizer.summarize(articles[i], lang="ar", length="short")
 
     await asyncio.sleep(max(0.0, args.start_at - time.time()))  # start together
     start = time.perf_counter()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bot.briefings.delivery import Sender
 from bot.briefings.scheduler import Briefings
-from bot.chat import briefings, channels, commands, digests, documents
+from bot.chat import briefings, channels, commands, digests, documents, inline
 from bot.chat.router import Conversation
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -22,11 +22,12 @@ from bot.limits import Limits
 from bot.messages import Button
 from bot.services import Services
 from bot.store.redis import Store, open_store
+from bot.summarize.requests import DigestRequests
 from bot.summarize.service import SummarizeService
 from bot.users import Users
 
 # The chat features, in the order their commands appear in /help and Telegram's menu.
-FEATURES = (commands, digests, briefings, documents, channels)
+FEATURES = (commands, digests, briefings, documents, channels, inline)
 
 
 async def build_services(
@@ -43,17 +44,29 @@ async def build_services(
     clock = clock or SystemClock()
     summarizer = await build_summarizer(settings, store, clock=clock)
     briefing = Briefings.create(settings, store, sender, llm=summarizer.llm, clock=clock)
+    limits = Limits(store, settings, clock)
+    users = Users(store, settings)
+    followups = FollowupService(
+        settings, store, articles=summarizer, llm=summarizer.llm, clock=clock
+    )
+    digests = DigestRequests(
+        settings,
+        store,
+        summarizer=summarizer,
+        limits=limits,
+        users=users,
+        context=followups.context,
+    )
     return Services(
         settings=settings,
         store=store,
         clock=clock,
         summarizer=summarizer,
-        limits=Limits(store, settings, clock),
-        users=Users(store, settings),
-        followups=FollowupService(
-            settings, store, articles=summarizer, llm=summarizer.llm, clock=clock
-        ),
+        limits=limits,
+        users=users,
+        followups=followups,
         briefings=briefing,
+        digests=digests,
         owns_store=owns,
     )
 

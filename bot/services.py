@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.followups.service import FollowupService
 from bot.limits import Limits
 from bot.store.redis import Store
+from bot.summarize.requests import DigestRequests
 from bot.summarize.service import SummarizeService
 from bot.users import Users
 
@@ -28,6 +29,7 @@ class Services:
     users: Users
     followups: FollowupService
     briefings: Briefings
+    digests: DigestRequests  # a user's metered digest request
     owns_store: bool = True
 
     async def close(self) -> None:

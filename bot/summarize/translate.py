@@ -102,6 +102,9 @@ async def translate_draft(
                     raise
                 correction = "\n\n" + load_prompt("summarize_retry_json").text
                 continue
+            except LLMError as err:  # down, timed out, stream cut: what it spent counts
+                usage.add_failed(err)
+                raise
             usage.add(spent)
             problems, draft = _check(data, source, target, article_lang, sentences, usage)
             if best is None or len(draft.bullets) > len(best[1].bullets):

@@ -193,6 +193,9 @@ class DigestWriter:
                     raise LLMOutputError(f"no usable digest from the model: {err.detail}") from None
                 correction = "\n\n" + load_prompt("summarize_retry_json").text
                 continue
+            except LLMError as err:  # down, timed out, stream cut: what it spent counts
+                usage.add_failed(err)
+                raise
             if not in_language(parsed, self.lang):
                 raise WrongLanguage(f"the digest is not in {self.lang}")
             return parsed

@@ -70,6 +70,9 @@ class Quirks:
     extra_fields: dict[str, Any] = field(default_factory=dict)  # added to the response
     extra_choice_fields: dict[str, Any] = field(default_factory=dict)
     no_usage: bool = False
+    # reported tokens per 3 characters: a server whose tokenizer splits Arabic finer
+    # than ours (cl100k: about 1.4 characters a token) reports more than we estimate
+    usage_scale: float = 1.0
     reject_stream: str = ""  # message of a 400 to `stream` (param "stream")
     reject_stream_options: str = ""  # message of a 400 to `stream_options`
     reject_stream_with_schema: str = ""  # 400 to `stream` with a response_format
@@ -283,6 +286,8 @@ class FakeLLM:
             message[q.reasoning_field] = THINKING
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
         completion_tokens = min(answer_tokens, budget or answer_tokens) + q.hidden_reasoning_tokens
+        prompt_tokens = int(prompt_tokens * q.usage_scale)
+        completion_tokens = int(completion_tokens * q.usage_scale)
         out: dict[str, Any] = {
             "id": f"chatcmpl-{len(self.requests)}",
             "object": "chat.completion",

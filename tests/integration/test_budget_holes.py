@@ -1,0 +1,197 @@
+"""Issue 18 items 8 and 9: failed requests keep the rate unit they worked for, and the
+daily budget holds through a language pivot, a cut stream or a timeout, and someone
+else's deep link.
+
+Through the real bot on the fake Bot API (or the service), the fake LLM and real Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.ingest.extract import extract_text
+from bot.ingest.fetch import Fetcher
+from bot.llm.client import LLMClient
+from bot.store.redis import Store
+from bot.summarize.service import SummarizeService
+from tests.fakes.botapi import BotAPI
+from tests.fakes.llm import FakeLLM, Quirks, Timeout
+from tests.fakes.models import faithful, user_text
+from tests.fakes.pages import PageServer
+from tests.fakes.pdfs import blank_pdf_bytes
+from tests.integration.telegram_harness import article_page, running_bot
+
+REAL = Path(__file__).parents[1] / "fixtures" / "real" / "cnn-arabic-2013-syria.html"
+REPORT = Path(__file__).parents[1] / "fixtures" / "pdfs" / "report-ar-two-column.pdf"
+TOO_FAST = "too fast"
+FETCH_FAILED = "couldn't fetch"
+
+
+async def _answer(bot: Any, chat: int, *needles: str) -> str:
+    """The next message to `chat` holding one of `needles` (a digest: "•")."""
+    start = len(bot.fake.sent)
+    sent = await bot.fake.wait_for(
+        lambda s: s.chat_id == chat and any(n in s.plain for n in needles), 30, start=start
+    )
+    return str(sent.plain)
+
+
+# --- item 8: a failed request keeps the unit it worked for ------------------------------
+
+
+async def test_links_that_fail_to_fetch_keep_their_rate_unit(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """Fetching is work: a user cannot fire failing links past the per-minute rate."""
+    dead = [pages.url(f"/gone/{i}") for i in range(4)]  # 404 pages
+    async with running_bot(settings, store, botapi, fake_llm, summary_rate_per_minute=2) as bot:
+        replies = []
+        for link in dead:
+            bot.fake.message(81, link, user_id=81, language_code="en")
+            replies.append(await _answer(bot, 81, FETCH_FAILED, TOO_FAST))
+    assert [FETCH_FAILED in r for r in replies] == [True, True, False, False]
+    assert all(TOO_FAST in r for r in replies[2:])
+    assert sum(pages.hits.values()) == 2  # the refused ones fetched nothing
+
+
+async def test_a_link_refused_before_any_work_gives_its_unit_back(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """A link that is not a URL (nothing fetched) does not count against the rate."""
+    link = pages.add("/ok", REAL.read_bytes())
+    async with running_bot(settings, store, botapi, fake_llm, summary_rate_per_minute=1) as bot:
+        bot.fake.command(82, "/summarize ftp://example.com/a", language_code="en")
+        assert "ftp" in await _answer(bot, 82, "ftp")
+        bot.fake.message(82, link, user_id=82, language_code="en")
+        assert "•" in await _answer(bot, 82, "•", TOO_FAST)
+
+
+async def test_an_unreadable_document_keeps_its_rate_unit(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
+) -> None:
+    """Downloading and reading a file is work: a failed one counts like any request
+    (before, every upload handed its unit back, so failing files were unlimited)."""
+    async with running_bot(settings, store, botapi, fake_llm, summary_rate_per_minute=1) as bot:
+        bot.fake.document(83, blank_pdf_bytes(), "scan.pdf", mime_type="application/pdf")
+        assert "scanned image" in await _answer(bot, 83, "scanned image")
+        bot.fake.document(83, REPORT.read_bytes(), "report.pdf", mime_type="application/pdf")
+        assert TOO_FAST in await _answer(bot, 83, TOO_FAST, "•")
+        assert bot.fake.downloads == ["documents/file_1"]  # the second was never fetched
+
+
+async def test_a_failing_inline_link_keeps_its_rate_unit(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    good = pages.add("/good", REAL.read_bytes())
+    async with running_bot(settings, store, botapi, fake_llm, summary_rate_per_minute=1) as bot:
+        for query in (pages.url("/gone"), good):
+            start = len(bot.fake.inline_answers)
+            bot.fake.inline_query(84, query, language_code="en")
+            await bot.fake.wait_until(lambda n=start: len(bot.fake.inline_answers) > n, 15)
+        failed, second = bot.fake.inline_answers[-2:]
+    assert failed["results"] == [] and second["results"] == []  # over the rate: the bot's button
+    assert second["button"]["start_parameter"].startswith("i_")
+    assert pages.hits["/good"] == 0 and fake_llm.calls == 0
+
+
+# --- item 9: the budget holds -------------------------------------------------------------
+
+
+def _arabic_only(body: dict[str, Any]) -> str:
+    """A small model that writes Arabic whatever it is asked (translations excepted)."""
+    if "<digest>" in user_text(body):
+        return faithful(body)
+    messages = [
+        {**m, "content": str(m.get("content", "")).replace("in English", "in Arabic")}
+        for m in body["messages"]
+    ]
+    return faithful({**body, "messages": messages})
+
+
+async def test_english_digests_through_the_arabic_pivot_stay_within_the_budget(
+    settings: Settings,
+    store: Store,
+    botapi: BotAPI,
+    fake_llm: FakeLLM,
+    pages: PageServer,
+    seed_text: str,
+) -> None:
+    """A model that will not write English makes an English digest cost an Arabic
+    digest and a translation too, and a server whose tokenizer splits Arabic finer
+    reports more than was estimated: the pivot is held for before it starts, and the
+    day's spending never passes the budget by more than one call (two such requests at
+    once spent 42,000 of 30,000)."""
+    seed = extract_text(seed_text)
+    links = [
+        pages.add(f"/p/{n}", article_page("\n\n".join(f"{p} ({n})" for p in seed.paragraphs * 3)))
+        for n in range(2)
+    ]
+    user, budget = 85, 30_000
+    async with running_bot(settings, store, botapi, fake_llm, daily_token_budget=budget) as bot:
+        fake_llm.handler = _arabic_only
+        fake_llm.quirks = Quirks(usage_scale=2.5)
+        start = len(bot.fake.sent)
+        for link in links:
+            bot.fake.command(user, f"/summarize en {link}", language_code="en")
+        for _ in links:
+            final = await bot.fake.wait_for(
+                lambda s: s.chat_id == user and ("•" in s.plain or "allowance" in s.plain),
+                60,
+                start=start,
+            )
+            start = bot.fake.sent.index(final) + 1
+        spent = await bot.services.limits.tokens_today(user)
+        one_call = bot.settings.llm_max_input_tokens + 2600
+    assert fake_llm.calls >= 3  # the pivot ran
+    assert spent <= budget + one_call
+
+
+async def test_a_timed_out_call_is_charged_what_it_sent(
+    settings: Settings, store: Store, fake_llm: FakeLLM, seed_text: str
+) -> None:
+    """The server read the whole prompt before the client gave up: that is spent (it
+    was charged 0 tokens)."""
+    fast = settings.model_copy(update={"llm_timeout_seconds": 0.5})
+    service = SummarizeService(
+        fast, store, fetcher=Fetcher.from_settings(fast), llm=LLMClient(fast)
+    )
+    fake_llm.queue(Timeout(3))
+    try:
+        digest = await service.summarize(extract_text(seed_text), lang="ar")
+    finally:
+        await service.aclose()
+    assert digest.path == "extractive"  # the offline digest, charged the prompt it sent
+    assert digest.llm_calls == 1 and digest.tokens_in > 500
+
+
+async def test_someone_elses_deep_link_asks_before_spending_the_openers_allowance(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """An inline "summarize in the bot" link opened by another user does not summarize
+    on their allowance unasked: they get the link's site and a button first."""
+    link = pages.add("/shared", REAL.read_bytes())
+    async with running_bot(settings, store, botapi, fake_llm, inline_deadline_seconds=0) as bot:
+        bot.fake.inline_query(86, link, language_code="en")
+        await bot.fake.wait_until(lambda: len(bot.fake.inline_answers) > 0, 15)
+        param = bot.fake.inline_answers[0]["button"]["start_parameter"]
+        await bot.fake.wait_until(lambda: fake_llm.calls > 0, 15)  # the creator's own digest
+        calls = fake_llm.calls
+        bot.fake.command(87, f"/start {param}", language_code="en")
+        offer = await bot.fake.wait_for(lambda s: s.chat_id == 87, 15)
+        assert "127.0.0.1" in offer.plain and "allowance" in offer.plain
+        assert await bot.services.limits.tokens_today(87) == 0
+        (row,) = (offer.reply_markup or {})["inline_keyboard"]
+        bot.fake.callback(87, offer.message_id, row[0]["callback_data"], language_code="en")
+        digest = await _answer(bot, 87, "•")
+    assert digest and fake_llm.calls == calls  # the cached digest: nothing new spent
+
+
+def test_the_deep_link_offer_is_in_both_locales() -> None:
+    import tomllib
+
+    root = Path(__file__).parents[2] / "bot" / "locales"
+    for lang in ("ar", "en"):
+        inline = tomllib.loads((root / f"{lang}.toml").read_text("utf-8"))["inline"]
+        assert "{host}" in inline["confirm_link"] and inline["confirm_button"]
