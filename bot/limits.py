@@ -192,6 +192,20 @@ class Limits:
             raise BudgetExceeded(hours=self._hours_to_midnight(), left=-1 - int(value))
         return estimate
 
+    async def spend(self, user_id: int, tokens: int) -> None:
+        """Charge `tokens` to `user_id`'s budget today, atomically, if they fit (work
+        with no rate unit of its own, e.g. an on-demand briefing's items from the
+        user's own sources). Admins are exempt. Raises BudgetExceeded(hours=...) when
+        it does not fit."""
+        if self.exempt(user_id) or tokens <= 0:
+            return
+        key = self.store.keys.tokens(user_id, self._day())
+        budget = self.settings.daily_token_budget
+        value = await self.store.redis.eval(_HOLD, 1, key, tokens, budget, 2 * 86400)
+        if int(value) < 0:
+            metrics.RATE_LIMIT_HITS.labels(limit="token_budget").inc()
+            raise BudgetExceeded(hours=self._hours_to_midnight(), left=-1 - int(value))
+
     async def settle(self, ticket: Ticket, *, cached: bool, tokens: int = 0, held: int = 0) -> None:
         """Finish a reservation: refund most of it for a cache hit, charge `tokens`
         (less the `held` estimate already charged by `hold_tokens`)."""

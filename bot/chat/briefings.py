@@ -94,14 +94,16 @@ async def timezone(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 
 async def briefing_now(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    """Send the user's briefing now (does not change their daily schedule)."""
+    """Send the user's briefing now (does not change their daily schedule). Items
+    summarized from the user's own sources alone are charged to the sender's budget
+    first (BudgetExceeded -> translated by the router); shared stories are free."""
     b = conv.services.briefings
+    lang, now = await conv.lang(msg), conv.services.clock.now()
+    own = await b.composer.own_sources_cost(user_id=subject(msg), lang=lang, now=now)
+    await conv.services.limits.spend(msg.user_id, own)
     await out.typing()
     brief = await b.composer.build(
-        user_id=subject(msg),
-        lang=await conv.lang(msg),
-        tz=await _zone(conv, msg),
-        now=conv.services.clock.now(),
+        user_id=subject(msg), lang=lang, tz=await _zone(conv, msg), now=now
     )
     sent: list[int] = []
     for html, buttons in render_parts(brief):

@@ -4,7 +4,8 @@ Serves POST /v1/chat/completions, JSON and streaming (SSE). What it answers:
 
 * `fake.queue(...)` pushes scripted replies, used first-in first-out:
   a `str` (the message content), an `int` (an HTTP error status), `Timeout()` (never
-  answers in time), or a callable `(body) -> str | int`.
+  answers in time), `Cut(content, chars)` (a stream that breaks after `chars`
+  characters), or a callable `(body) -> str | int`.
 * otherwise `fake.handler(body) -> str | int` answers (default: a fixed short text).
 
 Every request body is kept in `fake.requests` (with `fake.spans`: when each arrived and
@@ -48,6 +49,15 @@ class Timeout:
 class Drop:
     """A scripted reply that closes the connection without answering (a crashed or
     restarted server); also usable as a handler's return value."""
+
+
+@dataclass
+class Cut:
+    """A scripted streamed reply whose connection closes after its first `chars`
+    characters of `content` (a server that crashed, or a proxy timeout, mid-reply)."""
+
+    content: str
+    chars: int
 
 
 @dataclass
@@ -219,6 +229,10 @@ class FakeLLM:
         if isinstance(reply, Timeout):
             await asyncio.sleep(reply.seconds)
             return _error(504, "timeout")
+        if isinstance(reply, Cut) and body.get("stream"):
+            return await self._stream(request, body, reply.content, cut_at=reply.chars)
+        if isinstance(reply, Cut):
+            reply = reply.content
         if callable(reply):
             reply = reply(body)
         if isinstance(reply, Drop):
@@ -311,7 +325,7 @@ class FakeLLM:
         return out
 
     async def _stream(
-        self, request: web.Request, body: dict[str, Any], content: str
+        self, request: web.Request, body: dict[str, Any], content: str, cut_at: int = -1
     ) -> web.StreamResponse:
         """The reply as SSE chunks (one token, 3 characters, each) at `stream_rate`:
         the reasoning field's deltas first, then the content (think block included),
@@ -337,6 +351,10 @@ class FakeLLM:
         for field_name in ("reasoning_content", "reasoning", "content"):
             text = str(message.get(field_name) or "")
             for i in range(0, len(text), 3):
+                if field_name == "content" and 0 <= cut_at <= i:
+                    assert request.transport is not None
+                    request.transport.close()  # the connection drops mid-reply
+                    return resp
                 await self._pace()
                 await send({field_name: text[i : i + 3]})
         await send({}, choice["finish_reason"])

@@ -7,17 +7,19 @@ Through the real bot on the fake Bot API (or the service), the fake LLM and real
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.domain import Stage
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher
 from bot.llm.client import LLMClient
 from bot.store.redis import Store
 from bot.summarize.service import SummarizeService
 from tests.fakes.botapi import BotAPI
-from tests.fakes.llm import FakeLLM, Quirks, Timeout
+from tests.fakes.llm import Cut, FakeLLM, Quirks, Timeout
 from tests.fakes.models import faithful, user_text
 from tests.fakes.pages import PageServer
 from tests.fakes.pdfs import blank_pdf_bytes
@@ -166,6 +168,31 @@ async def test_a_timed_out_call_is_charged_what_it_sent(
     assert digest.llm_calls == 1 and digest.tokens_in > 500
 
 
+async def test_a_stream_cut_mid_reply_is_charged_what_was_sent_and_streamed(
+    settings: Settings, store: Store, fake_llm: FakeLLM, seed_text: str
+) -> None:
+    """The connection dropped while the digest was being written: the prompt and the
+    reply so far were spent (it was charged 0 tokens)."""
+    service = SummarizeService(
+        settings, store, fetcher=Fetcher.from_settings(settings), llm=LLMClient(settings)
+    )
+    article = extract_text(seed_text)
+    reply = json.dumps({"headline": article.title, "bullets": [article.text[:600]]})
+    fake_llm.queue(Cut(reply, chars=300))
+    shown: list[Stage] = []
+
+    async def progress(stage: Stage) -> None:  # a user watching: the reply is streamed
+        shown.append(stage)
+
+    try:
+        digest = await service.summarize(article, lang="ar", progress=progress)
+    finally:
+        await service.aclose()
+    assert fake_llm.requests[0].get("stream") is True
+    assert digest.path == "extractive" and digest.llm_calls == 1
+    assert digest.tokens_in > 500 and digest.tokens_out >= 50
+
+
 async def test_someone_elses_deep_link_asks_before_spending_the_openers_allowance(
     settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
 ) -> None:
@@ -195,3 +222,34 @@ def test_the_deep_link_offer_is_in_both_locales() -> None:
     for lang in ("ar", "en"):
         inline = tomllib.loads((root / f"{lang}.toml").read_text("utf-8"))["inline"]
         assert "{host}" in inline["confirm_link"] and inline["confirm_button"]
+
+
+async def test_briefing_charges_the_items_only_the_users_own_sources_need(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """/briefing summarized a user's own feeds for free, as often as they liked: the
+    items no operator feed carries are charged to them (shared stories stay free, and
+    an item already summarized costs nothing)."""
+    from bot.briefings import sources as srcs
+    from bot.briefings.feeds import FeedPoller
+    from bot.clock import FrozenClock
+    from tests.integration.telegram_harness import NOW
+    from tests.integration.test_briefing_cli import llm_item, publish
+
+    feeds = publish(pages, NOW)
+    async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
+        own = [await srcs.add_source(store, fetcher, 88, f.url) for f in feeds]
+        await FeedPoller(store, fetcher, FrozenClock(NOW)).poll_all(own)
+    async with running_bot(settings, store, botapi, fake_llm) as bot:
+        fake_llm.handler = llm_item
+        bot.fake.command(88, "/briefing", language_code="ar")
+        await bot.fake.wait_for(lambda s: s.chat_id == 88 and "•" in s.plain, 30)
+        charged = await bot.services.limits.tokens_today(88)
+        calls = fake_llm.calls
+        start = len(bot.fake.sent)
+        bot.fake.command(88, "/briefing", language_code="ar")  # now cached
+        await bot.fake.wait_for(lambda s: s.chat_id == 88 and "•" in s.plain, 30, start=start)
+        again = await bot.services.limits.tokens_today(88)
+    spent = sum(sum(len(str(m["content"])) for m in b["messages"]) // 3 for b in fake_llm.requests)
+    assert calls >= 1 and charged >= spent > 0
+    assert again == charged and fake_llm.calls == calls
