@@ -192,7 +192,7 @@ class DigestMaker:
                 except WrongLanguage as exc:  # 5. pivot
                     cost += cost_of(exc.usage)
                     if lang == article.language:
-                        raise
+                        raise Failed(exc.detail, cost=cost) from exc
                     draft, cost = await self._pivot(article, lang, length, progress, cost, held)
         except LLMError as exc:  # 6. offline fallback
             cost = exc.cost if isinstance(exc, Failed) else cost + cost_of(exc.usage)
