@@ -95,6 +95,12 @@ class LLMError(DigestBotError):
         super().__init__(detail, reason=reason, **params)
         self.usage = usage
 
+    def spent(self, usage: Any) -> LLMError:
+        """This error made again (same type, detail and reason), carrying `usage`: what
+        the failed work had cost up to it, for a caller that counted more than the
+        step that raised it."""
+        return type(self)(self.detail, usage=usage, reason=self.reason, **self.params)
+
 
 class RateLimited(DigestBotError):
     """The user is over a limit; `params['seconds']` is the wait."""

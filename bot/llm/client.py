@@ -27,7 +27,8 @@ fake mode per server that plays each of these):
   repaired with `json-repair`; on the schema path the JSON must parse as is.
 
 Every call, refused and failed ones included, is counted in `Usage` (`calls`, tokens)
-and in the metrics; an error carries what was spent so far in `err.usage`.
+and in the metrics; an error carries what was spent so far (`LLMError(usage=...)`):
+a timeout is charged the prompt it sent, a broken stream the prompt and what streamed.
 """
 
 from __future__ import annotations

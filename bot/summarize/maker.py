@@ -74,6 +74,9 @@ class Failed(LLMError):
         super().__init__(detail)
         self.cost = cost
 
+    def spent(self, usage: object) -> LLMError:
+        return self  # `cost` already holds everything spent
+
 
 class BudgetSpent(Failed):
     """The work spent what was held for it: no further call is started."""

@@ -238,8 +238,7 @@ class LLMSummarizer:
                     article, lang, params, system, usage, progress
                 )
         except LLMError as err:
-            err.usage = usage
-            raise
+            raise err.spent(usage) from err
         source = article.text + "\n" + (article.title or "")
         if article.published:
             d = article.published

@@ -117,14 +117,12 @@ async def translate_draft(
                 metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
                 correction = "\n\nCorrection: " + "; ".join(problems) + ". Translate again."
     except LLMError as err:
-        err.usage = usage
-        raise
+        raise err.spent(usage) from err
     assert best is not None
     try:
         return _finish(best[1], source, best[0], target)
     except LLMError as err:
-        err.usage = usage
-        raise
+        raise err.spent(usage) from err
 
 
 def live_checks(

@@ -166,8 +166,7 @@ class DigestWriter:
                 best = await self._correct(system, user, usage, first)
             return self._repair(best, usage)
         except LLMError as err:
-            err.usage = usage
-            raise
+            raise err.spent(usage) from err
 
     async def _ask(self, system: str, user: str, usage: Usage, *, json_retry: bool) -> _Attempt:
         schema = digest_schema(self.want)
