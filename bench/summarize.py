@@ -116,8 +116,8 @@ async def worker(args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
                 digest = await service.digest(texts[i], kind="text")
                 cached += digest.cached
             else:
-                assert service.drafts is not None
-                await service.drafts.summarizer.summarize(articles[i], lang="ar", length="short")
+                assert service.maker.summarizer is not None
+                await service.maker.summarizer.summarize(articles[i], lang="ar", length="short")
 
     await asyncio.sleep(max(0.0, args.start_at - time.time()))  # start together
     start = time.perf_counter()
@@ -235,7 +235,8 @@ async def main() -> None:
 def _against_body(chars: dict[str, Any], articles: list[Any]) -> dict[str, Any]:
     """Set `body` to the title + body characters of the article this request carried."""
     data = chars.pop("text")
-    match = next(a for a in articles if a.text in data)
+    # the data is the title line, then the body as numbered sentences
+    match = next(a for a in articles if data.startswith(f"{a.title}\n"))
     return {**chars, "body": len(match.text) + len(match.title or "")}
 
 

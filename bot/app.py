@@ -12,7 +12,7 @@ globals; features register their commands and buttons in `build_conversation`.
 from __future__ import annotations
 
 from bot.briefings import Briefings, Sender
-from bot.chat import briefings, channels, commands, digests, documents
+from bot.chat import briefings, channels, commands, digests, documents, inline
 from bot.chat.router import Conversation
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -23,11 +23,12 @@ from bot.privacy import forget_user
 from bot.readers import Readers
 from bot.services import Services
 from bot.store.redis import Store, open_store
+from bot.summarize.requests import DigestRequests
 from bot.summarize.service import SummarizeService
 from bot.users import Users
 
 # The chat features, in the order their commands appear in /help and Telegram's menu.
-FEATURES = (commands, digests, briefings, documents, channels)
+FEATURES = (commands, digests, briefings, documents, channels, inline)
 
 
 async def build_services(
@@ -57,18 +58,30 @@ async def build_services(
         readers=readers,
         on_blocked=forget,
     )
+    limits = Limits(store, settings, clock)
+    users = Users(store, settings)
+    followups = FollowupService(
+        settings, store, articles=summarizer, llm=summarizer.llm, clock=clock
+    )
+    digests = DigestRequests(
+        settings,
+        store,
+        summarizer=summarizer,
+        limits=limits,
+        users=users,
+        context=followups.context,
+    )
     return Services(
         settings=settings,
         store=store,
         clock=clock,
         summarizer=summarizer,
-        limits=Limits(store, settings, clock),
-        users=Users(store, settings),
-        followups=FollowupService(
-            settings, store, articles=summarizer, llm=summarizer.llm, clock=clock
-        ),
+        limits=limits,
+        users=users,
+        followups=followups,
         briefings=briefing,
         readers=readers,
+        digests=digests,
         owns_store=owns,
     )
 

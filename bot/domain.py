@@ -77,6 +77,27 @@ class Digest(BaseModel):
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What a piece of LLM work cost, as a value: calls made and tokens spent (failed
+    calls included). Add two with `+`."""
+
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.calls + other.calls,
+            self.tokens_in + other.tokens_in,
+            self.tokens_out + other.tokens_out,
+        )
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+
+@dataclass(frozen=True)
 class Partial:
     """What a streaming model has written so far, in complete pieces only: a digest's
     headline and its finished bullets, or a follow-up answer's finished text."""

@@ -84,12 +84,22 @@ class NotAnArticle(DigestBotError):
 class LLMError(DigestBotError):
     """The LLM failed after retries (down, timeouts, garbage). Callers fall back to extractive.
 
-    `usage` (a `bot.llm.client.Usage`, or None) is what the failed work had already cost,
-    so callers can still charge it to the budget and the stats.
+    `usage` (a `bot.llm.client.Usage`, or None), given to the constructor, is what the
+    failed work had already cost, so callers can still charge it to the budget and the
+    stats.
     """
 
     key = "error.llm"
-    usage: Any = None
+
+    def __init__(self, detail: str = "", *, usage: Any = None, reason: str = "", **params: Any):
+        super().__init__(detail, reason=reason, **params)
+        self.usage = usage
+
+    def spent(self, usage: Any) -> LLMError:
+        """This error made again (same type, detail and reason), carrying `usage`: what
+        the failed work had cost up to it, for a caller that counted more than the
+        step that raised it."""
+        return type(self)(self.detail, usage=usage, reason=self.reason, **self.params)
 
 
 class RateLimited(DigestBotError):

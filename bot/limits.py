@@ -9,7 +9,13 @@
 * Budget: at most DAILY_TOKEN_BUDGET LLM tokens per user per UTC day
   (`keys.tokens(user, day)`). Before an LLM computation the caller reserves its
   estimated cost (`hold_tokens`, atomic: refused when it does not fit); `settle` then
-  charges the true cost minus what was held, refunding the difference.
+  charges the true cost minus what was held, refunding the difference. A charge past
+  the hold never takes the counter more than one LLM call (`one_call_tokens`) past the
+  budget: the digest flow stops starting calls once it has spent what it held, so the
+  counter is clamped there.
+* A request that fails keeps its rate unit once it did work (fetched, read, or called a
+  model): `cancel(..., keep_unit=True)`; only one refused before any work (a link
+  that is not a URL, no budget left) gives it back.
 
 Why a hand-written script and not the `limits` library: its Redis strategies read
 wall time (`time.time()`) inside the library, so the injectable clock (bot/clock.py)
@@ -64,6 +70,18 @@ redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], win)
 return {1, used + cost}
 """
+
+# KEYS[1] today's token counter; ARGV amount (> 0), cap, ttl: adds the amount, but takes
+# the counter no higher than the cap (nor lower than it was) -> the new value
+_CHARGE = """
+local before = tonumber(redis.call('GET', KEYS[1]) or '0')
+local v = before + tonumber(ARGV[1])
+if v > tonumber(ARGV[2]) then v = math.max(before, tonumber(ARGV[2])) end
+redis.call('SET', KEYS[1], v, 'EX', ARGV[3])
+return v
+"""
+# the most output one LLM call of a digest may write (a detailed digest, with room)
+MAX_CALL_OUTPUT_TOKENS = 2600
 
 # KEYS[1] today's token counter; ARGV amount, budget, ttl -> new value, or -1 - what is
 # left of the budget (no room)
@@ -174,6 +192,20 @@ class Limits:
             raise BudgetExceeded(hours=self._hours_to_midnight(), left=-1 - int(value))
         return estimate
 
+    async def spend(self, user_id: int, tokens: int) -> None:
+        """Charge `tokens` to `user_id`'s budget today, atomically, if they fit (work
+        with no rate unit of its own, e.g. an on-demand briefing's items from the
+        user's own sources). Admins are exempt. Raises BudgetExceeded(hours=...) when
+        it does not fit."""
+        if self.exempt(user_id) or tokens <= 0:
+            return
+        key = self.store.keys.tokens(user_id, self._day())
+        budget = self.settings.daily_token_budget
+        value = await self.store.redis.eval(_HOLD, 1, key, tokens, budget, 2 * 86400)
+        if int(value) < 0:
+            metrics.RATE_LIMIT_HITS.labels(limit="token_budget").inc()
+            raise BudgetExceeded(hours=self._hours_to_midnight(), left=-1 - int(value))
+
     async def settle(self, ticket: Ticket, *, cached: bool, tokens: int = 0, held: int = 0) -> None:
         """Finish a reservation: refund most of it for a cache hit, charge `tokens`
         (less the `held` estimate already charged by `hold_tokens`)."""
@@ -194,17 +226,26 @@ class Limits:
             pipe.zrem(ticket.window_key, ticket.member)
             light = ticket.member.rsplit(":", 1)[0] + f":{CACHE_HIT_WEIGHT}"
             pipe.zadd(ticket.window_key, {light: ticket.stamp_ms})
-        if tokens != held:
-            key = self.store.keys.tokens(ticket.user_id, self._day())
+        key = self.store.keys.tokens(ticket.user_id, self._day())
+        if tokens > held:  # spent past the hold: at most one call past the budget
+            cap = self.settings.daily_token_budget + self.one_call_tokens()
+            pipe.eval(_CHARGE, 1, key, tokens - held, cap, 2 * 86400)
+        elif tokens < held:
             pipe.incrby(key, tokens - held)
             pipe.expire(key, 2 * 86400)
 
-    async def cancel(self, ticket: Ticket, *, held: int = 0) -> None:
-        """Give the whole reservation back (the request failed before any work was done)."""
-        if ticket.window_key is None:
+    def one_call_tokens(self) -> int:
+        """The most one LLM call of a digest costs: a full prompt and the longest reply."""
+        return self.settings.llm_max_input_tokens + MAX_CALL_OUTPUT_TOKENS
+
+    async def cancel(self, ticket: Ticket, *, held: int = 0, keep_unit: bool = False) -> None:
+        """Give the reservation back: the `held` tokens, and the rate unit unless
+        `keep_unit` (the request failed after doing work: it keeps its unit)."""
+        if ticket.window_key is None or (keep_unit and not held):
             return
         async with self.store.redis.pipeline(transaction=False) as pipe:
-            pipe.zrem(ticket.window_key, ticket.member)
+            if not keep_unit:
+                pipe.zrem(ticket.window_key, ticket.member)
             if held:
                 pipe.decrby(self.store.keys.tokens(ticket.user_id, self._day()), held)
             await pipe.execute()
@@ -216,11 +257,13 @@ class Limits:
 @dataclass
 class Hold:
     """What one request holds of today's budget: call it with an estimate before LLM
-    work (`hold_tokens`), then hand `held` to `settle` or `cancel`."""
+    work (`hold_tokens`; returns what is held in all, 0 for admins), then hand `held`
+    to `settle` or `cancel`."""
 
     limits: Limits
     ticket: Ticket
     held: int = 0
 
-    async def __call__(self, estimate: int) -> None:
+    async def __call__(self, estimate: int) -> int:
         self.held += await self.limits.hold_tokens(self.ticket, estimate)
+        return self.held

@@ -13,6 +13,7 @@ from bot.followups import FollowupService
 from bot.limits import Limits
 from bot.readers import Readers
 from bot.store.redis import Store
+from bot.summarize.requests import DigestRequests
 from bot.summarize.service import SummarizeService
 from bot.users import Users
 
@@ -30,6 +31,7 @@ class Services:
     followups: FollowupService
     briefings: Briefings
     readers: Readers
+    digests: DigestRequests  # a user's metered digest request
     owns_store: bool = True
 
     async def close(self) -> None:

@@ -86,6 +86,19 @@ class Users:
     async def set_length(self, user_id: int, length: Length) -> None:
         await self.store.redis.hset(self.store.keys.user(user_id), "length", length)
 
+    async def known_admin(self, chat_id: int, user_id: int) -> bool | None:
+        """Whether `user_id` administers the group `chat_id`, as last checked (None: not
+        checked within CHAT_ADMIN_CACHE_SECONDS)."""
+        cached = await self.store.redis.get(self.store.keys.chat_admin(chat_id, user_id))
+        return cached == "1" if cached in ("1", "0") else None
+
+    async def remember_admin(self, chat_id: int, user_id: int, admin: bool) -> None:
+        """Keep a getChatMember answer for CHAT_ADMIN_CACHE_SECONDS (0: not at all)."""
+        ttl = self.settings.chat_admin_cache_seconds
+        if ttl:
+            key = self.store.keys.chat_admin(chat_id, user_id)
+            await self.store.redis.set(key, "1" if admin else "0", ex=ttl)
+
     async def count(self) -> int:
         """Return how many users the bot has seen."""
         return int(await self.store.redis.scard(self.store.keys.users()))

@@ -45,6 +45,7 @@ from bot.errors import LLMError
 from bot.llm.client import LLMClient, Usage
 from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
+from bot.llm.tokens import estimate_tokens
 from bot.store.redis import Store
 from bot.summarize.extractive import summarize_extractive
 from bot.summarize.translate import translate_draft
@@ -58,6 +59,7 @@ SUMMARY_TTL = 3 * 24 * 3600
 FALLBACK_TTL = 3600
 FLIGHT_SECONDS = 60
 MAX_ARTICLE_CHARS = 6000
+ITEM_CALL = 900  # tokens of an item call besides the article: prompt and reply (upper-leaning)
 LANGUAGE_NAMES = {"ar": "Arabic", "en": "English"}
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -136,6 +138,37 @@ class Composer:
         start = max(since, now - WINDOW) if since else now - WINDOW
         mine = await self.source_ids(user_id)
         return await self._build(lang, tz, now, start, mine)
+
+    async def own_sources_cost(
+        self, *, user_id: int, lang: str, now: datetime, since: datetime | None = None
+    ) -> int:
+        """Tokens the briefing `user_id` would get at `now` spends on their own sources
+        alone: items of stories no operator feed carries (so nobody else's briefing
+        pays for them) that are not summarized in `lang` yet. Shared and cached stories
+        cost nothing. An upper-leaning estimate (the lead's text read, the item written,
+        and a translation when `lang` is not the lead's language)."""
+        if self.llm is None:
+            return 0
+        start = max(since, now - WINDOW) if since else now - WINDOW
+        mine = await self.source_ids(user_id)
+        top = rank(
+            await self.stories(now),
+            since=start,
+            now=now,
+            source_ids=set(mine),
+            limit=self.max_stories,
+        )
+        total = 0
+        for story in top:
+            lead = story.lead
+            if lead.operator or self._memo.get((story.lead_key, lang)) is not None:
+                continue
+            if await self.store.redis.exists(self.store.keys.story_summary(story.lead_key, lang)):
+                continue
+            total += estimate_tokens(f"{lead.title}\n\n{lead.text[:MAX_ARTICLE_CHARS]}") + ITEM_CALL
+            if lang != lead.language:
+                total += ITEM_CALL
+        return total
 
     async def _build(
         self, lang: str, tz: str, now: datetime, start: datetime, mine: frozenset[str]

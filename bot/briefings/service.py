@@ -179,6 +179,13 @@ class Briefings:
         )
         return render_text(brief)
 
+    async def own_sources_cost(self, subject: int, *, lang: str) -> int:
+        """Tokens the briefing now would spend on stories only the subject's own sources
+        carry (shared stories are summarized once for everyone and cost them nothing)."""
+        return await self.composer.own_sources_cost(
+            user_id=subject, lang=lang, now=self.clock.now()
+        )
+
     async def briefing_now(self, subject: int, *, lang: str, tz: str, private: bool) -> list[Part]:
         """The subject's briefing now, as messages (html, buttons, their story ids); the
         unsubscribe button only where the reader can use it (private chats)."""

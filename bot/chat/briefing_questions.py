@@ -101,9 +101,7 @@ async def ask_briefing(
     stories = [_Story(n, fa) for n, fa in enumerate(found, 1)]
     story = best_story(question, stories)
     article = story.article.to_article()
-    async with services.store.redis.pipeline(transaction=False) as pipe:
-        services.summarizer.queue_remember(pipe, article)
-        await pipe.execute()
+    await services.digests.keep(article)
     ui = await conv.lang(msg)
     answer = await answer_within_limits(
         services, msg, out, question, ui=ui, article_id=article.id, reply_to=msg.message_id

@@ -80,12 +80,17 @@ async def timezone(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 
 async def briefing_now(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    """Send the user's briefing now (does not change their daily schedule)."""
+    """Send the user's briefing now (does not change their daily schedule). Items
+    summarized from the user's own sources alone are charged to the sender's budget
+    first (BudgetExceeded -> translated by the router); shared stories are free."""
     b = conv.services.briefings
+    lang = await conv.lang(msg)
+    own = await b.own_sources_cost(subject(msg), lang=lang)
+    await conv.services.limits.spend(msg.user_id, own)
     await out.typing()
     parts = await b.briefing_now(
         subject(msg),
-        lang=await conv.lang(msg),
+        lang=lang,
         tz=await _zone(conv, msg),
         private=msg.chat_type == "private",  # admins send /unsubscribe; members cannot tap it
     )

@@ -6,56 +6,33 @@ under a digest, and a briefing story's "full digest" button all end in
 `digest_article`, the one entry for a digest: once real work starts (a cache hit has
 no stages), the typing action and one progress placeholder; then the digest (edited
 into the placeholder) with its keyboard, then the message is bound to the article for
-follow-up questions. Buttons carry `d:<ref>:<action>`, where `ref` is a short id of a
-Redis record (the article id, language, length and questions), so callback data stays
-far below Telegram's 64 bytes.
+follow-up questions. The request itself (limits, budget, loading, the digest, the
+buttons' record) is the service's `request_digest` (bot/summarize/requests.py); this
+module only says what the user asked for and renders the answer. Buttons carry
+`d:<ref>:<action>`, where `ref` is the short id of the buttons' record (the article id,
+language, length and questions), so callback data stays far below Telegram's 64 bytes.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
-import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from bot.chat.briefing_questions import ask_about_post
 from bot.chat.followups import ask
 from bot.chat.router import Conversation
-from bot.domain import Article, Digest, Lang, Length, Progress, Stage
-from bot.errors import DigestBotError
+from bot.domain import Digest, Lang, Length, Progress, Stage
 from bot.i18n import t
 from bot.ingest.inputs import find_url, validate_url
-from bot.limits import Hold, Ticket
 from bot.messages import Button, Incoming, Outbox, Reply
 from bot.render import render_digest_html, render_partial_html
-from bot.services import Services
-from bot.store.redis import Pipeline
-from bot.users import Prefs
+from bot.summarize.requests import MAX_QUESTION_BUTTONS, Requester, Source
 
 ARTICLE_MIN_CHARS = 300  # a pasted text this long is taken as an article without a command
-MAX_QUESTION_BUTTONS = 3
 QUESTION_BUTTON_CHARS = 60
-
-# What to summarize: an article in hand, or a link or text still to load.
-Source = Article | tuple[Literal["url", "text"], str]
 
 # a word that is meant as a link, though not an http(s) one: "ftp://x", "http://", "javascript:..."
 _URL_LIKE = re.compile(r"^([a-z][a-z0-9+.\-]*://|(javascript|data|file|vbscript):)", re.I)
-
-
-@dataclass(frozen=True)
-class Request:
-    """One digest request being served: who asked in which chat, their preferences
-    (read once, in the round trip of the rate check), and `writes`, the Redis pipeline
-    that carries every write of the request in one round trip before the reply."""
-
-    user_id: int
-    chat_id: int
-    prefs: Prefs
-    writes: Pipeline
 
 
 def register(conv: Conversation) -> None:
@@ -147,66 +124,37 @@ async def digest_article(
 ) -> None:
     """The one entry for a digest: summarize `source` for `msg`'s user (in `lang` and
     `length`, defaulting to their preferences) under their limits, with progress, and
-    send the digest with its buttons. The article becomes the chat's active one.
+    send the digest with its buttons. The article becomes the chat's active one. In a
+    group or channel whose admins chose a /language, that language is the digest's (as
+    for everything the bot says there).
 
-    A cached digest costs four Redis round trips: preferences with the rate check, the
-    cached article, the cached digest, and one pipeline of this request's writes
-    (refund, counters, the by-id article, the buttons' record) before the reply; then
-    one for the follow-up bindings of the sent messages.
+    A cached digest costs four Redis round trips (see `request_digest`), then one for
+    the follow-up bindings of the sent messages.
 
-    Raises the typed errors of the pipeline (the router translates them) and
-    RateLimited / BudgetExceeded from the limits.
+    Raises the typed errors of the request (the router translates them): RateLimited /
+    BudgetExceeded from the limits, BadInput, FetchError, NotAnArticle ... from loading.
     """
-    services = conv.services
-    prefs, ticket = await _begin(services, msg)
-    progress = _progress(out, prefs.lang)
-    hold = Hold(services.limits, ticket)  # today's budget held for the LLM work
-    async with services.store.redis.pipeline(transaction=False) as writes:
-        request = Request(msg.user_id, msg.chat_id, prefs, writes)
-        try:
-            digest = await _digest(
-                services, request, source, progress, lang=lang, length=length, reserve=hold
-            )
-        except DigestBotError:
-            # nothing was summarized (bad input, blocked address, HTTP error, not an
-            # article, wrong content type, no budget left...): the reservations go back
-            await services.limits.cancel(ticket, held=hold.held)
-            raise
-        tokens = 0 if digest.cached else digest.tokens_in + digest.tokens_out
-        services.limits.queue_settle(
-            writes, ticket, cached=digest.cached, tokens=tokens, held=hold.held
-        )
-        ref = queue_ref(services, writes, digest)
-        await writes.execute()
+    digests = conv.services.digests
+    private = msg.chat_type == "private"
+    user = Requester(
+        msg.user_id,
+        msg.language_code,
+        home_chat=msg.chat_id if private else None,
+        shared_chat=msg.chat_id if not private and msg.chat_id != msg.user_id else None,
+    )
+    done = await digests.request_digest(
+        user, source, lang=lang, length=length, progress=lambda ui: _progress(out, ui)
+    )
     reply = Reply(
-        html=render_digest_html(digest, prefs.lang),
-        buttons=_buttons_for(msg, digest, ref, prefs.lang),
+        html=render_digest_html(done.digest, done.prefs.lang),
+        buttons=_buttons_for(msg, done.digest, done.ref, done.prefs.lang),
         edit_placeholder=True,
-        article_id=digest.article_id,
+        article_id=done.digest.article_id,
         kind="digest",
     )
     ids = await out.send(reply)
     if ids:
-        await _bind(services, request, ids, digest.article_id)
-
-
-async def _begin(services: Services, msg: Incoming) -> tuple[Prefs, Ticket]:
-    """The user's preferences and a reserved rate unit, in one round trip (recording
-    a private chat as the user's). In a group or channel whose admins chose a
-    /language, that language is the digest's (as for everything the bot says there).
-    Raises RateLimited / BudgetExceeded."""
-    users = services.users
-    touch = msg.chat_id if msg.chat_type == "private" else None
-    shared = msg.chat_type != "private" and msg.chat_id != msg.user_id
-    async with services.store.redis.pipeline(transaction=False) as pipe:
-        index = users.queue_prefs(pipe, msg.user_id, touch_chat=touch)
-        chat_index = users.queue_prefs(pipe, msg.chat_id) if shared else None
-        check = services.limits.queue_reserve(pipe, msg.user_id)
-        results = await pipe.execute()
-    prefs = users.prefs_from(results[index], msg.language_code)
-    if chat_index is not None and (chat := users.prefs_from(results[chat_index])).lang_set:
-        prefs = dataclasses.replace(prefs, lang=chat.lang)
-    return prefs, await check(results)
+        await digests.bind_sent(msg.chat_id, ids, done.digest.article_id)
 
 
 def _progress(out: Outbox, ui: Lang) -> Progress:
@@ -230,68 +178,7 @@ def _progress(out: Outbox, ui: Lang) -> Progress:
     return progress
 
 
-async def _digest(
-    services: Services,
-    request: Request,
-    source: Source,
-    progress: Progress,
-    *,
-    lang: Lang | None,
-    length: Length | None,
-    reserve: Callable[[int], Awaitable[None]] | None = None,
-) -> Digest:
-    """Load `source` (an article in hand is kept by id too, for follow-ups and buttons)
-    and summarize it; the request's writes are queued on `request.writes`."""
-    svc = services.summarizer
-    if isinstance(source, Article):
-        article = source
-        svc.queue_remember(request.writes, article)
-    else:
-        kind, value = source
-        article = await svc.load_article(value, kind=kind, progress=progress, writes=request.writes)
-    return await svc.summarize(
-        article,
-        lang=lang or request.prefs.lang,
-        length=length or request.prefs.length,
-        progress=progress,
-        writes=request.writes,
-        reserve=reserve,
-    )
-
-
-async def _bind(services: Services, request: Request, ids: list[int], article_id: str) -> None:
-    """Bind the sent messages to the article and make it the chat's active one."""
-    context = services.followups.context
-    async with services.store.redis.pipeline(transaction=False) as binds:
-        for mid in ids:
-            context.queue_bind(binds, request.chat_id, mid, article_id)
-        context.queue_active(binds, request.chat_id, article_id)
-        await binds.execute()
-
-
 # --- buttons -------------------------------------------------------------------------
-
-
-def queue_ref(services: Services, pipe: Pipeline, digest: Digest) -> str:
-    """Store what the digest's buttons need under a short random id, as a write queued
-    on `pipe` (the caller runs it); return the id."""
-    ref = secrets.token_urlsafe(6)
-    record = {
-        "a": digest.article_id,
-        "l": digest.lang,
-        "n": digest.length,
-        "q": digest.questions[:MAX_QUESTION_BUTTONS],
-        "u": digest.url,
-    }
-    store = services.store
-    pipe.set(store.keys.digest_ref(ref), json.dumps(record), ex=services.settings.context_ttl)
-    return ref
-
-
-async def load_ref(services: Services, ref: str) -> dict[str, Any] | None:
-    store = services.store
-    raw = await store.redis.get(store.keys.digest_ref(ref))
-    return cast(dict[str, Any], json.loads(raw)) if raw else None
 
 
 def digest_buttons(digest: Digest, ref: str, ui: str) -> list[list[Button]]:
@@ -328,7 +215,7 @@ async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if msg.chat_type == "channel":
         return
     parts = (msg.callback or "").split(":", 2)
-    record = await load_ref(conv.services, parts[1]) if len(parts) == 3 else None
+    record = await conv.services.digests.buttons(parts[1]) if len(parts) == 3 else None
     if record is None:
         await conv.say(msg, out, "chat.expired")
         return

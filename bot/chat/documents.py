@@ -4,8 +4,10 @@ The caption is the instruction: a language (`ar`, `en`) and/or a length (`short`
 `detailed`), optionally after `/summarize`. The size the transport reports is checked
 against the Bot API's 20 MB download limit BEFORE downloading, and the kind against the
 readers' registry; then the bytes become an Article in a reader worker process
-(bot/readers/, under the reader's limits) and go through `digest_article`, so the same
-limits, the cache (the article id is a hash of the text) and follow-up questions apply.
+(bot/readers/, under the reader's limits), as the loader of one metered request
+(`digest_article`): the rate unit is taken before the download and kept when the file
+turns out unreadable, and the same budget, the cache (the article id is a hash of the
+text) and follow-up questions apply.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 
 from bot.chat.digests import digest_article, stage_text
 from bot.chat.router import Conversation
-from bot.domain import Lang, Length, Stage
+from bot.domain import Article, Lang, Length, Stage
 from bot.errors import BadInput
 from bot.ingest.documents import check_size
 from bot.messages import Document, Incoming, Outbox
@@ -63,16 +65,15 @@ async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     check_size(doc.size)
     choose(doc.name, doc.mime_type)  # refuse an unsupported type before downloading
     lang, length = instruction(msg.text)
-    # the rate limit is checked before the download and the reading (CPU work), then
-    # handed back: digest_article takes the request's unit as for any article
-    limits = conv.services.limits
-    ticket = await limits.reserve(msg.user_id)
-    try:
+    ui = await conv.lang(msg)
+
+    async def read() -> Article:
+        """Download and read the document: the request's work, done under its rate
+        unit (checked before the download; kept even when the file cannot be read)."""
         await out.typing()
-        await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
+        await out.progress(stage_text(ui, Stage("extracting")))
         data = await _download(doc)
         inp = Input(data=data, name=doc.name, mime_type=doc.mime_type, origin="upload")
-        article = await conv.services.summarizer.load_document(inp)
-    finally:
-        await limits.cancel(ticket)
-    await digest_article(conv, msg, out, article, lang=lang, length=length)
+        return await conv.services.summarizer.load_document(inp)
+
+    await digest_article(conv, msg, out, read, lang=lang, length=length)

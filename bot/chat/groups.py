@@ -42,19 +42,16 @@ async def sender_is_admin(conv: Conversation, msg: Incoming) -> bool:
     members = conv.members
     if members is None:
         return False
-    store = conv.services.store
-    key = store.keys.chat_admin(msg.chat_id, msg.user_id)
-    cached = await store.redis.get(key)
-    if cached in ("1", "0"):
-        return cached == "1"
+    users = conv.services.users
+    cached = await users.known_admin(msg.chat_id, msg.user_id)
+    if cached is not None:
+        return cached
     try:
         admin = await members.is_admin(msg.chat_id, msg.user_id)
     except Exception:  # the Bot API is down: refuse, and do not remember it
         log.warning("getChatMember failed for chat %s", msg.chat_id, exc_info=True)
         return False
-    ttl = conv.services.settings.chat_admin_cache_seconds
-    if ttl:
-        await store.redis.set(key, "1" if admin else "0", ex=ttl)
+    await users.remember_admin(msg.chat_id, msg.user_id, admin)
     return admin
 
 

@@ -23,14 +23,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-
 from bot.domain import Lang
 from bot.errors import DigestBotError, StoreUnavailable
 from bot.i18n import error_text, t
 from bot.messages import ChatMembers, Incoming, Outbox, Reply
 from bot.render import escape, rtl_text
 from bot.services import Services
+from bot.store.redis import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ class Conversation:
             await self._route(msg, out)
         except DigestBotError as err:
             await self.send_error(msg, out, err)
-        except RedisError as exc:  # Redis went away mid-request: say so, in their language
+        except StoreError as exc:  # Redis went away mid-request: say so, in their language
             await self.send_error(msg, out, StoreUnavailable(f"Redis failed: {exc}"))
 
     async def send_error(self, msg: Incoming, out: Outbox, err: DigestBotError) -> None:

@@ -27,7 +27,8 @@ fake mode per server that plays each of these):
   repaired with `json-repair`; on the schema path the JSON must parse as is.
 
 Every call, refused and failed ones included, is counted in `Usage` (`calls`, tokens)
-and in the metrics; an error carries what was spent so far in `err.usage`.
+and in the metrics; an error carries what was spent so far (`LLMError(usage=...)`):
+a timeout is charged the prompt it sent, a broken stream the prompt and what streamed.
 """
 
 from __future__ import annotations
@@ -86,9 +87,9 @@ class Reply:
     truncated: bool = False
 
 
-def _fail(err: LLMError, usage: Usage) -> LLMError:
-    err.usage = usage
-    return err
+def _prompt_tokens(messages: list[dict[str, str]]) -> int:
+    """The prompt's tokens, counted locally (when the server did not report them)."""
+    return sum(count_tokens(m["content"]) for m in messages)
 
 
 class LLMClient:
@@ -145,7 +146,8 @@ class LLMClient:
         self, messages: list[dict[str, str]], kwargs: dict[str, Any], usage: Usage
     ) -> tuple[Any, float]:
         """One API call: (the response, when it started). Transport and HTTP errors
-        become LLMError; a 4xx keeps the SDK exception as __cause__ for `_create`."""
+        become LLMError (with `usage`); a 4xx keeps the SDK exception as __cause__ for
+        `_create`. A timeout is charged the prompt, counted locally: the server read it."""
         import openai
 
         started = time.perf_counter()
@@ -161,15 +163,16 @@ class LLMClient:
                 seconds=time.perf_counter() - started, tokens_in=0, tokens_out=0, ok=False
             )
             if isinstance(exc, openai.APITimeoutError):
-                raise _fail(LLMError("the LLM timed out"), usage) from None
+                usage.prompt_tokens += _prompt_tokens(messages)
+                raise LLMError("the LLM timed out", usage=usage) from None
             if isinstance(exc, openai.APIConnectionError):
-                raise _fail(
-                    LLMError(f"cannot reach the LLM: {type(exc).__name__}"), usage
-                ) from None
+                detail = f"cannot reach the LLM: {type(exc).__name__}"
+                raise LLMError(detail, usage=usage) from None
             if isinstance(exc, openai.APIStatusError):
-                err = LLMError(f"the LLM answered HTTP {exc.status_code}", status=exc.status_code)
-                raise _fail(err, usage) from exc
-            raise _fail(LLMError(f"LLM error: {type(exc).__name__}"), usage) from None
+                raise LLMError(
+                    f"the LLM answered HTTP {exc.status_code}", usage=usage, status=exc.status_code
+                ) from exc
+            raise LLMError(f"LLM error: {type(exc).__name__}", usage=usage) from None
         return resp, started
 
     async def _create(
@@ -195,7 +198,7 @@ class LLMClient:
             try:
                 resp, started = await self._send(messages, kwargs, usage)
                 if streaming:
-                    resp = await self._collect(resp, on_text, usage, started)
+                    resp = await self._collect(resp, on_text, usage, started, messages)
             except LLMError as err:
                 cause = err.__cause__
                 if (
@@ -208,7 +211,7 @@ class LLMClient:
                 err.__cause__ = None
                 raise
             return self._reply(resp, messages, usage, started=started)
-        raise _fail(LLMError("the LLM refused every form of the request"), usage)
+        raise LLMError("the LLM refused every form of the request", usage=usage)
 
     @staticmethod
     def _response_format(
@@ -236,19 +239,33 @@ class LLMClient:
         return False
 
     @staticmethod
-    async def _collect(resp: Any, on_text: OnText | None, usage: Usage, started: float) -> Any:
+    async def _collect(
+        resp: Any,
+        on_text: OnText | None,
+        usage: Usage,
+        started: float,
+        messages: list[dict[str, str]],
+    ) -> Any:
         """A streamed reply read to its end, as a `Collected`; a stream that breaks
-        becomes LLMError (with `usage`)."""
+        becomes LLMError, charged what was spent: the prompt and the reply so far,
+        counted locally."""
         import httpx
         import openai
 
+        got = Collected()
         try:
-            return await collect(resp, on_text)
+            return await collect(resp, on_text, got)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
+            spent_in, spent_out = _prompt_tokens(messages), count_tokens(got.content)
+            usage.add(Usage(spent_in, spent_out, 0))
             metrics.observe_llm(
-                seconds=time.perf_counter() - started, tokens_in=0, tokens_out=0, ok=False
+                seconds=time.perf_counter() - started,
+                tokens_in=spent_in,
+                tokens_out=spent_out,
+                ok=False,
             )
-            raise _fail(LLMError(f"the LLM stream broke: {type(exc).__name__}"), usage) from None
+            detail = f"the LLM stream broke: {type(exc).__name__}"
+            raise LLMError(detail, usage=usage) from None
 
     @staticmethod
     def _reply(resp: Any, messages: list[dict[str, str]], usage: Usage, *, started: float) -> Reply:
@@ -272,8 +289,7 @@ class LLMClient:
         if server is not None:
             spent = Usage(server[0] or 0, server[1] or 0, 0)
         else:
-            sent = sum(count_tokens(m["content"]) for m in messages)
-            spent = Usage(sent, count_tokens(raw), 0)
+            spent = Usage(_prompt_tokens(messages), count_tokens(raw), 0)
         usage.add(spent)
         metrics.observe_llm(
             seconds=time.perf_counter() - started,
@@ -300,9 +316,9 @@ class LLMClient:
             log.info("reply cut at %d tokens; asking again with %d", max_tokens, room)
             reply = await self._create(messages_for, room, usage, json_schema, on_text)
             if reply.truncated:
-                raise _fail(LLMTruncated("the model's reply was cut off twice"), usage)
+                raise LLMTruncated("the model's reply was cut off twice", usage=usage)
         if not reply.text:
-            raise _fail(LLMOutputError("the model returned an empty reply"), usage)
+            raise LLMOutputError("the model returned an empty reply", usage=usage)
         return reply
 
     async def complete_json(
@@ -337,10 +353,10 @@ class LLMClient:
         try:
             data = parse_json_object(reply.text, repair=self.profile().json_mode != "schema")
         except LLMOutputError as err:
-            raise _fail(err, usage) from None
+            raise LLMOutputError(err.detail, usage=usage) from None
         missing = [k for k in schema.get("required", []) if k not in data]
         if missing:
-            raise _fail(LLMOutputError(f"the model's JSON lacks {missing}"), usage)
+            raise LLMOutputError(f"the model's JSON lacks {missing}", usage=usage)
         return data, usage
 
     async def complete_text(

@@ -82,13 +82,23 @@ def may_show_more(before: str, now: str) -> bool:
     return '"' in added or any(ch.isspace() for ch in added) or not before
 
 
-async def collect(stream: Any, on_text: OnText | None) -> Collected:
-    """Read the SDK's `AsyncStream[ChatCompletionChunk]` to its end (see module doc).
+async def collect(stream: Any, on_text: OnText | None, out: Collected | None = None) -> Collected:
+    """Read the SDK's `AsyncStream[ChatCompletionChunk]` to its end (see module doc),
+    into `out` (a new `Collected` by default).
 
-    Raises what the SDK raises for a broken stream; `on_text` errors are logged and
-    never stop the reading (showing progress must not cost the reply)."""
-    out = Collected()
+    Raises what the SDK raises for a broken stream, with what arrived before the break
+    in `out.content` (it was spent); `on_text` errors are logged and never stop the
+    reading (showing progress must not cost the reply)."""
+    out = out if out is not None else Collected()
     parts: list[str] = []
+    try:
+        await _read(stream, on_text, out, parts)
+    finally:
+        out.content = "".join(parts)
+    return out
+
+
+async def _read(stream: Any, on_text: OnText | None, out: Collected, parts: list[str]) -> None:
     async for chunk in stream:
         usage = getattr(chunk, "usage", None)
         if usage is not None:
@@ -108,5 +118,3 @@ async def collect(stream: Any, on_text: OnText | None) -> Collected:
                     await on_text("".join(parts))
                 except Exception:  # a display problem must not cost the reply
                     log.exception("streaming progress callback failed")
-    out.content = "".join(parts)
-    return out

@@ -24,6 +24,9 @@ from bot.errors import StoreUnavailable
 from bot.store.embedded import EmbeddedLease, lease_embedded
 from bot.store.keys import Keys
 
+# what a failing Redis call raises: layers above the store catch it by this name
+StoreError = RedisError
+
 log = logging.getLogger(__name__)
 
 

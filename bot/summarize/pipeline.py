@@ -116,9 +116,13 @@ class LLMSummarizer:
             return article, False
         return article.model_copy(update={"text": article.text[:limit]}), True
 
-    def estimate(self, article: Article, *, lang: Lang, length: Length) -> int:
+    def estimate(self, article: Article, *, lang: Lang, length: Length, pivot: bool = False) -> int:
         """Upper-leaning token cost of `summarize` for `article` (no call is made);
-        a digest in another language than the article's adds one translation."""
+        a digest in another language than the article's adds one translation, and with
+        `pivot`, the article-language digest a model that will not write `lang` needs."""
+        if pivot and lang != article.language:
+            direct = self.estimate(article, lang=lang, length=length)
+            return direct + self.estimate(article, lang=article.language, length=length)
         limit = self.max_parts * self.max_input_tokens * MAX_CHARS_PER_TOKEN
         body = (f"{article.title}\n\n" if article.title else "") + article.text[:limit]
         out = OUTPUT_TOKENS[length]
@@ -149,7 +153,7 @@ class LLMSummarizer:
         return self._overhead(system, user)
 
     def cut_to_fit(
-        self, article: Article, *, lang: Lang, length: Length, tokens: int
+        self, article: Article, *, lang: Lang, length: Length, tokens: int, pivot: bool = False
     ) -> Article | None:
         """The start of `article` (cut at a paragraph or word break) whose `estimate`
         fits `tokens`: the longest such start, so a big article against a small remaining
@@ -159,7 +163,7 @@ class LLMSummarizer:
 
         def fits(n: int) -> bool:
             cut = article.model_copy(update={"text": text[:n]})
-            return self.estimate(cut, lang=lang, length=length) <= tokens
+            return self.estimate(cut, lang=lang, length=length, pivot=pivot) <= tokens
 
         lo, hi = 0, len(text)  # fits(lo) is known (or assumed) true, fits(hi + 1) false
         while lo < hi:
@@ -234,8 +238,7 @@ class LLMSummarizer:
                     article, lang, params, system, usage, progress
                 )
         except LLMError as err:
-            err.usage = usage
-            raise
+            raise err.spent(usage) from err
         source = article.text + "\n" + (article.title or "")
         if article.published:
             d = article.published
@@ -354,6 +357,9 @@ class LLMSummarizer:
                         if attempt == 2:
                             raise LLMOutputError("invalid notes from the model") from None
                         user += "\n\n" + load_prompt("summarize_retry_json").text
+                    except LLMError as exc:  # down, timed out, stream cut: it still counts
+                        _count_failed(exc, usage)
+                        raise
                 raise AssertionError("unreachable")
 
         return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(parts)))), cut

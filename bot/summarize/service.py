@@ -11,41 +11,33 @@ is served from the same cache (per hash of the text) or read. Reading is the rea
 article never touches them. Every loaded article is also kept by its id for
 CONTEXT_TTL_DAYS so follow-up questions and buttons can find it again.
 
-Summarize: the digest cache (DIGEST_CACHE_DAYS) is keyed by the article body, language,
-length, model and prompt version; a miss runs the LLM path (bot.summarize.pipeline)
-under single flight, or the offline extractive summarizer when there is no API key or
-the LLM keeps failing. A fallback digest produced because the LLM failed is cached for
-a few minutes only, so the LLM is tried again soon.
+Summarize: the digest flow (cached? → budget → translate a cached digest → direct →
+pivot → offline fallback) is `DigestMaker.make` (bot/summarize/maker.py), which
+returns the digest and what it cost as a value. A metered request from a user (rate,
+budget, the buttons' state) is `bot.summarize.requests.DigestRequests`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from typing import Literal
 
-from bot import metrics, stats
+from bot import stats
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
-from bot.errors import LLMError
 from bot.ingest.fetch import PAGE_OR_PDF_TYPES, PDF_TYPE, FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, url_for_log, validate_url
-from bot.llm.client import LLMClient, Usage
+from bot.llm.client import LLMClient
 from bot.readers import Input, Readers
-from bot.store.redis import Pipeline, Store
-from bot.summarize.budget import Reserve, reserve_within
-from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
-from bot.summarize.extractive import summarize_extractive
-from bot.summarize.languages import Drafts
+from bot.store.redis import Store
+from bot.summarize.budget import Hold
+from bot.summarize.cache import SingleFlight
+from bot.summarize.maker import DigestMaker, Made, digest_counts
 from bot.summarize.pipeline import LLMSummarizer, prompt_version
 
 log = logging.getLogger(__name__)
-
-OLD_AFTER_DAYS = 30
-FALLBACK_TTL_SECONDS = 300
-EXTRACTIVE_MODEL = "extractive"
 
 
 class SummarizeService:
@@ -70,30 +62,22 @@ class SummarizeService:
         self.readers = readers if readers is not None else Readers.from_settings(settings)
         self.clock: Clock = clock or SystemClock()
         wait = max(60.0, settings.llm_timeout_seconds * (settings.llm_max_retries + 1) * 4)
-        self.flight: SingleFlight[Digest] = SingleFlight(store, wait_timeout=wait)
         self.prompt_version = prompt_version()
-        self._watchers: dict[str, list[Progress]] = {}  # callers waiting on a digest key
-        self.drafts: Drafts | None = None
+        summarizer = None
         if llm is not None:
             summarizer = LLMSummarizer(
                 llm,
                 max_input_tokens=settings.llm_max_input_tokens,
                 max_parts=settings.summary_max_parts,
             )
-            self.drafts = Drafts(
-                summarizer=summarizer,
-                llm=llm,
-                store=store,
-                model=llm.model,
-                prompt_version=self.prompt_version,
-                first_language=self._first_language,
-            )
-
-    async def _first_language(
-        self, article: Article, length: Length, progress: Progress | None
-    ) -> Digest:
-        return await self.summarize(
-            article, lang=article.language, length=length, progress=progress
+        self.maker = DigestMaker(
+            store,
+            llm=llm,
+            summarizer=summarizer,
+            clock=self.clock,
+            prompt_version=self.prompt_version,
+            cache_days=settings.digest_cache_days,
+            wait_timeout=wait,
         )
 
     @classmethod
@@ -127,7 +111,16 @@ class SummarizeService:
 
     @property
     def model(self) -> str:
-        return self.llm.model if self.llm is not None else EXTRACTIVE_MODEL
+        return self.maker.model
+
+    @property
+    def flight(self) -> SingleFlight[Made]:
+        """The digests' single flight (`DigestMaker.flight`)."""
+        return self.maker.flight
+
+    @flight.setter
+    def flight(self, flight: SingleFlight[Made]) -> None:
+        self.maker.flight = flight
 
     # --- articles ---------------------------------------------------------------
 
@@ -137,12 +130,11 @@ class SummarizeService:
         *,
         kind: Literal["url", "text"],
         progress: Progress | None = None,
-        writes: Pipeline | None = None,
+        remember: bool = True,
     ) -> Article:
-        """Return the article at a URL (kind="url") or in pasted text (kind="text").
-
-        `writes`: the request's Redis pipeline (the caller runs it before replying); the
-        write that keeps the article by id is queued there instead of sent now.
+        """Return the article at a URL (kind="url") or in pasted text (kind="text"),
+        kept by id for follow-ups unless `remember` is False (the caller then keeps it
+        with its own writes: `kept_record`).
 
         Raises BadInput / TextTooShort for unusable input, FetchError and its subclasses
         (BlockedAddress, UnsupportedContent, TooLarge) for fetch failures, NotAnArticle
@@ -153,9 +145,7 @@ class SummarizeService:
             article, data = await self._load_url(validate_url(source), progress)
         else:
             article, data = await self._load_text(source, progress)
-        if writes is not None:
-            self.queue_remember(writes, article, data)
-        else:
+        if remember:
             await self._remember(article, data)
         return article
 
@@ -234,13 +224,11 @@ class SummarizeService:
         if not await self.store.redis.expire(key, ttl):
             await self.store.redis.set(key, data or article.model_dump_json(), ex=ttl)
 
-    def queue_remember(self, pipe: Pipeline, article: Article, data: str | None = None) -> None:
-        """`_remember` as writes queued on a caller's pipeline (no answer needed): renew
-        the stored copy's TTL, and store it only when it is not there (SET NX)."""
+    def kept_record(self, article: Article) -> tuple[str, str, int]:
+        """What `_remember` writes, for a caller that batches its writes: the key, the
+        article's JSON and its lifetime in seconds (renew the TTL, then SET NX)."""
         key = self.store.keys.article("id:" + article.id)
-        ttl = self.settings.context_ttl
-        pipe.expire(key, ttl)
-        pipe.set(key, data or article.model_dump_json(), ex=ttl, nx=True)
+        return key, article.model_dump_json(), self.settings.context_ttl
 
     async def get_article(self, article_id: str) -> Article | None:
         """Return a previously loaded article by its id, or None once it has expired."""
@@ -257,20 +245,14 @@ class SummarizeService:
         lang: Lang | None = None,
         length: Length = "short",
         progress: Progress | None = None,
-        reserve: Reserve | None = None,
     ) -> Digest:
         """Load `source` and summarize it; `lang` None means the article's own language.
-        `reserve` holds the LLM work's estimated cost first (see `summarize`).
 
         Raises what load_article raises; summarizing itself always yields a digest.
         """
         article = await self.load_article(source, kind=kind, progress=progress)
         return await self.summarize(
-            article,
-            lang=lang or article.language,
-            length=length,
-            progress=progress,
-            reserve=reserve,
+            article, lang=lang or article.language, length=length, progress=progress
         )
 
     async def summarize(
@@ -280,166 +262,25 @@ class SummarizeService:
         lang: Lang,
         length: Length = "short",
         progress: Progress | None = None,
-        writes: Pipeline | None = None,
-        reserve: Reserve | None = None,
     ) -> Digest:
         """Return the digest of `article` in `lang` (cached=True when it was not computed
-        by this call). Concurrent identical calls, here or in other processes, share one
-        computation. `writes`: the request's Redis pipeline (the caller runs it before
-        replying); the day's counters are queued there instead of sent now. `reserve`:
-        called with the estimated token cost before any LLM work (not for a cache hit);
-        it raises (BudgetExceeded) to refuse, and then nothing is computed."""
-        key = digest_cache_key(article.text, lang, length, self.model, self.prompt_version)
+        by this call), counted in the day's stats; no budget (the CLI's path: a user's
+        request goes through `bot.summarize.requests`)."""
+        made = await self.make(article, lang=lang, length=length, progress=progress)
+        await stats.incr_many(self.store, digest_counts(made))
+        return made.digest
 
-        async def lookup() -> Digest | None:
-            return await get_digest(self.store, key)
-
-        async def compute() -> Digest:
-            work = article
-            if reserve is not None and self.drafts is not None:
-                work = await reserve_within(self.drafts.summarizer, article, lang, length, reserve)
-            fan = self._fan_out(key) if progress is not None else None
-            digest, ttl = await self._compute(work, lang=lang, length=length, progress=fan)
-            if work is not article:  # cut to this user's budget: not what others should get
-                return digest.model_copy(update={"cut": True})
-            await put_digest(self.store, key, digest, ttl)
-            return digest
-
-        watchers = self._watchers.setdefault(key, [])
-        if progress is not None:
-            watchers.append(progress)
-        try:
-            digest, shared = await self.flight.run(key, lookup=lookup, compute=compute)
-        finally:
-            if progress is not None:
-                watchers.remove(progress)
-            if not watchers:
-                self._watchers.pop(key, None)
-        metrics.DIGESTS.labels(path="cache" if shared else digest.path).inc()
-        counts = {"digests": 1, "cache_hits" if shared else "cache_misses": 1}
-        if writes is not None:
-            stats.queue_many(self.store, writes, counts)
-        else:
-            await stats.incr_many(self.store, counts)
-        return self._finish(digest, article, cached=shared)
-
-    def _fan_out(self, key: str) -> Progress:
-        """Progress for the computation of `key`, told to every caller in this process
-        waiting for it (single flight: the others follow the same stream). A caller's
-        failing callback does not stop the computation nor the other callers."""
-
-        async def fan(stage: Stage) -> None:
-            for watcher in list(self._watchers.get(key, ())):
-                try:
-                    await watcher(stage)
-                except Exception:
-                    log.exception("a progress callback failed")
-
-        return fan
-
-    async def _compute(
-        self, article: Article, *, lang: Lang, length: Length, progress: Progress | None
-    ) -> tuple[Digest, int]:
-        """Write a fresh digest; return it with its cache lifetime in seconds.
-
-        A digest in the other language than the article's is translated from the
-        article-language digest when that one is cached; otherwise the model writes it
-        directly, and if it will not write `lang`, the article-language digest is made
-        (and cached) and translated. Every call and token spent, failed ones included,
-        is counted in the stats and in the digest (so the budget is charged for it).
-        """
-        if self.drafts is None:
-            if progress:
-                await progress(Stage("summarizing"))
-            digest = await asyncio.to_thread(self._extractive, article, lang, length)
-            return digest, self.settings.digest_cache_days * 86400
-        usage = Usage()
-        try:
-            draft = await self.drafts.draft(
-                article, lang=lang, length=length, usage=usage, progress=progress
-            )
-        except LLMError as exc:
-            return await self._fallback(article, lang, length, usage, exc), FALLBACK_TTL_SECONDS
-        await self._count_usage(usage)
-        digest = Digest(
-            lang=lang,
-            length=length,
-            article_id=article.id,
-            headline=draft.headline,
-            bullets=draft.bullets,
-            questions=draft.questions,
-            sources=draft.sources,
-            quotes=draft.quotes,
-            translated=bool(draft.quality.get("translated")),
-            cut=bool(draft.quality.get("cut_parts")),
-            quality=draft.quality,
-            path="llm",
-            unverified_dropped=draft.dropped,
-            model=self.model,
-            prompt_version=self.prompt_version,
-            llm_calls=usage.calls,
-            tokens_in=usage.prompt_tokens,
-            tokens_out=usage.completion_tokens,
-        )
-        return digest, self.settings.digest_cache_days * 86400
-
-    async def _fallback(
-        self, article: Article, lang: Lang, length: Length, usage: Usage, exc: LLMError
-    ) -> Digest:
-        """The digest when the model failed: the checked other-language digest labelled
-        (when a translation failed), else the offline extract; with what was spent."""
-        assert self.drafts is not None
-        await self._count_usage(usage)
-        fallback = await self.drafts.untranslated(article, lang, length)
-        if fallback is None:
-            log.warning("LLM failed (%s): falling back to the extractive summary", exc.detail)
-            fallback = await asyncio.to_thread(self._extractive, article, lang, length)
-        else:
-            log.warning(
-                "translation failed (%s): the %s digest, labelled", exc.detail, fallback.lang
-            )
-        return fallback.model_copy(
-            update={
-                "llm_calls": usage.calls,
-                "tokens_in": usage.prompt_tokens,
-                "tokens_out": usage.completion_tokens,
-            }
-        )
-
-    async def _count_usage(self, usage: Usage) -> None:
-        await stats.incr_llm(self.store, calls=usage.calls, tokens=usage.tokens)
-
-    @staticmethod
-    def _extractive(article: Article, lang: Lang, length: Length) -> Digest:
-        """The offline digest: in the article's own language, with a translation note
-        when another language was asked for. CPU-bound (seconds on a big article):
-        callers run it in a worker thread, off the event loop."""
-        headline, bullets = summarize_extractive(article, length=length)
-        return Digest(
-            headline=headline,
-            bullets=bullets,
-            questions=[],
-            lang=article.language,
-            length=length,
-            path="extractive",
-            article_id=article.id,
-            translation_note=lang != article.language,
-        )
-
-    def _finish(self, digest: Digest, article: Article, *, cached: bool) -> Digest:
-        """Attach this request's article metadata and the date notes (relative to now)."""
-        age = None
-        if article.published is not None:
-            age = (self.clock.now().date() - article.published).days
-        return digest.model_copy(
-            update={
-                "cached": cached,
-                "title": article.title,
-                "url": article.url,
-                "site_name": article.site_name,
-                "published": article.published,
-                "age_days": age,
-                "old": age is not None and age > OLD_AFTER_DAYS,
-                "partial": article.partial,
-            }
+    async def make(
+        self,
+        article: Article,
+        *,
+        lang: Lang,
+        length: Length = "short",
+        progress: Progress | None = None,
+        hold: Hold | None = None,
+    ) -> Made:
+        """`DigestMaker.make`: the digest and what it cost this caller (not counted in
+        the day's stats: the caller does that, `digest_counts`)."""
+        return await self.maker.make(
+            article, lang=lang, length=length, progress=progress, hold=hold
         )

@@ -102,6 +102,9 @@ async def translate_draft(
                     raise
                 correction = "\n\n" + load_prompt("summarize_retry_json").text
                 continue
+            except LLMError as err:  # down, timed out, stream cut: what it spent counts
+                usage.add_failed(err)
+                raise
             usage.add(spent)
             problems, draft = _check(data, source, target, article_lang, sentences, usage)
             if best is None or len(draft.bullets) > len(best[1].bullets):
@@ -114,14 +117,12 @@ async def translate_draft(
                 metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
                 correction = "\n\nCorrection: " + "; ".join(problems) + ". Translate again."
     except LLMError as err:
-        err.usage = usage
-        raise
+        raise err.spent(usage) from err
     assert best is not None
     try:
         return _finish(best[1], source, best[0], target)
     except LLMError as err:
-        err.usage = usage
-        raise
+        raise err.spent(usage) from err
 
 
 def live_checks(

@@ -166,8 +166,7 @@ class DigestWriter:
                 best = await self._correct(system, user, usage, first)
             return self._repair(best, usage)
         except LLMError as err:
-            err.usage = usage
-            raise
+            raise err.spent(usage) from err
 
     async def _ask(self, system: str, user: str, usage: Usage, *, json_retry: bool) -> _Attempt:
         schema = digest_schema(self.want)
@@ -193,6 +192,9 @@ class DigestWriter:
                     raise LLMOutputError(f"no usable digest from the model: {err.detail}") from None
                 correction = "\n\n" + load_prompt("summarize_retry_json").text
                 continue
+            except LLMError as err:  # down, timed out, stream cut: what it spent counts
+                usage.add_failed(err)
+                raise
             if not in_language(parsed, self.lang):
                 raise WrongLanguage(f"the digest is not in {self.lang}")
             return parsed

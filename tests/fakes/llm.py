@@ -4,7 +4,8 @@ Serves POST /v1/chat/completions, JSON and streaming (SSE). What it answers:
 
 * `fake.queue(...)` pushes scripted replies, used first-in first-out:
   a `str` (the message content), an `int` (an HTTP error status), `Timeout()` (never
-  answers in time), or a callable `(body) -> str | int`.
+  answers in time), `Cut(content, chars)` (a stream that breaks after `chars`
+  characters), or a callable `(body) -> str | int`.
 * otherwise `fake.handler(body) -> str | int` answers (default: a fixed short text).
 
 Every request body is kept in `fake.requests` (with `fake.spans`: when each arrived and
@@ -51,6 +52,15 @@ class Drop:
 
 
 @dataclass
+class Cut:
+    """A scripted streamed reply whose connection closes after its first `chars`
+    characters of `content` (a server that crashed, or a proxy timeout, mid-reply)."""
+
+    content: str
+    chars: int
+
+
+@dataclass
 class Quirks:
     """Behaviours of real OpenAI-compatible servers (all off: a well-behaved server)."""
 
@@ -70,6 +80,9 @@ class Quirks:
     extra_fields: dict[str, Any] = field(default_factory=dict)  # added to the response
     extra_choice_fields: dict[str, Any] = field(default_factory=dict)
     no_usage: bool = False
+    # reported tokens per 3 characters: a server whose tokenizer splits Arabic finer
+    # than ours (cl100k: about 1.4 characters a token) reports more than we estimate
+    usage_scale: float = 1.0
     reject_stream: str = ""  # message of a 400 to `stream` (param "stream")
     reject_stream_options: str = ""  # message of a 400 to `stream_options`
     reject_stream_with_schema: str = ""  # 400 to `stream` with a response_format
@@ -216,6 +229,10 @@ class FakeLLM:
         if isinstance(reply, Timeout):
             await asyncio.sleep(reply.seconds)
             return _error(504, "timeout")
+        if isinstance(reply, Cut) and body.get("stream"):
+            return await self._stream(request, body, reply.content, cut_at=reply.chars)
+        if isinstance(reply, Cut):
+            reply = reply.content
         if callable(reply):
             reply = reply(body)
         if isinstance(reply, Drop):
@@ -283,6 +300,8 @@ class FakeLLM:
             message[q.reasoning_field] = THINKING
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
         completion_tokens = min(answer_tokens, budget or answer_tokens) + q.hidden_reasoning_tokens
+        prompt_tokens = int(prompt_tokens * q.usage_scale)
+        completion_tokens = int(completion_tokens * q.usage_scale)
         out: dict[str, Any] = {
             "id": f"chatcmpl-{len(self.requests)}",
             "object": "chat.completion",
@@ -306,7 +325,7 @@ class FakeLLM:
         return out
 
     async def _stream(
-        self, request: web.Request, body: dict[str, Any], content: str
+        self, request: web.Request, body: dict[str, Any], content: str, cut_at: int = -1
     ) -> web.StreamResponse:
         """The reply as SSE chunks (one token, 3 characters, each) at `stream_rate`:
         the reasoning field's deltas first, then the content (think block included),
@@ -332,6 +351,10 @@ class FakeLLM:
         for field_name in ("reasoning_content", "reasoning", "content"):
             text = str(message.get(field_name) or "")
             for i in range(0, len(text), 3):
+                if field_name == "content" and 0 <= cut_at <= i:
+                    assert request.transport is not None
+                    request.transport.close()  # the connection drops mid-reply
+                    return resp
                 await self._pace()
                 await send({field_name: text[i : i + 3]})
         await send({}, choice["finish_reason"])

@@ -25,7 +25,8 @@ from bot.render import render_digest_html
 from bot.store.redis import Store
 from bot.summarize.cache import SingleFlight
 from bot.summarize.evidence import number_sentences
-from bot.summarize.service import FALLBACK_TTL_SECONDS, SummarizeService
+from bot.summarize.maker import FALLBACK_TTL_SECONDS
+from bot.summarize.service import SummarizeService
 from tests.fakes.llm import FakeLLM, Timeout
 from tests.fakes.models import faithful
 

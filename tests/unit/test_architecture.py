@@ -38,7 +38,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     **{core: (*CHAT, *TELEGRAM, *WIRING) for core in SERVICES},
     **{infra: (*SERVICES, *CHAT, *TELEGRAM, *WIRING) for infra in INFRASTRUCTURE},
     "bot.messages": (*CORE, *CHAT, *TELEGRAM, *WIRING),
-    "bot.chat": (*TELEGRAM, "bot.cli", "bot.briefing_cli"),
+    # the chat layer reaches Redis only through services (issue 19)
+    "bot.chat": (*TELEGRAM, "bot.cli", "bot.briefing_cli", "redis"),
     "bot.services": (*CHAT, *TELEGRAM),
 }
 
