@@ -23,7 +23,7 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `FETCH_ERRORS` `digestbot_fetch_errors_total` | counter | `kind`: see `fetch_error_kind()` | fetcher / extractor, once per failed fetch |
 | `BRIEFINGS` `digestbot_briefings_total` | counter | `outcome`: the names of `bot.briefings.delivery.OUTCOMES` (sent, skipped_empty, blocked, failed, already_sent, late_skipped) plus its diagnostics (gone, replanned, in_flight) | `Delivery.tick`, once per claimed subscriber |
 | `LLM_REPAIRS` `digestbot_llm_repairs_total` | counter | `kind`: see `REPAIR_KINDS` | LLM client and digest guards, once per adaptation, retry or repair |
-| `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
+| `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, commands, forget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
 
 Example: `from bot import metrics; metrics.DIGESTS.labels(path="cache").inc()`, or
 `metrics.observe_llm(seconds=1.2, tokens_in=900, tokens_out=120)` for one LLM call.
