@@ -41,6 +41,8 @@ async def sender_is_admin(conv: Conversation, msg: Incoming) -> bool:
         return True  # a channel post: only the channel's admins can post
     if msg.sender_chat_id == msg.chat_id:
         return True  # an anonymous administrator writes as the group itself
+    if msg.user_id < 0:
+        return False  # a channel posting in the group (its own admins are unknown here)
     members = conv.members
     if members is None:
         return False
