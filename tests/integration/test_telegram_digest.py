@@ -161,7 +161,8 @@ async def test_group_rules(bot: Bot, link: str) -> None:
     bot.fake.command(GROUP, f"/summarize@digest_test_bot {link}", chat_type="group", user_id=31)
     digest = await digest_in(bot, GROUP)
     # exactly one digest: the plain link and the other bot's command were ignored
-    assert len([s for s in bot.fake.sent_to(GROUP) if "•" in s.plain]) == 1
+    # (the digest's own streamed views, edits of the same message, are not another one)
+    assert len([s for s in bot.fake.sent_to(GROUP) if "•" in s.plain and not is_live(s)]) == 1
     # a reply to the bot's digest is a question about it; a plain message is ignored
     bot.fake.message(
         GROUP, "من شارك في الاتصال؟", chat_type="group", user_id=31, reply_to=digest.message_id
