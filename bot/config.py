@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # Limits
     summary_rate_per_minute: int = Field(default=10, ge=1)
     daily_token_budget: int = Field(default=200_000, ge=1000)
+    # commands a user may send in any 60 s (bot.limits.allow_command); then one notice
+    commands_per_minute: int = Field(default=10, ge=1)
     # most parts of a long article the map step notes; the rest is cut (and said so)
     summary_max_parts: int = Field(default=8, ge=1, le=100)
     # reader worker processes (bot/readers/): how many, and the ceilings on each read's

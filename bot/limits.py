@@ -267,3 +267,79 @@ class Hold:
     async def __call__(self, estimate: int) -> int:
         self.held += await self.limits.hold_tokens(self.ticket, estimate)
         return self.held
+
+
+# --- cheap commands and /forget: counted, never charged ------------------------------------
+#
+# Commands that make no LLM call (/help, /start, /briefing, /sources, settings ...) are not
+# charged to the summary rate, but each reply is a message, and Telegram paces a group at
+# 20 a minute: without a limit one member could keep a group's (and the bot's) sending
+# busy. Each user may send COMMANDS_PER_MINUTE commands in any 60 seconds; over it, the
+# first extra command gets one short notice and the rest are dropped silently until the
+# window has room again. /forget has its own, slower limit (FORGET_PER_HOUR): it scans
+# the store.
+
+FORGET_PER_HOUR = 3
+NOTICE = "notice"  # the log member marking the one notice of a window
+
+# KEYS[1] the log; ARGV now_ms, window_ms, limit, member -> {1, 0} counted; else
+# {0, ms until a place frees} the first time over the limit in the window (a notice is
+# due, and marked), {-1, ms} after that
+_COUNT = """
+local now, win, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
+local n = redis.call('ZCARD', KEYS[1])
+local noticed = redis.call('ZSCORE', KEYS[1], 'notice')
+if noticed then n = n - 1 end
+if n < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], win)
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + win - now
+if noticed then return {-1, wait} end
+redis.call('ZADD', KEYS[1], now, 'notice')
+redis.call('PEXPIRE', KEYS[1], win)
+return {0, wait}
+"""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a counted action may go on; when not, whether to say so (`notice`: the
+    first refusal of its window) and in how many seconds a place frees."""
+
+    allowed: bool
+    notice: bool = False
+    seconds: int = 0
+
+
+async def _count(
+    limits: Limits, user_id: int, key: str, limit: int, window_s: int, label: str
+) -> Verdict:
+    if limits.exempt(user_id):
+        return Verdict(True)
+    stamp = int(limits.clock.now().timestamp() * 1000)
+    member = uuid.uuid4().hex
+    status, wait_ms = await limits.store.redis.eval(
+        _COUNT, 1, key, stamp, window_s * 1000, limit, member
+    )
+    if int(status) == 1:
+        return Verdict(True)
+    metrics.RATE_LIMIT_HITS.labels(limit=label).inc()
+    seconds = max(1, math.ceil(int(wait_ms) / 1000))
+    return Verdict(False, notice=int(status) == 0, seconds=seconds)
+
+
+async def allow_command(limits: Limits, user_id: int) -> Verdict:
+    """Count one command of `user_id` against COMMANDS_PER_MINUTE (admins exempt)."""
+    key = limits.store.keys.command_log(user_id)
+    limit = limits.settings.commands_per_minute
+    return await _count(limits, user_id, key, limit, WINDOW, "commands")
+
+
+async def allow_forget(limits: Limits, user_id: int) -> Verdict:
+    """Count one /forget of `user_id` against FORGET_PER_HOUR (admins exempt)."""
+    key = limits.store.keys.forget_log(user_id)
+    return await _count(limits, user_id, key, FORGET_PER_HOUR, 3600, "forget")

@@ -112,6 +112,10 @@ class Outbox(Protocol):
         there is none); the transport throttles (or skips) it. The next `send` with
         `edit_placeholder` replaces it."""
 
+    async def toast(self, text: str) -> None:
+        """Answer the button press being handled with `text`, a short notice only the
+        presser sees (Telegram: answerCallbackQuery; never a message in the chat)."""
+
     async def send(self, reply: Reply) -> list[int]:
         """Deliver `reply` (editing the placeholder when `reply.edit_placeholder`).
 

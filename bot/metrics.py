@@ -23,7 +23,7 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `FETCH_ERRORS` `digestbot_fetch_errors_total` | counter | `kind`: see `fetch_error_kind()` | fetcher / extractor, once per failed fetch |
 | `BRIEFINGS` `digestbot_briefings_total` | counter | `outcome`: the names of `bot.briefings.delivery.OUTCOMES` (sent, skipped_empty, blocked, failed, already_sent, late_skipped) plus its diagnostics (gone, replanned, in_flight) | `Delivery.tick`, once per claimed subscriber |
 | `LLM_REPAIRS` `digestbot_llm_repairs_total` | counter | `kind`: see `REPAIR_KINDS` | LLM client and digest guards, once per adaptation, retry or repair |
-| `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
+| `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, commands, forget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
 | `READER_REFUSALS` `digestbot_reader_refusals_total` | counter | `reader`: the registered readers (page, text, pdf, docx); `reason`: too_large, deadline, cpu, memory, crashed, failed, or the last part of the refusal's message key (too_short, not_article, scanned, unreadable, too_slow ...) | `bot/readers/reading.py`, once per input refused |
 | `READ_SECONDS` `digestbot_read_seconds` | histogram | `reader` | `bot/readers/reading.py`: wall time of one read in a worker process, queueing excluded |
 

@@ -1,10 +1,14 @@
 """Forgetting a user: `/forget`, and the clean-up after Telegram answers 403.
 
 One function deletes everything stored about a user, whichever feature wrote it:
-preferences and membership, subscription and schedule, their own sources, limit
-counters, briefing send marks, and (for their private chat) the follow-up context.
-Shared caches (articles, digests, answers) are not about a user and stay until they
-expire.
+preferences and membership, subscription and schedule, their own sources, briefing
+send marks, and (for their private chat) the follow-up context. Shared caches
+(articles, digests, answers) are not about a user and stay until they expire.
+
+The usage counters stay too (`keys.rate_log`, `keys.tokens`, the command and /forget
+logs): they hold counts and times, no content, and expire on their own (a minute to
+two days). Deleting them let anyone reset their daily token budget and rate window by
+sending /forget between requests; the confirmation tells the user they are kept.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ log = logging.getLogger(__name__)
 
 
 async def forget_user(store: Store, user_id: int, *, private_chat_id: int | None = None) -> None:
-    """Delete every key that holds data about `user_id` (never raises on missing keys).
+    """Delete every key that holds data about `user_id` but its usage counters (never
+    raises on missing keys).
 
     `private_chat_id` is the user's private chat with the bot (the same id as the user
     on Telegram); its follow-up context is deleted too. Group chats are shared and stay.

@@ -219,7 +219,12 @@ class FeedPoller:
             text = article.text
             title = title or (article.title or "")
         except DigestBotError as exc:
-            log.info("entry %s of %s: %s; using the feed's summary", link, src.name, exc.key)
+            log.info(  # host only: a feed's links can carry tokens
+                "entry %s of %s: %s; using the feed's summary",
+                url_for_log(link),
+                src.name,
+                exc.key,
+            )
         summary = _plain(str(entry.get("summary") or entry.get("description") or ""))
         if len(text) < MIN_SUMMARY_CHARS and len(summary) > len(text):
             text = summary
@@ -282,9 +287,9 @@ class FeedPoller:
         log.warning(
             "feed %s (%s) failed %d time(s): %s; retry in %s",
             src.name,
-            src.url,
+            url_for_log(src.url),  # a user's private feed URL can carry a token
             failures,
-            exc,
+            reason,
             delay,
         )
         await self.store.redis.hset(

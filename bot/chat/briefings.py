@@ -152,7 +152,7 @@ async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         return
     removed = await conv.services.briefings.remove_source(subject(msg), source_id)
     if removed is None:
-        await conv.say(msg, out, "chat.expired")
+        await conv.button_notice(msg, out, "chat.expired")
         return
     await conv.say(msg, out, "briefing.source_removed", name=removed.name)
 
@@ -164,7 +164,7 @@ async def story_digest(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     aid = (msg.callback or "").split(":", 1)[-1]
     fa = await conv.services.briefings.story(aid)
     if fa is None:
-        await conv.say(msg, out, "briefing.story_gone")
+        await conv.button_notice(msg, out, "briefing.story_gone")
         return
     article = fa.to_article()
     await digest_article(conv, msg, out, article)  # keeps it by id, for follow-ups

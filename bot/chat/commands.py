@@ -7,6 +7,7 @@ Every text comes from the catalogs, escaped before it becomes Telegram HTML.
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import date, timedelta
 from typing import cast
 
@@ -17,6 +18,7 @@ from bot.chat.inline import open_from_start
 from bot.chat.router import Conversation, plain_html
 from bot.domain import Lang, Length
 from bot.i18n import t
+from bot.limits import allow_forget
 from bot.messages import Button, Incoming, Outbox, Reply
 from bot.privacy import forget_user
 from bot.render import escape, rtl_text
@@ -94,16 +96,23 @@ async def length(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 
 async def settings_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    """Taps on the /language and /length buttons: "s:lang:ar", "s:len:detailed"."""
+    """Taps on the /language and /length buttons: "s:lang:ar", "s:len:detailed". The
+    reply edits the tapped message, so in a group or a channel only its admins may tap
+    (anyone can send any button data on any of the bot's messages there: a forged
+    "s:len:short" would turn a digest or a briefing into "Done")."""
     _, what, value = ((msg.callback or "") + "::").split(":")[:3]
-    if what == "lang" and value in ("ar", "en"):
-        if not await admin_only(conv, msg, out):
-            return
+    if (what, value) not in SETTINGS_BUTTONS:
+        await conv.button_notice(msg, out, "chat.expired")
+        return
+    if not await admin_only(conv, msg, out):
+        return
+    if what == "lang":
         await _set_lang(conv, msg, out, cast(Lang, value), edit=msg.callback_message_id)
-    elif what == "len" and value in ("short", "detailed"):
-        await _set_length(conv, msg, out, cast(Length, value), edit=msg.callback_message_id)
     else:
-        await conv.say(msg, out, "chat.expired")
+        await _set_length(conv, msg, out, cast(Length, value), edit=msg.callback_message_id)
+
+
+SETTINGS_BUTTONS = {("lang", "ar"), ("lang", "en"), ("len", "short"), ("len", "detailed")}
 
 
 async def _set_lang(
@@ -134,8 +143,14 @@ async def reset(conv: Conversation, msg: Incoming, out: Outbox) -> None:
 
 async def forget(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Delete everything stored about the user (bot/privacy.py), then confirm in the
-    language they had chosen."""
+    language they had chosen. At most FORGET_PER_HOUR times an hour (each one scans the
+    store); the usage counters stay, so it never resets the daily limits."""
     lang = await conv.lang(msg)
+    verdict = await allow_forget(conv.services.limits, msg.user_id)
+    if not verdict.allowed:
+        minutes = max(1, math.ceil(verdict.seconds / 60))
+        await conv.say(msg, out, "chat.forget_wait", minutes=minutes)
+        return
     private = msg.chat_id if msg.chat_type == "private" else None
     await forget_user(conv.services.store, msg.user_id, private_chat_id=private)
     await out.send(Reply(html=plain_html(lang, t(lang, "chat.forgotten"))))

@@ -53,6 +53,9 @@ class ConsoleOutbox:
     async def progress(self, text: str) -> None:
         self.progress_write(text)
 
+    async def toast(self, text: str) -> None:
+        self.write(f"({text})\n")
+
     async def live(self, html: str, *, reply_to: int | None = None) -> None:
         if self.terminal is not None:
             self.terminal.show(plain(html))

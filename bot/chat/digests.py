@@ -210,21 +210,22 @@ def _buttons_for(msg: Incoming, digest: Digest, ref: str, ui: str) -> list[list[
 
 async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """A tap under a digest: re-summarize in another language or length, or ask a question.
-    In a channel (digests there have no such buttons), a stale tap does nothing: the
+    In a channel (digests there have no such buttons), a tap only gets a toast: the
     reply would be posted to every reader."""
     if msg.chat_type == "channel":
+        await conv.button_notice(msg, out, "chat.expired")
         return
     parts = (msg.callback or "").split(":", 2)
     record = await conv.services.digests.buttons(parts[1]) if len(parts) == 3 else None
     if record is None:
-        await conv.say(msg, out, "chat.expired")
+        await conv.button_notice(msg, out, "chat.expired")
         return
     action = parts[2]
     if action.startswith("q") and action[1:].isdigit():
         questions = record.get("q") or []
         index = int(action[1:])
         if index >= len(questions):
-            await conv.say(msg, out, "chat.expired")
+            await conv.button_notice(msg, out, "chat.expired")
             return
         await ask(conv, msg, out, questions[index], reply_to=msg.callback_message_id)
         return
@@ -232,6 +233,6 @@ async def digest_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     length: Length = cast(Length, action if action in ("short", "detailed") else record["n"])
     article = await conv.services.summarizer.get_article(record["a"])
     if article is None:
-        await conv.say(msg, out, "chat.expired")
+        await conv.button_notice(msg, out, "chat.expired")
         return
     await digest_article(conv, msg, out, article, lang=lang, length=length)

@@ -6,13 +6,15 @@ preferences' id), so `/subscribe`, `/unsubscribe`, `/timezone` and `/language` t
 change the chat's settings, and only its administrators may send them:
 
 * a channel post comes from the channel's admins by definition (only they can post);
-  a button press under a channel post comes from any reader, and is checked;
+  a button press under a channel post or a group message comes from any reader (with
+  any callback data it likes), and is checked like a command from a member;
 * in a group, an anonymous admin writes as the group itself (`sender_chat` = the
   group), which counts as an admin; anyone else is checked with getChatMember
   (`Conversation.members`, given by the Telegram layer), the answer cached in Redis
   for CHAT_ADMIN_CACHE_SECONDS so a burst of commands costs one Bot API call.
 
-Anyone else gets a short polite refusal in the group's language.
+Anyone else gets a short polite refusal in the group's language (a toast, for a
+button press).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ async def sender_is_admin(conv: Conversation, msg: Incoming) -> bool:
         return True  # a channel post: only the channel's admins can post
     if msg.sender_chat_id == msg.chat_id:
         return True  # an anonymous administrator writes as the group itself
+    if msg.user_id < 0:
+        return False  # a channel posting in the group (its own admins are unknown here)
     members = conv.members
     if members is None:
         return False
@@ -56,10 +60,13 @@ async def sender_is_admin(conv: Conversation, msg: Incoming) -> bool:
 
 
 async def admin_only(conv: Conversation, msg: Incoming, out: Outbox) -> bool:
-    """True when the sender may change the chat's settings; else send the refusal
-    (except to a channel reader's button press: the refusal would be posted to all)."""
+    """True when the sender may change the chat's settings; else the refusal: to a
+    button press a toast only the presser sees (a message in a group or a channel
+    would be posted to all), to a command a reply in the chat."""
     if await sender_is_admin(conv, msg):
         return True
-    if msg.chat_type != "channel":
+    if msg.callback is not None:
+        await conv.toast(msg, out, "group.admins_only_toast")
+    elif msg.chat_type != "channel":
         await conv.say(msg, out, "group.admins_only")
     return False

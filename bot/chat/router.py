@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from bot.domain import Lang
 from bot.errors import DigestBotError, StoreUnavailable
 from bot.i18n import error_text, t
+from bot.limits import allow_command
 from bot.messages import ChatMembers, Incoming, Outbox, Reply
 from bot.render import escape, rtl_text
 from bot.services import Services
@@ -113,6 +114,22 @@ class Conversation:
         html = plain_html(lang, t(lang, key, **params))
         return await out.send(Reply(html=html, edit_placeholder=True))
 
+    async def button_notice(self, msg: Incoming, out: Outbox, key: str, **params: object) -> None:
+        """Answer a button press that does nothing (stale or unknown data, a story
+        gone): in a private chat with the catalog message `key`, as before; in a group or
+        a channel only with a toast (answerCallbackQuery) for the presser, never a
+        message: any reader can send a button press with any data."""
+        if msg.chat_type == "private":
+            await self.say(msg, out, key, **params)
+            return
+        await self.toast(msg, out, key, **params)
+
+    async def toast(self, msg: Incoming, out: Outbox, key: str, **params: object) -> None:
+        """Answer a button press with the catalog message `key` in the presser's own
+        language (not the group's or channel's: only they see it)."""
+        lang = await self.services.users.lang(msg.user_id, msg.language_code)
+        await out.toast(t(lang, key, **params))
+
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.services.settings.admin_ids
 
@@ -153,7 +170,7 @@ class Conversation:
             prefix = msg.callback.split(":", 1)[0]
             handler = self.callbacks.get(prefix)
             if handler is None:
-                await self.say(msg, out, "chat.expired")
+                await self.button_notice(msg, out, "chat.expired")
                 return
             await handler(self, msg, out)
             return
@@ -166,9 +183,12 @@ class Conversation:
                 return
         if msg.command is not None:
             cmd = self.commands.get(msg.command.lower())
+            if cmd is None and msg.chat_type != "private":
+                return  # maybe another bot's: not ours to answer
+            if not await self._command_allowed(msg, out):
+                return
             if cmd is None:
-                if msg.chat_type == "private":
-                    await self.say(msg, out, "chat.unknown_command")
+                await self.say(msg, out, "chat.unknown_command")
                 return
             if cmd.admin and not self.is_admin(msg.user_id):
                 await self.say(msg, out, "stats.not_available")
@@ -182,6 +202,15 @@ class Conversation:
         ):
             return  # in groups: only commands, mentions, replies to the bot, comments
         await self.text(self, msg, out)
+
+    async def _command_allowed(self, msg: Incoming, out: Outbox) -> bool:
+        """Count the command against the sender's COMMANDS_PER_MINUTE (bot.limits);
+        over it, the first extra command gets one short notice, later ones nothing (a
+        reply per command is what flooded a group's pace)."""
+        verdict = await allow_command(self.services.limits, msg.user_id)
+        if not verdict.allowed and verdict.notice:
+            await self.say(msg, out, "chat.commands_slow_down", seconds=verdict.seconds)
+        return verdict.allowed
 
 
 async def _hint(conv: Conversation, msg: Incoming, out: Outbox) -> None:

@@ -1,54 +1,81 @@
-"""A follow-up answer as the model writes it: its whole words, citations left out.
+"""A follow-up answer as the model writes it: finished sentences that pass the check.
 
-`LiveAnswer` is the `on_text` callback of a streamed answer call: from the JSON being
+`LiveAnswer` is the `on_text` callback of a streamed answer call. From the JSON being
 written (`bot.llm.stream.partial_object`, the trailing string included) it takes the
-`answer` text up to its last whole word, drops inline `[3]` citations (and one still
-open), and reports it as `Stage("writing")` when it grew and reads in the asked
-language. The checked answer (its evidence, its quote, or "not in the article")
+`answer` text's finished sentences (all but the one still being written, until the
+string is closed), drops inline `[3]` citations (and one still open), and checks each
+sentence against the article the way the final answer is checked
+(`bot.followups.grounding.judge`: its cited sentences, else the whole article and
+re-anchoring). It shows the sentences that pass, as `Stage("writing")`, when that
+grew and reads in the asked language: like a digest's bullets, nothing unchecked is
+ever shown (Telegram would make a link or a `/command`
+in it tappable). The checked answer (its evidence, its quote, or "not in the article")
 replaces it at the end.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bot.domain import Lang, Partial, Progress, Stage
 from bot.followups.grounding import split_citations
+from bot.ingest.arabic import split_sentences
 from bot.llm.stream import may_show_more, partial_object
 from bot.summarize.guards import language_ok
 
 _OPEN_CITATION = re.compile(r"\[[\d\s,،]*$")
 MIN_WORDS = 3  # fewer words than this are not worth an edit
 
+# a sentence of the answer and its inline citations -> whether the check supports it
+SentenceCheck = Callable[[str, list[int]], bool]
 
-def answer_so_far(text: str) -> str:
-    """The whole words of the answer being written in `text` ('' before any)."""
+
+def finished_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """The finished sentences of the answer being written in `text`, each without its
+    inline citations, with the ids those cited ([] before any)."""
     obj = partial_object(text, trailing=True) or {}
     raw = obj.get("answer")
     if not isinstance(raw, str) or obj.get("found") is False:
-        return ""
-    done = partial_object(text) or {}
-    if not isinstance(done.get("answer"), str):  # still being written: whole words only
-        raw = raw.rsplit(None, 1)[0] if raw and not raw[-1].isspace() and " " in raw else ""
-    raw = _OPEN_CITATION.sub("", raw)
-    clean, _ = split_citations(raw, [])
-    return clean
+        return []
+    done = isinstance((partial_object(text) or {}).get("answer"), str)
+    pieces = split_sentences(_OPEN_CITATION.sub("", raw), commas=False)
+    if not done:
+        pieces = pieces[:-1]  # the last one may still grow
+    out: list[tuple[str, list[int]]] = []
+    for piece in pieces:
+        clean, ids = split_citations(piece, [])
+        if any(ch.isalnum() for ch in clean):
+            out.append((clean, ids))
+    return out
 
 
 class LiveAnswer:
     """`on_text` for a streamed answer call (see the module doc)."""
 
-    def __init__(self, progress: Progress, lang: Lang) -> None:
+    def __init__(self, progress: Progress, lang: Lang, check: SentenceCheck) -> None:
         self.progress = progress
         self.lang = lang
+        self.check = check
         self.shown = ""
         self._text = ""
+        self._checked: dict[tuple[str, tuple[int, ...]], bool] = {}
+
+    def _supported(self, sentence: str, ids: list[int]) -> bool:
+        key = (sentence, tuple(ids))
+        if key not in self._checked:
+            self._checked[key] = self.check(sentence, ids)
+        return self._checked[key]
 
     async def __call__(self, text: str) -> None:
         if not may_show_more(self._text, text):
             return
         self._text = text
-        words = answer_so_far(text)
+        shown: list[str] = []
+        for sentence, ids in finished_sentences(text):
+            if self._supported(sentence, ids):
+                shown.append(sentence)
+        words = " ".join(shown)
         if len(words.split()) < MIN_WORDS or len(words) <= len(self.shown):
             return
         if not language_ok(words, self.lang):

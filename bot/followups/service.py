@@ -26,6 +26,7 @@ from bot.errors import BadInput, LLMError, NoActiveArticle
 from bot.followups.anchored import AnchoredAnswer, call
 from bot.followups.answer import KEYWORDS_SCHEMA, Answer, Keywords
 from bot.followups.context import ChatContext, Turn
+from bot.followups.grounding import judge
 from bot.followups.live import LiveAnswer
 from bot.followups.numbered import NumberedPassages
 from bot.followups.prompt import (
@@ -232,14 +233,22 @@ class FollowupService:
             system, user = await asyncio.to_thread(
                 self.build_prompt, article, asked.text, asked.lang, asked.history, query
             )
-            live = LiveAnswer(progress, asked.lang) if progress is not None else None
+            sentences = (await asyncio.to_thread(self._numbered, article)).sentences
+            same_language = asked.lang == detect_language(article.text[:3000])
+            live = None
+            if progress is not None:  # shows finished sentences the check supports
+
+                def supported(text: str, ids: list[int]) -> bool:
+                    return judge(text, ids, sentences, same_language=same_language).ok
+
+                live = LiveAnswer(progress, asked.lang, supported)
             reply = await call(llm, system, user, usage, live)
             check = AnchoredAnswer(
                 llm,
                 system,
                 user,
-                sentences=(await asyncio.to_thread(self._numbered, article)).sentences,
-                same_language=asked.lang == detect_language(article.text[:3000]),
+                sentences=sentences,
+                same_language=same_language,
                 lang=asked.lang,
                 article_id=article_id,
                 usage=usage,

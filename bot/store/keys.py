@@ -64,14 +64,22 @@ class Keys:
         """Sorted set: the user's requests of the last minute (sliding window, bot.limits)."""
         return self._k("rate", user_id, "log")
 
+    def command_log(self, user_id: int) -> str:
+        """Sorted set: the user's commands of the last minute (the cheap-command limit,
+        bot.limits.allow_command); a member "notice" marks the one "slow down" sent."""
+        return self._k("rate", user_id, "cmd")
+
+    def forget_log(self, user_id: int) -> str:
+        """Sorted set: the user's /forget requests of the last hour (bot.limits)."""
+        return self._k("rate", user_id, "forget")
+
     def user_counter_patterns(self, user_id: int) -> list[str]:
-        """Globs of the user's short-lived per-user keys (limits, briefing send marks),
-        for /forget and for the clean-up after a 403."""
-        return [
-            self._k("rate", user_id, "*"),
-            self._k("tokens", user_id, "*"),
-            self._k("{sched}", "sent", user_id, "*"),
-        ]
+        """Globs of the user's per-user keys that /forget and the clean-up after a 403
+        delete: briefing send marks. The usage counters (`rate:`, `tokens:`) are kept
+        on purpose: they hold counts only, expire on their own within two days, and
+        deleting them would hand a fresh rate window and token budget to anyone who
+        sends /forget."""
+        return [self._k("{sched}", "sent", user_id, "*")]
 
     # --- stats (TTL 40 days, bot.stats) -------------------------------------------------
     def stat(self, name: str, day: str) -> str:

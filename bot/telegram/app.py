@@ -1,8 +1,9 @@
 """Building the python-telegram-bot Application around the Conversation.
 
 `build_application(settings, services=None)` wires: the Bot API base URL (TELEGRAM_BASE_URL)
-over the aiohttp transport (bot/telegram/transport.py), AIORateLimiter (RetryAfter
-honoured with retries; per-group pacing), the update processor that bounds concurrent
+over the aiohttp transport (bot/telegram/transport.py), the rate limiter
+(bot/telegram/ratelimit.py: RetryAfter honoured with retries, per-group pacing waited
+for without holding an update slot), the update processor that bounds concurrent
 updates in both modes (bot/telegram/lifecycle.py), the one update handler, the global
 error handler, and the lifecycle hooks: `post_init` publishes the command menu in
 Arabic and English; when the Application owns the services (`python -m bot run`),
@@ -19,7 +20,7 @@ import logging
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, TypeHandler
+from telegram.ext import Application, TypeHandler
 
 from bot.app import build_conversation, build_services
 from bot.briefings import start_scheduler
@@ -32,6 +33,7 @@ from bot.store.redis import Store
 from bot.telegram.chats import TelegramMembers
 from bot.telegram.handlers import on_error, on_update
 from bot.telegram.lifecycle import UpdateProcessor
+from bot.telegram.ratelimit import ChatPaceLimiter
 from bot.telegram.sender import TelegramSender
 from bot.telegram.transport import AiohttpRequest
 
@@ -41,14 +43,16 @@ CONCURRENT_UPDATES = 32  # polling: updates in flight; also the Bot API connecti
 RETRY_AFTER_RETRIES = 3
 
 
-def rate_limiter() -> AIORateLimiter:
-    """Telegram pacing: 20 messages a minute per group, and RetryAfter retried.
+def rate_limiter(group_per_minute: int = 20) -> ChatPaceLimiter:
+    """Telegram pacing: `group_per_minute` messages a minute per group or channel
+    (GROUP_MESSAGES_PER_MINUTE), and RetryAfter retried; both waited for with the
+    update's slot given back.
 
     The global 30 messages/s limit is Telegram's broadcast limit; replies to users who
     just wrote to us are not throttled here (a 429 is still honoured and retried), and
     briefings pace themselves with the Redis limiter (BROADCAST_RATE).
     """
-    return AIORateLimiter(overall_max_rate=0, max_retries=RETRY_AFTER_RETRIES)
+    return ChatPaceLimiter(group_per_minute=group_per_minute, max_retries=RETRY_AFTER_RETRIES)
 
 
 def build_application(
@@ -69,7 +73,7 @@ def build_application(
         .base_file_url(f"{base}/file/bot")
         .request(AiohttpRequest(pool_size=CONCURRENT_UPDATES, pool_timeout=10))
         .get_updates_request(AiohttpRequest(pool_size=1))
-        .rate_limiter(rate_limiter())
+        .rate_limiter(rate_limiter(settings.group_messages_per_minute))
         .concurrent_updates(UpdateProcessor(concurrency))
         .post_init(post_init)
         .post_stop(post_stop)

@@ -3,7 +3,10 @@
 `TelegramOutbox` shows the "typing" action, keeps one "⏳" placeholder that progress
 edits (and `live` edits into the reply being written, throttled), and turns each `Reply` into messages: split at 4096 visible characters with
 the keyboard on the last part, link previews off, the placeholder edited into the
-first part. A reply Telegram rejects as bad HTML is re-sent as plain text.
+first part. A reply Telegram rejects as bad HTML is re-sent as plain text. A button
+press is answered (answerCallbackQuery) once: with the `toast` the conversation gives
+(a stale or refused button: a notice only the presser sees), else empty before the
+first reply, or at the end.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import CallbackQuery, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
@@ -56,9 +59,11 @@ class TelegramOutbox:
         reply_to: int | None = None,
         clock: Clock | None = None,
         group: bool = False,
+        callback_query: CallbackQuery | None = None,
     ) -> None:
         self.bot = bot
         self.chat_id = chat_id
+        self.callback_query = callback_query  # the button press being handled, unanswered
         self.reply_to = reply_to  # in groups, answer as a reply to the user's message
         self.placeholder: int | None = None
         self.placeholder_text = ""
@@ -71,7 +76,21 @@ class TelegramOutbox:
 
     async def typing(self) -> None:
         """The "typing" action, repeated until the reply is sent (it lasts 5 s)."""
+        await self._answer_button()
         await self.typing_action.start()
+
+    async def toast(self, text: str) -> None:
+        """Answer the button press with `text` (at most 200 characters; no button press:
+        nothing to answer)."""
+        await self._answer_button(text[:200])
+
+    async def _answer_button(self, text: str | None = None) -> None:
+        """Answer the button press being handled, once (Telegram shows a spinner on the
+        button until then)."""
+        query, self.callback_query = self.callback_query, None
+        if query is not None:
+            with contextlib.suppress(TelegramError):
+                await query.answer(text)
 
     async def _typing_once(self) -> None:
         with contextlib.suppress(TelegramError):
@@ -82,6 +101,7 @@ class TelegramOutbox:
         A 403 is kept for `send` to raise; other Telegram errors only skip this view."""
         if visible_length(html) > TELEGRAM_LIMIT:
             return  # a long digest shows whole (and split) in the final reply
+        await self._answer_button()
         try:
             if self.blocked is None and self.placeholder is None:
                 sent = await self._send(html, None, reply_to=reply_to or self.reply_to)
@@ -109,6 +129,7 @@ class TelegramOutbox:
             raise self.blocked
 
     async def progress(self, text: str) -> None:
+        await self._answer_button()
         html = escape(text)
         if self.placeholder is None:
             sent = await self._send(html, None, reply_to=self.reply_to)
@@ -119,6 +140,7 @@ class TelegramOutbox:
                 self.placeholder_text = html
 
     async def send(self, reply: Reply) -> list[int]:
+        await self._answer_button()
         await self._stop_live()
         parts = split_html(reply.html)
         markup = keyboard(reply.buttons)
@@ -146,7 +168,9 @@ class TelegramOutbox:
         return ids
 
     async def finish(self) -> None:
-        """Remove a placeholder that no reply replaced."""
+        """Answer a button press nothing answered; remove a placeholder that no reply
+        replaced."""
+        await self._answer_button()
         with contextlib.suppress(Forbidden):
             await self._stop_live()
         if self.placeholder is not None:
@@ -290,9 +314,6 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:
         return
-    if update.callback_query is not None:
-        with contextlib.suppress(TelegramError):
-            await update.callback_query.answer()
     reply_to = incoming.message_id if incoming.chat_type == "group" else None
     out = TelegramOutbox(
         bot,
@@ -300,6 +321,7 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         reply_to=reply_to,
         clock=conv.services.clock,
         group=incoming.chat_type != "private",  # channels share the group limit
+        callback_query=update.callback_query,
     )
     try:
         await conv.handle(incoming, out)

@@ -14,6 +14,13 @@ from bot.messages import Incoming
 
 _ARABIC = re.compile("[\u0600-\u06ff]")
 
+# Telegram's shared sender accounts: every anonymous group admin writes as
+# GroupAnonymousBot, everyone posting as a channel as Channel_Bot, and a linked
+# channel's posts are forwarded by "Telegram". Their messages carry the chat they speak
+# for in `sender_chat`; that chat is the sender (a pseudo-user per chat), or all of
+# them would share one rate limit, token budget and set of preferences.
+SHARED_SENDERS = frozenset({1087968824, 136817688, 777000})
+
 
 def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | None:
     """Return the transport-neutral view of `update`, or None when it is not for us
@@ -38,8 +45,7 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
     entities = msg.entities or msg.caption_entities or ()
     text = with_hidden_links(msg.text or msg.caption or "", entities)
     incoming = Incoming(
-        # a channel post has no user: the channel itself is the sender
-        user_id=msg.from_user.id if msg.from_user else msg.chat.id,
+        user_id=_sender_id(msg),
         chat_id=msg.chat.id,
         text=text,
         chat_type=_chat_type(msg.chat.type),
@@ -75,6 +81,17 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
     if not text and incoming.command is None:
         return None
     return incoming
+
+
+def _sender_id(msg: Message) -> int:
+    """Who sent `msg`, for limits and preferences: the user; for a channel post (no
+    user) the channel; for a shared sender account (SHARED_SENDERS) the chat it speaks
+    for (the group itself for an anonymous admin, the channel posting in a group)."""
+    if msg.from_user is None:
+        return msg.chat.id
+    if msg.from_user.id in SHARED_SENDERS and msg.sender_chat is not None:
+        return msg.sender_chat.id
+    return msg.from_user.id
 
 
 def with_hidden_links(text: str, entities: Sequence[MessageEntity]) -> str:

@@ -12,6 +12,14 @@ updater (polling) or the webhook route puts them, and PTB's update processor, so
 is that processor plus what the bot needs around each update: the processing time
 (`digestbot_update_seconds`), a logged failure, the webhook's count of accepted and
 unfinished updates (`expect`/`pending`), and a bounded drain on shutdown.
+
+Slots. At most `max_concurrent_updates` handlers work at once, each holding a slot;
+a handler that has to wait for a chat's pace (Telegram allows about 20 messages a
+minute in a group: bot/telegram/ratelimit.py) lends its slot back while it waits
+(`slot_lent`) and takes one again before it goes on. Otherwise one busy group fills
+every slot with handlers asleep on its pace, and every other chat waits behind them
+(a private /start took 26 s after 60 /help in one group). PTB's own bound on updates
+in flight (waiting ones included) is PACED_FACTOR times larger.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
@@ -38,6 +48,55 @@ DRAIN_SECONDS = 25.0
 """How long updates in flight may take to finish once shutdown begins."""
 CANCEL_GRACE_SECONDS = 5.0
 """After the drain: how long cancelled updates may take to unwind."""
+PACED_FACTOR = 32
+"""Updates in flight (working, or waiting for a chat's pace) per working slot."""
+
+
+class _Slots:
+    """The working slots (a semaphore that counts the slots taken)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.taken = 0
+        self._free = asyncio.Semaphore(size)
+
+    async def take(self) -> None:
+        await self._free.acquire()
+        self.taken += 1
+
+    def give(self) -> None:
+        self.taken -= 1
+        self._free.release()
+
+
+@dataclass
+class _Slot:
+    """The working slot of one update's task (see the module doc)."""
+
+    slots: _Slots
+    owner: asyncio.Task[Any] | None = None
+    held: bool = True
+
+
+_SLOT: ContextVar[_Slot | None] = ContextVar("update_slot", default=None)
+
+
+@contextlib.asynccontextmanager
+async def slot_lent() -> AsyncIterator[None]:
+    """Give the running update's working slot back for the duration of the block (a wait
+    that does no work), and take one again after it. Outside an update's own task
+    (a briefing, a live edit's helper task) it does nothing."""
+    slot = _SLOT.get()
+    if slot is None or not slot.held or slot.owner is not asyncio.current_task():
+        yield
+        return
+    slot.held = False
+    slot.slots.give()
+    try:
+        yield
+    finally:
+        await slot.slots.take()  # cancelled while waiting: not held, not given back
+        slot.held = True
 
 
 class UpdateProcessor(BaseUpdateProcessor):
@@ -45,7 +104,12 @@ class UpdateProcessor(BaseUpdateProcessor):
     bookkeeping; pass it to `ApplicationBuilder.concurrent_updates(...)`."""
 
     def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
+        self._slots = _Slots(max_concurrent_updates)
+        # PTB sizes its semaphore (updates in flight, paced ones included) from the
+        # `max_concurrent_updates` property while it builds it
+        self._ptb_bound: int | None = max_concurrent_updates * PACED_FACTOR
+        super().__init__(self._ptb_bound)
+        self._ptb_bound = None
         self._expected: set[int] = set()  # update ids accepted by the webhook, unfinished
         self._none_expected = asyncio.Event()
         self._none_expected.set()
@@ -57,6 +121,19 @@ class UpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to free: `drain` has already settled every update."""
+
+    @property
+    def max_concurrent_updates(self) -> int:
+        """Most updates whose handlers work at once (waiting for a chat's pace is not
+        working: see the module doc)."""
+        if self._ptb_bound is not None:
+            return self._ptb_bound
+        return self._slots.size
+
+    @property
+    def current_concurrent_updates(self) -> int:
+        """Updates whose handlers hold a working slot now."""
+        return self._slots.taken
 
     # --- the webhook's accepted updates ------------------------------------------------
 
@@ -83,17 +160,28 @@ class UpdateProcessor(BaseUpdateProcessor):
     # --- processing ---------------------------------------------------------------------
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run one update's handlers (PTB's `process_update`) as a task of its own, so
-        that a drain can cancel it without cancelling PTB's update fetcher."""
+        """Run one update's handlers (PTB's `process_update`) as a task of its own, once
+        a working slot is free, so that a drain can cancel it without cancelling PTB's
+        update fetcher."""
         update_id = update.update_id if isinstance(update, Update) else None
         if self._closing:
-            if inspect.iscoroutine(coroutine):
-                coroutine.close()
-            log.warning("update %s dropped: shutting down", update_id)
-            self.settle(update_id)
+            self._drop(update_id, coroutine)
+            return
+        try:
+            await self._slots.take()
+        except asyncio.CancelledError:
+            self._drop(update_id, coroutine)
+            raise
+        if self._closing:  # the drain began while it waited for a slot
+            self._slots.give()
+            self._drop(update_id, coroutine)
             return
         token = update_id_var.set(update_id)
+        slot = _Slot(self._slots)
+        slot_token = _SLOT.set(slot)  # the task's context is a copy: it sees the slot
         task = asyncio.ensure_future(coroutine)
+        _SLOT.reset(slot_token)
+        slot.owner = task
         self._running.add(task)
         started = time.perf_counter()
         try:
@@ -106,10 +194,19 @@ class UpdateProcessor(BaseUpdateProcessor):
         except Exception:
             log.exception("update %s failed", update_id)
         finally:
+            if slot.held:
+                slot.held = False
+                self._slots.give()
             self._running.discard(task)
             metrics.UPDATE_SECONDS.observe(time.perf_counter() - started)
             self.settle(update_id)
             update_id_var.reset(token)
+
+    def _drop(self, update_id: int | None, coroutine: Awaitable[Any]) -> None:
+        if inspect.iscoroutine(coroutine):
+            coroutine.close()
+        log.warning("update %s dropped: shutting down", update_id)
+        self.settle(update_id)
 
     async def wait_idle(self, queue: asyncio.Queue[object]) -> None:
         """Return once every update put on `queue` or accepted by the webhook has finished."""

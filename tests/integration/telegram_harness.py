@@ -8,6 +8,7 @@ bot's messages with `fake.wait_for` (no sleeps).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from bot.config import Settings
 from bot.services import Services
 from bot.store.redis import Store
 from bot.telegram.app import build_application, open_services
-from bot.telegram.lifecycle import running
+from bot.telegram.lifecycle import DRAIN_SECONDS, processor_of, running
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
 from tests.fakes.models import faithful, numbered_sentences
@@ -86,6 +87,13 @@ class Bot:
     def last(self, chat_id: int) -> Sent:
         return self.fake.sent_to(chat_id)[-1]
 
+    async def settled(self, wait: float = 30.0) -> None:
+        """Return once every update the Application has taken from the fake is handled
+        (call it after something shows the updates were fetched)."""
+        processor = processor_of(self.app)
+        assert processor is not None
+        await asyncio.wait_for(processor.wait_idle(self.app.update_queue), wait)
+
     async def reply(self, chat_id: int, *, contains: str = "", wait: float = 10.0) -> Sent:
         """The first message sent or edited into `chat_id` after now that contains `contains`
         and is not a progress placeholder."""
@@ -120,17 +128,19 @@ async def running_bot(
     fake: BotAPI,
     fake_llm: FakeLLM | None = None,
     clock: Clock | None = None,
+    drain_seconds: float = DRAIN_SECONDS,
     **extra: Any,
 ) -> AsyncIterator[Bot]:
     """The real Application, polling the fake Bot API, with real services (and the
-    given clock, else one frozen at NOW)."""
+    given clock, else one frozen at NOW); on exit, updates still running get
+    `drain_seconds` to finish."""
     if fake_llm is not None:
         fake_llm.handler = model
     cfg = bot_settings(settings, fake, **extra)
     app = build_application(cfg)
     services = await open_services(app, cfg, store=store, clock=clock or FrozenClock(NOW))
     try:
-        async with running(app):  # the lifecycle `python -m bot run` uses
+        async with running(app, drain_seconds=drain_seconds):  # as `python -m bot run`
             assert app.updater is not None
             await app.updater.start_polling(poll_interval=0, timeout=5)
             yield Bot(fake, app, services, cfg)

@@ -324,7 +324,9 @@ async def test_feed_articles_load_on_the_cluster(cstore: Store) -> None:
 
 
 async def test_forget_user_everywhere_on_the_cluster(cstore: Store, tmp_path: Path) -> None:
-    """/forget's clean-up (prefs, sources, limit counters, chat context) on the cluster."""
+    """/forget's clean-up (prefs, sources, briefing send marks, chat context) on the
+    cluster; the usage counters stay (they hold no content, and /forget must not reset
+    the limits)."""
     from bot.privacy import forget_user
 
     k = cstore.keys
@@ -332,11 +334,12 @@ async def test_forget_user_everywhere_on_the_cluster(cstore: Store, tmp_path: Pa
     await users.touch(77, 77)
     await cstore.redis.set(k.rate(77, 1), 3)
     await cstore.redis.set(k.tokens(77, "2026-11-29"), 900)
+    await cstore.redis.set(k.sent(77, "2026-11-29"), 1)
     await cstore.redis.hset(k.user_sources(77), "http://x/feed", "{}")
     await ChatContext(cstore, ttl_seconds=3600).bind_message(77, 5, "article-1")
     await forget_user(cstore, 77, private_chat_id=77)
     left = [key async for key in cstore.redis.scan_iter(match=k.pattern()) if "77" in key]
-    assert left == []
+    assert sorted(left) == sorted([k.rate(77, 1), k.tokens(77, "2026-11-29")])
 
 
 async def test_feed_registry_reference_counts_on_the_cluster(cstore: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -235,3 +236,23 @@ async def test_entry_link_to_private_address_is_not_fetched(
     assert report.new == 1 and report.entry_errors == 1
     (stored,) = await load_articles(store, NOW - timedelta(days=1), NOW)
     assert stored.url == "http://10.1.2.3/admin" and stored.text.startswith("أعلن البيت الأبيض")
+
+
+async def test_logs_show_a_feed_links_host_only(
+    store: Store, pages: PageServer, fetcher: Fetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 18 point 9: a feed entry's link, and a user's feed URL, can carry a token
+    (`?key=...`); the poller's log lines name the host only, as everywhere else."""
+    gone = pages.url("/missing-story?key=SECRET-ENTRY-TOKEN")
+    feed = pages.add("/private.xml", rss("private", [("خبر", gone, STORY * 2)]), "text/xml")
+    broken = pages.add("/broken.xml?token=SECRET-FEED-TOKEN", "<rss><channel>x", "text/xml")
+    sources = [
+        Source("private", feed + "?token=SECRET-FEED-TOKEN", "ar"),
+        Source("b", broken, "ar"),
+    ]
+    with caplog.at_level(logging.INFO, logger="bot"):
+        report = await poller(store, fetcher).poll_all(sources)
+    assert report.new == 1 and report.failed == 1  # the entry kept the feed's summary
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("127.0.0.1" in line and "using the feed's summary" in line for line in lines)
+    assert not any("SECRET" in line or "missing-story" in line for line in lines), lines

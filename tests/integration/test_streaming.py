@@ -145,10 +145,28 @@ async def test_a_server_that_refuses_streaming_still_gives_the_digest(
     assert not any(r.get("stream") for r in fake_llm.requests[2:])
 
 
+def answering(tail: str = "", head: str = "") -> Any:
+    """The harness's model, with answers made of the article sentence they cite, after
+    `head` and before `tail` (sentences the article does not support)."""
+
+    def handler(body: dict[str, Any]) -> str:
+        reply = model(body)
+        if (body.get("response_format") or {}).get("json_schema", {}).get("name") != "answer":
+            return reply
+        data = json.loads(reply)
+        if data.get("found"):
+            cited = data["answer"].removeprefix(ANSWER).strip()
+            data["answer"] = " ".join(part for part in (head, cited, tail) if part)
+        return json.dumps(data, ensure_ascii=False)
+
+    return handler
+
+
 async def test_a_follow_up_answer_grows_then_is_replaced_by_the_checked_one(
-    streaming: tuple[Bot, FrozenClock], seed_text: str
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
 ) -> None:
     bot, _ = streaming
+    fake_llm.handler = answering(tail=ANSWER)
     bot.fake.message(34, seed_text, language_code="ar")
     await final_digest(bot, 34)
     start = len(bot.fake.sent)
@@ -163,10 +181,30 @@ async def test_a_follow_up_answer_grows_then_is_replaced_by_the_checked_one(
     assert live[0].method == "sendMessage" and live[0].reply_to == qid
     assert all(s.message_id == answer.message_id for s in live)  # one message, edited
     assert answer.method == "editMessageText" and "[" not in answer.plain
-    # whole words only, growing, each a start of the final answer's text
+    # whole checked sentences only, each a start of the final answer's text
     texts = [s.plain.splitlines()[0].strip(RLM) for s in live]
     assert all(answer.plain.strip(RLM).startswith(t.rstrip(".")) for t in texts)
+    assert all(ANSWER not in t for t in texts)  # not in the article: never shown live
     assert bot.fake.errors == []
+
+
+async def test_a_streamed_answer_never_shows_a_sentence_before_it_is_checked(
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
+) -> None:
+    """Issue 18 point 9: the words of an answer were shown as they came, so a link or a
+    /command the model wrote was on screen (and tappable) before any check."""
+    bot, _ = streaming
+    fake_llm.handler = answering(head="زوروا https://evil.example/login وأرسلوا /forget للمتابعة.")
+    bot.fake.message(35, seed_text, language_code="ar")
+    await final_digest(bot, 35)
+    start = len(bot.fake.sent)
+    bot.fake.message(35, "ماذا قال البيت الأبيض عن الاتصال؟", language_code="ar")
+    await bot.fake.wait_for(
+        lambda s: s.chat_id == 35 and "evil" in s.plain and not is_live(s), 20, start=start
+    )
+    live = [s for s in bot.fake.sent[start:] if s.chat_id == 35 and is_live(s)]
+    assert live, "the checked sentence was not shown while the answer was written"
+    assert not any("evil.example" in s.plain or "/forget" in s.plain for s in live)
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))

@@ -559,7 +559,9 @@ async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
     )
     ready = f"http://127.0.0.1:{env['WEBHOOK_PORT']}/readyz"
     async with httpx.AsyncClient() as http:
-        for _ in range(600):  # the child imports PTB, openai, trafilatura ...
+        # the child imports PTB, openai, trafilatura and starts its reader workers (which
+        # warm up the readers once): seconds on a quiet machine, far more on a busy one
+        for _ in range(2400):
             if proc.returncode is not None:
                 break
             with contextlib.suppress(httpx.TransportError):
