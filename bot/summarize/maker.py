@@ -9,18 +9,19 @@
    prompt version) under single flight: concurrent identical calls, here or in other
    processes, share one computation, and every caller in this process waiting for it
    follows the same progress (the digest growing as the model writes it).
-2. **Budget.** Before any LLM work, `hold` is called with the worst case of the whole
-   flow (the direct digest, the pivot's article-language digest and its translation);
-   when that does not fit what is left today the start of the article that fits is
-   summarized instead (bot/summarize/budget.py), and that digest is not cached.
+2. **Budget.** Before any LLM work, `hold` is called with the direct digest's estimate
+   (its translation included); when that does not fit what is left today the start of
+   the article that fits is summarized instead (bot/summarize/budget.py), and that
+   digest is not cached.
 3. **Translate a cached digest.** A digest in the other language than the article's,
    whose article-language digest is cached, is translated from it (a few hundred
    tokens instead of a re-read).
 4. **Direct.** The model writes the digest in the asked language from the article.
 5. **Pivot.** When the model will not write that language (`WrongLanguage`), the
    article-language digest is made (through `make`: cached and shared) and translated.
-   No further call starts once the work has spent what was held: the overshoot past
-   the hold is at most the one call in progress.
+   Its cost is held first; when the budget cannot cover it, the offline fallback
+   answers. No further call starts once the work has spent what was held: the
+   overshoot past the hold is at most the one call in progress.
 6. **Offline fallback.** When the model fails: the checked article-language digest,
    labelled, if only its translation failed; else the extractive summary. Cached a few
    minutes only, so the model is tried again soon.
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from bot import metrics, stats
 from bot.clock import Clock
 from bot.domain import Article, Cost, Digest, Lang, Length, Progress, Stage
-from bot.errors import LLMError
+from bot.errors import BudgetExceeded, LLMError
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Store
 from bot.summarize import evidence, shape
@@ -150,7 +151,7 @@ class DigestMaker:
             work, held = article, 0
             if hold is not None and self.summarizer is not None:  # 2. budget
                 work, held = await hold_within(self.summarizer, article, lang, length, hold)
-            digest, cost, ttl = await self._write(work, lang, length, fan, held)
+            digest, cost, ttl = await self._write(work, lang, length, fan, held, hold)
             if work is not article:  # cut to this user's budget: not what others should get
                 return Made(digest.model_copy(update={"cut": True}), cost, shared=False)
             await put_digest(self.store, key, digest, ttl)
@@ -171,10 +172,17 @@ class DigestMaker:
         return Made(self._finish(made.digest, article, cached=shared), cost, shared)
 
     async def _write(
-        self, article: Article, lang: Lang, length: Length, progress: Progress | None, held: int
+        self,
+        article: Article,
+        lang: Lang,
+        length: Length,
+        progress: Progress | None,
+        held: int,
+        hold: Hold | None = None,
     ) -> tuple[Digest, Cost, int]:
         """A fresh digest (3 to 6 of the flow), what it cost, and its cache lifetime in
-        seconds. `held`: what the budget holds for it (0: no limit)."""
+        seconds. `held`: what the budget holds for it (0: no limit); `hold` holds more
+        (the pivot's share) before the pivot starts."""
         if self.summarizer is None:
             if progress:
                 await progress(Stage("summarizing"))
@@ -196,7 +204,9 @@ class DigestMaker:
                     cost += cost_of(exc.usage)
                     if lang == article.language:
                         raise Failed(exc.detail, cost=cost) from exc
-                    draft, cost = await self._pivot(article, lang, length, progress, cost, held)
+                    draft, cost = await self._pivot(
+                        article, lang, length, progress, cost, held, hold
+                    )
         except LLMError as exc:  # 6. offline fallback
             cost = exc.cost if isinstance(exc, Failed) else cost + cost_of(exc.usage)
             await self._count(cost)
@@ -230,11 +240,19 @@ class DigestMaker:
         progress: Progress | None,
         cost: Cost,
         held: int,
+        hold: Hold | None,
     ) -> tuple[LLMDraft, Cost]:
         """The model will not write `lang`: translate the article-language digest (made
-        and cached for this, its cost this request's when made here)."""
+        and cached for this, its cost this request's when made here), once the budget
+        holds it too (Failed when it cannot: the offline fallback answers)."""
         log.info("the model will not write %s: translating the %s digest", lang, article.language)
         metrics.LLM_REPAIRS.labels(kind="language_pivot").inc()
+        if hold is not None and held and self.summarizer is not None:
+            extra = self.summarizer.estimate(article, lang=article.language, length=length)
+            try:
+                held = await hold(extra)
+            except BudgetExceeded as exc:
+                raise Failed("the budget left cannot cover the pivot", cost=cost) from exc
         _stop_when_spent(cost, held)
         first = await self.make(
             article, lang=article.language, length=length, progress=_stages_only(progress)

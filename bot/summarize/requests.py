@@ -41,7 +41,7 @@ from bot import stats
 from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import BudgetExceeded
-from bot.followups.context import ChatContext
+from bot.followups import ChatContext
 from bot.limits import Hold, Limits, Ticket
 from bot.store.redis import Store
 from bot.summarize.maker import Made, digest_counts

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.domain import Stage
+from bot.errors import BudgetExceeded
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher
 from bot.limits import Limits
@@ -130,9 +131,10 @@ async def test_the_pivot_is_held_for_and_no_call_starts_past_the_hold(
     settings: Settings, store: Store, fake_llm: FakeLLM, seed_text: str
 ) -> None:
     """An English digest of an Arabic article may need the Arabic digest and its
-    translation (a model that will not write English): the hold covers all three
-    before the first call, and once the work has spent what was held, no further
-    call starts (the offline digest comes instead)."""
+    translation (a model that will not write English): the direct digest is held
+    before the first call, the Arabic digest before the pivot starts, and once the
+    work has spent what was held, no further call starts (the offline digest comes
+    instead)."""
     service = SummarizeService(
         settings, store, fetcher=Fetcher.from_settings(settings), llm=LLMClient(settings)
     )
@@ -152,9 +154,36 @@ async def test_the_pivot_is_held_for_and_no_call_starts_past_the_hold(
         await service.aclose()
     direct = summarizer.estimate(article, lang="en", length="short")
     arabic = summarizer.estimate(article, lang="ar", length="short")
-    assert asked == [direct + arabic]
+    assert asked == [direct, arabic]
     assert fake_llm.calls == 1 and made.cost.calls == 1  # the direct try, then it stopped
     assert made.digest.path == "extractive" and made.digest.translation_note
+
+
+async def test_a_pivot_the_budget_cannot_hold_never_starts(
+    settings: Settings, store: Store, fake_llm: FakeLLM, seed_text: str
+) -> None:
+    """What is left covers the direct digest but not the pivot's Arabic digest: no
+    pivot call is made, and the reader still gets a digest (the offline one)."""
+    service = SummarizeService(
+        settings, store, fetcher=Fetcher.from_settings(settings), llm=LLMClient(settings)
+    )
+    article = extract_text(seed_text)
+    fake_llm.handler = _arabic_only
+    held = 0
+
+    async def hold(tokens: int) -> int:
+        nonlocal held
+        if held:  # the second hold (the pivot's) does not fit
+            raise BudgetExceeded("no room for the pivot", left=10)
+        held = tokens
+        return held
+
+    try:
+        made = await service.make(article, lang="en", length="short", hold=hold)
+    finally:
+        await service.aclose()
+    assert fake_llm.calls == made.cost.calls == 1  # the direct try only: no pivot call
+    assert made.digest.path == "extractive"
 
 
 async def test_a_timed_out_call_is_charged_what_it_sent(
