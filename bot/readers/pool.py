@@ -70,6 +70,10 @@ class Worker:
         self.process.start()
         theirs.close()
         self.conn: Connection = ours
+        # the thread waiting in `call`, if any: only it closes the pipe, so the pipe is
+        # never closed under a thread still polling it (its fd could be reused)
+        self._caller: int | None = None
+        self._lock = threading.Lock()
 
     @property
     def alive(self) -> bool:
@@ -78,6 +82,8 @@ class Worker:
     def call(self, request: Any, seconds: float) -> Any:
         """Send `request`, wait up to `seconds` for the reply (blocking: run in a
         thread). Returns the reply, or Stopped when the worker was killed or died."""
+        with self._lock:
+            self._caller = threading.get_ident()
         try:
             self.conn.send(request)
             if not self.conn.poll(seconds):
@@ -94,13 +100,21 @@ class Worker:
             if code == -signal.SIGXCPU:
                 return Stopped("cpu")
             return Stopped("closed" if code == -signal.SIGKILL else "crashed")
+        finally:
+            with self._lock:
+                self._caller = None
 
     def kill(self) -> None:
-        """Kill the process (if it still runs) and close the pipe."""
+        """Kill the process (if it still runs) and close the pipe, unless another
+        thread is waiting on it: that one sees the worker gone and closes it."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
-        self.conn.close()
+        with self._lock:
+            if self._caller not in (None, threading.get_ident()):
+                return
+            if not self.conn.closed:
+                self.conn.close()
 
 
 class WorkerPool:
