@@ -9,6 +9,11 @@ its text, the answer grounded in its sentences); the answer starts with the stor
 comes from ("From story 2: <title>"). Works the same in groups, where the question is
 a reply to the bot's briefing, and in a channel's discussion group, where it is a
 comment on the channel's briefing (a reply to Telegram's copy of the post there).
+
+When the story is an update of one the chat's earlier briefings told (issue 23), what
+those briefings said about it is added to the article the question is answered from
+(a paragraph per earlier briefing, dated), so "what happened before?" is answered from
+what the reader was told.
 """
 
 from __future__ import annotations
@@ -101,10 +106,22 @@ async def ask_briefing(
     stories = [_Story(n, fa) for n, fa in enumerate(found, 1)]
     story = best_story(question, stories)
     article = story.article.to_article()
+    told = await services.briefings.earlier_of(briefing_chat or msg.chat_id, [story.article.id])
+    ui = await conv.lang(msg)
+    if told.get(story.article.id):
+        earlier = [
+            t(
+                ui,
+                "briefing.earlier_context",
+                date=day.isoformat(),
+                text=item.text.replace("\n", " — "),
+            )
+            for day, item in told[story.article.id]
+        ]
+        article = article.model_copy(update={"text": "\n\n".join([article.text, *earlier])})
     async with services.store.redis.pipeline(transaction=False) as pipe:
         services.summarizer.queue_remember(pipe, article)
         await pipe.execute()
-    ui = await conv.lang(msg)
     answer = await answer_within_limits(
         services, msg, out, question, ui=ui, article_id=article.id, reply_to=msg.message_id
     )

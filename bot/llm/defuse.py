@@ -21,6 +21,7 @@ PROMPT_TAGS: tuple[str, ...] = (
     "history",
     "question",
     "digest",
+    "earlier",
 )
 _TAG = re.compile(
     r"<(\s*/?\s*(?:" + "|".join(sorted(PROMPT_TAGS, key=len, reverse=True)) + r"))(?![\w-])",

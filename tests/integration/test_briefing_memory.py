@@ -1,0 +1,173 @@
+"""Briefings that remember (issue 23), as readers see them in Telegram.
+
+Day 1 tells story X; day 2 brings a new article about X with a new toll: the day-2
+briefing of a user, a group and a channel marks X as an update, carries the new
+number and does not restate day 1's headline as news, for one update call shared by
+all three; on day 3 another outlet re-posts day 2's article: it is left out, and the
+briefing says so. Topics change what a reader gets, /forget removes the memory, and a
+question about an update is answered from what the reader was told before.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from bot.briefings import sources as srcs
+from bot.briefings import subscriptions as subs
+from bot.briefings.feeds import FeedPoller
+from bot.briefings.sources import Source
+from bot.clock import FrozenClock
+from bot.ingest.fetch import Fetcher
+from bot.store.redis import Store
+from tests.fakes.botapi import Sent
+from tests.fakes.llm import FakeLLM
+from tests.fakes.pages import PageServer
+from tests.integration.telegram_harness import Bot, model
+from tests.integration.test_feeds import page, rss
+from tests.integration.test_telegram_groups import CHANNEL, GROUP
+from tests.unit.test_memory import DAY1, DAY1_TITLE, DAY2, DAY2_TITLE, REPOST, REPOST_TITLE
+from tests.unit.test_stories import DIFFERENT
+
+USER = 41
+D1 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+DAY1_BULLET = DAY1.split(". ")[0] + "."  # what the day-1 item told
+
+
+def _block(text: str, tag: str) -> str:
+    m = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", text, re.S)
+    return m.group(1) if m else ""
+
+
+def newsroom(body: dict[str, Any]) -> str:
+    """A fake model for briefings. An item: the article's title and first sentence.
+    An update: a lazy one, that restates the earlier headline and first bullet as news
+    (citing a sentence that does not say it) before the sentences with new numbers;
+    the checks must keep only what is new."""
+    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+    user = body["messages"][-1]["content"]
+    if schema == "briefing_item":
+        title, _, text = _block(user, "article").partition("\n\n")
+        first = re.split(r"(?<=\.)\s", text.strip())[0]
+        return json.dumps({"headline": title, "bullets": [first]}, ensure_ascii=False)
+    if schema == "briefing_update":
+        earlier = _block(user, "earlier")
+        told_head, *told_bullets = earlier.split("\n")
+        told_numbers = set(re.findall(r"\d{2,}", earlier))
+        points = [{"text": told_bullets[0].removeprefix("• "), "sentences": [1]}]
+        for sid, sentence in re.findall(r"^\[(\d+)\] (.+)$", _block(user, "article"), re.M):
+            if set(re.findall(r"\d{2,}", sentence)) - told_numbers:
+                points.append({"text": sentence, "sentences": [int(sid)]})
+        return json.dumps({"headline": told_head, "points": points}, ensure_ascii=False)
+    return model(body)
+
+
+async def publish(
+    pages: PageServer, store: Store, day: datetime, items: dict[str, list[tuple[str, str]]]
+) -> list[Source]:
+    """Each outlet's feed as it stands that morning (articles dated an hour or two
+    before the briefing), polled once."""
+    out = []
+    for name, stories in items.items():
+        links = []
+        for title, text in stories:
+            slug = f"/{name}/{abs(hash((title, day))) % 10**8}"
+            links.append((title, pages.add(slug, page(title, text.split("\n\n"))), ""))
+        feed = pages.add(f"/{name}.xml", rss(name, links, day - timedelta(minutes=30)), "text/xml")
+        out.append(Source(name, feed, "ar"))
+    async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
+        await FeedPoller(store, fetcher, FrozenClock(day - timedelta(minutes=20))).poll_all(out)
+    return out
+
+
+async def deliver(bot: Bot, day: datetime) -> dict[int, Sent]:
+    counts = await bot.services.briefings.delivery.tick(day + timedelta(minutes=1))
+    assert counts["sent"] == 3, counts
+    return {chat: bot.fake.sent_to(chat)[-1] for chat in (USER, GROUP, CHANNEL)}
+
+
+def update_calls(fake: FakeLLM) -> int:
+    return sum(
+        ((b.get("response_format") or {}).get("json_schema") or {}).get("name") == "briefing_update"
+        for b in fake.requests
+    )
+
+
+async def test_a_developing_story_comes_back_as_an_update_and_a_repost_is_left_out(
+    bot: Bot, store: Store, pages: PageServer, fake_llm: FakeLLM
+) -> None:
+    fake_llm.handler = newsroom
+    feeds = await publish(
+        pages,
+        store,
+        D1,
+        {"alpha": [(DAY1_TITLE, DAY1), ("الناتو", DIFFERENT["nato-meeting"])], "beta": []},
+    )
+    async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
+        for chat in (USER, GROUP, CHANNEL):
+            for feed in feeds:
+                await srcs.add_source(store, fetcher, chat, feed.url)
+    for chat, kind in ((USER, "private"), (GROUP, "group"), (CHANNEL, "channel")):
+        await subs.subscribe(
+            store,
+            user_id=chat,
+            chat_id=chat,
+            hhmm=time(7),
+            tz="UTC",
+            lang="ar",
+            now=D1 - timedelta(hours=1),
+            kind=kind,
+        )
+
+    day1 = await deliver(bot, D1)
+    for sent in day1.values():
+        assert DAY1_TITLE in sent.plain and "تحديث" not in sent.plain
+
+    # day 2: a new article about X with a new toll, and another story
+    d2 = D1 + timedelta(days=1)
+    await publish(
+        pages,
+        store,
+        d2,
+        {"alpha": [(DAY2_TITLE, DAY2), ("جنيف", DIFFERENT["geneva-talks"])], "beta": []},
+    )
+    calls = update_calls(fake_llm)
+    day2 = await deliver(bot, d2)
+    for sent in day2.values():
+        text = sent.plain
+        assert "🔄 تحديث" in text, text
+        assert "الجديد منذ موجزك بتاريخ 2 مارس 2026" in text
+        assert "63" in text  # the new number
+        assert DAY1_TITLE not in text and DAY1_BULLET not in text  # day 1 not told again as news
+        update_line = next(line for line in text.splitlines() if "تحديث" in line)
+        assert "جباليا" in update_line
+        assert text.count("تحديث") == 1  # the other story is news, not an update
+    # one update call for the story, shared by the user, the group and the channel
+    assert update_calls(fake_llm) - calls == 1
+
+    # day 3: another outlet re-posts day 2's article
+    d3 = d2 + timedelta(days=1)
+    await publish(
+        pages,
+        store,
+        d3,
+        {"alpha": [("زيلينسكي", DIFFERENT["zelensky-call"])], "beta": [(REPOST_TITLE, REPOST)]},
+    )
+    calls = len(fake_llm.requests)
+    day3 = await deliver(bot, d3)
+    for sent in day3.values():
+        assert "جباليا" not in sent.plain and "63" not in sent.plain
+        assert "أخبار لم تُكرَّر لأنه لا جديد فيها منذ أن وصلتك: 1" in sent.plain
+    assert update_calls(fake_llm) == 1 and len(fake_llm.requests) - calls == 1  # zelensky only
+
+    # the memory expires by itself, and /forget removes it with the topics
+    memory = store.keys.briefing_memory(USER)
+    assert 0 < await store.redis.ttl(memory) <= 7 * 86400
+    bot.fake.command(USER, "/follow جباليا", language_code="ar")
+    await bot.reply(USER, contains="جباليا")
+    bot.fake.command(USER, "/forget", language_code="ar")
+    await bot.reply(USER, contains="حذفت")
+    assert not await store.redis.exists(memory, store.keys.topics(USER))
+    assert await store.redis.exists(store.keys.briefing_memory(GROUP))
