@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from bot.briefings import FeedArticle
 from bot.chat.answering import answer_within_limits
@@ -43,6 +44,10 @@ _ORDINALS: dict[int, tuple[str, ...]] = {
 _NUMBERED = re.compile(
     r"(?:#|\b(?:story|item|news|no\.?)\s*|(?:الخبر|القصة|رقم)\s*)(\d{1,2})", re.I
 )
+
+
+def _date(lang: str, day: date) -> str:
+    return f"{day.day} {t(lang, f'digest.month_{day.month}')} {day.year}"
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ async def ask_briefing(
             t(
                 ui,
                 "briefing.earlier_context",
-                date=day.isoformat(),
+                date=_date(ui, day),
                 text=item.text.replace("\n", " — "),
             )
             for day, item in told[story.article.id]

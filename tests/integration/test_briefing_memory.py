@@ -25,14 +25,21 @@ from bot.store.redis import Store
 from tests.fakes.botapi import Sent
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
-from tests.integration.telegram_harness import Bot, model
+from tests.integration.telegram_harness import NOW, Bot, model
 from tests.integration.test_feeds import page, rss
-from tests.integration.test_telegram_groups import CHANNEL, GROUP
+from tests.integration.test_telegram_groups import (
+    CHANNEL,
+    GROUP,
+    MEMBER,
+    OWNER,
+    REFUSAL,
+    group_command,
+)
 from tests.unit.test_memory import DAY1, DAY1_TITLE, DAY2, DAY2_TITLE, REPOST, REPOST_TITLE
-from tests.unit.test_stories import DIFFERENT
+from tests.unit.test_stories import DIFFERENT, SYNDICATED
 
 USER = 41
-D1 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+D1 = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # the harness clock: 29 November
 DAY1_BULLET = DAY1.split(". ")[0] + "."  # what the day-1 item told
 
 
@@ -138,7 +145,7 @@ async def test_a_developing_story_comes_back_as_an_update_and_a_repost_is_left_o
     for sent in day2.values():
         text = sent.plain
         assert "🔄 تحديث" in text, text
-        assert "الجديد منذ موجزك بتاريخ 2 مارس 2026" in text
+        assert "الجديد منذ موجزك بتاريخ 26 نوفمبر 2026" in text
         assert "63" in text  # the new number
         assert DAY1_TITLE not in text and DAY1_BULLET not in text  # day 1 not told again as news
         update_line = next(line for line in text.splitlines() if "تحديث" in line)
@@ -146,6 +153,14 @@ async def test_a_developing_story_comes_back_as_an_update_and_a_repost_is_left_o
         assert text.count("تحديث") == 1  # the other story is news, not an update
     # one update call for the story, shared by the user, the group and the channel
     assert update_calls(fake_llm) - calls == 1
+
+    # "what happened before?" in reply to the update: answered from what was told
+    bot.fake.message(
+        USER, "ماذا حدث في جباليا قبل ذلك؟", reply_to=day2[USER].message_id, language_code="ar"
+    )
+    await bot.reply(USER, contains="من الخبر 1", wait=15)
+    asked = fake_llm.user_texts()[-1]
+    assert "ما قاله موجزك بتاريخ 26 نوفمبر 2026 عن هذا الخبر" in asked and "45" in asked
 
     # day 3: another outlet re-posts day 2's article
     d3 = d2 + timedelta(days=1)
@@ -171,3 +186,65 @@ async def test_a_developing_story_comes_back_as_an_update_and_a_repost_is_left_o
     await bot.reply(USER, contains="حذفت")
     assert not await store.redis.exists(memory, store.keys.topics(USER))
     assert await store.redis.exists(store.keys.briefing_memory(GROUP))
+
+
+async def test_followed_topics_come_first_and_muted_ones_are_left_out(
+    bot: Bot, store: Store, pages: PageServer, fake_llm: FakeLLM
+) -> None:
+    fake_llm.handler = newsroom
+    reader = 51
+    fake = bot.fake
+    fake.command(reader, "/follow", language_code="ar")
+    await bot.reply(reader, contains="أرسل كلمات الموضوع")
+    fake.command(reader, "/follow " + "كلمة " * 20, language_code="ar")
+    await bot.reply(reader, contains="طويل جداً")
+    fake.command(reader, "/follow ؟؟؟ !!!", language_code="ar")
+    await bot.reply(reader, contains="أرسل كلمات الموضوع")
+    assert not await store.redis.exists(store.keys.topics(reader))  # bad input changed nothing
+    fake.command(reader, "/follow غزة", language_code="ar")
+    await bot.reply(reader, contains="تتم الآن متابعة")
+    fake.command(reader, "/mute الناتو", language_code="ar")
+    await bot.reply(reader, contains="تم كتم")
+    fake.command(reader, "/topics", language_code="ar")
+    listed = await bot.reply(reader, contains="المواضيع المتابَعة")
+    assert "غزة" in listed.plain and "الناتو" in listed.plain
+    fake.command(reader, "/unfollow حلب", language_code="ar")
+    await bot.reply(reader, contains="ليس من المواضيع المتابَعة")
+
+    # the Biden story has two outlets, Gaza one: Gaza comes first all the same, and the
+    # muted NATO story is left out; the topics cost no model call
+    feeds = await publish(
+        pages,
+        store,
+        NOW - timedelta(hours=1),
+        {
+            "alpha": [
+                ("بايدن وبوتين", SYNDICATED["copy-agency"]),
+                ("اجتماع الناتو", DIFFERENT["nato-meeting"]),
+                (DAY1_TITLE, DAY1),
+            ],
+            "beta": [("اتصال نادر", SYNDICATED["copy-edited"])],
+        },
+    )
+    async with Fetcher(frozenset({"127.0.0.1"})) as fetcher:
+        for feed in feeds:
+            await srcs.add_source(store, fetcher, reader, feed.url)
+    calls = len(fake_llm.requests)
+    fake.command(reader, "/briefing", language_code="ar")
+    brief = await bot.reply(reader, contains="موجز اليوم")
+    assert "1. " + DAY1_TITLE in brief.plain and "2. بايدن وبوتين" in brief.plain
+    assert "الناتو" not in brief.plain
+    assert len(fake_llm.requests) - calls == 2  # one item per story shown
+
+    # in a group, topics are the admins' setting; anyone may list them
+    fake.members[GROUP] = {OWNER: "creator", MEMBER: "member"}
+    group_command(bot, "/follow@digest_test_bot الانتخابات", MEMBER, "ar")
+    await bot.reply(GROUP, contains=REFUSAL["ar"])
+    assert not await store.redis.exists(store.keys.topics(GROUP))
+    group_command(bot, "/mute@digest_test_bot الانتخابات", OWNER, "ar")
+    await bot.reply(GROUP, contains="تم كتم")
+    group_command(bot, "/topics@digest_test_bot", MEMBER, "ar")
+    assert "الانتخابات" in (await bot.reply(GROUP, contains="المكتومة")).plain
+    group_command(bot, "/unmute@digest_test_bot الانتخابات", OWNER, "ar")
+    await bot.reply(GROUP, contains="أُلغي كتم")
+    assert not await store.redis.exists(store.keys.topics(GROUP))
