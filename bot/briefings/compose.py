@@ -178,10 +178,6 @@ class Composer:
             topic_store.parse(topics),
         )
 
-    async def source_ids(self, user_id: int) -> frozenset[str]:
-        """Ids of the defaults plus the user's own sources (as sources.sources_for)."""
-        return (await self.reader(user_id, date.today())).sources
-
     async def stories(self, now: datetime) -> list[Story]:
         """Every story of the last 48 h at `now` (clustered once per minute per process)."""
         stamp = now.timestamp() // 60

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import cast
+from typing import TypeVar, cast
 
 from bot.briefings.feeds import FeedArticle
 from bot.briefings.stories import Story
@@ -42,6 +43,8 @@ from bot.ingest.arabic import tokens
 from bot.store.redis import Store
 from bot.summarize.evidence import content_stems
 from bot.summarize.guards import source_number_keys
+
+T = TypeVar("T")
 
 MATCH = 0.4  # overlap coefficient of lead content words: same story
 NOVEL_SHARE = 0.25  # share of a new article's content words not told before: news
@@ -260,8 +263,8 @@ class MemoryStore:
     def __init__(self, store: Store, days: int) -> None:
         self.store = store
         self.days = days
-        self._stories: dict[str, ToldStory | None] = {}
-        self._items: dict[str, ToldItem | None] = {}
+        self._stories: dict[str, ToldStory] = {}
+        self._items: dict[str, ToldItem] = {}
         self._written: set[str] = set()  # shared keys this process wrote
 
     @property
@@ -286,27 +289,29 @@ class MemoryStore:
 
     async def stories(self, keys: list[str]) -> dict[str, ToldStory]:
         """The shared told stories of `keys` (cached in-process: they never change)."""
-        await self._load(keys, self._stories, self.store.keys.told_story, ToldStory.from_json)
+        missing = [k for k in dict.fromkeys(keys) if k not in self._stories]
+        if missing:
+            raw = await self.store.redis.mget([self.store.keys.told_story(k) for k in missing])
+            if len(self._stories) > 20000:
+                self._stories.clear()
+            for k, value in zip(missing, raw, strict=True):
+                story = _parse(ToldStory.from_json, value)
+                if story is not None:  # not (yet) written: look again next time
+                    self._stories[k] = story
         return {k: v for k in keys if (v := self._stories.get(k)) is not None}
 
     async def items(self, ids: list[str]) -> dict[str, ToldItem]:
-        await self._load(ids, self._items, self.store.keys.told_item, ToldItem.from_json)
-        return {k: v for k in ids if (v := self._items.get(k)) is not None}
-
-    async def _load(self, ids, cache, key_of, parse) -> None:  # type: ignore[no-untyped-def]
-        missing = [i for i in dict.fromkeys(ids) if i not in cache]
-        if not missing:
-            return
-        values = await self.store.redis.mget([key_of(i) for i in missing])
-        if len(cache) > 20000:
-            cache.clear()
-        for i, raw in zip(missing, values, strict=True):
-            try:
-                cache[i] = parse(raw) if raw else None
-            except (ValueError, KeyError, TypeError):
-                cache[i] = None
-            if cache[i] is None:
-                cache.pop(i)  # not (yet) written: look again next time
+        """The shared told items of `ids` (cached in-process: they never change)."""
+        missing = [i for i in dict.fromkeys(ids) if i not in self._items]
+        if missing:
+            raw = await self.store.redis.mget([self.store.keys.told_item(i) for i in missing])
+            if len(self._items) > 20000:
+                self._items.clear()
+            for i, value in zip(missing, raw, strict=True):
+                item = _parse(ToldItem.from_json, value)
+                if item is not None:
+                    self._items[i] = item
+        return {i: v for i in ids if (v := self._items.get(i)) is not None}
 
     async def record_many(self, items: list[tuple[int, date, list[Told]]]) -> None:
         """Remember what each subscriber was told on their local day (one round trip)."""
@@ -355,6 +360,15 @@ class MemoryStore:
 
     async def forget(self, subject: int) -> None:
         await self.store.redis.delete(self.store.keys.briefing_memory(subject))
+
+
+def _parse(parse: Callable[[str], T], raw: str | bytes | None) -> T | None:
+    if not raw or not isinstance(raw, str):
+        return None
+    try:
+        return parse(raw)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _day(raw: str) -> date:

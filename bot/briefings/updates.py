@@ -10,7 +10,8 @@ headline and points, each citing its sentences (prompts/briefing_update.md).
 
 Evidence rules (bot/summarize/evidence.py) apply to each point: it must rest on the
 sentences it cites (numbers, and words or names), else it is re-anchored to the
-sentences that support it, else dropped; a headline with a number the article does
+sentences that support it, else dropped; a point not in the reader's language is
+dropped; a headline with a number the article does
 not hold is replaced by the first point. The points a reader was already told are
 dropped per subscriber (`new_points`). Without an LLM, or when it fails, the update is
 extractive: the article's sentences that carry what is new (its new numbers first).
@@ -45,7 +46,12 @@ from bot.summarize.evidence import (
     valid_ids,
     word_support,
 )
-from bot.summarize.guards import checked_numbers, source_number_keys, unsupported_numbers
+from bot.summarize.guards import (
+    checked_numbers,
+    language_ok,
+    source_number_keys,
+    unsupported_numbers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +246,11 @@ class Updates:
         await stats.incr_llm(self.store, calls=usage.calls, tokens=usage.tokens)
         same = lang == lead.language
         raw = [p for p in data.get("points") or [] if isinstance(p, dict)]
-        points = checked_points(raw, sentences, same_language=same)
+        points = [
+            p
+            for p in checked_points(raw, sentences, same_language=same)
+            if language_ok(p, "en" if lang == "en" else "ar")
+        ]
         headline = str(data.get("headline") or "").strip()[:200]
         source = source_number_keys(f"{lead.title}\n{lead.text}")
         if points and (not headline or unsupported_numbers(headline, source)):
