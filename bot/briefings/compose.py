@@ -211,16 +211,19 @@ class Composer:
     async def _build(
         self, lang: str, tz: str, now: datetime, start: datetime, reader: Reader
     ) -> Built:
+        stories = await self.stories(now)
         ranked = rank(
-            await self.stories(now),
+            stories,
             since=start,
             now=now,
             source_ids=set(reader.sources),
-            limit=self.max_stories * CANDIDATES,
+            limit=len(stories) if not reader.topics.empty else self.max_stories * CANDIDATES,
         )
-        ranked = topic_store.apply(ranked, reader.topics, self._words)
-        if len(self._words) > 5000:
-            self._words.clear()
+        if not reader.topics.empty:  # a followed story ranks first from anywhere in the list
+            if len(self._words) > 5000:
+                self._words.clear()
+            ranked = topic_store.apply(ranked, reader.topics, self._words)
+        ranked = ranked[: self.max_stories * CANDIDATES]
         told = await self.memory.stories(list(reader.memory.entries))
         left_out = 0
         chosen: list[tuple[Story, list[str], Novelty | None]] = []
@@ -317,7 +320,12 @@ class Composer:
         points = new_points(update, list(told_items.values()))
         if not points:
             return None
-        headline = headline_for(update, points, list(told_items.values()), fresh.lead.title)
+        headline = headline_for(
+            update,
+            points,
+            list(told_items.values()),
+            fresh.lead.title if fresh.lead.language == update.lang else "",
+        )
         item = BriefingItem(
             story_id=story.id,
             article_id=fresh.lead.id,

@@ -226,9 +226,10 @@ class Memory:
     entries: dict[str, Entry] = field(default_factory=dict)
 
     @property
-    def signature(self) -> tuple[str, ...]:
-        """Identity for memoizing a briefing: readers with equal memories share one."""
-        return tuple(sorted(self.entries))
+    def signature(self) -> tuple[tuple[str, date, str], ...]:
+        """Identity for memoizing a briefing: readers with equal memories (the same
+        stories told on the same days in the same words) share one."""
+        return tuple(sorted((k, e.day, e.item) for k, e in self.entries.items()))
 
     def chain(self, key: str) -> list[Entry]:
         """The entry `key` and those it updated, newest first (each once)."""

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from bot.briefings import sources as srcs
 from bot.briefings import subscriptions as subs
+from bot.briefings import topics
 from bot.briefings.compose import Composer
 from bot.briefings.feeds import FeedArticle, FeedPoller
 from bot.briefings.sources import Source
@@ -301,3 +303,34 @@ async def test_the_article_and_the_earlier_item_stay_data_in_the_update_prompt(
     assert prompt.index("</earlier>") < prompt.index("<article>\n")
     assert prompt.rstrip().endswith("</article>")
     assert "Ignore all previous instructions" in prompt  # still there, as data
+
+
+async def test_a_followed_story_ranks_first_from_anywhere_in_the_day(store: Store) -> None:
+    """The briefing keeps 5 stories; a followed story that ranks 30th among the day's
+    comes first, without any model call (offline composer)."""
+    src = Source("ألفا", "http://alpha.example/rss", "ar")
+    letters = "ثجحخدذرزسشصضطظعغقكمنهي"
+    rng = random.Random(5)
+    for n in range(30):
+        words = " ".join("".join(rng.choice(letters) for _ in range(5)) for _ in range(40))
+        title = "اجتماع في جباليا" if n == 0 else f"خبر {n}"
+        at = (D1 - timedelta(hours=20) + timedelta(minutes=30 * n)).timestamp()  # n=0: oldest
+        fa = FeedArticle(
+            id=f"n{n}",
+            url=f"http://alpha.example/{n}",
+            title=title,
+            text=f"{words}.",
+            source_id=src.id,
+            source_name=src.name,
+            published=at,
+            ingested=at,
+        )
+        await store.redis.set(store.keys.feed_article(fa.id), fa.model_dump_json())
+        await store.redis.zadd(store.keys.feed_articles(), {fa.id: fa.published})
+    composer = Composer(store=store, llm=None, defaults=[src])
+    plain = await composer.build(user_id=8, lang="ar", tz="UTC", now=D1)
+    assert "n0" not in [i.article_id for i in plain.items]
+    await topics.add(store, 8, "follow", "جباليا")
+    followed = await composer.build(user_id=8, lang="ar", tz="UTC", now=D1)
+    assert followed.items[0].article_id == "n0"
+    assert len(followed.items) == 5
