@@ -147,6 +147,7 @@ class Composer:
     _terms: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _matches: dict[tuple[Any, ...], bool] = field(default_factory=dict, repr=False)
     _told: dict[tuple[Any, ...], ToldStory] = field(default_factory=dict, repr=False)
+    _stale: dict[int, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # Concurrent subscribers' reads (own sources, memory, topics) and memory writes
@@ -172,11 +173,12 @@ class Composer:
         own, memory, topics = await self._own_sources(user_id)
         ids = {s.id for s in self.defaults}
         ids.update(Source.from_json(v).id for v in own.values())
-        return Reader(
-            frozenset(ids),
-            parse_memory(memory, self.memory.cutoff(today)),
-            topic_store.parse(topics),
-        )
+        told = parse_memory(memory, self.memory.cutoff(today))
+        if told.stale:  # deleted with the next write (`record`)
+            if len(self._stale) > 50000:
+                self._stale.clear()
+            self._stale[user_id] = told.stale
+        return Reader(frozenset(ids), told, topic_store.parse(topics))
 
     async def stories(self, now: datetime) -> list[Story]:
         """Every story of the last 48 h at `now` (clustered once per minute per process)."""
@@ -205,7 +207,7 @@ class Composer:
         reader = await self.reader(user_id, today)
         built = await self._build(lang, tz, now, start, reader)
         if remember:
-            await self.memory.record_many([(user_id, today, built.told)])
+            await self.memory.record_many([(user_id, today, built.told, reader.memory.stale)])
         return built.briefing
 
     async def _build(
@@ -392,11 +394,14 @@ class Composer:
 
     async def record(self, sub: Subscription, rendered: Rendered, now: datetime) -> None:
         """Delivery's `on_sent`: remember what the subscriber was just told."""
+        stale = self._stale.pop(sub.user_id, [])
         if rendered.told:
             assert self._records is not None
-            await self._records((sub.user_id, local_date(now, sub.tz), rendered.told))
+            await self._records((sub.user_id, local_date(now, sub.tz), rendered.told, stale))
 
-    async def _record_many(self, items: list[tuple[int, date, list[Told]]]) -> list[None]:
+    async def _record_many(
+        self, items: list[tuple[int, date, list[Told], list[str]]]
+    ) -> list[None]:
         await self.memory.record_many(items)
         return [None] * len(items)
 

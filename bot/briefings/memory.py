@@ -7,8 +7,8 @@ user, group or channel) for BRIEFING_MEMORY_DAYS (default 7):
 * per subscriber, `keys.briefing_memory(subject)`: a hash, one field per story version
   told (its `lead_key`) -> the local day, the item told (`item`: a hash of its text),
   the lead article's id, and the earlier entries it updated (`before`). The key
-  expires BRIEFING_MEMORY_DAYS after its last write; older fields are dropped on each
-  write and ignored on read. `/forget` deletes it.
+  expires BRIEFING_MEMORY_DAYS after its last write; older fields are ignored on read
+  and deleted at the next write. `/forget` deletes it.
 * shared by every subscriber who was told the same thing (nothing in them is about a
   reader, so they stay small per subscriber): `keys.told_story(lead_key)`, the story
   as told (its articles' ids and content hashes, the numbers and content words of
@@ -35,6 +35,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import TypeVar, cast
 
 from bot.briefings.feeds import FeedArticle
@@ -123,7 +124,7 @@ class ToldItem:
     headline: str
     bullets: tuple[str, ...]
 
-    @property
+    @cached_property
     def id(self) -> str:
         return item_id(self.lang, self.headline, list(self.bullets))
 
@@ -224,6 +225,7 @@ class Memory:
     """One subscriber's remembered entries (read once per briefing)."""
 
     entries: dict[str, Entry] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)  # fields past the window (to delete)
 
     @property
     def signature(self) -> tuple[tuple[str, date, str], ...]:
@@ -246,15 +248,19 @@ class Memory:
 
 
 def parse_memory(data: dict[str, str], cutoff: date) -> Memory:
-    """A memory hash as read from Redis, without entries from `cutoff` or before."""
+    """A memory hash as read from Redis, without entries from `cutoff` or before
+    (their fields are listed in `stale`, to be deleted at the next write)."""
     mem = Memory()
     for key, value in data.items():
         try:
             entry = Entry.from_json(key, value)
         except (ValueError, KeyError, TypeError):
+            mem.stale.append(key)
             continue
         if entry.day > cutoff:
             mem.entries[key] = entry
+        else:
+            mem.stale.append(key)
     return mem
 
 
@@ -267,6 +273,7 @@ class MemoryStore:
         self._stories: dict[str, ToldStory] = {}
         self._items: dict[str, ToldItem] = {}
         self._written: set[str] = set()  # shared keys this process wrote
+        self._entries: dict[tuple[str, str, tuple[str, ...], date], str] = {}
 
     @property
     def ttl(self) -> int:
@@ -314,53 +321,40 @@ class MemoryStore:
                     self._items[i] = item
         return {i: v for i in ids if (v := self._items.get(i)) is not None}
 
-    async def record_many(self, items: list[tuple[int, date, list[Told]]]) -> None:
-        """Remember what each subscriber was told on their local day (one round trip)."""
+    async def record_many(self, items: list[tuple[int, date, list[Told], list[str]]]) -> None:
+        """Remember what each subscriber was told on their local day, and drop the
+        fields their memory had let expire (`stale`): one round trip for all."""
         k = self.store.keys
         async with self.store.redis.pipeline(transaction=False) as pipe:
-            for subject, day, told in items:
+            for subject, day, told, stale in items:
                 if not told:
                     continue
                 mem_key = k.briefing_memory(subject)
+                pipe.hset(mem_key, mapping={t.key: self._entry(t, day) for t in told})
+                if stale:
+                    pipe.hdel(mem_key, *stale)
+                pipe.expire(mem_key, self.ttl)
                 for t in told:
-                    entry = Entry(t.key, day, t.item.id, t.lead, t.before)
-                    pipe.hset(mem_key, t.key, entry.to_json())
                     if t.key not in self._written:
                         pipe.set(k.told_story(t.key), t.story.to_json(), ex=self.ttl + 86400)
                         self._stories[t.key] = t.story
                     if t.item.id not in self._written:
                         pipe.set(k.told_item(t.item.id), t.item.to_json(), ex=self.ttl + 86400)
                         self._items[t.item.id] = t.item
-                pipe.expire(mem_key, self.ttl)
+                    self._written.update((t.key, t.item.id))
             await pipe.execute()
-        for _, _, told in items:
-            for t in told:
-                self._written.update((t.key, t.item.id))
         if len(self._written) > 20000:
             self._written.clear()
-        await self._prune([(s, d) for s, d, told in items if told])
 
-    async def _prune(self, subjects: list[tuple[int, date]]) -> None:
-        """Drop fields older than the memory window (the key itself expires too)."""
-        k = self.store.keys
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for subject, _ in subjects:
-                pipe.hgetall(k.briefing_memory(subject))
-            raws = cast(list[dict[str, str]], await pipe.execute())
-        stale = [
-            (subject, [f for f, v in (data or {}).items() if _day(v) <= self.cutoff(day)])
-            for (subject, day), data in zip(subjects, raws, strict=True)
-        ]
-        if not any(fields for _, fields in stale):
-            return
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for subject, fields in stale:
-                if fields:
-                    pipe.hdel(k.briefing_memory(subject), *fields)
-            await pipe.execute()
-
-    async def forget(self, subject: int) -> None:
-        await self.store.redis.delete(self.store.keys.briefing_memory(subject))
+    def _entry(self, t: Told, day: date) -> str:
+        """An entry's JSON (the same for every reader told that item that day)."""
+        key = (t.key, t.item.id, t.before, day)
+        raw = self._entries.get(key)
+        if raw is None:
+            if len(self._entries) > 20000:
+                self._entries.clear()
+            raw = self._entries[key] = Entry(t.key, day, t.item.id, t.lead, t.before).to_json()
+        return raw
 
 
 def _parse(parse: Callable[[str], T], raw: str | bytes | None) -> T | None:
@@ -370,10 +364,3 @@ def _parse(parse: Callable[[str], T], raw: str | bytes | None) -> T | None:
         return parse(raw)
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def _day(raw: str) -> date:
-    try:
-        return date.fromisoformat(json.loads(raw)["day"])
-    except (ValueError, KeyError, TypeError):
-        return date.min

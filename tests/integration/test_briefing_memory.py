@@ -23,6 +23,7 @@ from bot.briefings import topics
 from bot.briefings.compose import Composer
 from bot.briefings.feeds import FeedArticle, FeedPoller
 from bot.briefings.sources import Source
+from bot.briefings.stories import Story
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.ingest.fetch import Fetcher
@@ -334,3 +335,39 @@ async def test_a_followed_story_ranks_first_from_anywhere_in_the_day(store: Stor
     followed = await composer.build(user_id=8, lang="ar", tz="UTC", now=D1)
     assert followed.items[0].article_id == "n0"
     assert len(followed.items) == 5
+
+
+async def test_memory_older_than_its_days_is_not_used_and_is_deleted(store: Store) -> None:
+    """An entry older than BRIEFING_MEMORY_DAYS does not make a story a repeat, and
+    the next briefing's write deletes it (the key also expires by itself)."""
+    src = Source("ألفا", "http://alpha.example/rss", "ar")
+    at = (D1 - timedelta(hours=2)).timestamp()
+    fa = FeedArticle(
+        id="x1",
+        url="http://alpha.example/x1",
+        title=DAY1_TITLE,
+        text=DAY1,
+        source_id=src.id,
+        source_name=src.name,
+        published=at,
+        ingested=at,
+    )
+    await store.redis.set(store.keys.feed_article(fa.id), fa.model_dump_json())
+    await store.redis.zadd(store.keys.feed_articles(), {fa.id: fa.published})
+    composer = Composer(store=store, llm=None, defaults=[src], memory_days=7)
+    first = await composer.build(user_id=9, lang="ar", tz="UTC", now=D1, remember=True)
+    assert len(first.items) == 1 and first.items[0].update_of is None
+    key = store.keys.briefing_memory(9)
+    (field,) = await store.redis.hkeys(key)
+    # eight days later the same story (a re-post) is news again: the memory has expired
+    later = D1 + timedelta(days=8)
+    entry = json.loads(await store.redis.hget(key, field))
+    await store.redis.hset(key, "old", json.dumps({**entry, "day": "2000-01-01"}))
+    at = (later - timedelta(hours=2)).timestamp()
+    again = fa.model_copy(update={"id": "x2", "published": at, "ingested": at})
+    await store.redis.set(store.keys.feed_article(again.id), again.model_dump_json())
+    await store.redis.zadd(store.keys.feed_articles(), {again.id: at})
+    fresh = Composer(store=store, llm=None, defaults=[src], memory_days=7)
+    brief = await fresh.build(user_id=9, lang="ar", tz="UTC", now=later, remember=True)
+    assert len(brief.items) == 1 and brief.left_out == 0
+    assert set(await store.redis.hkeys(key)) == {Story(articles=[again]).lead_key}
