@@ -125,7 +125,14 @@ def article_text(plot: Plot, number: int, new_names: list[str]) -> tuple[str, st
         f"أعلن {plot.person} أن عدد {plot.thing} في {plot.place} ارتفع إلى {number}"
         f" بعد وصول {' و'.join(new_names)}."
     )
-    return title, f"{first}\n\n{plot.background}\n\n{FILLER}"
+    # a developing story's article recalls the figure before it, as agencies write
+    earlier = [n for n in plot.numbers if n != number][-1:]
+    recall = (
+        f" وكان {plot.person} قد أعلن أن عدد {plot.thing} في {plot.place} بلغ {earlier[0]}."
+        if earlier
+        else ""
+    )
+    return title, f"{first}\n\n{plot.background}{recall}\n\n{FILLER}"
 
 
 async def publish_day(
@@ -229,6 +236,22 @@ def newsroom(body: dict[str, Any]) -> str:
     return json.dumps({"headline": title, "bullets": [first]}, ensure_ascii=False)
 
 
+def lazy_newsroom(body: dict[str, Any]) -> str:
+    """A careless model: its updates restate the earlier headline as news and put the
+    earlier item's first point first (citing the article's first sentence), before
+    what is new; the checks must leave only what is new."""
+    reply = newsroom(body)
+    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+    if schema != "briefing_update":
+        return reply
+    user = body["messages"][-1]["content"]
+    m = re.search(r"<earlier>\n(.*?)\n</earlier>", user, re.S)
+    head, *bullets = (m.group(1) if m else "").split("\n")
+    data = json.loads(reply)
+    old = [{"text": b.removeprefix("• "), "sentences": [1]} for b in bullets[:1]]
+    return json.dumps({"headline": head, "points": old + data["points"]}, ensure_ascii=False)
+
+
 class Inbox:
     """A recording Telegram: every chat's messages."""
 
@@ -249,6 +272,7 @@ class Day:
     left_out: int = 0
     repeated: int = 0  # about a told story, and no number the reader was not told
     unlabelled: int = 0  # about a told story with a new fact, but not marked an update
+    restated: int = 0  # an update that carries a number the reader was already told
     missed: int = 0
     readers: int = 0
     stories: set[str] = field(default_factory=set)
@@ -265,7 +289,7 @@ async def week(
     """One simulated week for `readers` readers; without `remember`, nothing is
     recorded after a send (the briefings as they were before issue 23)."""
     rng = random.Random(seed)
-    prefix = f"bench-memory-{readers}-{'on' if remember else 'off'}"
+    prefix = f"bench-memory-{readers}-{seed}-{'on' if remember else 'off'}"
     store = Store(redis=client_for(url), keys=Keys(prefix), url=url)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -338,6 +362,8 @@ async def week(
                         stats.repeated += 1
                     elif story in mine and not t.before:
                         stats.unlabelled += 1
+                    if t.before and carried & mine[story]:
+                        stats.restated += 1
                     mine[story] |= carried
                     if facts_today.get(story) in carried:
                         got.add(story)
@@ -386,6 +412,8 @@ async def main(counts: list[int], days: int, seed: int) -> str:
     try:
         runs = [await week(n, days, seed, url, llm_fake) for n in counts]
         before = await week(counts[0], days, seed, url, llm_fake, remember=False)
+        llm_fake.handler = lazy_newsroom
+        lazy = await week(counts[0], days, seed + 1, url, llm_fake)
     finally:
         await llm_fake.stop()
         server.stop()
@@ -394,8 +422,8 @@ async def main(counts: list[int], days: int, seed: int) -> str:
         [
             f"`python -m bench.briefing_memory` — a simulated week (fake clock, seed {seed}):"
             f" {SOURCES} sources; each day two developing stories start (running 2-5 days,"
-            " a new article with a new number and new names every day, copied by 1-3"
-            " outlets) and three one-day stories; half of each day's articles are re-posted"
+            " a new article with a new number and new names every day that also recalls the"
+            " day before's figure, copied by 1-3 outlets) and three one-day stories; half of each day's articles are re-posted"
             " by another outlet the next morning. Readers are users, groups and channels,"
             " half Arabic, half English, a fifth joining on day 3; briefings at 07:00"
             f" through the Composer and the Delivery tick ({MAX_ITEMS} items at most, so every"
@@ -424,6 +452,19 @@ async def main(counts: list[int], days: int, seed: int) -> str:
             f" items per reader per day (with the memory:"
             f" {sum(d.items for d in small) / max(1, sum(d.readers for d in small)):.1f}),"
             f" {sum(d.calls for d in before)} LLM calls over the week.",
+            "",
+            f"With a careless model (its updates restate the earlier headline as news and"
+            f" repeat the earlier item's first point before what is new; seed {seed + 1},"
+            f" {counts[0]} readers): {sum(d.updates for d in lazy)} updates,"
+            f" {sum(d.repeated for d in lazy)} items repeated what was told,"
+            f" {sum(d.restated for d in lazy)} updates restated a number already told,"
+            f" {sum(d.unlabelled for d in lazy)} told stories not marked an update,"
+            f" {sum(d.missed for d in lazy)} new facts missed (targets 0): the evidence and"
+            " already-told checks drop the restated points and replace the restated"
+            f" headline. (With the honest model: {sum(d.restated for d in small)} updates"
+            " restated a number already told.) The measure can fail: with the already-told"
+            " point filter and the headline check switched off by hand (2026-12-06, 30"
+            " readers), 396 of the careless model's 534 updates restated a told number.",
         ]
     )
 
