@@ -180,7 +180,12 @@ async def worker(spec: dict[str, Any]) -> None:
     sender = TelegramSender(Bot(TOKEN, base_url=f"{spec['bot']}/bot", request=_request()))
     await sender.start()
     delivery = Delivery(
-        store=store, sender=sender, builder=composer.for_subscription, batch=500, concurrency=32
+        store=store,
+        sender=sender,
+        builder=composer.for_subscription,
+        on_sent=composer.record,  # as Briefings.create wires it: the story memory
+        batch=500,
+        concurrency=32,
     )
     due = datetime.fromisoformat(spec["due"])
     await composer.stories(due)
@@ -255,6 +260,7 @@ async def paced_run(
         store=paced_store,
         sender=sender,
         builder=composer.for_subscription,
+        on_sent=composer.record,
         limiter=RateLimiter(paced_store, rate, burst=1.0),  # as Briefings.create builds it
         batch=200,
         concurrency=16,
@@ -315,6 +321,7 @@ async def main(
             store=store,
             sender=sender,
             builder=composer.for_subscription,
+            on_sent=composer.record,  # as Briefings.create wires it: the story memory
             batch=1000,
             concurrency=32,
         )

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     feed_max_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)  # a feed's body cap
     briefing_grace_hours: int = Field(default=6, ge=0, le=23)
     briefing_skip_empty: bool = False
+    # how long a subscriber's briefings remember the stories they told (issue 23)
+    briefing_memory_days: int = Field(default=7, ge=1, le=60)
     broadcast_rate: float = Field(default=25.0, gt=0)
     default_timezone: str = "UTC"
 

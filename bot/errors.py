@@ -134,6 +134,24 @@ class BadTimezone(BadInput):
     key = "briefing.bad_timezone"
 
 
+class BadTopic(BadInput):
+    """`/follow`, `/mute` ... got no words to match."""
+
+    key = "briefing.topic_usage"
+
+
+class TopicTooLong(BadInput):
+    """A topic longer than `params['limit']` characters."""
+
+    key = "briefing.topic_too_long"
+
+
+class TooManyTopics(BadInput):
+    """The subscriber already has `params['limit']` topics."""
+
+    key = "briefing.topics_full"
+
+
 class NotAFeed(BadInput):
     """`/addsource`: the URL is neither an RSS/Atom feed nor a page that links to one."""
 

@@ -18,6 +18,15 @@ task, across processes through a `SET NX` lock (`keys.story_flight`) whose holde
 fills the cache while the others wait for it. Without an LLM (no OPENAI_API_KEY) or
 when it fails, the item is the extractive headline and first bullets of the story's
 lead article, in the article's language.
+
+Memory and topics (issue 23). A subscriber's briefing is built against what their
+earlier briefings told them (bot/briefings/memory.py) and the topics they follow or
+mute (topics.py): muted stories are dropped, followed ones rank first; a story they
+were told is left out when nothing is new (a re-post, a rewrite: counted in the
+briefing's `left_out` and said in one line) and comes back as an update item when it
+has something new (bot/briefings/updates.py: one call per new article, earlier item
+and language, shared by every reader told that item). What each delivered briefing
+told is recorded after the send (`record`, wired as the delivery's `on_sent`).
 """
 
 from __future__ import annotations
@@ -26,20 +35,35 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from bot import stats
+from bot.briefings import topics as topic_store
 from bot.briefings.batched import Batched
 from bot.briefings.delivery import Rendered
 from bot.briefings.feeds import load_articles
+from bot.briefings.memory import (
+    Memory,
+    MemoryStore,
+    Novelty,
+    Told,
+    ToldItem,
+    ToldStory,
+    content_hash,
+    lead_terms,
+    novelty,
+    parse_memory,
+)
 from bot.briefings.message import Briefing, BriefingItem, render_parts
 from bot.briefings.schedule import local_date
 from bot.briefings.sources import Source
 from bot.briefings.stories import Story, cluster, rank
 from bot.briefings.subscriptions import Subscription
+from bot.briefings.topics import Topics
+from bot.briefings.updates import Updates, headline_for, new_points
 from bot.domain import Article
 from bot.errors import LLMError
 from bot.llm.client import LLMClient, Usage
@@ -54,6 +78,8 @@ from bot.summarize.writer import LLMDraft
 log = logging.getLogger(__name__)
 
 MAX_STORIES = 5
+CANDIDATES = 4  # stories looked at per item slot (repeats and muted ones are skipped)
+MEMORY_DAYS = 7
 WINDOW = timedelta(hours=24)
 SUMMARY_TTL = 3 * 24 * 3600
 FALLBACK_TTL = 3600
@@ -81,6 +107,24 @@ class ItemSummary(BaseModel):
     path: Literal["llm", "extractive"] = "llm"
 
 
+@dataclass(frozen=True)
+class Reader:
+    """What a subscriber's briefing depends on besides the stories: their sources,
+    what they were told (memory) and their topics."""
+
+    sources: frozenset[str]
+    memory: Memory
+    topics: Topics
+
+
+@dataclass
+class Built:
+    """A briefing and what it tells (recorded in the memory once delivered)."""
+
+    briefing: Briefing
+    told: list[Told]
+
+
 @dataclass
 class Composer:
     """Builds briefings. One instance per process; share it between ticks."""
@@ -89,6 +133,7 @@ class Composer:
     llm: LLMClient | None  # None: offline mode (extractive items)
     defaults: list[Source]
     max_stories: int = MAX_STORIES
+    memory_days: int = MEMORY_DAYS
     llm_calls: int = 0
     _stories: tuple[float, list[Story]] | None = None
     _inflight: dict[tuple[str, str], asyncio.Task[ItemSummary]] = field(default_factory=dict)
@@ -97,24 +142,45 @@ class Composer:
     _stories_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _briefings: dict[Any, tuple[list[Story], Rendered]] = field(default_factory=dict)
     _own_sources: Batched | None = field(default=None, repr=False)
+    _records: Batched | None = field(default=None, repr=False)
+    memory: MemoryStore = field(init=False, repr=False)
+    updates: Updates = field(init=False, repr=False)
+    _words: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _terms: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _matches: dict[tuple[Any, ...], bool] = field(default_factory=dict, repr=False)
+    _told: dict[tuple[Any, ...], ToldStory] = field(default_factory=dict, repr=False)
+    _stale: dict[int, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        # Concurrent subscribers' own-source reads share one pipeline round trip.
-        self._own_sources = Batched(self._read_own_sources)
+        # Concurrent subscribers' reads (own sources, memory, topics) and memory writes
+        # share one pipeline round trip each.
+        self._own_sources = Batched(self._read_subjects)
+        self._records = Batched(self._record_many)
+        self.memory = MemoryStore(self.store, self.memory_days)
+        self.updates = Updates(self.store, self.llm)
 
-    async def _read_own_sources(self, user_ids: list[int]) -> list[dict[str, str]]:
+    async def _read_subjects(self, user_ids: list[int]) -> list[tuple[dict[str, str], ...]]:
+        k = self.store.keys
         async with self.store.redis.pipeline(transaction=False) as pipe:
             for uid in user_ids:
-                pipe.hgetall(self.store.keys.user_sources(uid))
-            return list(await pipe.execute())
+                pipe.hgetall(k.user_sources(uid))
+                pipe.hgetall(k.briefing_memory(uid))
+                pipe.hgetall(k.topics(uid))
+            raw = list(await pipe.execute())
+        return [tuple(raw[i : i + 3]) for i in range(0, len(raw), 3)]
 
-    async def source_ids(self, user_id: int) -> frozenset[str]:
-        """Ids of the defaults plus the user's own sources (as sources.sources_for)."""
+    async def reader(self, user_id: int, today: date) -> Reader:
+        """The subscriber's sources (defaults plus their own), memory and topics."""
         assert self._own_sources is not None
-        own = await self._own_sources(user_id)
+        own, memory, topics = await self._own_sources(user_id)
         ids = {s.id for s in self.defaults}
         ids.update(Source.from_json(v).id for v in own.values())
-        return frozenset(ids)
+        told = parse_memory(memory, self.memory.cutoff(today))
+        if told.stale:  # deleted with the next write (`record`)
+            if len(self._stale) > 50000:
+                self._stale.clear()
+            self._stale[user_id] = told.stale
+        return Reader(frozenset(ids), told, topic_store.parse(topics))
 
     async def stories(self, now: datetime) -> list[Story]:
         """Every story of the last 48 h at `now` (clustered once per minute per process)."""
@@ -133,11 +199,18 @@ class Composer:
         tz: str,
         now: datetime,
         since: datetime | None = None,
+        remember: bool = False,
     ) -> Briefing:
-        """The briefing `user_id` gets at `now`: top stories since `since` (at most 24 h)."""
+        """The briefing `user_id` gets at `now`: top stories since `since` (at most
+        24 h), against what they were told and their topics; with `remember`, what it
+        tells is recorded as delivered (an on-demand /briefing)."""
         start = max(since, now - WINDOW) if since else now - WINDOW
-        mine = await self.source_ids(user_id)
-        return await self._build(lang, tz, now, start, mine)
+        today = local_date(now, tz)
+        reader = await self.reader(user_id, today)
+        built = await self._build(lang, tz, now, start, reader)
+        if remember:
+            await self.memory.record_many([(user_id, today, built.told, reader.memory.stale)])
+        return built.briefing
 
     async def own_sources_cost(
         self, *, user_id: int, lang: str, now: datetime, since: datetime | None = None
@@ -150,7 +223,7 @@ class Composer:
         if self.llm is None:
             return 0
         start = max(since, now - WINDOW) if since else now - WINDOW
-        mine = await self.source_ids(user_id)
+        mine = (await self.reader(user_id, local_date(now, "UTC"))).sources
         top = rank(
             await self.stories(now),
             since=start,
@@ -171,63 +244,199 @@ class Composer:
         return total
 
     async def _build(
-        self, lang: str, tz: str, now: datetime, start: datetime, mine: frozenset[str]
-    ) -> Briefing:
-        top = rank(
-            await self.stories(now),
+        self, lang: str, tz: str, now: datetime, start: datetime, reader: Reader
+    ) -> Built:
+        stories = await self.stories(now)
+        ranked = rank(
+            stories,
             since=start,
             now=now,
-            source_ids=set(mine),
-            limit=self.max_stories,
+            source_ids=set(reader.sources),
+            limit=len(stories) if not reader.topics.empty else self.max_stories * CANDIDATES,
         )
-        memo = [self._memo.get((s.lead_key, lang)) for s in top]
-        if all(m is not None for m in memo):  # the common case in a broadcast: no awaits
-            summaries = [m for m in memo if m is not None]
-        else:
-            summaries = list(await asyncio.gather(*(self.summary(s, lang) for s in top)))
-        items = [
-            BriefingItem(
-                story_id=s.id,
-                article_id=s.lead.id,
-                headline=m.headline,
-                bullets=m.bullets[:2],
-                links=s.links(),
-                path=m.path,
+        if not reader.topics.empty:  # a followed story ranks first from anywhere in the list
+            if len(self._words) > 5000:
+                self._words.clear()
+            ranked = topic_store.apply(ranked, reader.topics, self._words)
+        ranked = ranked[: self.max_stories * CANDIDATES]
+        told = await self.memory.stories(list(reader.memory.entries))
+        left_out = 0
+        chosen: list[tuple[Story, list[str], Novelty | None]] = []
+        for story in ranked:
+            matched = [key for key, ts in told.items() if self._same(story, key, ts)]
+            if not matched:
+                chosen.append((story, [], None))
+                continue
+            new = novelty(story, [told[key] for key in matched])
+            if new.anything:
+                chosen.append((story, matched, new))
+            else:
+                left_out += 1  # a re-post or a rewrite of what they were told
+        items: list[BriefingItem] = []
+        tells: list[Told] = []
+        i = 0
+        while len(items) < self.max_stories and i < len(chosen):
+            batch = chosen[i : i + self.max_stories - len(items)]
+            i += len(batch)
+            done = await asyncio.gather(
+                *(self._item(s, matched, new, lang, reader.memory) for s, matched, new in batch)
             )
-            for s, m in zip(top, summaries, strict=True)
+            for result in done:
+                if result is None:
+                    left_out += 1  # matched, but no new point survived the checks
+                else:
+                    items.append(result[0])
+                    tells.append(result[1])
+        day = local_date(now, tz)
+        return Built(Briefing(lang=lang, day=day, items=items, left_out=left_out), tells)
+
+    def _same(self, story: Story, key: str, told: ToldStory) -> bool:
+        """Whether `story` is the told story `key` (memoized per story version)."""
+        memo = (story.id, len(story.articles), story.articles[-1].id, key)
+        hit = self._matches.get(memo)
+        if hit is None:
+            terms = self._terms.get(story.lead.id)
+            if terms is None:
+                terms = self._terms[story.lead.id] = lead_terms(story.lead)
+            hit = self._matches[memo] = told.matches(story, terms)
+            if len(self._matches) > 50000:
+                self._matches.clear()
+                self._terms.clear()
+        return hit
+
+    def _told_story(self, story: Story) -> ToldStory:
+        memo = (story.id, len(story.articles), story.articles[-1].id)
+        hit = self._told.get(memo)
+        if hit is None:
+            if len(self._told) > 5000:
+                self._told.clear()
+            hit = self._told[memo] = ToldStory.of(story)
+        return hit
+
+    async def _item(
+        self, story: Story, matched: list[str], new: Novelty | None, lang: str, memory: Memory
+    ) -> tuple[BriefingItem, Told] | None:
+        """The story's item: a new one, or an update on the told entries `matched`
+        (None when the update has nothing new for this reader)."""
+        if new is not None:
+            return await self._update(story, matched, new, lang, memory)
+        m = self._memo.get((story.lead_key, lang)) or await self.summary(story, lang)
+        item = BriefingItem(
+            story_id=story.id,
+            article_id=story.lead.id,
+            headline=m.headline,
+            bullets=m.bullets[:2],
+            links=story.links(),
+            path=m.path,
+        )
+        told = ToldItem(lang, item.headline, tuple(item.bullets))
+        return item, Told(story.lead_key, self._told_story(story), told, story.lead.id)
+
+    async def _update(
+        self, story: Story, matched: list[str], new: Novelty, lang: str, memory: Memory
+    ) -> tuple[BriefingItem, Told] | None:
+        entries = [memory.entries[k] for k in matched]
+        chain = {e.key: e for k in matched for e in memory.chain(k)}
+        told_items = await self.memory.items([e.item for e in chain.values()])
+        latest = max(entries, key=lambda e: (e.day, e.key))
+        earlier = told_items.get(latest.item)
+        told_stories = list((await self.memory.stories(matched)).values())
+        seen = set().union(*(ts.articles for ts in told_stories))
+        hashes = set().union(*(ts.hashes for ts in told_stories))
+        fresh_articles = [
+            a for a in story.articles if a.id not in seen and content_hash(a) not in hashes
         ]
-        return Briefing(lang=lang, day=local_date(now, tz), items=items)
+        if not fresh_articles:
+            return None
+        if earlier is None:  # the told text expired before the memory: tell it anew
+            return await self._item(story, [], None, lang, memory)
+        fresh = Story(articles=fresh_articles, sid=story.id)
+        update = await self.updates.get(fresh, earlier, lang, new)
+        points = new_points(update, list(told_items.values()))
+        if not points:
+            return None
+        headline = headline_for(
+            update,
+            points,
+            list(told_items.values()),
+            fresh.lead.title if fresh.lead.language == update.lang else "",
+        )
+        item = BriefingItem(
+            story_id=story.id,
+            article_id=fresh.lead.id,
+            headline=headline,
+            bullets=points[:2],
+            links=fresh.links(),
+            path=update.path,
+            update_of=latest.day,
+        )
+        told = ToldItem(lang, headline, tuple(item.bullets))
+        record = Told(fresh.lead_key, self._told_story(story), told, fresh.lead.id, tuple(matched))
+        return item, record
 
     async def for_subscription(self, sub: Subscription, now: datetime) -> Rendered:
         """Delivery's builder: the rendered briefing for a claimed subscriber."""
 
         since = sub.last_sent
         start = max(since, now - WINDOW) if since else now - WINDOW
-        mine = await self.source_ids(sub.user_id)
+        today = local_date(now, sub.tz)
+        reader = await self.reader(sub.user_id, today)
         stories = await self.stories(now)
-        # Subscribers sharing (language, local day, window, sources) get the same message:
-        # rank and render it once while the clustering is the same.
-        memo_key = (start, now, mine, sub.lang, local_date(now, sub.tz))
+        # Subscribers sharing (language, local day, window, sources, memory, topics) get
+        # the same message: rank and render it once while the clustering is the same.
+        memo_key = (
+            start,
+            now,
+            reader.sources,
+            reader.memory.signature,
+            reader.topics,
+            sub.lang,
+            today,
+        )
         hit = self._briefings.get(memo_key)
         if hit is not None and hit[0] is stories:
             return hit[1]
-        briefing = await self._build(sub.lang, sub.tz, now, start, mine)
+        built = await self._build(sub.lang, sub.tz, now, start, reader)
+        briefing = built.briefing
         key = (
             briefing.lang,
             briefing.day,
-            tuple((i.story_id, i.headline, tuple(i.links)) for i in briefing.items),
+            briefing.left_out,
+            tuple(
+                (i.story_id, i.headline, tuple(i.bullets), tuple(i.links), i.update_of)
+                for i in briefing.items
+            ),
         )
         parts = self._rendered.get(key)
         if parts is None:
             if len(self._rendered) > 2000:
                 self._rendered.clear()
             parts = self._rendered[key] = render_parts(briefing)
-        rendered = Rendered(parts, empty=briefing.empty)
+        rendered = Rendered(
+            parts,
+            empty=briefing.empty,
+            told=built.told,
+            updates=sum(i.update_of is not None for i in briefing.items),
+            left_out=briefing.left_out,
+        )
         if all(i.path == "llm" for i in briefing.items):  # final: LLM items never change
             if len(self._briefings) > 2000:
                 self._briefings.clear()
             self._briefings[memo_key] = (stories, rendered)
         return rendered
+
+    async def record(self, sub: Subscription, rendered: Rendered, now: datetime) -> None:
+        """Delivery's `on_sent`: remember what the subscriber was just told."""
+        stale = self._stale.pop(sub.user_id, [])
+        if rendered.told:
+            assert self._records is not None
+            await self._records((sub.user_id, local_date(now, sub.tz), rendered.told, stale))
+
+    async def _record_many(
+        self, items: list[tuple[int, date, list[Told], list[str]]]
+    ) -> list[None]:
+        await self.memory.record_many(items)
+        return [None] * len(items)
 
     async def summary(self, story: Story, lang: str) -> ItemSummary:
         """The story's item in `lang`: cached, else one LLM call shared by all callers."""

@@ -44,7 +44,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.commands.core import AsyncScript
 
@@ -93,6 +93,9 @@ class Rendered:
 
     parts: list[tuple[str, list[list[Button]]]]
     empty: bool = False
+    told: list[Any] = field(default_factory=list)  # compose.Told: recorded once sent
+    updates: int = 0  # items that are updates of a story told before
+    left_out: int = 0  # told stories left out: nothing new
 
 
 Builder = Callable[[Subscription, datetime], Awaitable[Rendered]]
@@ -171,6 +174,9 @@ class Delivery:
     # root (bot/privacy.py), so briefings never import what lies above them
     on_blocked: Callable[[int, int | None], Awaitable[None]] | None = None
     on_progress: Callable[[int], None] | None = None
+    # after a briefing was sent: (subscription, what was sent, now) -> remember it
+    # (the composer's story memory; a failure there never fails the delivery)
+    on_sent: Callable[[Subscription, Rendered, datetime], Awaitable[None]] | None = None
     leases: Leases = field(init=False, repr=False)
     _begin: AsyncScript | None = field(default=None, repr=False)
     _begins: Batched | None = field(default=None, repr=False)
@@ -278,6 +284,11 @@ class Delivery:
             # Let the lease expire and a later tick retry (within the grace window).
             await self.store.redis.delete(sent_key)
             return "failed"
+        if self.on_sent is not None:
+            try:
+                await self.on_sent(sub, rendered, now)
+            except Exception:
+                log.exception("remembering the briefing of user %s failed", sub.user_id)
         await self._finish(sub, sent_key, now)
         return "sent"  # a briefing, or the short "nothing new" line
 

@@ -7,6 +7,10 @@ story was merged from several outlets). Under it, one "full digest" button per s
 article or model text is escaped, and each line carries direction marks (`rtl_line`).
 The message is split only when it exceeds Telegram's 4096 characters; the keyboard
 goes on the last part.
+
+An update of a story the subscriber was told before (issue 23) is labelled
+("🔄 Update") and says since when it is new; stories left out because nothing was new
+are counted in one line under the items.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class BriefingItem:
     bullets: list[str]
     links: list[tuple[str, str]]  # (source name, url), one per source
     path: str = "llm"
+    update_of: date | None = None  # an update: the day of the earlier briefing
 
 
 @dataclass
@@ -40,15 +45,37 @@ class Briefing:
     lang: str
     day: date
     items: list[BriefingItem] = field(default_factory=list)
+    left_out: int = 0  # stories told before with nothing new since
 
     @property
     def empty(self) -> bool:
         return not self.items
 
 
+def _date(lang: str, day: date) -> str:
+    return f"{day.day} {t(lang, f'digest.month_{day.month}')} {day.year}"
+
+
 def title(b: Briefing) -> str:
-    month = t(b.lang, f"digest.month_{b.day.month}")
-    return t(b.lang, "briefing.title", date=f"{b.day.day} {month} {b.day.year}")
+    return t(b.lang, "briefing.title", date=_date(b.lang, b.day))
+
+
+def headline(item: BriefingItem, lang: str, n: int) -> str:
+    """The item's numbered headline, labelled when it is an update."""
+    if item.update_of is None:
+        return f"{n}. {item.headline}"
+    return f"{n}. {t(lang, 'briefing.update_label')}: {item.headline}"
+
+
+def since_note(item: BriefingItem, lang: str) -> str:
+    """ "New since your briefing of <date>:" for an update, else ""."""
+    if item.update_of is None:
+        return ""
+    return t(lang, "briefing.update_since", date=_date(lang, item.update_of))
+
+
+def left_out_note(b: Briefing) -> str:
+    return t(b.lang, "briefing.left_out", count=b.left_out) if b.left_out else ""
 
 
 def _sources_note(item: BriefingItem, lang: str) -> str:
@@ -62,10 +89,14 @@ def render_html(b: Briefing) -> str:
     lines = [f"<b>{escape(rtl_line(title(b), lang))}</b>"]
     if b.empty:
         lines += ["", escape(rtl_line(t(lang, "briefing.empty"), lang))]
+        if b.left_out:
+            lines += ["", f"<i>{escape(rtl_line(left_out_note(b), lang))}</i>"]
         return "\n".join(lines)
     for i, item in enumerate(b.items, 1):
         lines.append("")
-        lines.append(f"<b>{escape(rtl_line(f'{i}. {item.headline}', lang))}</b>")
+        lines.append(f"<b>{escape(rtl_line(headline(item, lang, i), lang))}</b>")
+        if item.update_of is not None:
+            lines.append(f"<i>{escape(rtl_line(since_note(item, lang), lang))}</i>")
         lines += [escape(rtl_line(f"• {bullet}", lang)) for bullet in item.bullets]
         links = " · ".join(
             f'<a href="{escape_attr(url)}">{escape(name)}</a>' for name, url in item.links
@@ -73,6 +104,8 @@ def render_html(b: Briefing) -> str:
         note = _sources_note(item, lang)
         mark = "\u200f" if lang == "ar" else "\u200e"
         lines.append(f"{mark}{links}" + (f" {escape(note)}" if note else ""))
+    if b.left_out:
+        lines += ["", f"<i>{escape(rtl_line(left_out_note(b), lang))}</i>"]
     if any(item.path == "extractive" for item in b.items):
         lines += ["", f"<i>{escape(rtl_line(t(lang, 'briefing.offline_note'), lang))}</i>"]
     return "\n".join(lines)
@@ -100,15 +133,20 @@ def render_text(b: Briefing) -> str:
     """Plain text for `briefing preview` (no markup, links written out)."""
     lines = [title(b)]
     if b.empty:
-        return "\n".join([*lines, "", t(b.lang, "briefing.empty")])
+        lines += ["", t(b.lang, "briefing.empty")]
+        return "\n".join([*lines, "", left_out_note(b)] if b.left_out else lines)
     for i, item in enumerate(b.items, 1):
-        lines += ["", f"{i}. {item.headline}"]
+        lines += ["", headline(item, b.lang, i)]
+        if item.update_of is not None:
+            lines.append(f"   {since_note(item, b.lang)}")
         lines += [f"   • {bullet}" for bullet in item.bullets]
         note = _sources_note(item, b.lang)
         lines.append(
             "   " + " · ".join(name for name, _ in item.links) + (f" {note}" if note else "")
         )
         lines += [f"     {url}" for _, url in item.links]
+    if b.left_out:
+        lines += ["", left_out_note(b)]
     if any(item.path == "extractive" for item in b.items):
         lines += ["", t(b.lang, "briefing.offline_note")]
     return "\n".join(lines)

@@ -12,17 +12,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
-from bot.briefings import recall, sources, subscriptions
+from bot.briefings import recall, sources, subscriptions, topics
 from bot.briefings.compose import Composer
 from bot.briefings.delivery import Delivery, Sender, format_counts
 from bot.briefings.feeds import FeedArticle, FeedPoller, PollReport, get_article
 from bot.briefings.limiter import RateLimiter
+from bot.briefings.memory import ToldItem
 from bot.briefings.message import render_parts, render_text
 from bot.briefings.pacing import ChatSender, story_ids, without_unsubscribe
+from bot.briefings.schedule import local_date
 from bot.briefings.sources import Source, all_sources, load_defaults
 from bot.briefings.subscriptions import Subscription
+from bot.briefings.topics import Topics
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.ingest.fetch import Fetcher
@@ -72,7 +75,9 @@ class Briefings:
         clock = clock or SystemClock()
         defaults = load_defaults(settings.feeds_file)
         fetcher = Fetcher.from_settings(settings)
-        composer = Composer(store=store, llm=llm, defaults=defaults)
+        composer = Composer(
+            store=store, llm=llm, defaults=defaults, memory_days=settings.briefing_memory_days
+        )
         paced = ChatSender(
             sender,
             store,
@@ -87,6 +92,7 @@ class Briefings:
             skip_empty=settings.briefing_skip_empty,
             limiter=RateLimiter(store, settings.broadcast_rate, burst=1.0) if rate_limit else None,
             on_blocked=on_blocked,
+            on_sent=composer.record,
         )
         poller = FeedPoller(
             store=store,
@@ -188,8 +194,11 @@ class Briefings:
 
     async def briefing_now(self, subject: int, *, lang: str, tz: str, private: bool) -> list[Part]:
         """The subject's briefing now, as messages (html, buttons, their story ids); the
-        unsubscribe button only where the reader can use it (private chats)."""
-        brief = await self.composer.build(user_id=subject, lang=lang, tz=tz, now=self.clock.now())
+        unsubscribe button only where the reader can use it (private chats). What it
+        tells is remembered (the next briefings do not repeat it)."""
+        brief = await self.composer.build(
+            user_id=subject, lang=lang, tz=tz, now=self.clock.now(), remember=True
+        )
         parts: list[Part] = []
         for html, buttons in render_parts(brief):
             stories = story_ids(buttons)
@@ -221,3 +230,44 @@ class Briefings:
 
     async def remove_source(self, subject: int, source_id: str) -> Source | None:
         return await sources.remove_source(self.store, subject, source_id)
+
+    # --- topics and story memory (issue 23) -----------------------------------------
+
+    async def topics(self, subject: int) -> Topics:
+        """The topics `subject` follows and mutes."""
+        return await topics.get(self.store, subject)
+
+    async def follow(self, subject: int, words: str) -> str:
+        """Follow a topic (its stories rank first); the topic as kept. Raises BadTopic,
+        TopicTooLong, TooManyTopics."""
+        return await topics.add(self.store, subject, "follow", words)
+
+    async def mute(self, subject: int, words: str) -> str:
+        """Mute a topic (its stories are left out); the topic as kept. Raises as follow."""
+        return await topics.add(self.store, subject, "mute", words)
+
+    async def unfollow(self, subject: int, words: str) -> str | None:
+        """Stop following a topic; the topic, or None when it was not followed."""
+        return await topics.remove(self.store, subject, "follow", words)
+
+    async def unmute(self, subject: int, words: str) -> str | None:
+        """Stop muting a topic; the topic, or None when it was not muted."""
+        return await topics.remove(self.store, subject, "mute", words)
+
+    async def earlier_of(
+        self, subject: int, article_ids: list[str]
+    ) -> dict[str, list[tuple[date, ToldItem]]]:
+        """For each story (lead article id) of a briefing `subject` got: what their
+        earlier briefings told about it, newest first (a briefing question's context)."""
+        tz = await self.timezone_of(subject)
+        memory = await self.composer.memory.read(subject, local_date(self.clock.now(), tz))
+        out: dict[str, list[tuple[date, ToldItem]]] = {}
+        for entry in memory.entries.values():
+            if entry.lead not in article_ids:
+                continue
+            older = memory.chain(entry.key)[1:]
+            items = await self.composer.memory.items([e.item for e in older])
+            told = [(e.day, items[e.item]) for e in older if e.item in items]
+            if told:
+                out[entry.lead] = told
+        return out

@@ -152,11 +152,13 @@ async def unsubscribe(store: Store, user_id: int) -> bool:
 
 
 async def forget_user(store: Store, user_id: int) -> None:
-    """Delete every briefing datum of the user: subscription, schedule, own sources.
+    """Delete every briefing datum of the user: subscription, schedule, own sources,
+    story memory and topics.
 
     Used after a 403 (the user blocked the bot) and by /forget.
     """
     await unsubscribe(store, user_id)
+    await store.redis.delete(store.keys.briefing_memory(user_id), store.keys.topics(user_id))
     async with registry.sources_lock(store, user_id):
         await registry.release_all(store, user_id)  # their feeds stop being polled
         await store.redis.delete(store.keys.user_sources(user_id))

@@ -9,12 +9,18 @@ its text, the answer grounded in its sentences); the answer starts with the stor
 comes from ("From story 2: <title>"). Works the same in groups, where the question is
 a reply to the bot's briefing, and in a channel's discussion group, where it is a
 comment on the channel's briefing (a reply to Telegram's copy of the post there).
+
+When the story is an update of one the chat's earlier briefings told (issue 23), what
+those briefings said about it is added to the article the question is answered from
+(a paragraph per earlier briefing, dated), so "what happened before?" is answered from
+what the reader was told.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from bot.briefings import FeedArticle
 from bot.chat.answering import answer_within_limits
@@ -38,6 +44,10 @@ _ORDINALS: dict[int, tuple[str, ...]] = {
 _NUMBERED = re.compile(
     r"(?:#|\b(?:story|item|news|no\.?)\s*|(?:الخبر|القصة|رقم)\s*)(\d{1,2})", re.I
 )
+
+
+def _date(lang: str, day: date) -> str:
+    return f"{day.day} {t(lang, f'digest.month_{day.month}')} {day.year}"
 
 
 @dataclass(frozen=True)
@@ -101,8 +111,20 @@ async def ask_briefing(
     stories = [_Story(n, fa) for n, fa in enumerate(found, 1)]
     story = best_story(question, stories)
     article = story.article.to_article()
-    await services.digests.keep(article)
+    told = await services.briefings.earlier_of(briefing_chat or msg.chat_id, [story.article.id])
     ui = await conv.lang(msg)
+    if told.get(story.article.id):
+        earlier = [
+            t(
+                ui,
+                "briefing.earlier_context",
+                date=_date(ui, day),
+                text=item.text.replace("\n", " — "),
+            )
+            for day, item in told[story.article.id]
+        ]
+        article = article.model_copy(update={"text": "\n\n".join([article.text, *earlier])})
+    await services.digests.keep(article)
     answer = await answer_within_limits(
         services, msg, out, question, ui=ui, article_id=article.id, reply_to=msg.message_id
     )

@@ -4,7 +4,9 @@
 (send now), /sources, /addsource <feed or site URL>, /removesource (buttons), and the
 briefing message's buttons: `bd:<article id>` (full digest of a story, which becomes
 the chat's active article) and `bu` (unsubscribe). Also `rs:<feed id>` (remove a
-source). Strings live in the `[briefing]` catalog tables.
+source). Topics (issue 23): /follow <words>, /unfollow <words>, /mute <words>,
+/unmute <words> (admins only in groups and channels, like the other settings) and
+/topics. Strings live in the `[briefing]` catalog tables.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ def register(conv: Conversation) -> None:
     conv.command("removesource", remove_source, description="briefing.cmd_removesource")
     conv.callback(REMOVE_PREFIX, remove_button)
     conv.callback(DIGEST_PREFIX.rstrip(":"), story_digest)
+    conv.command("follow", follow, description="briefing.cmd_follow")
+    conv.command("unfollow", unfollow, description="briefing.cmd_unfollow")
+    conv.command("mute", mute, description="briefing.cmd_mute")
+    conv.command("unmute", unmute, description="briefing.cmd_unmute")
+    conv.command("topics", list_topics, description="briefing.cmd_topics")
 
 
 async def _zone(conv: Conversation, msg: Incoming) -> str:
@@ -168,3 +175,66 @@ async def story_digest(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         return
     article = fa.to_article()
     await digest_article(conv, msg, out, article)  # keeps it by id, for follow-ups
+
+
+async def follow(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Follow a topic: its stories come first in the briefing."""
+    await _topic(conv, msg, out, "follow")
+
+
+async def mute(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """Mute a topic: its stories are left out of the briefing."""
+    await _topic(conv, msg, out, "mute")
+
+
+async def unfollow(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    await _untopic(conv, msg, out, "unfollow")
+
+
+async def unmute(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    await _untopic(conv, msg, out, "unmute")
+
+
+async def _topic(conv: Conversation, msg: Incoming, out: Outbox, kind: str) -> None:
+    if not msg.args.strip():
+        await conv.say(msg, out, "briefing.topic_usage")
+        return
+    if not await admin_only(conv, msg, out):
+        return
+    b = conv.services.briefings
+    add = b.follow if kind == "follow" else b.mute
+    topic = await add(subject(msg), msg.args)  # BadTopic ... -> translated by the router
+    await conv.say(msg, out, f"briefing.{kind}_done", topic=topic)
+
+
+async def _untopic(conv: Conversation, msg: Incoming, out: Outbox, kind: str) -> None:
+    if not msg.args.strip():
+        await list_topics(conv, msg, out)
+        return
+    if not await admin_only(conv, msg, out):
+        return
+    b = conv.services.briefings
+    remove = b.unfollow if kind == "unfollow" else b.unmute
+    topic = await remove(subject(msg), msg.args)
+    if topic is None:
+        await conv.say(msg, out, f"briefing.{kind}_none", topic=" ".join(msg.args.split())[:60])
+        return
+    await conv.say(msg, out, f"briefing.{kind}_done", topic=topic)
+
+
+async def list_topics(conv: Conversation, msg: Incoming, out: Outbox) -> None:
+    """The followed and muted topics (anyone in the chat may look)."""
+    lang = await conv.lang(msg)
+    topics = await conv.services.briefings.topics(subject(msg))
+    if topics.empty:
+        await conv.say(msg, out, "briefing.topics_none")
+        return
+    lines: list[str] = []
+    for header, group in (("follow", topics.follow), ("mute", topics.mute)):
+        if group:
+            if lines:
+                lines.append("")
+            lines.append(f"<b>{plain_html(lang, t(lang, f'briefing.topics_{header}_header'))}</b>")
+            lines += [plain_html(lang, f"• {topic}") for topic in group]
+    lines += ["", plain_html(lang, t(lang, "briefing.topics_hint"))]
+    await out.send(Reply(html="\n".join(lines)))

@@ -27,6 +27,7 @@ PROMPT_TAGS: tuple[str, ...] = (
     "history",
     "question",
     "digest",
+    "earlier",
 )
 _TAG = re.compile(
     # possessive (`*+`): a long run of spaces after "<" is read once, never re-split

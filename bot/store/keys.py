@@ -132,6 +132,32 @@ class Keys:
         """A briefing item, per lead article summarized (`Story.lead_key`) and language."""
         return self._k("story", lead_key, lang)
 
+    def story_update(self, lead_key: str, earlier_item: str, lang: str) -> str:
+        """A briefing update item: what the story led by `lead_key` adds to the earlier
+        item `earlier_item` (its text's hash), in `lang`; shared by every reader told
+        that earlier item (issue 23)."""
+        return self._k("story", lead_key, "after", earlier_item, lang)
+
+    # --- story memory and topics per subscriber (issue 23) ------------------------
+    def briefing_memory(self, subject: int) -> str:
+        """Hash: story version told (its lead_key) -> JSON day, item, lead, before;
+        expires BRIEFING_MEMORY_DAYS after its last write; /forget deletes it."""
+        return self._k("memory", subject)
+
+    def told_story(self, lead_key: str) -> str:
+        """JSON of a story as a briefing told it (article ids, hashes, numbers, words),
+        shared by every reader told it (TTL BRIEFING_MEMORY_DAYS + 1 day)."""
+        return self._k("told", "story", lead_key)
+
+    def told_item(self, item_id: str) -> str:
+        """JSON of a told briefing item's text (lang, headline, bullets), per text hash."""
+        return self._k("told", "item", item_id)
+
+    def topics(self, subject: int) -> str:
+        """Hash: "follow:<topic>" / "mute:<topic>" -> the topic as typed (no TTL: user
+        data; /forget deletes it)."""
+        return self._k("topics", subject)
+
     def poll_lock(self) -> str:
         return self._k("lock", "poll")
 
