@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from bot.summarize import evidence
 from bot.summarize.evidence import Sentence
 
-_INLINE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
+# (?<!\s): a match starts at the first space of a run, not again at each later one
+_INLINE = re.compile(r"(?<!\s)\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ PROMPT_TAGS: tuple[str, ...] = (
     "digest",
 )
 _TAG = re.compile(
-    r"<(\s*/?\s*(?:" + "|".join(sorted(PROMPT_TAGS, key=len, reverse=True)) + r"))(?![\w-])",
+    r"<(\s*+(?:/\s*+)?(?:" + "|".join(sorted(PROMPT_TAGS, key=len, reverse=True)) + r"))(?![\w-])",
     re.I,
 )
 

@@ -44,7 +44,8 @@ from bot.summarize.schema import digest_schema
 
 log = logging.getLogger(__name__)
 
-_CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]\s*([.؟?!]?)\s*$")
+# linear on long runs of spaces: (?<!\s) starts a match at the first space only, \s*+ never gives back
+_CITE = re.compile(r"(?<!\s)\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]\s*+([.؟?!]?)\s*+$")
 _PAREN_ARABIC = re.compile(r"\([^()]*[\u0600-\u06ff][^()]*\)")
 
 
