@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from bot import metrics
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import LLMError
+from bot.grounding import evidence
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Store
-from bot.summarize import evidence, shape
+from bot.summarize import shape
 from bot.summarize.cache import digest_cache_key, get_digest
 from bot.summarize.live import LiveDraft
 from bot.summarize.pipeline import BULLET_RANGE, LLMDraft, LLMSummarizer, WrongLanguage

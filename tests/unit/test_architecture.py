@@ -11,7 +11,15 @@ import pytest
 BOT = Path(__file__).parents[2] / "bot"
 
 # Services and infrastructure: they know nothing of chats, Telegram or the wiring.
-CORE = ("bot.summarize", "bot.followups", "bot.briefings", "bot.ingest", "bot.llm", "bot.store")
+CORE = (
+    "bot.summarize",
+    "bot.followups",
+    "bot.briefings",
+    "bot.grounding",
+    "bot.ingest",
+    "bot.llm",
+    "bot.store",
+)
 INFRASTRUCTURE = ("bot.ingest", "bot.llm", "bot.store")
 SERVICES = ("bot.summarize", "bot.followups", "bot.briefings")
 WIRING = (
@@ -29,6 +37,8 @@ TELEGRAM = ("bot.telegram", "telegram")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     **{core: (*CHAT, *TELEGRAM, *WIRING) for core in SERVICES},
     **{infra: (*SERVICES, *CHAT, *TELEGRAM, *WIRING) for infra in INFRASTRUCTURE},
+    # below both features that check what a model wrote
+    "bot.grounding": (*SERVICES, *CHAT, *TELEGRAM, *WIRING),
     "bot.messages": (*CORE, *CHAT, *TELEGRAM, *WIRING),
     "bot.chat": (*TELEGRAM, "bot.cli", "bot.briefing_cli"),
     "bot.services": (*CHAT, *TELEGRAM),
@@ -90,6 +100,18 @@ def test_package_imports_only_what_the_layers_allow(package: str) -> None:
         for name in sorted(_imports(path)):
             if any(_inside(name, f) for f in FORBIDDEN[package]):
                 bad.append(f"{module} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_followups_use_no_summarize_internals() -> None:
+    """Answers are checked with bot.grounding, the same checks digests use (issue 19.4)."""
+    bad = [
+        f"{module} imports {name}"
+        for module, path in sorted(MODULES.items())
+        if _inside(module, "bot.followups")
+        for name in sorted(_imports(path))
+        if _inside(name, "bot.summarize")
+    ]
     assert not bad, "\n".join(bad)
 
 
