@@ -172,12 +172,17 @@ class Hostile:
         )
 
 
-def hostile_inputs(pattern: re.Pattern[str]) -> Iterator[Hostile]:
-    """Inputs made of the pattern's own pieces that make a backtracking regex work hard."""
+def hostile_inputs(pattern: re.Pattern[str], *, full: bool = True) -> Iterator[Hostile]:
+    """Inputs made of the pattern's own pieces that make a backtracking regex work hard
+    (`full=False`: only runs of one character or one literal piece, the quick set)."""
     chars, runs = pieces(pattern)
     units = [*chars, *runs]
     for unit in units:
         yield Hostile("", unit)
+    for r in runs:
+        yield Hostile(r, r[-1], "\x01")
+    if not full:
+        return
     for a in chars:
         yield Hostile("", a + "a")
         yield Hostile("", a + " ")
@@ -210,7 +215,7 @@ def growth(pattern: re.Pattern[str], hostile: Hostile, n: int) -> tuple[float, f
 
 
 def worst_inputs(
-    pattern: re.Pattern[str], n: int = 1500, floor: float = 2e-4
+    pattern: re.Pattern[str], n: int = 600, floor: float = 1e-4, *, full: bool = True
 ) -> list[tuple[float, Hostile]]:
     """Hostile inputs on which `pattern` grows faster than linearly, worst first.
 
@@ -218,7 +223,7 @@ def worst_inputs(
     least `floor` seconds (shorter times are noise) and more than 8x the smaller one.
     """
     flagged = []
-    for hostile in hostile_inputs(pattern):
+    for hostile in hostile_inputs(pattern, full=full):
         if scan(pattern, hostile.build(4 * n)) < floor:
             continue
         small, big = growth(pattern, hostile, n)
