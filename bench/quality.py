@@ -32,13 +32,14 @@ from typing import Any
 from bench._report import write_section
 from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length
+from bot.grounding import evidence
+from bot.grounding.guards import all_unsupported, language_ok, source_number_keys
 from bot.ingest.arabic import detect_language
 from bot.ingest.fetch import Fetcher
 from bot.llm.client import LLMClient
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
-from bot.summarize import evidence, shape
-from bot.summarize.guards import all_unsupported, language_ok, source_number_keys
+from bot.summarize import shape
 from bot.summarize.pipeline import BULLET_RANGE
 from bot.summarize.service import SummarizeService
 from bot.summarize.writer import _PAREN_ARABIC

@@ -81,6 +81,13 @@ class NotAnArticle(DigestBotError):
     exit_code = 2
 
 
+class NotProse(NotAnArticle):
+    """The text is long enough but is not prose: almost no letters, or a handful of
+    words repeated (a page of "x" lines, one endless word, a table of numbers)."""
+
+    key = "error.not_prose"
+
+
 class LLMError(DigestBotError):
     """The LLM failed after retries (down, timeouts, garbage). Callers fall back to extractive.
 

@@ -45,7 +45,7 @@ MAX_ENTRIES = 30
 MIN_SUMMARY_CHARS = 200
 BACKOFF_BASE = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
-_TAGS = re.compile(r"<[^>]+>")
+_TAGS = re.compile(r"<[^<>]+>")  # not [^>]: "<<<<…" would rescan to the end from each "<"
 
 
 class FeedArticle(BaseModel):

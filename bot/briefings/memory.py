@@ -40,10 +40,10 @@ from typing import TypeVar, cast
 
 from bot.briefings.feeds import FeedArticle
 from bot.briefings.stories import Story
+from bot.grounding.evidence import content_stems
+from bot.grounding.guards import source_number_keys
 from bot.ingest.arabic import tokens
 from bot.store.redis import Store
-from bot.summarize.evidence import content_stems
-from bot.summarize.guards import source_number_keys
 
 T = TypeVar("T")
 

@@ -31,11 +31,7 @@ from bot import stats
 from bot.briefings.memory import Novelty, ToldItem
 from bot.briefings.stories import Story
 from bot.errors import LLMError
-from bot.llm.client import LLMClient, Usage
-from bot.llm.defuse import defuse
-from bot.llm.prompts import load_prompt
-from bot.store.redis import Store
-from bot.summarize.evidence import (
+from bot.grounding.evidence import (
     Sentence,
     anchor,
     check_claim,
@@ -46,12 +42,16 @@ from bot.summarize.evidence import (
     valid_ids,
     word_support,
 )
-from bot.summarize.guards import (
+from bot.grounding.guards import (
     checked_numbers,
     language_ok,
     source_number_keys,
     unsupported_numbers,
 )
+from bot.llm.client import LLMClient, Usage
+from bot.llm.defuse import defuse
+from bot.llm.prompts import load_prompt
+from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
 

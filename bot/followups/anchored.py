@@ -21,12 +21,12 @@ from bot.domain import Lang
 from bot.errors import LLMError
 from bot.followups.answer import ANSWER_SCHEMA, Answer, ModelAnswer
 from bot.followups.grounding import Verdict, judge, problem, split_citations
+from bot.grounding import evidence
+from bot.grounding.evidence import Sentence
 from bot.i18n import t
 from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import load_prompt
 from bot.llm.stream import OnText
-from bot.summarize import evidence
-from bot.summarize.evidence import Sentence
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The model answers `{"answer", "sources", "found"}`, `sources` being ids of the numbered
 sentences it read (`numbered.py`). The answer is judged the way digest bullets are
-(`bot.summarize.evidence`): against its cited sentences, numbers always, and in the
+(`bot.grounding.evidence`): against its cited sentences, numbers always, and in the
 article's own language its content words and polarity ("ended" where the sentence
 says "began"); in another language, numbers and the names kept in the article's
 script. A wrong citation whose support is elsewhere in the article is re-anchored
@@ -15,10 +15,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.summarize import evidence
-from bot.summarize.evidence import Sentence
+from bot.grounding import evidence
+from bot.grounding.evidence import Sentence
 
-_INLINE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
+# (?<!\s): a match starts at the first space of a run, not again at each later one
+_INLINE = re.compile(r"(?<!\s)\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 from bot.domain import Lang, Partial, Progress, Stage
 from bot.followups.grounding import split_citations
+from bot.grounding.guards import language_ok
 from bot.ingest.arabic import split_sentences
 from bot.llm.stream import may_show_more, partial_object
-from bot.summarize.guards import language_ok
 
 _OPEN_CITATION = re.compile(r"\[[\d\s,،]*$")
 MIN_WORDS = 3  # fewer words than this are not worth an edit

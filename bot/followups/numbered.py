@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.followups.retrieval import BM25, Query, greedy
+from bot.grounding.evidence import Sentence, number_sentences, numbered_text
 from bot.ingest.arabic import tokens
-from bot.summarize.evidence import Sentence, number_sentences, numbered_text
 
 GAP = "[…]"
 JOIN_TOKENS = 2  # what the blank line between two passages adds to the prompt

@@ -184,6 +184,11 @@ def _letter_counts(text: str) -> tuple[int, int]:
     return len(_NOT_LETTER.sub("", text)), len(_NOT_ARABIC_LETTER.sub("", text))
 
 
+def letter_count(text: str) -> int:
+    """Return the number of letters (any script) in `text`."""
+    return len(_NOT_LETTER.sub("", text))
+
+
 def arabic_ratio(text: str) -> float:
     """Return the share of Arabic letters among all letters in `text` (0.0 if no letters)."""
     letters, arabic = _letter_counts(text)
@@ -200,7 +205,10 @@ def detect_language(text: str) -> Literal["ar", "en"]:
 
 _HARD_END = ".!?؟؛…"
 _CLOSERS = "\"'”’»)]}›"
-_URL = re.compile(r"(?:https?://|www\.)[^\s]+?(?=[.,;:!?)\]”’\"»،؛؟]*(?:\s|$))", re.I)
+# A URL runs to the next space; the punctuation it ends with belongs to the sentence
+# (_url_spans trims it: a lazy match with a look-ahead would be quadratic on "www.....x").
+_URL = re.compile(r"(?:https?://|www\.)(\S+)", re.I)
+_URL_TRAILING = '.,;:!?)]”’"»،؛؟'
 _ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -277,13 +285,25 @@ def _is_boundary(line: str, i: int, term_end: int, end: int) -> bool:
     return _is_arabic(nxt) and nxt.isalpha() and not prev.isdigit()
 
 
+def _url_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each URL in `line`, in order, without its trailing punctuation."""
+    spans = []
+    for m in _URL.finditer(line):
+        end = m.start() + len(m.group(0).rstrip(_URL_TRAILING))
+        spans.append((m.start(), max(end, m.start(1) + 1)))  # at least one character after "www."
+    return spans
+
+
 def _split_line(line: str) -> list[str]:
-    protected = [(m.start(), m.end()) for m in _URL.finditer(line)] if "." in line else []
+    protected = _url_spans(line) if "." in line else []
     pieces: list[str] = []
     start = 0
+    url = 0  # protected[url] is the first URL that does not end before the terminator
     for m in _TERMINATORS.finditer(line):
         i, term_end, end = m.start(), m.start() + len(m.group(1)), m.end()
-        if any(a <= i < b for a, b in protected):
+        while url < len(protected) and protected[url][1] <= i:
+            url += 1
+        if url < len(protected) and protected[url][0] <= i:
             continue
         if _is_boundary(line, i, term_end, end):
             pieces.append(line[start:end])
@@ -292,20 +312,29 @@ def _split_line(line: str) -> list[str]:
     return pieces
 
 
+def _skip_spaces(text: str, i: int) -> int:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i
+
+
 def _split_commas(sentence: str) -> list[str]:
+    # lengths come from positions: copying and stripping both sides at every comma
+    # would be quadratic on a long run of commas
     out: list[str] = []
     start = 0
+    left = _skip_spaces(sentence, 0)  # where the current piece's text starts
+    end = len(sentence.rstrip())
     for m in re.finditer("،", sentence):
         pos = m.start()
         before = sentence[pos - 1 : pos]
         after = sentence[pos + 1 : pos + 2]
         if before.isdigit() and after.isdigit():
             continue
-        left = sentence[start : pos + 1].strip()
-        right = sentence[pos + 1 :].strip()
-        if len(left) >= _COMMA_MIN and len(right) >= _COMMA_MIN:
-            out.append(left)
+        if pos + 1 - left >= _COMMA_MIN and end - _skip_spaces(sentence, pos + 1) >= _COMMA_MIN:
+            out.append(sentence[start : pos + 1].strip())
             start = pos + 1
+            left = _skip_spaces(sentence, start)
     out.append(sentence[start:])
     return out
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -22,8 +23,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.domain import Article
-from bot.errors import NotAnArticle, TextTooShort
-from bot.ingest.arabic import clean_text, detect_language, normalize_for_match, tokens
+from bot.errors import NotAnArticle, NotProse, TextTooShort
+from bot.ingest.arabic import clean_text, detect_language, letter_count, normalize_for_match, tokens
 from bot.ingest.dates import date_line_spans, find_date
 from bot.ingest.inputs import MIN_CHARS
 from bot.ingest.page_dates import choose_date, meta_dates
@@ -32,6 +33,10 @@ MIN_ARTICLE_CHARS = 150  # below this a page holds no article
 PARTIAL_CHARS = 600  # an extracted body shorter than this looks partial
 TITLE_MAX_CHARS = 200
 PAYWALL_LINE_CHARS = 160  # a line this short holding a paywall marker is a notice
+# What prose has and junk does not (see require_prose).
+PROSE_MIN_LETTERS = 0.4  # share of letters among the characters that are not spaces
+PROSE_MIN_WORDS = 5  # distinct words
+PROSE_MAX_TOP_WORD = 0.5  # share of the words that the most frequent word may take
 
 _EDGE_PUNCT = " .:!؟?،,…\"'“”«»()[]-–—"
 
@@ -80,7 +85,7 @@ def load_rules(path: Path | None = None) -> Rules:
 def _is_boilerplate(norm: str, rules: Rules) -> bool:
     if norm.strip(_EDGE_PUNCT) in rules.drop_exact or norm in rules.drop_exact:
         return True
-    if any(norm.startswith(p) for p in rules.drop_prefix):
+    if norm.startswith(rules.drop_prefix):
         return True
     return any(r.search(norm) for r in rules.drop_regex)
 
@@ -153,7 +158,7 @@ def _same_heading(a: str, b: str) -> bool:
     return bool(ta) and ta == tb
 
 
-_TITLE_PARTS = re.compile(r"\s+[-|–—:]+\s+")
+_TITLE_PARTS = re.compile(r"(?<!\s)\s+[-|–—:]+\s+")  # (?<!\s): linear on long space runs
 
 
 def _headline_in(title: str, line: str) -> str | None:
@@ -184,6 +189,32 @@ def _take_title(lines: list[str]) -> tuple[str | None, list[str]]:
     return title, rest
 
 
+def _require_words(words: list[str]) -> Counter[str]:
+    counts = Counter(words)
+    if len(counts) < PROSE_MIN_WORDS:
+        raise NotProse(f"{len(counts)} distinct words")
+    return counts
+
+
+def require_prose(body: str) -> None:
+    """Raise NotProse unless `body` reads like an article.
+
+    Junk has almost no letters (a page of digits or symbols), fewer than
+    PROSE_MIN_WORDS distinct words (one endless word, a page of "x" lines), or one word
+    that makes up more than PROSE_MAX_TOP_WORD of all words. Real news, lists and tables
+    included, is far from each limit: its most frequent word (و, the) is under 10 %.
+    """
+    visible = len(body) - sum(body.count(ch) for ch in " \n\t")
+    letters = letter_count(body)
+    if visible and letters / visible < PROSE_MIN_LETTERS:
+        raise NotProse(f"{letters} letters in {visible} characters")
+    words = tokens(body)
+    counts = _require_words(words)
+    top = counts.most_common(1)[0][1]
+    if top > PROSE_MAX_TOP_WORD * len(words):
+        raise NotProse(f"one word is {top} of {len(words)} words")
+
+
 def extract_text(text: str) -> Article:
     """Return an Article (source_kind="text") from pasted article text.
 
@@ -191,10 +222,13 @@ def extract_text(text: str) -> Article:
     metadata line, removes boilerplate by the data-file rules, takes the title from a
     short first line (dropping its repeat below it). `partial` is set when paywall
     markers appear (short paywall notices are dropped from the body). Raises TextTooShort (param `chars`) when the remaining body is under
-    MIN_CHARS characters.
+    MIN_CHARS characters, NotProse when it is not prose (require_prose).
     """
     rules = load_rules()
     cleaned = clean_text(text)
+    if len(cleaned) >= MIN_CHARS:  # (a short text is TextTooShort, below)
+        # dropping lines cannot add words: refuse a page of "x" lines before the line rules
+        _require_words(tokens(cleaned))
     published = find_date(cleaned)
     date_lines = set(date_line_spans(cleaned))
     lines = [line for line in cleaned.split("\n") if line not in date_lines]
@@ -203,6 +237,7 @@ def extract_text(text: str) -> Article:
     body = _paragraphs(body_lines)
     if len(body) < MIN_CHARS:
         raise TextTooShort(f"article body has {len(body)} characters", chars=len(body))
+    require_prose(body)
     return Article(
         text=body,
         title=title,
@@ -257,7 +292,8 @@ def extract_html(html: str, url: str | None = None) -> Article:
     comment policies. The date is trafilatura's unless it is missing or only a year-start
     default (YYYY-01-01), in which case a date written below the headline (or in the
     body) wins. `partial` is set for a body under 600 characters or with paywall markers.
-    Raises NotAnArticle when no article text (under 150 characters) remains.
+    Raises NotAnArticle when no article text (under 150 characters) remains, NotProse
+    when what remains is not prose (require_prose).
     """
     import trafilatura
 
@@ -280,6 +316,7 @@ def extract_html(html: str, url: str | None = None) -> Article:
     body = _paragraphs(kept)
     if len(body) < MIN_ARTICLE_CHARS:
         raise NotAnArticle(f"extracted text has {len(body)} characters")
+    require_prose(body)
     published = choose_date(
         meta_dates(html),
         _parse_iso(getattr(doc, "date", None)),

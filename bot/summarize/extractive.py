@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
 
 from bot.domain import Article, Length
+from bot.grounding.stopwords import stopwords
 from bot.ingest.arabic import split_sentences, tokens
 
 BULLETS = {"short": 4, "detailed": 8}
@@ -30,21 +30,6 @@ HEADLINE_CHARS = 140
 W_POSITION = 0.35
 W_TITLE = 0.4
 DUPLICATE_JACCARD = 0.5
-
-_STOPWORDS_RAW = """
-في من على إلى عن أن إن أنه إنه ما لا لم لن قد كان كانت يكون هذا هذه ذلك تلك التي الذي الذين
-أو ثم حيث كما بعد قبل بين عند مع كل غير هو هي هم هما نحن أنا وقال وقالت قال قالت وأن ولا وفي
-ومن وعلى وإلى منذ خلال حول أي أيضا إذا لكن وهو وهي فيه فيها به بها له لها عليه عليها إلا بعض
-the a an of to in on for and or but is are was were be been being that this these those with
-as by at from it its he she they we you his her their our not no has have had will would
-can could said says also than then there which who whom what when where while about into
-"""
-
-
-@cache
-def stopwords() -> frozenset[str]:
-    """Normalized Arabic and English function words."""
-    return frozenset(tokens(_STOPWORDS_RAW))
 
 
 @dataclass

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain import Lang, Partial, Progress, Stage
+from bot.grounding.guards import language_ok
 from bot.llm.stream import may_show_more, partial_object
-from bot.summarize.guards import language_ok
 
 log = logging.getLogger(__name__)
 

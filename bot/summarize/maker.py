@@ -41,9 +41,10 @@ from bot import metrics, stats
 from bot.clock import Clock
 from bot.domain import Article, Cost, Digest, Lang, Length, Progress, Stage
 from bot.errors import BudgetExceeded, LLMError
+from bot.grounding import evidence
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Store
-from bot.summarize import evidence, shape
+from bot.summarize import shape
 from bot.summarize.budget import Hold, hold_within
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive

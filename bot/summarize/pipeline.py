@@ -29,14 +29,15 @@ from pydantic import BaseModel, ValidationError
 
 from bot.domain import Article, Lang, Length, Progress, Stage
 from bot.errors import LLMError
+from bot.grounding import evidence
+from bot.grounding.guards import source_number_keys
 from bot.llm.chunks import request_estimate, split_to_budget
 from bot.llm.client import LLMClient, Usage
 from bot.llm.defuse import defuse
 from bot.llm.prompts import combined_version, load_prompt
 from bot.llm.replies import LLMOutputError
 from bot.llm.tokens import count_tokens, estimate_tokens
-from bot.summarize import evidence, shape
-from bot.summarize.guards import source_number_keys
+from bot.summarize import shape
 from bot.summarize.schema import digest_schema
 from bot.summarize.writer import DigestWriter, LLMDraft, WrongLanguage
 

@@ -22,14 +22,15 @@ from typing import Any
 from bot import metrics
 from bot.domain import Lang
 from bot.errors import LLMError
+from bot.grounding import evidence
+from bot.grounding.evidence import Sentence
+from bot.grounding.guards import all_unsupported, source_number_keys
 from bot.llm.client import LLMClient, Usage
 from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError
 from bot.llm.stream import OnText
-from bot.summarize import evidence, shape
-from bot.summarize.evidence import Sentence
-from bot.summarize.guards import all_unsupported, source_number_keys
+from bot.summarize import shape
 from bot.summarize.pipeline import LANGUAGE_NAMES
 from bot.summarize.writer import LLMDraft, in_language, parse_attempt
 

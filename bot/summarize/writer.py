@@ -32,19 +32,21 @@ from typing import Any
 from bot import metrics
 from bot.domain import Article, Lang, Progress
 from bot.errors import LLMError
+from bot.grounding import evidence
+from bot.grounding.evidence import Sentence
+from bot.grounding.guards import all_unsupported, language_ok
 from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError
-from bot.summarize import evidence, shape
-from bot.summarize.evidence import Sentence
+from bot.summarize import shape
 from bot.summarize.extractive import score_sentences
-from bot.summarize.guards import all_unsupported, language_ok
 from bot.summarize.live import LiveDraft
 from bot.summarize.schema import digest_schema
 
 log = logging.getLogger(__name__)
 
-_CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]\s*([.؟?!]?)\s*$")
+# linear on long runs of spaces: (?<!\s) starts a match at the first space only, \s*+ never gives back
+_CITE = re.compile(r"(?<!\s)\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]\s*+([.؟?!]?)\s*+$")
 _PAREN_ARABIC = re.compile(r"\([^()]*[\u0600-\u06ff][^()]*\)")
 
 

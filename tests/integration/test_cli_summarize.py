@@ -286,3 +286,44 @@ async def test_the_digest_is_drawn_as_it_is_written_when_stdout_is_a_terminal(
     assert code == 0 and "\x1b" not in shown
     data = json.loads(shown)
     assert data["path"] == "llm" and len(data["bullets"]) >= 3
+
+
+async def test_a_page_that_is_not_prose_is_refused_before_any_model_call(
+    tmp_path: Path, redis_url: str, store: Store, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """Issue 18: a text/plain link of 'x' lines was summarized as 8 parts of junk, and an
+    80 KB one-word file stalled the reader for 10 s. Both are refused at once, in the
+    user's language, and the model never sees them."""
+    fake_llm.handler = smart
+    lines = pages.add("/junk.txt", b"x\n" * 200_000, content_type="text/plain; charset=utf-8")
+    digits = pages.add(
+        "/table.txt",
+        "\n".join(f"{i} | {i * 7} | {i % 13}" for i in range(5000)),
+        content_type="text/plain",
+    )
+    word = tmp_path / "word.txt"
+    word.write_text("a" * 80_000, "utf-8")
+    env = cli_env(
+        tmp_path,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=store.keys.prefix,
+        OPENAI_API_KEY="sk-test-cli-123456",
+        OPENAI_BASE_URL=fake_llm.base_url,
+        LLM_MODEL="fake-model",
+        FETCH_ALLOW_HOSTS="127.0.0.1",
+    )
+    for source, lang, expected in [
+        (lines, "en", "doesn't read like an article"),
+        (digits, "en", "doesn't read like an article"),
+        (str(word), "ar", "هذا لا يبدو مقالًا"),
+    ]:
+        start = asyncio.get_running_loop().time()
+        code, out, err = await summarize(source, "--lang", lang, env=env, cwd=tmp_path)
+        assert code == 2 and out == "", (source, err)
+        assert expected in err and "Traceback" not in err, (source, err)
+        assert asyncio.get_running_loop().time() - start < 20, source  # 10 s+ of regex before
+    assert fake_llm.calls == 0
+    # a real article still goes through
+    code, out, err = await summarize(str(SAMPLE), env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert fake_llm.calls == 1

@@ -18,11 +18,11 @@ from bot.config import Settings
 from bot.domain import Article
 from bot.followups import FollowupService
 from bot.followups.render import render_answer_html, render_answer_text
+from bot.grounding import evidence
 from bot.i18n import t
 from bot.llm.client import LLMClient
 from bot.render import strip_marks
 from bot.store.redis import Store
-from bot.summarize import evidence
 from tests.fakes.llm import FakeLLM
 from tests.integration.test_followups import (
     SEED_ANSWER,

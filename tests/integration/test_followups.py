@@ -24,12 +24,12 @@ from bot.domain import Article
 from bot.errors import BadInput, NoActiveArticle
 from bot.followups import Answer, FollowupService
 from bot.followups.render import render_answer_html, render_answer_text
+from bot.grounding import evidence
 from bot.i18n import t
 from bot.llm.client import LLMClient
 from bot.llm.tokens import count_tokens
 from bot.render import LRM, RLM, strip_marks
 from bot.store.redis import Store, client_for
-from bot.summarize import evidence
 from tests.fakes.llm import FakeLLM
 from tests.unit.test_retrieval import (
     ANSWER_MARK,

@@ -16,6 +16,7 @@ from bot import metrics, stats
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.domain import Article, Stage
+from bot.grounding.evidence import number_sentences
 from bot.ingest.arabic import arabic_ratio, split_sentences
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher
@@ -24,7 +25,6 @@ from bot.llm.tokens import count_tokens
 from bot.render import render_digest_html
 from bot.store.redis import Store
 from bot.summarize.cache import SingleFlight
-from bot.summarize.evidence import number_sentences
 from bot.summarize.maker import FALLBACK_TTL_SECONDS
 from bot.summarize.service import SummarizeService
 from tests.fakes.llm import FakeLLM, Timeout

@@ -15,6 +15,7 @@ CORE = (
     "bot.summarize",
     "bot.followups",
     "bot.briefings",
+    "bot.grounding",
     "bot.ingest",
     "bot.readers",
     "bot.llm",
@@ -37,6 +38,8 @@ TELEGRAM = ("bot.telegram", "telegram")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     **{core: (*CHAT, *TELEGRAM, *WIRING) for core in SERVICES},
     **{infra: (*SERVICES, *CHAT, *TELEGRAM, *WIRING) for infra in INFRASTRUCTURE},
+    # below both features that check what a model wrote
+    "bot.grounding": (*SERVICES, *CHAT, *TELEGRAM, *WIRING),
     "bot.messages": (*CORE, *CHAT, *TELEGRAM, *WIRING),
     # the chat layer reaches Redis only through services (issue 19)
     "bot.chat": (*TELEGRAM, "bot.cli", "bot.briefing_cli", "redis"),
@@ -101,6 +104,18 @@ def test_package_imports_only_what_the_layers_allow(package: str) -> None:
         for name in sorted(_imports(path)):
             if any(_inside(name, f) for f in FORBIDDEN[package]):
                 bad.append(f"{module} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_followups_use_no_summarize_internals() -> None:
+    """Answers are checked with bot.grounding, the same checks digests use (issue 19.4)."""
+    bad = [
+        f"{module} imports {name}"
+        for module, path in sorted(MODULES.items())
+        if _inside(module, "bot.followups")
+        for name in sorted(_imports(path))
+        if _inside(name, "bot.summarize")
+    ]
     assert not bad, "\n".join(bad)
 
 

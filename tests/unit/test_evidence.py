@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.summarize import evidence
+from bot.grounding import evidence
 
 BEGAN = "أن الاتصال “بدأ الساعة 15,35” (20,35 ت غ)."
 ENDED_ANNOUNCED = (

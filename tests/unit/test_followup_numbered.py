@@ -12,8 +12,8 @@ from bot.followups.answer import ModelAnswer
 from bot.followups.grounding import judge, problem, split_citations
 from bot.followups.numbered import GAP, NumberedPassages
 from bot.followups.retrieval import question_query
+from bot.grounding.evidence import number_sentences, numbered_text
 from bot.llm.tokens import count_tokens
-from bot.summarize.evidence import number_sentences, numbered_text
 from tests.unit.test_retrieval import ANSWER_MARK, LONG_QUESTION, long_article, real_paragraphs
 
 LINE = re.compile(r"^\[(\d+)\] (.*)$", re.M)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.summarize.guards import (
+from bot.grounding.guards import (
     all_unsupported,
     checked_numbers,
     language_ok,

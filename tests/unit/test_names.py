@@ -1,11 +1,11 @@
-"""English names against Arabic text, by consonant skeleton (bot/summarize/names.py)."""
+"""English names against Arabic text, by consonant skeleton (bot/grounding/names.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.summarize.evidence import check_claim
-from bot.summarize.names import unmatched_names
+from bot.grounding.evidence import check_claim
+from bot.grounding.names import unmatched_names
 
 SEED = (
     "أعلن البيت الأبيض انتهاء الاتصال الهاتفي بين الرئيس الأميركي جو بايدن ونظيره الروسي "

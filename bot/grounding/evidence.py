@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from bot.grounding.guards import source_number_keys, unsupported_numbers
+from bot.grounding.names import unmatched_names
+from bot.grounding.stopwords import stopwords
 from bot.ingest.arabic import normalize_for_match, split_sentences, tokens
-from bot.summarize.extractive import stopwords
-from bot.summarize.guards import source_number_keys, unsupported_numbers
-from bot.summarize.names import unmatched_names
 
 MIN_SUPPORT = 0.5  # share of a bullet's content words found in its cited sentences
 MAX_CITED = 3  # sentences a re-anchored bullet may rest on
