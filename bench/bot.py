@@ -110,7 +110,7 @@ async def _serve(app: Any, env: dict[str, str], stop: Any, ready: Any) -> None:
 
 async def _run_by_hand(app: Any, env: dict[str, str], stop: Any, ready: Any) -> None:
     """The lifecycle as older revisions drove it (post_init called explicitly)."""
-    from bot.telegram.app import post_init
+    from bot.telegram.application import post_init
 
     async with app:
         await post_init(app)

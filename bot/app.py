@@ -4,7 +4,7 @@
     conversation = build_conversation(services)
 
 Every entry point uses it: the Telegram runner and webhook (with a sender on the
-Application's bot, bot/telegram/app.py), the console (`python -m bot chat`), the CLI
+Application's bot, bot/telegram/application.py), the console (`python -m bot chat`), the CLI
 and the tests. Handlers reach the services through the `Conversation`, never through
 globals; features register their commands and buttons in `build_conversation`.
 """

@@ -23,7 +23,7 @@ from bot.clock import Clock, FrozenClock
 from bot.config import Settings
 from bot.services import Services
 from bot.store.redis import Store
-from bot.telegram.app import build_application, open_services
+from bot.telegram.application import build_application, open_services
 from bot.telegram.lifecycle import DRAIN_SECONDS, processor_of, running
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM

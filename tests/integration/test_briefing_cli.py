@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram import Bot
 
-from bot.briefing_cli import feeds_poll, preview
 from bot.briefings import subscriptions as subs
 from bot.briefings.compose import Composer
 from bot.briefings.delivery import Delivery
 from bot.briefings.feeds import FeedPoller
 from bot.briefings.sources import Source
+from bot.cli.briefing import feeds_poll, preview
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.ingest.fetch import Fetcher
@@ -287,7 +287,7 @@ async def test_cli_poll_preview_and_two_run_due_processes_send_exactly_once(
 
 
 def test_run_due_rejects_a_bad_now() -> None:
-    from bot.briefing_cli import parse_now
+    from bot.cli.briefing import parse_now
     from bot.errors import BadInput
 
     assert parse_now("2026-03-02T10:30") == datetime(2026, 3, 2, 10, 30, tzinfo=UTC)

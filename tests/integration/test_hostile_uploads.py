@@ -10,7 +10,7 @@ import json
 from bot import metrics
 from bot.config import Settings
 from bot.store.redis import Store
-from bot.telegram.app import build_application, open_services
+from bot.telegram.application import build_application, open_services
 from bot.telegram.lifecycle import running
 from tests.fakes import hostile
 from tests.fakes.botapi import BotAPI, Sent

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.messages import Button, Reply
 from bot.render import escape, html_to_plain
 from bot.store.redis import Store
-from bot.telegram.app import rate_limiter
+from bot.telegram.application import rate_limiter
 from bot.telegram.handlers import TelegramOutbox
 from tests.fakes.botapi import BotAPI, utf16_len
 from tests.fakes.llm import FakeLLM

@@ -27,8 +27,6 @@ WIRING = (
     "bot.app",
     "bot.services",
     "bot.cli",
-    "bot.briefing_cli",
-    "bot.summarize_cli",
     "bot.__main__",
 )
 CHAT = ("bot.chat",)
@@ -42,7 +40,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "bot.grounding": (*SERVICES, *CHAT, *TELEGRAM, *WIRING),
     "bot.messages": (*CORE, *CHAT, *TELEGRAM, *WIRING),
     # the chat layer reaches Redis only through services (issue 19)
-    "bot.chat": (*TELEGRAM, "bot.cli", "bot.briefing_cli", "redis"),
+    "bot.chat": (*TELEGRAM, "bot.cli", "redis"),
     "bot.services": (*CHAT, *TELEGRAM),
 }
 
@@ -165,3 +163,20 @@ def test_features_are_used_only_through_their_front_door(package: str) -> None:
             if target is not None and target != package and _inside(target, package):
                 bad.append(f"{module} imports {target}")
     assert not bad, "\n".join(bad)
+
+
+def test_entry_points_live_in_one_package() -> None:
+    """Every `async def run(args, settings)` style entry point is in bot/cli/, found by
+    argparse's set_defaults, never by a "module:function" string."""
+    outside = []
+    for module, path in sorted(MODULES.items()):
+        if _inside(module, "bot.cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef):
+                names = [a.arg for a in node.args.args]
+                if names[:2] == ["args", "settings"]:
+                    outside.append(f"{module}.{node.name}")
+    assert not outside, outside
+    source = (BOT / "cli" / "__init__.py").read_text("utf-8")
+    assert "importlib" not in source

@@ -19,7 +19,7 @@ from telegram.ext import TypeHandler
 
 from bot.config import Settings
 from bot.services import Services
-from bot.telegram.app import build_application, open_services
+from bot.telegram.application import build_application, open_services
 from bot.telegram.health import count_update, serve_health
 from bot.telegram.lifecycle import AnyApplication, running
 from bot.telegram.webhook import ALLOWED_UPDATES, serve_webhook

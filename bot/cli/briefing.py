@@ -1,7 +1,7 @@
 """The briefing CLI commands: `feeds poll`, `briefing run-due [--now ISO]`, `briefing preview`.
 
 Each builds the services with bot.app.build_services; `run-due` sends through the
-Sender that bot/cli.py's factory opens (the Telegram one), the others never send.
+Sender that `telegram_sender` below opens (the Telegram one), the others never send.
 
 Each prints one result to stdout; a progress counter goes to stderr only when stderr
 is a terminal. Bad input (an unparsable --now) raises BadInput (exit 2).
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
 from bot.app import NoSender, build_services
@@ -48,7 +48,7 @@ def progress(label: str, total: int | None = None) -> Callable[[int], None] | No
     return step
 
 
-# Opens the Sender that `run-due` delivers through (the Telegram one, given by bot/cli.py)
+# Opens the Sender that `run-due` delivers through (the Telegram one, `telegram_sender`)
 # and closes it afterwards.
 OpenSender = Callable[[Settings], AbstractAsyncContextManager[Sender]]
 
@@ -102,3 +102,16 @@ async def preview(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         await services.close()
+
+
+@asynccontextmanager
+async def telegram_sender(settings: Settings) -> AsyncIterator[Sender]:
+    """A started TelegramSender (its own Bot and connection pool), closed on exit."""
+    from bot.telegram.sender import TelegramSender
+
+    sender = TelegramSender.from_settings(settings)
+    await sender.start()
+    try:
+        yield sender
+    finally:
+        await sender.close()

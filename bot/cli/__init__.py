@@ -1,37 +1,72 @@
-"""Command-line entry point (`digestbot ...` and `python -m bot ...`).
+"""Every entry point: `digestbot ...` and `python -m bot ...`.
 
-Parses arguments, loads settings, and hands off to the command's module. Every
-`DigestBotError` becomes one line on stderr and its exit code (2 for bad input or
-configuration); nothing else prints a traceback unless LOG_LEVEL=DEBUG.
+One argparse parser; each sub-command names its function with `set_defaults(func=...)`.
+The functions import their module when called, so `--help` and a bad argument stay
+fast. Each module of this package is one command family:
+
+* `summarize.py`: `summarize SOURCE` (a URL, a file, `-` or the text itself);
+* `chat.py`: `chat`, the conversation in this terminal;
+* `run.py`: `run`, the Telegram bot (polling, or webhook when WEBHOOK_URL is set);
+* `briefing.py`: `feeds poll`, `briefing run-due`, `briefing preview`.
+
+Settings are loaded once here. Every `DigestBotError` becomes one line on stderr and its
+exit code (2 for bad input or configuration); nothing else prints a traceback unless
+LOG_LEVEL=DEBUG.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import DigestBotError
 from bot.i18n import error_text
 
 if TYPE_CHECKING:
-    from bot.briefings import Sender
     from bot.config import Settings
 
-# command name -> "module:function"; each function is `async def f(args, settings) -> int`
-COMMANDS: dict[str, str] = {
-    "summarize": "bot.summarize_cli:run",
-    "run": "bot.telegram.runner:run",
-    "chat": "bot.chat.console:run",
-    "feeds.poll": "bot.briefing_cli:feeds_poll",
-    "briefing.run-due": "bot.cli:run_due",
-    "briefing.preview": "bot.briefing_cli:preview",
-}
+Command = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int]]
+
+
+async def summarize(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.summarize import run
+
+    return await run(args, settings)
+
+
+async def chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.chat import run
+
+    return await run(args, settings)
+
+
+async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.run import run
+
+    return await run(args, settings)
+
+
+async def feeds_poll(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.briefing import feeds_poll
+
+    return await feeds_poll(args, settings)
+
+
+async def briefing_run_due(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver through a Telegram sender of its own."""
+    from bot.cli.briefing import run_due, telegram_sender
+
+    return await run_due(args, settings, open_sender=telegram_sender)
+
+
+async def briefing_preview(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.briefing import preview
+
+    return await preview(args, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,58 +78,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=["ar", "en"], default=None, help="digest language")
     s.add_argument("--length", choices=["short", "detailed"], default="short")
     s.add_argument("--format", choices=["text", "json", "html"], default="text")
+    s.set_defaults(func=summarize)
 
-    sub.add_parser("run", help="run the Telegram bot (polling, or webhook if WEBHOOK_URL is set)")
+    r = sub.add_parser(
+        "run", help="run the Telegram bot (polling, or webhook if WEBHOOK_URL is set)"
+    )
+    r.set_defaults(func=run_bot)
 
     c = sub.add_parser("chat", help="talk to the bot in this terminal")
     c.add_argument("--user-id", type=int, default=1)
     c.add_argument("--lang", choices=["ar", "en"], default=None)
+    c.set_defaults(func=chat)
 
     f = sub.add_parser("feeds", help="news sources")
     fsub = f.add_subparsers(dest="action", required=True)
-    fsub.add_parser("poll", help="fetch every source once and ingest new articles")
+    fsub.add_parser("poll", help="fetch every source once and ingest new articles").set_defaults(
+        func=feeds_poll
+    )
 
     b = sub.add_parser("briefing", help="daily briefings")
     bsub = b.add_subparsers(dest="action", required=True)
     rd = bsub.add_parser("run-due", help="send every briefing due at an instant")
     rd.add_argument("--now", default=None, help="ISO-8601 instant (default: now)")
+    rd.set_defaults(func=briefing_run_due)
     pv = bsub.add_parser("preview", help="print the briefing a user would get now")
     pv.add_argument("--user-id", type=int, default=1)
     pv.add_argument("--lang", choices=["ar", "en"], default=None)
+    pv.set_defaults(func=briefing_preview)
     return parser
-
-
-def _resolve(name: str) -> Callable[[argparse.Namespace, Any], Coroutine[Any, Any, int]]:
-    module_name, func = COMMANDS[name].split(":")
-    return cast(
-        Callable[[argparse.Namespace, Any], Coroutine[Any, Any, int]],
-        getattr(importlib.import_module(module_name), func),
-    )
-
-
-async def run_due(args: argparse.Namespace, settings: Settings) -> int:
-    """`briefing run-due`: deliver through a Telegram sender of its own."""
-    from bot.briefing_cli import run_due as deliver_due
-
-    return await deliver_due(args, settings, open_sender=telegram_sender)
-
-
-@asynccontextmanager
-async def telegram_sender(settings: Settings) -> AsyncIterator[Sender]:
-    """A started TelegramSender (its own Bot and connection pool), closed on exit."""
-    from bot.telegram.sender import TelegramSender
-
-    sender = TelegramSender.from_settings(settings)
-    await sender.start()
-    try:
-        yield sender
-    finally:
-        await sender.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    name = args.command + (f".{args.action}" if getattr(args, "action", None) else "")
+    command: Command = args.func
     lang = getattr(args, "lang", None) or "en"
     try:
         from bot.config import load_settings
@@ -102,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = load_settings()
         setup_logging(settings)
-        return asyncio.run(_resolve(name)(args, settings))
+        return asyncio.run(command(args, settings))
     except DigestBotError as err:
         print(f"error: {_message(err, lang)}", file=sys.stderr)
         return err.exit_code
