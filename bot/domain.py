@@ -30,7 +30,7 @@ class Article(BaseModel):
     published: date | None = None
     language: Lang = "ar"
     partial: bool = False
-    source_kind: Literal["url", "text"] = "text"
+    source_kind: SourceKind = "text"
 
     @property
     def id(self) -> str:

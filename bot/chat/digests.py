@@ -16,12 +16,12 @@ language, length and questions), so callback data stays far below Telegram's 64 
 from __future__ import annotations
 
 import re
-from typing import Literal, cast
+from typing import cast
 
 from bot.chat.briefing_questions import ask_about_post
 from bot.chat.followups import ask
 from bot.chat.router import Conversation
-from bot.domain import Digest, Lang, Length, Progress, Stage
+from bot.domain import Digest, Lang, Length, Progress, SourceKind, Stage
 from bot.i18n import t
 from bot.ingest.inputs import find_url, validate_url
 from bot.messages import Button, Incoming, Outbox, Reply
@@ -42,7 +42,7 @@ def register(conv: Conversation) -> None:
     conv.on_text(on_text)
 
 
-def pick_source(text: str, *, explicit: bool) -> tuple[Literal["url", "text"], str] | None:
+def pick_source(text: str, *, explicit: bool) -> tuple[SourceKind, str] | None:
     """Return what to summarize in `text`: ("text", text) for an article-length text,
     else ("url", link) for a text holding a link; else ("text", text) when the user
     asked explicitly (the service then says it is too short), or None.

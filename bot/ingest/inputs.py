@@ -10,11 +10,12 @@ import contextlib
 import re
 import sys
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TextIO
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from bot.domain import SourceKind
 from bot.errors import BadInput, TextTooShort
 from bot.ingest.arabic import clean_text
 
@@ -190,7 +191,7 @@ def _read_file(path: Path) -> str:
         ) from exc
 
 
-def read_source(arg: str, stdin: TextIO | None = None) -> tuple[Literal["url", "text"], str]:
+def read_source(arg: str, stdin: TextIO | None = None) -> tuple[SourceKind, str]:
     """Resolve the CLI SOURCE argument.
 
     Returns ("url", validated URL) for an http(s) URL, or ("text", raw text) for "-"

@@ -35,11 +35,11 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from bot import stats
 from bot.config import Settings
-from bot.domain import Article, Digest, Lang, Length, Progress, Stage
+from bot.domain import Article, Digest, Lang, Length, Progress, SourceKind, Stage
 from bot.errors import BudgetExceeded
 from bot.followups import ChatContext
 from bot.limits import Hold, Limits, Ticket
@@ -56,7 +56,7 @@ LINK_TTL = 24 * 3600
 # What to summarize: an article in hand, a link or text still to load, or a loader
 # (a document: downloading and reading it is the request's work).
 Loader = Callable[[], Awaitable[Article]]
-Source = Article | tuple[Literal["url", "text"], str] | Loader
+Source = Article | tuple[SourceKind, str] | Loader
 # The progress callback, given the language the user reads (known once admitted).
 ProgressFor = Callable[[Lang], Progress]
 

@@ -20,7 +20,7 @@ import logging
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, TypeHandler
+from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.app import build_conversation, build_services
 from bot.briefings import start_scheduler
@@ -31,6 +31,7 @@ from bot.i18n import LANGS, t
 from bot.services import Services
 from bot.store.redis import Store
 from bot.telegram.chats import TelegramMembers
+from bot.telegram.context import BotData
 from bot.telegram.handlers import on_error, on_update
 from bot.telegram.lifecycle import UpdateProcessor
 from bot.telegram.ratelimit import ChatPaceLimiter
@@ -78,9 +79,10 @@ def build_application(
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
+        .context_types(ContextTypes(bot_data=BotData))
         .build()
     )
-    app.bot_data["owns_services"] = owns_services
+    app.bot_data.owns_services = owns_services
     app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(on_error)
     if services is not None:
@@ -106,33 +108,33 @@ async def open_services(
 
 def attach(app: Application, services: Services) -> None:  # type: ignore[type-arg]
     """Make `services` and their conversation what the handlers use (PTB's bot_data)."""
-    app.bot_data["services"] = services
-    conversation = build_conversation(services)
-    conversation.members = TelegramMembers(app.bot)
-    app.bot_data["conversation"] = conversation
+    data: BotData = app.bot_data
+    data.services = services
+    data.conversation = build_conversation(services)
+    data.conversation.members = TelegramMembers(app.bot)
 
 
 async def post_init(app: Application) -> None:  # type: ignore[type-arg]
     """Publish the command menu in Arabic and English (and the default, English);
     start the briefing scheduler when the application owns the services."""
-    conv: Conversation = app.bot_data["conversation"]
+    data: BotData = app.bot_data
     try:
-        await publish_commands(app, conv)
+        await publish_commands(app, data.conv)
     except TelegramError as exc:  # a menu is not worth refusing to start
         log.warning("setMyCommands failed: %s", exc)
-    if app.bot_data.get("owns_services"):
+    if data.owns_services and data.services is not None:
         # first run a minute after start
-        services: Services = app.bot_data["services"]
-        app.bot_data["scheduler"] = start_scheduler(services.briefings)
+        data.scheduler = start_scheduler(data.services.briefings)
         # warm the reader workers in the background: the first upload waits for none
-        app.bot_data["readers_warm"] = asyncio.create_task(services.readers.start())
+        data.readers_warm = asyncio.create_task(data.services.readers.start())
 
 
 async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
     """Stop the briefing scheduler, if post_init started it."""
-    scheduler = app.bot_data.pop("scheduler", None)
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
+    data: BotData = app.bot_data
+    if data.scheduler is not None:
+        data.scheduler.shutdown(wait=False)
+        data.scheduler = None
 
 
 async def publish_commands(app: Application, conv: Conversation) -> None:  # type: ignore[type-arg]
@@ -149,6 +151,6 @@ async def publish_commands(app: Application, conv: Conversation) -> None:  # typ
 
 async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
     """Close the services when the application owns them."""
-    if app.bot_data.get("owns_services"):
-        services: Services = app.bot_data["services"]
-        await services.close()
+    data: BotData = app.bot_data
+    if data.owns_services and data.services is not None:
+        await data.services.close()

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from telegram import CallbackQuery, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ContextTypes
 
 from bot.clock import Clock, SystemClock
 from bot.logs import update_id_var, user_id_var
@@ -27,6 +26,7 @@ from bot.messages import Reply
 from bot.privacy import forget_user
 from bot.render import TELEGRAM_LIMIT, escape, html_to_plain, split_html, visible_length
 from bot.telegram.chats import migration, on_migrated, on_my_chat_member
+from bot.telegram.context import Context
 from bot.telegram.documents import with_document
 from bot.telegram.incoming import to_incoming
 from bot.telegram.inline import answer_inline
@@ -36,7 +36,6 @@ from bot.telegram.live import GROUP_INTERVAL, PRIVATE_INTERVAL, KeepTyping, Live
 if TYPE_CHECKING:
     from telegram import Bot
 
-    from bot.chat.router import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -292,14 +291,14 @@ def _log_context(update: object) -> Iterator[None]:
         user_id_var.reset(t2)
 
 
-async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_update(update: Update, context: Context) -> None:
     """The one handler: every update goes to the Conversation."""
     with _log_context(update):
         await _handle(update, context)
 
 
-async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    conv: Conversation = context.bot_data["conversation"]
+async def _handle(update: Update, context: Context) -> None:
+    conv = context.bot_data.conv
     bot = context.bot
     if update.my_chat_member is not None:
         await on_my_chat_member(update.my_chat_member, conv.services.store)
@@ -329,7 +328,7 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await out.finish()
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """The global error handler: log with the update id, tell the user, never raise.
 
     A 403 in a private chat means the user blocked the bot: everything stored about
@@ -338,7 +337,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _on_error(update, context)
 
 
-async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _on_error(update: object, context: Context) -> None:
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(error, Forbidden):
@@ -348,7 +347,7 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("update %s failed", update_id, exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    conv: Conversation = context.bot_data["conversation"]
+    conv = context.bot_data.conv
     incoming = None
     with contextlib.suppress(Exception):
         incoming = to_incoming(update, context.bot.id, context.bot.username)
@@ -359,7 +358,7 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
 
 
-async def _forget_blocked(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _forget_blocked(update: object, context: Context) -> None:
     """After a 403 in a user's private chat, delete their data (groups are shared: a
     403 there means the bot was removed, and the members' data stays; the group's own
     subscription and settings go)."""
@@ -367,13 +366,13 @@ async def _forget_blocked(update: object, context: ContextTypes.DEFAULT_TYPE) ->
         return
     chat, user = update.effective_chat, update.effective_user
     if chat is not None and chat.type != "private":
-        store = context.bot_data["conversation"].services.store
+        store = context.bot_data.conv.services.store
         with contextlib.suppress(Exception):  # the error handler must never raise
             await forget_user(store, chat.id, private_chat_id=chat.id)
         return
     if chat is None or user is None or chat.type != "private":
         return
-    conv: Conversation = context.bot_data["conversation"]
+    conv = context.bot_data.conv
     try:
         await forget_user(conv.services.store, user.id, private_chat_id=chat.id)
     except Exception:  # the error handler must never raise

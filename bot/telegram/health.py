@@ -98,7 +98,8 @@ class HealthServer:
     async def readyz(self, request: Request) -> Response:
         # the bot is ready once its reader workers are up too (started with it: a few
         # seconds), so the first upload or pasted article does not wait for them
-        readers = getattr(self.application.bot_data.get("services"), "readers", None)
+        services = self.application.bot_data.services
+        readers = services.readers if services is not None else None
         checks = {
             "bot": self.accepting
             and self.application.running
