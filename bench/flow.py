@@ -62,6 +62,14 @@ class Flow:
             seen.add(f)
         return f"| {self.name} | {len(seen)} | {len(stops)} | {returns} | {len(self.files)} |"
 
+    def entries(self, top: int = 8) -> str:
+        """The files entered most often (each stop into a file is one entry)."""
+        counts: dict[str, int] = {}
+        for f in self.stops:
+            counts[f] = counts.get(f, 0) + 1
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        return ", ".join(f"`{f}` {n}" for f, n in ranked)
+
 
 class Tracer:
     """Records the file of every bot/ function the first time it is entered."""
@@ -188,6 +196,10 @@ async def run() -> str:
         "| use case | files | stops | returns | functions |",
         "| --- | ---: | ---: | ---: | ---: |",
         *(f.row() for f in flows),
+        "",
+        "Files entered most often (entries):",
+        "",
+        *(f"- {f.name}: {f.entries()}" for f in flows),
         "",
         "Files in order of first entry:",
         "",
