@@ -37,6 +37,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.store.redis import Store
+from bot.telegram.context import BotData
 from bot.telegram.lifecycle import AnyApplication
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,8 @@ class HealthServer:
     async def readyz(self, request: Request) -> Response:
         # the bot is ready once its reader workers are up too (started with it: a few
         # seconds), so the first upload or pasted article does not wait for them
-        services = self.application.bot_data.services
+        data = self.application.bot_data  # a BotData when built by build_application
+        services = data.services if isinstance(data, BotData) else None
         readers = services.readers if services is not None else None
         checks = {
             "bot": self.accepting
