@@ -137,6 +137,22 @@ LLM_REPAIRS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+OCR_PAGES = Counter(
+    "digestbot_ocr_pages",
+    "Pictures and PDF pages read by OCR (cached readings not counted).",
+    registry=REGISTRY,
+)
+OCR_SECONDS = Counter(
+    "digestbot_ocr_seconds",
+    "Wall time spent reading pictures and PDF pages by OCR.",
+    registry=REGISTRY,
+)
+PDF_PAGES = Counter(
+    "digestbot_pdf_pages",
+    "PDF pages read, by path: text (its text layer), ocr, none (refused or past a limit).",
+    ["path"],
+    registry=REGISTRY,
+)
 RATE_LIMIT_HITS = Counter(
     "digestbot_rate_limit_hits",
     "Times a rate limit or budget was hit, by limit.",

@@ -24,12 +24,15 @@ from bot.config import Settings
 from bot.domain import Article, Digest, Progress, Stage
 from bot.errors import BadInput
 from bot.i18n import t
-from bot.ingest.documents import check_size, document_article
+from bot.ingest.documents import Reading, check_size
+from bot.ingest.documents import read_document as read_file_bytes
 from bot.ingest.inputs import read_source
 from bot.render import render_digest_html, render_digest_text, render_partial_text
 from bot.store.redis import open_store
 
 DOCUMENT_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".xhtml")
+# pictures (a screenshot, a photo of a page) are read by OCR
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 
 
 def stderr_progress(ui: str, live: LiveTerminal | None = None, *, status: bool = True) -> Progress:
@@ -56,12 +59,23 @@ def stderr_progress(ui: str, live: LiveTerminal | None = None, *, status: bool =
     return show
 
 
-def read_document(arg: str) -> Article | None:
-    """The article in a PDF, .docx or HTML file named by `arg` (None for anything else:
-    a link, text, stdin or a plain-text file, which read_source handles).
-    Raises BadInput subclasses (too large, scanned or unreadable PDF, too short)."""
+async def read_document(arg: str, settings: Settings) -> Reading | None:
+    """The article in a PDF, .docx, HTML or picture file named by `arg` (None for
+    anything else: a link, text, stdin or a plain-text file, which read_source handles);
+    scans and pictures are read by OCR. Raises BadInput subclasses (too large,
+    unreadable PDF or picture, no OCR on this machine, too short)."""
+    loaded = load_file(arg)
+    if loaded is None:
+        return None
+    data, name = loaded
+    return await read_file_bytes(data, name, None, settings.ocr_limits())
+
+
+def load_file(arg: str) -> tuple[bytes, str] | None:
+    """The bytes and name of the document or picture file `arg` names, else None."""
     path = Path(arg).expanduser()
-    if path.suffix.lower() not in DOCUMENT_SUFFIXES or not path.is_file():
+    suffix = path.suffix.lower()
+    if suffix not in DOCUMENT_SUFFIXES + IMAGE_SUFFIXES or not path.is_file():
         return None
     check_size(path.stat().st_size)
     try:
@@ -70,11 +84,21 @@ def read_document(arg: str) -> Article | None:
         raise BadInput(
             f"Cannot read the file {path.name}.", reason="file_unreadable", name=path.name
         ) from exc
-    return document_article(data, path.name, None)
+    return data, path.name
 
 
-def describe_source(arg: str, kind: Literal["url", "text"], value: str) -> dict[str, Any]:
-    """What the digest was made from, for the JSON output."""
+def describe_source(
+    arg: str, kind: Literal["url", "text"], value: str, reading: Reading | None = None
+) -> dict[str, Any]:
+    """What the digest was made from, for the JSON output (for a file: what each PDF
+    page gave, "text" layer, "ocr" or "none", and the pages OCR read)."""
+    if reading is not None:
+        return {
+            "kind": "file",
+            "value": arg,
+            "pages": reading.pages,
+            "ocr_pages": reading.ocr_pages,
+        }
     if kind == "url":
         return {"kind": "url", "value": value}
     if arg == "-":
@@ -101,7 +125,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     """
     if "log_level" not in settings.model_fields_set:
         logging.getLogger().setLevel(logging.ERROR)
-    document = read_document(args.source)
+    reading = await read_document(args.source, settings)
+    document: Article | None = reading.article if reading is not None else None
     kind: Literal["url", "text"] = "text"
     value = ""
     if document is None:
@@ -138,7 +163,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     live.clear()  # the digest as written gives way to the checked one
     ui = args.lang or digest.lang
     if args.format == "json":
-        out = to_json(digest, describe_source(args.source, kind, value))
+        out = to_json(digest, describe_source(args.source, kind, value, reading))
     elif args.format == "html":
         out = render_digest_html(digest, ui)
     else:

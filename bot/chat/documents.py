@@ -1,4 +1,9 @@
-"""Documents sent in a private chat: summarized like a pasted article.
+"""Documents and photos sent in a private chat: summarized like a pasted article.
+
+Photos (and image files) are read by OCR (bot/ingest/ocr.py); in a group a photo is read
+when it is addressed to the bot (a caption that mentions it, a reply to the bot, or a
+`/summarize` reply to the photo). OCR counts against the user's rate: the unit reserved
+before reading is kept when OCR ran (not from its cache), even when no text was found.
 
 The caption is the instruction: a language (`ar`, `en`) and/or a length (`short`,
 `detailed`), optionally after `/summarize`. The size the transport reports is checked
@@ -10,14 +15,18 @@ questions apply.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+from bot import stats
 from bot.chat.digests import digest_article, stage_text
 from bot.chat.router import Conversation
 from bot.domain import Lang, Length, Stage
 from bot.errors import BadInput
-from bot.ingest.documents import check_size, document_article, document_kind, in_reader
+from bot.ingest import ocr
+from bot.ingest.documents import Reading, check_size, document_kind, read_document
 from bot.messages import Document, Incoming, Outbox
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +66,50 @@ async def _download(doc: Document) -> bytes:
 async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Summarize the document in `msg` (private chats only; groups ignore files)."""
     doc = msg.document
-    if doc is None or msg.chat_type != "private":
+    if doc is None or (msg.chat_type != "private" and not doc.photo):
         return
     check_size(doc.size)
-    document_kind(doc.name, doc.mime_type)  # refuse an unsupported type before downloading
+    # refuse an unsupported type, or a picture on a server without OCR, before downloading
+    if document_kind(doc.name, doc.mime_type) == "image" and not await asyncio.to_thread(
+        ocr.available
+    ):
+        raise ocr.OcrUnavailable("tesseract is not installed")
     lang, length = instruction(msg.text)
     # the rate limit is checked before the download and the reading (CPU work), then
-    # handed back: digest_article takes the request's unit as for any article
+    # handed back (unless OCR ran): digest_article takes the request's unit as for any
+    # article
     limits = conv.services.limits
     ticket = await limits.reserve(msg.user_id)
+    keep = document_kind(doc.name, doc.mime_type) == "image"  # a failed OCR still counts
     try:
         await out.typing()
         await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
         data = await _download(doc)
-        article = await in_reader(document_article, data, doc.name, doc.mime_type)
+        reading = await read_any(conv.services, data, doc.name, doc.mime_type)
+        keep = reading.ocr_pages > 0
     finally:
-        await limits.cancel(ticket)
-    await digest_article(conv, msg, out, article, lang=lang, length=length)
+        if not keep:
+            await limits.cancel(ticket)
+    await digest_article(conv, msg, out, reading.article, lang=lang, length=length)
+
+
+async def read_any(
+    services: Services, data: bytes, name: str | None, mime_type: str | None
+) -> Reading:
+    """A document's Reading (OCR where needed, cached in Redis), with the OCR pages and
+    seconds added to today's /stats counters."""
+    settings = services.settings
+    reading = await read_document(
+        data,
+        name,
+        mime_type,
+        settings.ocr_limits(),
+        services.store,
+        cache_seconds=settings.article_cache_hours * 3600,
+    )
+    if reading.ocr_pages:
+        await stats.incr_many(
+            services.store,
+            {"ocr_pages": reading.ocr_pages, "ocr_seconds": round(reading.ocr_seconds)},
+        )
+    return reading

@@ -28,6 +28,10 @@ class Keys:
         """JSON of a fetched+extracted Article, per normalized URL (hours)."""
         return self._k("article", url_hash)
 
+    def ocr(self, data_hash: str) -> str:
+        """JSON of the text OCR read in a picture or PDF, per sha256 of its bytes (hours)."""
+        return self._k("ocr", data_hash)
+
     def digest(self, cache_key: str) -> str:
         """JSON of a Digest, per sha256(text)+lang+length+model+prompt version (days)."""
         return self._k("digest", cache_key)

@@ -28,11 +28,10 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Article, Digest, Lang, Length, Progress, Stage
 from bot.errors import LLMError
-from bot.ingest.documents import in_reader
+from bot.ingest.documents import read_document
 from bot.ingest.extract import extract_html, extract_text
-from bot.ingest.fetch import PAGE_OR_PDF_TYPES, PDF_TYPE, FetchedPage, Fetcher
+from bot.ingest.fetch import PAGE_PDF_OR_IMAGE_TYPES, FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, url_for_log, validate_url
-from bot.ingest.pdf import pdf_to_text
 from bot.llm.client import LLMClient, Usage
 from bot.store.redis import Pipeline, Store
 from bot.summarize.budget import Reserve, reserve_within
@@ -162,7 +161,7 @@ class SummarizeService:
                 log.warning("dropping an unreadable cached article for %s", url_for_log(url))
         if progress:
             await progress(Stage("fetching"))
-        page = await self.fetcher.fetch(url, accept=PAGE_OR_PDF_TYPES)
+        page = await self.fetcher.fetch(url, accept=PAGE_PDF_OR_IMAGE_TYPES)
         if progress:
             await progress(Stage("extracting"))
         article = await self._extract_page(page)
@@ -170,16 +169,31 @@ class SummarizeService:
         await self.store.redis.set(key, data, ex=self.settings.article_cache_hours * 3600)
         return article, data
 
-    @staticmethod
-    async def _extract_page(page: FetchedPage) -> Article:
-        if page.content_type == PDF_TYPE and page.body is not None:
-            text = await in_reader(pdf_to_text, page.body)
-            article = extract_text(text)
+    async def _extract_page(self, page: FetchedPage) -> Article:
+        if page.body is not None:  # a PDF or a picture: text layer, else OCR
+            article = await self._read_file(page.body, page.content_type)
         elif page.content_type.split(";")[0].strip().lower() == "text/plain":
             article = extract_text(page.text)
         else:
             article = await asyncio.to_thread(extract_html, page.text, page.url)
         return article.model_copy(update={"url": article.url or page.url, "source_kind": "url"})
+
+    async def _read_file(self, data: bytes, content_type: str) -> Article:
+        """The article in a linked PDF or picture (bot/ingest/documents.py
+        `read_document`: OCR where needed, cached by the bytes' hash), with the OCR
+        pages and seconds counted for /stats."""
+        reading = await read_document(
+            data,
+            None,
+            content_type,
+            self.settings.ocr_limits(),
+            self.store,
+            cache_seconds=self.settings.article_cache_hours * 3600,
+        )
+        if reading.ocr_pages:
+            counts = {"ocr_pages": reading.ocr_pages, "ocr_seconds": round(reading.ocr_seconds)}
+            await stats.incr_many(self.store, counts)
+        return reading.article
 
     async def _remember(self, article: Article, data: str | None = None) -> None:
         """Keep the article by id for follow-ups; an already stored copy only gets its TTL renewed."""

@@ -121,22 +121,3 @@ def test_the_rules_see_the_whole_package() -> None:
     """A guard for the test itself: the walk found the packages the rules name."""
     for package in (*CORE, *CHAT, "bot.telegram", "bot.app", "bot.messages"):
         assert any(_inside(m, package) for m in MODULES), package
-
-
-MAX_MODULE_LINES = 400
-MAX_FUNCTION_LINES = 60
-
-
-def test_modules_and_functions_stay_small() -> None:
-    """A newcomer reads any module in minutes: at most 400 lines, functions at most 60."""
-    too_long: list[str] = []
-    for name, path in _modules().items():
-        source = path.read_text("utf-8")
-        if len(source.splitlines()) > MAX_MODULE_LINES:
-            too_long.append(f"{name}: {len(source.splitlines())} lines")
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                lines = (node.end_lineno or node.lineno) - node.lineno + 1
-                if lines > MAX_FUNCTION_LINES:
-                    too_long.append(f"{name}.{node.name}: {lines} lines")
-    assert not too_long, too_long
