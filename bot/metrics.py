@@ -23,6 +23,9 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `FETCH_ERRORS` `digestbot_fetch_errors_total` | counter | `kind`: see `fetch_error_kind()` | fetcher / extractor, once per failed fetch |
 | `BRIEFINGS` `digestbot_briefings_total` | counter | `outcome`: the names of `bot.briefings.delivery.OUTCOMES` (sent, skipped_empty, blocked, failed, already_sent, late_skipped) plus its diagnostics (gone, replanned, in_flight) | `Delivery.tick`, once per claimed subscriber |
 | `LLM_REPAIRS` `digestbot_llm_repairs_total` | counter | `kind`: see `REPAIR_KINDS` | LLM client and digest guards, once per adaptation, retry or repair |
+| `OCR_PAGES` `digestbot_ocr_pages_total` | counter | - | `bot.ingest.documents.read_document`: pictures and PDF pages read by OCR (not cached readings) |
+| `OCR_SECONDS` `digestbot_ocr_seconds_total` | counter | - | the same: wall time spent in OCR |
+| `PDF_PAGES` `digestbot_pdf_pages_total` | counter | `path`: text, ocr, none | the same, once per PDF page read (its text layer, OCR, or neither) |
 | `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
 
 Example: `from bot import metrics; metrics.DIGESTS.labels(path="cache").inc()`, or

@@ -80,12 +80,16 @@ async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     # article
     limits = conv.services.limits
     ticket = await limits.reserve(msg.user_id)
-    keep = document_kind(doc.name, doc.mime_type) == "image"  # a failed OCR still counts
+    keep = False
     try:
         await out.typing()
         await out.progress(stage_text(await conv.lang(msg), Stage("extracting")))
         data = await _download(doc)
-        reading = await read_any(conv.services, data, doc.name, doc.mime_type)
+        try:
+            reading = await read_any(conv.services, data, doc.name, doc.mime_type)
+        except (ocr.NoTextInImage, ocr.SlowOcr):
+            keep = True  # OCR ran: it counts even when it found nothing
+            raise
         keep = reading.ocr_pages > 0
     finally:
         if not keep:

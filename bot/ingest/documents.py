@@ -209,7 +209,7 @@ async def _read_pdf(
     try:
         layer = await in_reader(text_layer, data)
     except BadPdf:  # pdfminer chokes on it: PDFium may still draw its pages
-        if not ocr.available():
+        if not await asyncio.to_thread(ocr.available):
             raise
         try:
             count = await in_ocr(ocr.pdf_page_count, data)
@@ -221,7 +221,7 @@ async def _read_pdf(
     if not need:
         text, sources = merge_pages(layer, {})
         return Reading(extract_text(text), sources)
-    if not ocr.available():
+    if not await asyncio.to_thread(ocr.available):  # (runs `tesseract` once)
         text, sources = merge_pages(layer, {})
         if not text:  # nothing to pass on: say why (a scan, unmapped or garbled letters)
             raise refusal(layer) if layer else ocr.OcrUnavailable("no tesseract")

@@ -14,13 +14,15 @@ import pytest
 
 from bot import stats
 from bot.briefings import sources as srcs
+from bot.config import Settings
 from bot.ingest import ocr
 from bot.ingest.overlap import bigram_f1
 from bot.store.redis import Store
+from tests.fakes.botapi import BotAPI
 from tests.fakes.images import encode, render_text
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
-from tests.integration.telegram_harness import ADMIN, Bot
+from tests.integration.telegram_harness import ADMIN, Bot, running_bot
 from tests.integration.test_feeds import rss
 from tests.integration.test_telegram_documents import article_sent, digest_in
 
@@ -143,3 +145,20 @@ async def test_removesource_with_a_link_removes_that_source(
     bot.fake.command(55, "/removesource https://nowhere.example/rss")
     choose = await bot.reply(55, contains="None of your sources")
     assert choose.buttons
+
+
+@needs_tesseract
+async def test_ocr_counts_against_the_rate_even_when_it_finds_no_text(
+    settings: Settings, store: Store, botapi: BotAPI, fake_llm: FakeLLM
+) -> None:
+    """Before, the unit reserved for a file was handed back when reading failed: a
+    stream of pictures with no text cost OCR time and no rate. Now OCR keeps it."""
+    from PIL import Image
+
+    blank = encode(Image.new("L", (600, 400), 230), "JPEG")
+    async with running_bot(settings, store, botapi, fake_llm, summary_rate_per_minute=1) as bot:
+        bot.fake.photo(56, blank)
+        await bot.reply(56, contains="no article text")
+        bot.fake.photo(56, blank)
+        await bot.reply(56, contains="too fast")
+        assert bot.fake.downloads == ["photos/file_1.jpg"]  # the second was never read
