@@ -48,10 +48,12 @@ LANGUAGES = "ara+eng"
 # fewer than MIN_WORDS such words (a person, a meme) has no article text.
 CONFIDENT = 60.0
 MIN_WORDS = 8
+LATIN_IN_ARABIC = 80.0  # a less sure Latin-only word in an Arabic line is a misreading
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
 # Bidi marks Tesseract puts around Latin runs in Arabic lines (LRM/RLM/embeddings).
 _MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ARABIC = re.compile("[\u0600-\u06ff]")
+_LATIN = re.compile("[A-Za-z]")
 # pypdfium2 (PDFium) must not be entered from two threads at once; in a worker process
 # (the reader registry) there is one thread and this lock is never contended.
 _PDFIUM = threading.Lock()
@@ -161,8 +163,10 @@ def load_image(data: bytes, max_pixels: int) -> Image.Image:
 
 def prepare(img: Image.Image) -> Image.Image:
     """The image as Tesseract is given it: grayscale (load_image), nothing more.
-    Upscaling small screenshots twice and binarizing were measured in bench/ocr.py and
-    lost as often as they won (Tesseract rescales and binarizes on its own)."""
+    Measured in bench/ocr.py: binarizing loses (0.84 -> 0.69 bigram F1 on 14 px text);
+    upscaling twice gains on small text (0.84 -> 0.87 at 14 px) and nothing at 22 px
+    or on photos, for about twice the time: not done (a follow-up could upscale only
+    when Tesseract reports small line heights)."""
     return img
 
 
@@ -194,9 +198,12 @@ def recognize(img: Image.Image, seconds: float, languages: str = LANGUAGES) -> t
 
 def tsv_text(tsv: str) -> tuple[str, int]:
     """Tesseract's TSV as text: words joined into lines, lines into paragraphs (one per
-    line of output, a blank line between), and the number of confident words."""
-    paragraphs: dict[tuple[int, int, int], list[list[str]]] = {}
-    lines: dict[tuple[int, int, int, int], list[str]] = {}
+    line of output, a blank line between), and the number of confident words. In a line
+    with Arabic words, a Latin-only word Tesseract is under LATIN_IN_ARABIC sure of is
+    dropped: it is how the English model misreads Arabic letters (measured in
+    bench/ocr.py; real English names in Arabic lines are read at 90 and more)."""
+    paragraphs: dict[tuple[int, int, int], list[list[tuple[str, float]]]] = {}
+    lines: dict[tuple[int, int, int, int], list[tuple[str, float]]] = {}
     confident = 0
     for row in tsv.splitlines()[1:]:
         cols = row.split("\t")
@@ -218,9 +225,19 @@ def tsv_text(tsv: str) -> tuple[str, int]:
         if key not in lines:
             lines[key] = []
             paragraphs.setdefault((page, block, par), []).append(lines[key])
-        lines[key].append(word)
-    text = "\n\n".join(" ".join(" ".join(words) for words in para) for para in paragraphs.values())
-    return text, confident
+        lines[key].append((word, conf))
+    return "\n\n".join(
+        " ".join(_line(words) for words in para) for para in paragraphs.values()
+    ), confident
+
+
+def _line(words: list[tuple[str, float]]) -> str:
+    arabic = any(_ARABIC.search(w) for w, _ in words)
+    return " ".join(
+        w
+        for w, conf in words
+        if not (arabic and conf < LATIN_IN_ARABIC and _LATIN.search(w) and not _ARABIC.search(w))
+    )
 
 
 def image_text(data: bytes, limits: OcrLimits) -> OcrText:

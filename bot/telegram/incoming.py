@@ -18,8 +18,20 @@ _ARABIC = re.compile("[\u0600-\u06ff]")
 def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | None:
     """Return the transport-neutral view of `update`, or None when it is not for us
     (a command addressed to another bot, a channel post, a service message)."""
-    if update.callback_query is not None:
-        return _button(update)
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is None:
+            return None
+        return Incoming(
+            user_id=query.from_user.id,
+            chat_id=message.chat.id,
+            chat_type=_chat_type(message.chat.type),
+            language_code=query.from_user.language_code,
+            callback=query.data or "",
+            callback_message_id=message.message_id,
+            first_name=query.from_user.first_name,
+        )
     if update.edited_message is not None:
         return _edited(update.edited_message)
     msg = update.message or update.channel_post
@@ -100,23 +112,6 @@ def unsupported_kind(msg: Message) -> str | None:
 
 
 _ANSWERED = frozenset(_UNSUPPORTED[:9])
-
-
-def _button(update: Update) -> Incoming | None:
-    """A button press on one of the bot's messages."""
-    query = update.callback_query
-    message = query.message if query is not None else None
-    if query is None or message is None:
-        return None
-    return Incoming(
-        user_id=query.from_user.id,
-        chat_id=message.chat.id,
-        chat_type=_chat_type(message.chat.type),
-        language_code=query.from_user.language_code,
-        callback=query.data or "",
-        callback_message_id=message.message_id,
-        first_name=query.from_user.first_name,
-    )
 
 
 def _edited(msg: Message) -> Incoming | None:

@@ -73,13 +73,15 @@ def test_tesseract_tsv_becomes_lines_and_paragraphs_in_reading_order() -> None:
     rows = [
         "5\t1\t1\t1\t1\t1\t0\t0\t1\t1\t95\tأعلنت",
         "5\t1\t1\t1\t1\t2\t0\t0\t1\t1\t91\tالوزارة,",
+        "5\t1\t1\t1\t1\t3\t0\t0\t1\t1\t65\tSoba",  # the English model misreading
         "5\t1\t1\t1\t2\t1\t0\t0\t1\t1\t90\t\u200eWorld\u200f",
         "5\t1\t1\t2\t1\t1\t0\t0\t1\t1\t20\tثم",
         "4\t1\t1\t2\t1\t0\t0\t0\t1\t1\t-1\t",
     ]
     text, confident = ocr.tsv_text("\n".join([head, *rows]))
-    assert text == "أعلنت الوزارة\u060c World\n\nثم"  # Arabic comma, no bidi marks
-    assert confident == 3  # "ثم" at 20 % is not counted
+    # Arabic comma, no bidi marks, the unsure Latin word in an Arabic line dropped
+    assert text == "أعلنت الوزارة\u060c World\n\nثم"
+    assert confident == 4  # "ثم" at 20 % is not counted
 
 
 def test_unmapped_glyphs_are_never_passed_on() -> None:
