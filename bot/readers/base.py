@@ -1,7 +1,7 @@
 """What a reader is: its input, its declared limits, and the refusals a read can end in.
 
 A `Reader` turns one kind of untrusted input (a web page, plain text, a PDF, a .docx,
-next a picture) into an `Article`. Its `read` function runs in a worker process
+a picture read by OCR) into an `Article`. Its `read` function runs in a worker process
 (bot/readers/pool.py) under the reader's `Limits`: a wall-clock deadline, CPU time and
 memory enforced by the operating system, so no input can hold the event loop, the GIL
 or the machine's memory. Bytes are checked before any work; an article longer than
@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.domain import Article
 from bot.errors import BadInput
+
+if TYPE_CHECKING:
+    from bot.ingest.ocr import OcrLimits
 
 ARTICLE_MAX_CHARS = 200_000
 """Longest article text kept (about SUMMARY_MAX_PARTS x LLM_MAX_INPUT_TOKENS at the
@@ -50,6 +53,7 @@ class Input:
     mime_type: str | None = None  # the client's or the server's content type
     url: str | None = None  # where a page came from
     origin: Origin = "upload"
+    ocr: OcrLimits | None = None  # the operator's OCR limits, set by `Readers.read`
 
     @property
     def size(self) -> int:
@@ -69,6 +73,7 @@ class Reader:
     suffixes: tuple[str, ...] = ()
     mime_types: tuple[str, ...] = ()
     magic: tuple[bytes, ...] = ()
+    ocr: bool = False  # reads by OCR: its deadline grows by OCR's (bot/readers/reading.py)
 
 
 class TooComplex(BadInput):
