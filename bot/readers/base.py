@@ -10,7 +10,9 @@ or the machine's memory. Bytes are checked before any work; an article longer th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -54,6 +56,9 @@ class Input:
     url: str | None = None  # where a page came from
     origin: Origin = "upload"
     ocr: OcrLimits | None = None  # the operator's OCR limits, set by `Readers.read`
+    # the deadline of the reading before OCR (a PDF's text layer), set by `Readers.read`
+    # for readers that OCR, whose whole deadline grows by OCR's time
+    seconds: float | None = None
 
     @property
     def size(self) -> int:
@@ -73,7 +78,47 @@ class Reader:
     suffixes: tuple[str, ...] = ()
     mime_types: tuple[str, ...] = ()
     magic: tuple[bytes, ...] = ()
+    label: str = ""  # the kinds, for the user (default: the first suffix, upper-case)
     ocr: bool = False  # reads by OCR: its deadline grows by OCR's (bot/readers/reading.py)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` was caused, directly or not, by a MemoryError (a reader that wraps
+    what failed, as pdfminer's errors are, hides it)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, MemoryError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class OverDeadline(BaseException):
+    """Raised in a worker when the part of a read under `deadline` outlives it (a
+    BaseException, so a reader's `except Exception` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise OverDeadline in this (a worker's main) thread when the block outlives
+    `seconds` (no limit when None). Python code such as pdfminer is stopped between two
+    bytecodes; a long C call is stopped by the worker's outer deadline instead."""
+    if seconds is None:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise OverDeadline(f"over {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class TooComplex(BadInput):

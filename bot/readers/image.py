@@ -8,7 +8,7 @@ a picture gets OcrUnavailable ("this server cannot read pictures")."""
 from __future__ import annotations
 
 from bot.domain import Article
-from bot.readers.base import Input, Limits, Reader
+from bot.readers.base import Input, Limits, Reader, deadline
 from bot.readers.text import article_of_text
 
 # seconds: decoding and preparing the picture; OCR's own time (OCR_PAGE_SECONDS) is
@@ -21,7 +21,9 @@ def read_image(inp: Input) -> Article:
     SlowOcr, NoTextInImage, TextTooShort."""
     from bot.ingest import ocr  # Pillow and the tesseract program: in the workers only
 
-    found = ocr.image_text(inp.data, inp.ocr or ocr.OcrLimits())
+    limits = inp.ocr or ocr.OcrLimits()
+    with deadline(None if inp.seconds is None else inp.seconds + limits.page_seconds):
+        found = ocr.image_text(inp.data, limits)
     article = article_of_text(found.text)
     return article.model_copy(update={"ocr_pages": found.pages, "ocr_seconds": found.seconds})
 
@@ -33,5 +35,6 @@ READER = Reader(
     suffixes=("png", "jpg", "jpeg", "webp", "tif", "tiff", "gif", "bmp"),
     mime_types=("image/png", "image/jpeg", "image/webp", "image/tiff", "image/gif", "image/bmp"),
     magic=(b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF8"),
+    label="PNG, JPEG, WebP, TIFF",
     ocr=True,
 )

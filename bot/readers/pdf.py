@@ -9,7 +9,7 @@ minutes and grow by gigabytes; the worker's deadline, CPU and memory limits end 
 from __future__ import annotations
 
 from bot.domain import Article
-from bot.readers.base import Input, Limits, Reader
+from bot.readers.base import Input, Limits, Reader, deadline, out_of_memory
 from bot.readers.text import article_of_text
 
 # pages and seconds are bot/ingest/pdf.py's MAX_PAGES and MAX_SECONDS (a test checks),
@@ -27,17 +27,17 @@ def read_pdf(inp: Input) -> Article:
     from bot.ingest.pdf import BadPdf, merge_pages, refusal, text_layer
 
     try:
-        layer = text_layer(inp.data)
-    except BadPdf:  # pdfminer chokes on it: PDFium may still draw its pages
-        if not ocr.available():
+        with deadline(inp.seconds):  # the text layer: the reader's own deadline
+            layer = text_layer(inp.data)
+            need = [i for i, page in enumerate(layer) if page.verdict != "good"]
+    except BadPdf as exc:  # pdfminer chokes on it: PDFium may still draw its pages
+        if out_of_memory(exc) or not ocr.available():
             raise
         try:
             count = ocr.pdf_page_count(inp.data)
         except ocr.BadImage:
             raise BadPdf("neither pdfminer nor PDFium can open it") from None
         layer, need = [], list(range(count))
-    else:
-        need = [i for i, page in enumerate(layer) if page.verdict != "good"]
     if not need or not ocr.available():
         text, sources = merge_pages(layer, {})
         if not text:  # nothing to pass on: say why (a scan, unmapped or garbled letters)

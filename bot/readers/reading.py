@@ -100,8 +100,9 @@ class Readers:
                 limit_mb=max(1, reader.limits.bytes >> 20),
             )
         seconds, memory_mb = self.limits_of(reader)
-        if reader.ocr:
-            inp = dataclasses.replace(inp, ocr=self.ocr)
+        if reader.ocr:  # the reading before OCR keeps the reader's own deadline
+            own = min(reader.limits.seconds, self.max_seconds)
+            inp = dataclasses.replace(inp, ocr=self.ocr, seconds=own)
         started = time.perf_counter()
         reply = await self.pool.call((reader.name, inp, seconds, memory_mb), seconds=seconds)
         metrics.READ_SECONDS.labels(reader=reader.name).observe(time.perf_counter() - started)

@@ -49,8 +49,8 @@ def get(name: str) -> Reader:
 
 
 def supported() -> str:
-    """The kinds of file we read, for the user ("PDF, TXT, HTML, DOCX, PNG")."""
-    return ", ".join(r.suffixes[0].upper() for r in readers())
+    """The kinds of file we read, for the user ("PDF, TXT, HTML, DOCX, PNG, JPEG ...")."""
+    return ", ".join(r.label or r.suffixes[0].upper() for r in readers())
 
 
 def suffix_of(name: str | None) -> str:

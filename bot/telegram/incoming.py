@@ -136,7 +136,7 @@ def _edited(msg: Message) -> Incoming | None:
     if msg.from_user is None:
         return None
     return Incoming(
-        user_id=msg.from_user.id,
+        user_id=_sender_id(msg),
         chat_id=msg.chat.id,
         chat_type=_chat_type(msg.chat.type),
         language_code=msg.from_user.language_code,
