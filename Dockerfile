@@ -30,6 +30,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     MPLCONFIGDIR=/tmp/matplotlib \
     WEBHOOK_LISTEN=0.0.0.0 \
     WEBHOOK_PORT=8080
+# Tesseract 5 with the Arabic and English models reads photos, screenshots and scanned
+# PDFs (bot/ingest/ocr.py); without it the bot says it cannot read pictures.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 bot \
     && useradd --system --uid 10001 --gid bot --home-dir /app --shell /usr/sbin/nologin bot \
     && mkdir -p /data \

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,9 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.ingest.ocr import OcrLimits
 
 _REDIS_SCHEMES = {"redis", "rediss", "unix", "redis+cluster", "rediss+cluster"}
 
@@ -74,6 +77,12 @@ class Settings(BaseSettings):
     reader_workers: int = Field(default=2, ge=1, le=32)
     reader_seconds: float = Field(default=30.0, gt=0, le=600)
     reader_memory_mb: int = Field(default=400, ge=64)
+    # Pictures and scans read by OCR (bot/ingest/ocr.py): pages read of one document,
+    # seconds one page and one document may take, pixels a picture may have
+    ocr_max_pages: int = Field(default=20, ge=1, le=200)
+    ocr_page_seconds: float = Field(default=60.0, gt=0)
+    ocr_document_seconds: float = Field(default=180.0, gt=0)
+    ocr_max_megapixels: int = Field(default=40, ge=1, le=400)
 
     # Briefings
     feeds_file: Path | None = None
@@ -100,6 +109,17 @@ class Settings(BaseSettings):
     inline_deadline_seconds: float = Field(default=4.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+
+    def ocr_limits(self) -> OcrLimits:
+        """The bounds of one OCR reading (bot/ingest/ocr.py)."""
+        from bot.ingest.ocr import OcrLimits
+
+        return OcrLimits(
+            max_pixels=self.ocr_max_megapixels * 1_000_000,
+            page_seconds=self.ocr_page_seconds,
+            document_seconds=self.ocr_document_seconds,
+            max_pages=self.ocr_max_pages,
+        )
 
     @field_validator("log_level", mode="before")
     @classmethod

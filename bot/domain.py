@@ -31,6 +31,12 @@ class Article(BaseModel):
     language: Lang = "ar"
     partial: bool = False
     source_kind: SourceKind = "text"
+    # How this copy was read (not cached, not stored): what each PDF page gave (its
+    # "text" layer, "ocr", or "none"), and the pages and seconds OCR took. A reader
+    # fills them in its worker process; bot/readers/reading.py counts them.
+    pdf_pages: list[Literal["text", "ocr", "none"]] = Field(default_factory=list, exclude=True)
+    ocr_pages: int = Field(default=0, exclude=True)
+    ocr_seconds: float = Field(default=0.0, exclude=True)
 
     @property
     def id(self) -> str:

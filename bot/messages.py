@@ -32,6 +32,7 @@ class Document:
     mime_type: str | None
     size: int | None
     download: Callable[[], Awaitable[bytes]]
+    photo: bool = False  # a Telegram photo (read by OCR), not a file
 
 
 @dataclass
@@ -61,6 +62,9 @@ class Incoming:
     # (channel id, post id) when the message replies to Telegram's copy of a channel
     # post in the channel's discussion group (a comment on that post)
     reply_to_post: tuple[int, int] | None = None
+    # a message the bot cannot read ("video", "voice", "sticker", ..., "edited" for an
+    # edited message): the router answers it in private chats with what the bot can do
+    unsupported: str | None = None
 
 
 @dataclass

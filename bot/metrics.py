@@ -26,6 +26,9 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `RATE_LIMIT_HITS` `digestbot_rate_limit_hits_total` | counter | `limit`: summary_rate, token_budget, commands, forget, telegram_429, broadcast | per-user limiter, Telegram 429s, broadcast limiter waits |
 | `READER_REFUSALS` `digestbot_reader_refusals_total` | counter | `reader`: the registered readers (page, text, pdf, docx); `reason`: too_large, deadline, cpu, memory, crashed, failed, or the last part of the refusal's message key (too_short, not_article, scanned, unreadable, too_slow ...) | `bot/readers/reading.py`, once per input refused |
 | `READ_SECONDS` `digestbot_read_seconds` | histogram | `reader` | `bot/readers/reading.py`: wall time of one read in a worker process, queueing excluded |
+| `OCR_PAGES` `digestbot_ocr_pages_total` | counter | - | `bot/readers/reading.py`, from the worker's reply: pictures and PDF pages read by OCR |
+| `OCR_SECONDS` `digestbot_ocr_seconds_total` | counter | - | the same: wall time spent in OCR |
+| `PDF_PAGES` `digestbot_pdf_pages_total` | counter | `path`: text, ocr, none | the same, once per PDF page read (its text layer, OCR, or neither) |
 
 Example: `from bot import metrics; metrics.DIGESTS.labels(path="cache").inc()`, or
 `metrics.observe_llm(seconds=1.2, tokens_in=900, tokens_out=120)` for one LLM call.
@@ -137,6 +140,22 @@ LLM_REPAIRS = Counter(
     "digestbot_llm_repairs",
     "Adaptations, corrective retries and repairs of LLM replies, by kind.",
     ["kind"],
+    registry=REGISTRY,
+)
+OCR_PAGES = Counter(
+    "digestbot_ocr_pages",
+    "Pictures and PDF pages read by OCR (cached readings not counted).",
+    registry=REGISTRY,
+)
+OCR_SECONDS = Counter(
+    "digestbot_ocr_seconds",
+    "Wall time spent reading pictures and PDF pages by OCR.",
+    registry=REGISTRY,
+)
+PDF_PAGES = Counter(
+    "digestbot_pdf_pages",
+    "PDF pages read, by path: text (its text layer), ocr, none (refused or past a limit).",
+    ["path"],
     registry=REGISTRY,
 )
 RATE_LIMIT_HITS = Counter(

@@ -16,7 +16,7 @@ from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE, render_text
 from bot.briefings.schedule import format_hhmm
 from bot.briefings.scheduler import start_scheduler
 from bot.briefings.service import Briefings
-from bot.briefings.sources import Source
+from bot.briefings.sources import Source, feed_id
 from bot.briefings.subscriptions import Subscription, check_time
 from bot.briefings.subscriptions import forget_user as forget_subscriber
 
@@ -32,6 +32,7 @@ __all__ = [
     "Source",
     "Subscription",
     "check_time",
+    "feed_id",
     "forget_subscriber",
     "format_counts",
     "format_hhmm",

@@ -11,7 +11,9 @@ source). Topics (issue 23): /follow <words>, /unfollow <words>, /mute <words>,
 
 from __future__ import annotations
 
-from bot.briefings import DIGEST_PREFIX, UNSUBSCRIBE, check_time, format_hhmm
+from urllib.parse import urlsplit
+
+from bot.briefings import DIGEST_PREFIX, UNSUBSCRIBE, Source, check_time, feed_id, format_hhmm
 from bot.chat.digests import digest_article
 from bot.chat.groups import admin_only, subject
 from bot.chat.router import Conversation, plain_html
@@ -148,9 +150,32 @@ async def remove_source(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     if not own:
         await conv.say(msg, out, "briefing.remove_none")
         return
+    asked = msg.args.split()[0] if msg.args.split() else ""
+    named = source_named(own, asked) if asked else None
+    if named is not None:  # "/removesource <url>": that source, no buttons
+        await conv.services.briefings.remove_source(subject(msg), named.id)
+        await conv.say(msg, out, "briefing.source_removed", name=named.name)
+        return
+    key = "briefing.remove_unknown" if asked else "briefing.remove_choose"
     buttons = [[Button(f"✖ {s.name}"[:60], callback=f"{REMOVE_PREFIX}:{s.id}")] for s in own]
-    html = plain_html(lang, t(lang, "briefing.remove_choose"))
+    html = plain_html(lang, t(lang, key))
     await out.send(Reply(html=html, buttons=buttons))
+
+
+def source_named(own: list[Source], link: str) -> Source | None:
+    """The source `link` names: its feed URL (normalized), else the only source on that
+    site (the user may give the site's address they added, not the feed's)."""
+    try:
+        wanted = feed_id(link if "://" in link else f"https://{link}")
+    except ValueError:
+        return None
+    for source in own:
+        if source.id == wanted:
+            return source
+    host = urlsplit(link if "://" in link else f"https://{link}").hostname or ""
+    host = host.removeprefix("www.")
+    same = [s for s in own if (urlsplit(s.url).hostname or "").removeprefix("www.") == host]
+    return same[0] if host and len(same) == 1 else None
 
 
 async def remove_button(conv: Conversation, msg: Incoming, out: Outbox) -> None:

@@ -184,10 +184,18 @@ async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         groups=kinds["group"],
         channels=kinds["channel"],
     )
+    text += "\n" + await _ocr_line(services, today, lang)
     await out.send(Reply(html=escape(rtl_text(text, lang))))
     png = await _chart(services, today, lang)
     caption = t(lang, "stats.chart_caption", days=CHART_DAYS)
     await out.send(Reply(html=escape(rtl_text(caption, lang)), photo=png))
+
+
+async def _ocr_line(services: Services, today: date, lang: str) -> str:
+    """Today's pictures and PDF pages read by OCR, and the seconds it took."""
+    pages = await stats.get(services.store, "ocr_pages", today)
+    seconds = await stats.get(services.store, "ocr_seconds", today)
+    return t(lang, "stats.ocr", pages=pages, seconds=seconds)
 
 
 CHART_DAYS = 14

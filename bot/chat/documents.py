@@ -1,4 +1,9 @@
-"""Documents sent in a private chat: summarized like a pasted article.
+"""Documents and photos sent in a private chat: summarized like a pasted article.
+
+Photos (and image files) are read by OCR (bot/readers/image.py); in a group a photo is
+read when it is addressed to the bot (a caption that mentions it, a reply to the bot, or
+a `/summarize` reply to the photo). OCR counts against the user's rate like any reading:
+the unit reserved before reading is kept, even when no text was found.
 
 The caption is the instruction: a language (`ar`, `en`) and/or a length (`short`,
 `detailed`), optionally after `/summarize`. The size the transport reports is checked
@@ -12,12 +17,14 @@ text) and follow-up questions apply.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bot.chat.digests import digest_article, stage_text
 from bot.chat.router import Conversation
 from bot.domain import Article, Lang, Length, Stage
 from bot.errors import BadInput
+from bot.ingest import ocr
 from bot.ingest.documents import check_size
 from bot.messages import Document, Incoming, Outbox
 from bot.readers import Input, choose
@@ -60,10 +67,13 @@ async def _download(doc: Document) -> bytes:
 async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
     """Summarize the document in `msg` (private chats only; groups ignore files)."""
     doc = msg.document
-    if doc is None or msg.chat_type != "private":
+    if doc is None or (msg.chat_type != "private" and not doc.photo):
         return
     check_size(doc.size)
-    choose(doc.name, doc.mime_type)  # refuse an unsupported type before downloading
+    # refuse an unsupported type, or a picture on a server without OCR, before downloading
+    reader = choose(doc.name, doc.mime_type)
+    if reader.name == "image" and not await asyncio.to_thread(ocr.available):
+        raise ocr.OcrUnavailable("tesseract is not installed")
     lang, length = instruction(msg.text)
     ui = await conv.lang(msg)
 

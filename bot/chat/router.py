@@ -174,8 +174,13 @@ class Conversation:
                 return
             await handler(self, msg, out)
             return
+        if msg.unsupported is not None:  # a video, a voice message, an edit, ...
+            if msg.chat_type == "private" or msg.mentioned or msg.reply_to_bot:
+                await self.say(msg, out, f"unsupported.{msg.unsupported}")
+            return
         if msg.document is not None and self.document is not None:
-            if msg.chat_type == "private":
+            asked = msg.command == "summarize" or msg.mentioned or msg.reply_to_bot
+            if msg.chat_type == "private" or (msg.document.photo and asked):
                 await self.document(self, msg, out)  # the caption is its instruction
                 return
             if msg.command == "summarize" or msg.mentioned:  # a file asked for in a group

@@ -1,7 +1,7 @@
 """`python -m bot summarize SOURCE [--lang ar|en] [--length short|detailed] [--format ...]`.
 
-SOURCE is an http(s) URL (a web page or a PDF), a file path (text, or a PDF, .docx or
-HTML document), `-` for stdin, or the text itself. Prints the
+SOURCE is an http(s) URL (a web page, a PDF or a picture), a file path (text, a PDF,
+.docx or HTML document, or a picture read by OCR), `-` for stdin, or the text itself. Prints the
 digest on stdout as plain text, JSON (every field, plus source, date and cache status)
 or Telegram-ready HTML. While it works, the current stage (fetching, extracting,
 summarizing part 2 of 3) is shown on stderr, only when stderr is a terminal; when
@@ -17,11 +17,11 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from bot.chat.terminal import LiveTerminal
 from bot.config import Settings
-from bot.domain import Digest, Progress, Stage
+from bot.domain import Article, Digest, Progress, SourceKind, Stage
 from bot.errors import BadInput
 from bot.i18n import t
 from bot.ingest.documents import check_size
@@ -31,6 +31,8 @@ from bot.render import render_digest_html, render_digest_text, render_partial_te
 from bot.store.redis import open_store
 
 DOCUMENT_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".xhtml")
+# pictures (a screenshot, a photo of a page) are read by OCR
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
 
 def stderr_progress(ui: str, live: LiveTerminal | None = None, *, status: bool = True) -> Progress:
@@ -62,7 +64,7 @@ def read_document(arg: str) -> Input | None:
     else: a link, text, stdin or a plain-text file, which read_source handles).
     Raises BadInput subclasses (too large, unreadable)."""
     path = Path(arg).expanduser()
-    if path.suffix.lower() not in DOCUMENT_SUFFIXES or not path.is_file():
+    if path.suffix.lower() not in DOCUMENT_SUFFIXES + IMAGE_SUFFIXES or not path.is_file():
         return None
     check_size(path.stat().st_size)
     try:
@@ -74,8 +76,18 @@ def read_document(arg: str) -> Input | None:
     return Input(data=data, name=path.name, origin="upload")
 
 
-def describe_source(arg: str, kind: Literal["url", "text"], value: str) -> dict[str, Any]:
-    """What the digest was made from, for the JSON output."""
+def describe_source(
+    arg: str, kind: SourceKind, value: str, article: Article | None = None
+) -> dict[str, Any]:
+    """What the digest was made from, for the JSON output (for a file read now: what
+    each PDF page gave, "text" layer, "ocr" or "none", and the pages OCR read)."""
+    if article is not None:
+        return {
+            "kind": "file",
+            "value": arg,
+            "pages": article.pdf_pages,
+            "ocr_pages": article.ocr_pages,
+        }
     if kind == "url":
         return {"kind": "url", "value": value}
     if arg == "-":
@@ -103,7 +115,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if "log_level" not in settings.model_fields_set:
         logging.getLogger().setLevel(logging.ERROR)
     document = read_document(args.source)
-    kind: Literal["url", "text"] = "text"
+    article: Article | None = None
+    kind: SourceKind = "text"
     value = ""
     if document is None:
         kind, value = read_source(args.source)
@@ -140,7 +153,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     live.clear()  # the digest as written gives way to the checked one
     ui = args.lang or digest.lang
     if args.format == "json":
-        out = to_json(digest, describe_source(args.source, kind, value))
+        out = to_json(digest, describe_source(args.source, kind, value, article))
     elif args.format == "html":
         out = render_digest_html(digest, ui)
     else:

@@ -26,6 +26,16 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+# the first bytes of the picture formats OCR reads (bot/ingest/ocr.py)
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF8", b"BM")
+
+
+def is_image(head: bytes) -> bool:
+    """True when `head` (a file's first 16 bytes) starts like a picture OCR reads (PNG,
+    JPEG, TIFF, GIF, BMP, WebP)."""
+    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
 def sniff_binary(body: bytes) -> str | None:
     """Return a content type for a body that is clearly not text, else None."""
     for magic, kind in _MAGIC:

@@ -42,7 +42,7 @@ import httpx
 from bot import metrics
 from bot.errors import BadInput, BlockedAddress, FetchError, TooLarge, UnsupportedContent
 from bot.ingest.addresses import IP, is_public_address, parse_ip, system_resolver
-from bot.ingest.decode import decode_body, sniff_binary
+from bot.ingest.decode import decode_body, is_image, sniff_binary
 from bot.ingest.inflate import ACCEPT_ENCODING, BoundedDecoder, limit_mb
 from bot.ingest.inputs import validate_url
 
@@ -65,6 +65,10 @@ FEED_TYPES: tuple[str, ...] = (
 # binary is read too when its body starts with the PDF signature.
 PDF_TYPE = "application/pdf"
 PAGE_OR_PDF_TYPES: tuple[str, ...] = (*HTML_TYPES, PDF_TYPE)
+# A link to a picture (a screenshot of an article) is read by OCR: its bytes are kept in
+# FetchedPage.body, as for a PDF, when the caller accepts these types.
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/tiff", "image/gif", "image/bmp")
+PAGE_PDF_OR_IMAGE_TYPES: tuple[str, ...] = (*PAGE_OR_PDF_TYPES, *IMAGE_TYPES)
 _GENERIC_BINARY = ("application/octet-stream", "binary/octet-stream", "application/x-pdf")
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -302,6 +306,14 @@ class Fetcher:
         if declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"Content-Length {declared}", limit_mb=limit_mb(limit))
         body = await self._read_body(response, limit)
+        if content_type in IMAGE_TYPES:  # accepted (checked above): keep it if it is one
+            if not is_image(body[:16]):
+                raise UnsupportedContent(
+                    "an image link that is no image", reason="content_binary", content_type="binary"
+                )
+            return FetchedPage(
+                url, status, content_type, "", "binary", etag, last_modified, body=body
+            )
         sniffed = sniff_binary(body)
         if sniffed == PDF_TYPE and PDF_TYPE in accept:
             return FetchedPage(url, status, PDF_TYPE, "", "binary", etag, last_modified, body=body)

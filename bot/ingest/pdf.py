@@ -8,6 +8,13 @@ text, which is all bot/ingest/pdf_layout.py needs to rebuild logical order itsel
 
 Lines that repeat at the top or bottom of most pages (running headers, footers, page
 numbers) are removed. A PDF with no text layer raises ScannedPdf.
+
+Each page's text layer is judged before it is used (`text_layer`, `page_verdict`): a
+page with no text, with glyphs whose fonts map no letters (U+FFFD, U+FFFF, private-use
+code points, "(cid:N)"), or whose letters are not Arabic or English words (a font
+encoding that maps glyphs to wrong letters; bot/ingest/plausible.py) is not passed on.
+The caller reads those pages by OCR (bot/ingest/ocr.py) and `merge_pages` puts the
+trusted text and the OCR text back together in page order.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from bot.errors import BadInput
 from bot.ingest import pdf_streams
@@ -32,6 +40,7 @@ from bot.ingest.pdf_layout import (
     page_lines,
     page_rtl,
 )
+from bot.ingest.plausible import UNMAPPED, plausible, unmapped_share
 
 log = logging.getLogger(__name__)
 # pdfminer warns for every odd font of a user's file; those are not our problems to log
@@ -240,14 +249,91 @@ def paragraphs(pages: list[list[str]]) -> list[str]:
     return [" ".join(p) for p in out if p]
 
 
-def pdf_to_text(data: bytes) -> str:
-    """The PDF's text in reading order, one paragraph per line, paragraphs separated
-    by a blank line. Raises BadPdf (unreadable), ScannedPdf (no text layer) or
-    UnmappedPdf (glyphs whose fonts do not say which letters they are)."""
+class ImplausiblePdf(BadInput):
+    """The PDF's text layer gives letters that are not words (a broken font encoding)."""
+
+    key = "document.garbled"
+
+
+Verdict = Literal["good", "empty", "unmapped", "implausible"]
+# what was read of each page: its text layer, OCR, or nothing (refused, or past a limit)
+PageSource = Literal["text", "ocr", "none"]
+
+
+@dataclass(frozen=True)
+class LayerPage:
+    """One page's text layer (lines in reading order) and whether it can be trusted."""
+
+    lines: list[str]
+    verdict: Verdict
+
+
+def page_verdict(lines: list[str], glyphs: list[Glyph]) -> Verdict:
+    """Whether a page's text layer can be passed on: "good", or why not ("empty": no
+    text, a scan; "unmapped": glyphs with no letters; "implausible": letters that are
+    not Arabic or English words)."""
+    text = "\n".join(lines)
+    if not text.strip():
+        return "unmapped" if any(g.text.strip() for g in glyphs) else "empty"
+    if unmapped_share(text) > UNMAPPED:
+        return "unmapped"
+    if not plausible(text):
+        return "implausible"
+    return "good"
+
+
+def text_layer(data: bytes) -> list[LayerPage]:
+    """Every page's text layer with its verdict. Raises BadPdf, SlowPdf, PdfBomb."""
     glyph_pages = read_glyphs(data)
-    found = paragraphs(pdf_pages(glyph_pages))
-    if not found:
-        if any(g.text.strip() for page in glyph_pages for g in page):
-            raise UnmappedPdf("the PDF's fonts map no glyph to a character")
-        raise ScannedPdf("the PDF has no text layer")
-    return "\n\n".join(found)
+    pages = pdf_pages(glyph_pages)
+    return [
+        LayerPage(lines, page_verdict(lines, glyphs))
+        for lines, glyphs in zip(pages, glyph_pages, strict=True)
+    ]
+
+
+def merge_pages(
+    layer: list[LayerPage], ocr: dict[int, str], page_count: int | None = None
+) -> tuple[str, list[PageSource]]:
+    """The document's text from the trusted text layers and the OCR text of the other
+    pages (by 0-based index), in page order, and which of the two each page gave.
+    `page_count` covers pages pdfminer could not read at all (OCR only)."""
+    count = max(len(layer), page_count or 0, max(ocr, default=-1) + 1)
+    pages: list[list[str]] = []
+    sources: list[PageSource] = []
+    for i in range(count):
+        page = layer[i] if i < len(layer) else None
+        if page is not None and page.verdict == "good":
+            pages.append(page.lines)
+            sources.append("text")
+        elif ocr.get(i, "").strip():
+            lines: list[str] = []
+            for para in ocr[i].split("\n\n"):
+                lines.extend([para, ""])
+            pages.append(lines)
+            sources.append("ocr")
+        else:
+            sources.append("none")
+    return "\n\n".join(paragraphs(pages)), sources
+
+
+def refusal(layer: list[LayerPage]) -> BadInput:
+    """The error for a PDF none of whose pages could be read without OCR."""
+    verdicts = {p.verdict for p in layer}
+    if "implausible" in verdicts:
+        return ImplausiblePdf("the PDF's text layer is not words")
+    if "unmapped" in verdicts:
+        return UnmappedPdf("the PDF's fonts map no glyph to a character")
+    return ScannedPdf("the PDF has no text layer")
+
+
+def pdf_to_text(data: bytes) -> str:
+    """The PDF's trusted text layer in reading order, one paragraph per line,
+    paragraphs separated by a blank line (pages that cannot be trusted left out).
+    Raises BadPdf (unreadable), ScannedPdf (no text layer), UnmappedPdf (glyphs whose
+    fonts do not say which letters they are) or ImplausiblePdf (letters, not words)."""
+    layer = text_layer(data)
+    text, _ = merge_pages(layer, {})
+    if not text:
+        raise refusal(layer)
+    return text

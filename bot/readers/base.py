@@ -1,7 +1,7 @@
 """What a reader is: its input, its declared limits, and the refusals a read can end in.
 
 A `Reader` turns one kind of untrusted input (a web page, plain text, a PDF, a .docx,
-next a picture) into an `Article`. Its `read` function runs in a worker process
+a picture read by OCR) into an `Article`. Its `read` function runs in a worker process
 (bot/readers/pool.py) under the reader's `Limits`: a wall-clock deadline, CPU time and
 memory enforced by the operating system, so no input can hold the event loop, the GIL
 or the machine's memory. Bytes are checked before any work; an article longer than
@@ -10,12 +10,17 @@ or the machine's memory. Bytes are checked before any work; an article longer th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.domain import Article
 from bot.errors import BadInput
+
+if TYPE_CHECKING:
+    from bot.ingest.ocr import OcrLimits
 
 ARTICLE_MAX_CHARS = 200_000
 """Longest article text kept (about SUMMARY_MAX_PARTS x LLM_MAX_INPUT_TOKENS at the
@@ -50,6 +55,10 @@ class Input:
     mime_type: str | None = None  # the client's or the server's content type
     url: str | None = None  # where a page came from
     origin: Origin = "upload"
+    ocr: OcrLimits | None = None  # the operator's OCR limits, set by `Readers.read`
+    # the deadline of the reading before OCR (a PDF's text layer), set by `Readers.read`
+    # for readers that OCR, whose whole deadline grows by OCR's time
+    seconds: float | None = None
 
     @property
     def size(self) -> int:
@@ -69,6 +78,47 @@ class Reader:
     suffixes: tuple[str, ...] = ()
     mime_types: tuple[str, ...] = ()
     magic: tuple[bytes, ...] = ()
+    label: str = ""  # the kinds, for the user (default: the first suffix, upper-case)
+    ocr: bool = False  # reads by OCR: its deadline grows by OCR's (bot/readers/reading.py)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` was caused, directly or not, by a MemoryError (a reader that wraps
+    what failed, as pdfminer's errors are, hides it)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, MemoryError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class OverDeadline(BaseException):
+    """Raised in a worker when the part of a read under `deadline` outlives it (a
+    BaseException, so a reader's `except Exception` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise OverDeadline in this (a worker's main) thread when the block outlives
+    `seconds` (no limit when None). Python code such as pdfminer is stopped between two
+    bytecodes; a long C call is stopped by the worker's outer deadline instead."""
+    if seconds is None:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise OverDeadline(f"over {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class TooComplex(BadInput):

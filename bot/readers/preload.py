@@ -10,8 +10,11 @@ import contextlib
 import lxml.html  # noqa: F401
 import pdfminer.converter
 import pdfminer.pdfinterp  # noqa: F401
+import PIL.Image  # noqa: F401
+import pypdfium2  # noqa: F401  (its library mapped here, not under a worker's RLIMIT_AS)
 import trafilatura  # noqa: F401
 
+import bot.ingest.ocr
 import bot.readers.worker  # noqa: F401
 from bot.readers.registry import readers
 

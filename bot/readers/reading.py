@@ -14,10 +14,11 @@ and `digestbot_reader_refusals_total{reader, reason}` counts it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import metrics
 from bot.config import Settings
@@ -27,16 +28,29 @@ from bot.readers.base import Input, InputTooLarge, Reader, TooComplex
 from bot.readers.pool import Stopped, WorkerPool
 from bot.readers.registry import choose_for
 
+if TYPE_CHECKING:
+    from bot.ingest.ocr import OcrLimits
+
 log = logging.getLogger(__name__)
 
 
 class Readers:
     """The registry's readers, run in a pool of `workers` processes."""
 
-    def __init__(self, *, workers: int = 2, seconds: float = 30.0, memory_mb: int = 400) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        seconds: float = 30.0,
+        memory_mb: int = 400,
+        ocr: OcrLimits | None = None,
+    ) -> None:
+        from bot.ingest.ocr import OcrLimits
+
         self.pool = WorkerPool(workers)
         self.max_seconds = seconds
         self.max_memory_mb = memory_mb
+        self.ocr = ocr or OcrLimits()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Readers:
@@ -44,6 +58,7 @@ class Readers:
             workers=settings.reader_workers,
             seconds=settings.reader_seconds,
             memory_mb=settings.reader_memory_mb,
+            ocr=settings.ocr_limits(),
         )
 
     async def start(self) -> None:
@@ -60,11 +75,14 @@ class Readers:
         await self.pool.aclose()
 
     def limits_of(self, reader: Reader) -> tuple[float, int]:
-        """The deadline (s) and memory (MB) a read by `reader` gets."""
-        return (
-            min(reader.limits.seconds, self.max_seconds),
-            min(reader.limits.memory_mb, self.max_memory_mb),
-        )
+        """The deadline (s) and memory (MB) a read by `reader` gets: a reader that reads
+        by OCR gets OCR's time too (no page starts after OCR_DOCUMENT_SECONDS, and a
+        page may take OCR_PAGE_SECONDS; one picture, the one page)."""
+        seconds = min(reader.limits.seconds, self.max_seconds)
+        if reader.ocr:
+            page = self.ocr.page_seconds
+            seconds += page if reader.limits.pages == 1 else self.ocr.document_seconds + page
+        return seconds, min(reader.limits.memory_mb, self.max_memory_mb)
 
     async def read(self, inp: Input, reader: Reader | None = None) -> Article:
         """The article in `inp`, read by `reader` (default: the one the registry chooses).
@@ -82,6 +100,9 @@ class Readers:
                 limit_mb=max(1, reader.limits.bytes >> 20),
             )
         seconds, memory_mb = self.limits_of(reader)
+        if reader.ocr:  # the reading before OCR keeps the reader's own deadline
+            own = min(reader.limits.seconds, self.max_seconds)
+            inp = dataclasses.replace(inp, ocr=self.ocr, seconds=own)
         started = time.perf_counter()
         reply = await self.pool.call((reader.name, inp, seconds, memory_mb), seconds=seconds)
         metrics.READ_SECONDS.labels(reader=reader.name).observe(time.perf_counter() - started)
@@ -92,6 +113,7 @@ class Readers:
             raise TooComplex(f"{reader.name} reader stopped: {why}", origin=inp.origin, limit=why)
         if reply[0] == "ok":
             article: Article = reply[1]
+            _count_pages(article)
             return article
         if reply[0] == "refused":
             error = _rebuild(*reply[1:])
@@ -103,6 +125,16 @@ class Readers:
     @staticmethod
     def _refused(reader: Reader, reason: str) -> None:
         metrics.READER_REFUSALS.labels(reader=reader.name, reason=reason).inc()
+
+
+def _count_pages(article: Article) -> None:
+    """What the worker says it did (its own counters die with it): each PDF page's
+    path, and the pages and seconds of OCR, in /metrics."""
+    for path in article.pdf_pages:
+        metrics.PDF_PAGES.labels(path=path).inc()
+    if article.ocr_pages:
+        metrics.OCR_PAGES.inc(article.ocr_pages)
+        metrics.OCR_SECONDS.inc(article.ocr_seconds)
 
 
 def _rebuild(

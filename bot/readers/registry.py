@@ -1,7 +1,7 @@
 """The registry of readers: one per source type, and the one dispatch that links,
 uploads, feed entries and the CLI share.
 
-Adding a source type (pictures through OCR, say) is one module in bot/readers/ with
+Adding a source type (bot/readers/image.py, pictures through OCR, is one) is one module in bot/readers/ with
 a `READER = Reader(...)` (its read function, limits, suffixes, MIME types and magic
 bytes) plus its name in `MODULES` below. The worker processes import the same modules,
 so a reader is found there by its name.
@@ -20,6 +20,7 @@ MODULES = (
     "text",
     "page",
     "docx",
+    "image",
 )
 """Registered readers (modules of bot.readers), in the order the dispatch tries them
 and users see them listed."""
@@ -48,8 +49,8 @@ def get(name: str) -> Reader:
 
 
 def supported() -> str:
-    """The kinds of file we read, for the user ("PDF, TXT, HTML, DOCX")."""
-    return ", ".join(r.suffixes[0].upper() for r in readers())
+    """The kinds of file we read, for the user ("PDF, TXT, HTML, DOCX, PNG, JPEG ...")."""
+    return ", ".join(r.label or r.suffixes[0].upper() for r in readers())
 
 
 def suffix_of(name: str | None) -> str:

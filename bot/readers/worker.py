@@ -1,7 +1,7 @@
 """The reader worker process: reads one input at a time under OS limits.
 
 Started by bot/readers/pool.py from the forkserver, which has imported the readers
-and their libraries (bot/readers/preload.py: trafilatura, lxml, pdfminer) once, so a
+and their libraries (bot/readers/preload.py: trafilatura, lxml, pdfminer, Pillow) once, so a
 new worker is a fork, ready at once. `serve` loops: receive `(reader name, Input, seconds, memory_mb)`, set the limits,
 read, send the reply and whether the worker retires after it:
 
@@ -9,7 +9,8 @@ read, send the reply and whether the worker retires after it:
 - `("refused", key, module, class name, detail, reason, params)`: a typed refusal
   (too short, scanned PDF ...), rebuilt as the same error in the bot;
 - `("limit", "memory")`: the read ran out of its memory (RLIMIT_AS); the worker
-  retires (exits after replying), and is replaced;
+  retires (exits after replying), and is replaced; `("limit", "deadline")` the same
+  when the part of a read before OCR outlived its own deadline (`base.deadline`);
 - `("failed", type name)`: a bug in a reader (logged here).
 
 Limits: RLIMIT_AS = the worker's size at start + `memory_mb` (an allocation past it
@@ -28,7 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bot.errors import DigestBotError
-from bot.readers.base import cap_article
+from bot.readers.base import OverDeadline, cap_article, out_of_memory
 from bot.readers.registry import get
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ def handle(request: tuple[str, Any, float, int], base: int) -> tuple[Any, ...]:
     except MemoryError:
         _unlimit()
         return ("limit", "memory")
+    except OverDeadline:  # the part of the read before OCR outlived its own deadline
+        return ("limit", "deadline")
     except DigestBotError as exc:
-        if _out_of_memory(exc):  # a reader that wraps what failed (pdfminer's errors)
+        if out_of_memory(exc):  # a reader that wraps what failed (pdfminer's errors)
             _unlimit()
             return ("limit", "memory")
         kind = type(exc)
@@ -81,18 +84,6 @@ def handle(request: tuple[str, Any, float, int], base: int) -> tuple[Any, ...]:
         return ("failed", type(exc).__name__)
     finally:
         _unlimit()
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    """Whether `exc` was caused, directly or not, by a MemoryError."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return False
-        if isinstance(seen, MemoryError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def serve(conn: Connection) -> None:

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Literal
 
 from bot import stats
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.domain import Article, Digest, Lang, Length, Progress, Stage
-from bot.ingest.fetch import PAGE_OR_PDF_TYPES, PDF_TYPE, FetchedPage, Fetcher
+from bot.domain import Article, Digest, Lang, Length, Progress, SourceKind, Stage
+from bot.ingest.fetch import PAGE_PDF_OR_IMAGE_TYPES, FetchedPage, Fetcher
 from bot.ingest.inputs import normalize_url, url_for_log, validate_url
 from bot.llm.client import LLMClient
 from bot.readers import Input, Readers
@@ -128,7 +127,7 @@ class SummarizeService:
         self,
         source: str,
         *,
-        kind: Literal["url", "text"],
+        kind: SourceKind,
         progress: Progress | None = None,
         remember: bool = True,
     ) -> Article:
@@ -162,7 +161,7 @@ class SummarizeService:
                 log.warning("dropping an unreadable cached article for %s", url_for_log(url))
         if progress:
             await progress(Stage("fetching"))
-        page = await self.fetcher.fetch(url, accept=PAGE_OR_PDF_TYPES)
+        page = await self.fetcher.fetch(url, accept=PAGE_PDF_OR_IMAGE_TYPES)
         if progress:
             await progress(Stage("extracting"))
         article = await self._extract_page(page)
@@ -199,23 +198,32 @@ class SummarizeService:
                 log.warning("dropping an unreadable cached %sarticle", kind)
         if progress:
             await progress(Stage("extracting"))
-        article = await self.readers.read(inp)
+        article = await self._read(inp)
         data = article.model_dump_json()
         await self.store.redis.set(key, data, ex=self.settings.article_cache_hours * 3600)
         return article, data
 
     async def _extract_page(self, page: FetchedPage) -> Article:
         """The article in a fetched page, read by the reader its content type names."""
-        pdf = page.content_type == PDF_TYPE and page.body is not None
+        binary = page.body is not None  # a PDF or a picture (text layer, else OCR)
         inp = Input(
-            data=page.body if pdf and page.body is not None else b"",
-            text=None if pdf else page.text,
+            data=page.body if page.body is not None else b"",
+            text=None if binary else page.text,
             mime_type=page.content_type,
             url=page.url,
             origin="link",
         )
-        article = await self.readers.read(inp)
+        article = await self._read(inp)
         return article.model_copy(update={"url": article.url or page.url, "source_kind": "url"})
+
+    async def _read(self, inp: Input) -> Article:
+        """`inp` read by the readers, the pages and seconds OCR took (reported by the
+        worker with the article) added to today's /stats counters."""
+        article = await self.readers.read(inp)
+        if article.ocr_pages:
+            counts = {"ocr_pages": article.ocr_pages, "ocr_seconds": round(article.ocr_seconds)}
+            await stats.incr_many(self.store, counts)
+        return article
 
     async def _remember(self, article: Article, data: str | None = None) -> None:
         """Keep the article by id for follow-ups; an already stored copy only gets its TTL renewed."""
@@ -241,7 +249,7 @@ class SummarizeService:
         self,
         source: str,
         *,
-        kind: Literal["url", "text"],
+        kind: SourceKind,
         lang: Lang | None = None,
         length: Length = "short",
         progress: Progress | None = None,

@@ -1,6 +1,10 @@
-"""Telegram documents -> `Incoming.document`: what the message says about the file and
-a `download` that fetches it through getFile from
+"""Telegram documents and photos -> `Incoming.document`: what the message says about the
+file and a `download` that fetches it through getFile from
 `{TELEGRAM_BASE_URL}/file/bot<token>/<file_path>` (PTB's base_file_url).
+
+A photo is attached as a document too (`Document.photo`; its largest size), unless its
+caption is itself what to read (a link, or a caption as long as an article: a channel
+post forwarded with its picture). `/summarize` in reply to a photo attaches that photo.
 
 The download is capped while it is read (AiohttpRequest.download stops at
 MAX_DOCUMENT_BYTES): the size in the message and in getFile's answer may be missing,
@@ -15,11 +19,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from telegram import Update
 
 from bot.ingest.documents import MAX_DOCUMENT_BYTES, DocumentTooLarge, check_size
+from bot.ingest.inputs import find_url
 from bot.messages import Document, Incoming
 from bot.telegram.transport import AiohttpRequest, BodyTooLarge
 
 if TYPE_CHECKING:
-    from telegram import Bot, File
+    from telegram import Bot, File, Message
+
+# a caption at least this long is an article of its own, not an instruction for the photo
+ARTICLE_CAPTION = 200
 
 
 async def download_file(bot: Bot, file_id: str) -> bytes:
@@ -48,14 +56,46 @@ def _encoded_url(file: File) -> str:
     return urlunsplit(parts._replace(path=quote(parts.path)))
 
 
+def _attached(msg: Message, incoming: Incoming | None) -> Document | None:
+    """The file a message carries for us to read, without its `download`: a document,
+    a photo (its largest size; not when the caption is a link or an article), or the
+    photo a `/summarize` replies to."""
+    if msg.document is not None and msg.animation is None:  # a GIF is no document to read
+        doc = msg.document
+        return Document(doc.file_id, doc.file_name, doc.mime_type, doc.file_size, _none)
+    photo = msg.photo
+    if not photo and incoming is not None and incoming.command == "summarize":
+        reply = msg.reply_to_message
+        if reply is not None and reply.photo and not incoming.args:
+            photo = reply.photo
+    if not photo:
+        return None
+    caption = msg.caption or ""
+    if msg.photo and (find_url(caption) or len(caption) >= ARTICLE_CAPTION):
+        return None
+    size = max(photo, key=lambda p: p.width * p.height)
+    return Document(size.file_id, "photo.jpg", "image/jpeg", size.file_size, _none, photo=True)
+
+
+def _from_bot(msg: Message | None, bot: Bot) -> bool:
+    return msg is not None and msg.from_user is not None and msg.from_user.id == bot.id
+
+
+async def _none() -> bytes:
+    return b""
+
+
 def with_document(update: Update, bot: Bot, incoming: Incoming | None) -> Incoming | None:
-    """`incoming` with the message's document attached; for a document without a
-    caption (which `to_incoming` skips) a new Incoming. Other updates pass through."""
+    """`incoming` with the message's document (or photo) attached; for a document or a
+    photo without a caption (which `to_incoming` skips) a new Incoming. Other updates
+    pass through."""
     msg = update.message
-    if msg is None or msg.document is None or msg.from_user is None:
+    if msg is None or msg.from_user is None:
         return incoming
-    doc = msg.document
-    file_id = doc.file_id
+    found = _attached(msg, incoming)
+    if found is None:
+        return incoming
+    file_id = found.file_id
 
     async def download() -> bytes:
         return await download_file(bot, file_id)
@@ -68,6 +108,10 @@ def with_document(update: Update, bot: Bot, incoming: Incoming | None) -> Incomi
             language_code=msg.from_user.language_code,
             message_id=msg.message_id,
             first_name=msg.from_user.first_name,
+            reply_to_message_id=msg.reply_to_message.message_id if msg.reply_to_message else None,
+            reply_to_bot=_from_bot(msg.reply_to_message, bot),
         )
-    incoming.document = Document(file_id, doc.file_name, doc.mime_type, doc.file_size, download)
+    incoming.document = Document(
+        file_id, found.name, found.mime_type, found.size, download, photo=found.photo
+    )
     return incoming

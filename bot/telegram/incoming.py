@@ -39,6 +39,8 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
             callback_message_id=message.message_id,
             first_name=query.from_user.first_name,
         )
+    if update.edited_message is not None:
+        return _edited(update.edited_message)
     msg = update.message or update.channel_post
     if msg is None or (msg.from_user is None and update.channel_post is None):
         return None
@@ -79,7 +81,8 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
         if reply.is_automatic_forward and isinstance(origin, MessageOriginChannel):
             incoming.reply_to_post = (origin.chat.id, origin.message_id)
     if not text and incoming.command is None:
-        return None
+        incoming.unsupported = unsupported_kind(msg)
+        return incoming if incoming.unsupported else None
     return incoming
 
 
@@ -92,6 +95,54 @@ def _sender_id(msg: Message) -> int:
     if msg.from_user.id in SHARED_SENDERS and msg.sender_chat is not None:
         return msg.sender_chat.id
     return msg.from_user.id
+
+
+# What a message the bot cannot read carries, in the order Telegram fills the fields
+# (an animation also has `document`, a venue also `location`). Photos and documents are
+# read (bot/telegram/documents.py); service messages (joins, pins, ...) are not answered.
+_UNSUPPORTED = (
+    "animation",
+    "video",
+    "video_note",
+    "voice",
+    "audio",
+    "sticker",
+    "location",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
+    "venue",
+)
+
+
+def unsupported_kind(msg: Message) -> str | None:
+    """The kind of a text-less message the bot cannot read ("video", "voice", ...;
+    "other" for a dice, game, story or venue), or None."""
+    if msg.photo or (msg.document is not None and msg.animation is None):
+        return None
+    for name in _UNSUPPORTED:
+        if getattr(msg, name, None):
+            return name if name in _ANSWERED else "other"
+    return None
+
+
+_ANSWERED = frozenset(_UNSUPPORTED[:9])
+
+
+def _edited(msg: Message) -> Incoming | None:
+    """An edited message: answered (in a private chat) with "edits are not re-read"."""
+    if msg.from_user is None:
+        return None
+    return Incoming(
+        user_id=_sender_id(msg),
+        chat_id=msg.chat.id,
+        chat_type=_chat_type(msg.chat.type),
+        language_code=msg.from_user.language_code,
+        message_id=msg.message_id,
+        unsupported="edited",
+    )
 
 
 def with_hidden_links(text: str, entities: Sequence[MessageEntity]) -> str:

@@ -61,7 +61,14 @@ __all__ = ["ALLOWED_UPDATES", "DRAIN_SECONDS", "SEEN_TTL_SECONDS", "WebhookServe
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ("message", "callback_query", "channel_post", "inline_query", "my_chat_member")
+ALLOWED_UPDATES = (
+    "message",
+    "edited_message",  # answered in private chats: edits are not re-read (bot/chat/router.py)
+    "callback_query",
+    "channel_post",
+    "inline_query",
+    "my_chat_member",
+)
 """Update types Telegram sends us: the ones the bot handles (the same as polling)."""
 
 SEEN_TTL_SECONDS = 24 * 3600

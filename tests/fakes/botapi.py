@@ -623,6 +623,92 @@ class BotAPI:
                 msg["caption_entities"] = entities
         return self.push_update(update)
 
+    def photo(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        caption: str | None = None,
+        width: int = 1280,
+        height: int = 960,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Queue a photo message: Telegram's sizes (a thumbnail, then `data` as the
+        largest, `width` x `height`), each stored for getFile and the download path."""
+        big_id = f"photo-{len(self.files) + 1}"
+        self.files[big_id] = (f"photos/file_{len(self.files) + 1}.jpg", data)
+        thumb_id = f"photo-{len(self.files) + 1}"
+        self.files[thumb_id] = (f"photos/file_{len(self.files) + 1}.jpg", b"\xff\xd8\xff thumb")
+        update = self.message(chat_id, None, queue=False, **kwargs)
+        msg = update["message"]
+        msg["photo"] = [
+            {
+                "file_id": thumb_id,
+                "file_unique_id": f"u-{thumb_id}",
+                "width": 90,
+                "height": 68,
+                "file_size": 12,
+            },
+            {
+                "file_id": big_id,
+                "file_unique_id": f"u-{big_id}",
+                "width": width,
+                "height": height,
+                "file_size": len(data),
+            },
+        ]
+        if caption is not None:
+            msg["caption"] = caption
+            entities = _entities(caption, self.username)
+            if entities:
+                msg["caption_entities"] = entities
+        return self.push_update(update)
+
+    def media(self, chat_id: int, kind: str, **kwargs: Any) -> dict[str, Any]:
+        """Queue a message the bot cannot read: `kind` is "video", "voice", "audio",
+        "sticker", "animation", "video_note", "location", "contact" or "poll"."""
+        file = {"file_id": f"{kind}-1", "file_unique_id": f"u-{kind}"}
+        bodies: dict[str, dict[str, Any]] = {
+            "video": {**file, "width": 640, "height": 360, "duration": 5},
+            "animation": {**file, "width": 320, "height": 240, "duration": 2},
+            "video_note": {**file, "length": 240, "duration": 5},
+            "voice": {**file, "duration": 3},
+            "audio": {**file, "duration": 180},
+            "sticker": {
+                **file,
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+            },
+            "location": {"latitude": 24.7, "longitude": 46.7},
+            "contact": {"phone_number": "+966500000000", "first_name": "Ali"},
+            "poll": {
+                "id": "p1",
+                "question": "?",
+                "options": [{"persistent_id": "o1", "text": "a", "voter_count": 0}],
+                "total_voter_count": 0,
+                "is_closed": False,
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+                "allows_revoting": False,
+                "members_only": False,
+            },
+        }
+        update = self.message(chat_id, None, queue=False, **kwargs)
+        update["message"][kind] = bodies[kind]
+        if kind == "animation":  # Telegram sends a GIF as a document too
+            update["message"]["document"] = {**file, "file_name": "a.mp4", "mime_type": "video/mp4"}
+        return self.push_update(update)
+
+    def edited(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> dict[str, Any]:
+        """Queue an `edited_message` update: message `message_id` now says `text`."""
+        update = self.message(chat_id, text, queue=False, **kwargs)
+        msg = {**update["message"], "message_id": message_id, "edit_date": int(time.time())}
+        return self.push_update({"edited_message": msg})
+
     async def _m_getFile(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         file_id = str(p.get("file_id", ""))
         if file_id not in self.files:

@@ -69,7 +69,7 @@ async def test_every_bad_input_is_one_clear_line_and_exit_2(
         (["notes/draft"], env, b"", "file not found: notes/draft"),
         ([str(binary)], env, b"", "not a text file"),
         (["http://10.1.2.3/news"], env, b"", "not allowed"),
-        ([image], local, b"", "not a web page (it returned an image)"),
+        ([image], local, b"", "can't open this picture"),  # image links are read by OCR
         ([pages.url("/nothing-here")], local, b"", "404"),
         ([str(SAMPLE)], {**env, "REDIS_URL": "ftp://nowhere"}, b"", "REDIS_URL is not a redis"),
         ([str(SAMPLE)], {**env, "LLM_TIMEOUT_SECONDS": "soon"}, b"", "LLM_TIMEOUT_SECONDS"),

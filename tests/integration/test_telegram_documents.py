@@ -125,7 +125,7 @@ async def test_too_large_document_is_refused_before_downloading(bot: Bot) -> Non
 
 
 async def test_unsupported_type_lists_what_is_supported_in_both_languages(bot: Bot) -> None:
-    bot.fake.document(42, b"\x89PNG\r\n\x1a\n", "photo.png", mime_type="image/png")
+    bot.fake.document(42, b"\x00\x00\x00\x18ftypmp42", "clip.mp4", mime_type="video/mp4")
     reply = await bot.reply(42, contains="PDF")
     assert "DOCX" in reply.plain and "can't read" in reply.plain
     bot.fake.document(43, b"PK\x03\x04", "sheet.xlsx", language_code="ar")

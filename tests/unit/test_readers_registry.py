@@ -26,6 +26,9 @@ from bot.readers.registry import get, readers, supported
         (None, "application/xhtml+xml", b"", "page"),
         ("letter.docx", None, b"PK\x03\x04", "docx"),
         (None, "application/pdf", b"", "pdf"),
+        ("photo.jpg", "image/jpeg", b"\xff\xd8\xff\xe0", "image"),
+        ("screenshot", None, b"\x89PNG\r\n\x1a\n", "image"),
+        (None, "image/webp", b"RIFF", "image"),
     ],
 )
 def test_one_dispatch_chooses_by_magic_then_suffix_then_type(
@@ -37,7 +40,7 @@ def test_one_dispatch_chooses_by_magic_then_suffix_then_type(
 @pytest.mark.parametrize(
     "name, mime, head",
     [
-        ("photo.jpg", "image/jpeg", b"\xff\xd8"),
+        ("clip.mp4", "video/mp4", b"\x00\x00\x00\x18"),
         ("book.txt", None, b"PK\x03\x04"),
         (None, None, b""),
     ],
@@ -47,11 +50,11 @@ def test_what_no_reader_reads_is_refused_naming_what_we_read(
 ) -> None:
     with pytest.raises(UnsupportedDocument) as caught:
         choose(name, mime, head)
-    assert "PDF, TXT, HTML, DOCX" in error_text("en", caught.value)
+    assert "PDF, TXT, HTML, DOCX, PNG, JPEG, WebP, TIFF" in error_text("en", caught.value)
 
 
 def test_every_reader_declares_its_limits_and_they_match_the_formats_own() -> None:
-    assert {r.name for r in readers()} == {"page", "text", "pdf", "docx"}
+    assert {r.name for r in readers()} == {"page", "text", "pdf", "docx", "image"}
     for reader in readers():
         limits = reader.limits
         assert limits.bytes > 0 and limits.seconds > 0 and limits.memory_mb >= 64
@@ -59,7 +62,7 @@ def test_every_reader_declares_its_limits_and_they_match_the_formats_own() -> No
     assert get("pdf").limits.pages == pdf_ingest.MAX_PAGES
     assert get("pdf").limits.seconds == pdf_ingest.MAX_SECONDS
     assert get("docx").limits.entries == docx_ingest.MAX_ENTRIES
-    assert supported() == "PDF, TXT, HTML, DOCX"
+    assert supported() == "PDF, TXT, HTML, DOCX, PNG, JPEG, WebP, TIFF"
 
 
 def test_a_long_article_is_cut_at_a_paragraph_and_marked_partial() -> None:

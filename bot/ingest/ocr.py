@@ -1,0 +1,316 @@
+"""Pictures to text: Tesseract 5 with the Arabic and English models (OCR).
+
+Pure, synchronous functions with no state of their own, meant to run in a worker (a
+thread of the OCR pool today, a bounded worker process of the reader registry later):
+
+* `image_text(data, limits)`: the text in an image's bytes (PNG, JPEG, WebP, TIFF, BMP,
+  GIF; the first frame), refused BEFORE decoding when its header says it has more than
+  `limits.max_pixels` pixels (a 50,000 x 50,000 PNG is a few KB of zeros);
+* `pdf_pages_text(data, indices, limits)`: the text of some pages of a PDF, each rendered
+  by PDFium (pypdfium2) at `limits.dpi` and read the same way.
+
+Why the `tesseract` program (as pytesseract runs it) and not the in-process tesserocr:
+measured in bench/ocr.py (docs/benchmarks.md), the same engine reads at the same speed
+either way, but a subprocess is one that `subprocess.run(timeout=...)` really kills: a
+page that takes too long stops (SlowOcr) and its memory goes with the process, while a
+C call inside our process cannot be interrupted. We call the program ourselves (image
+on stdin, TSV on stdout: no temporary files), so pytesseract is not needed. Tesseract
+runs single-threaded (OMP_THREAD_LIMIT=1): on a small server its OpenMP threads only
+fight each other and the event loop's core.
+
+The TSV output gives every word with its block, paragraph and line (in reading order:
+right to left lines come out in logical order, a two-column clipping column by column)
+and a confidence, which tells a photo with no text (a face, a meme's few words) from a
+page: fewer than MIN_WORDS confident words is NoTextInImage.
+
+Without the `tesseract` program (or its `ara` model) `available()` is False and reading
+raises OcrUnavailable: the bot then says this server cannot read pictures.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from bot.errors import BadInput
+
+LANGUAGES = "ara+eng"
+# A word Tesseract is at least this sure of (0-100) counts as read; a picture with
+# fewer than MIN_WORDS such words (a person, a meme) has no article text.
+CONFIDENT = 60.0
+MIN_WORDS = 8
+LATIN_IN_ARABIC = 80.0  # a less sure Latin-only word in an Arabic line is a misreading
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
+# Bidi marks Tesseract puts around Latin runs in Arabic lines (LRM/RLM/embeddings).
+_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_ARABIC = re.compile("[\u0600-\u06ff]")
+_LATIN = re.compile("[A-Za-z]")
+# pypdfium2 (PDFium) must not be entered from two threads at once; in a worker process
+# (the reader registry) there is one thread and this lock is never contended.
+_PDFIUM = threading.Lock()
+
+
+@dataclass(frozen=True)
+class OcrLimits:
+    """The bounds of one reading (settings: OCR_MAX_PAGES, OCR_PAGE_SECONDS, ...)."""
+
+    max_pixels: int = 40_000_000  # about 6,300 x 6,300: an A4 page at 600 dpi fits
+    page_seconds: float = 60.0  # one page's tesseract run is killed after this
+    document_seconds: float = 180.0  # no page starts after this much time in all
+    max_pages: int = 20  # pages read by OCR in one document; the rest are skipped
+    dpi: int = 200  # PDF pages are rendered at this resolution (bench/ocr.py: 200 > 300)
+
+
+@dataclass
+class OcrText:
+    """What OCR read: the text (paragraphs separated by blank lines), the pages read,
+    the seconds spent, and the 0-based indices of the pages left unread (page cap or
+    time limit)."""
+
+    text: str
+    pages: int = 0
+    seconds: float = 0.0
+    skipped: list[int] = field(default_factory=list)
+    by_page: dict[int, str] = field(default_factory=dict)
+
+
+class OcrUnavailable(BadInput):
+    """This server has no Tesseract (or no Arabic model for it)."""
+
+    key = "ocr.unavailable"
+
+
+class ImageTooLarge(BadInput):
+    """The image has more pixels than OcrLimits.max_pixels (refused before decoding)."""
+
+    key = "ocr.too_many_pixels"
+
+
+class BadImage(BadInput):
+    """The bytes are no image we can decode."""
+
+    key = "ocr.unreadable"
+
+
+class NoTextInImage(BadInput):
+    """OCR found no article text (a photo of a person, a meme)."""
+
+    key = "ocr.no_text"
+
+
+class SlowOcr(BadInput):
+    """A page took longer than OcrLimits.page_seconds to read, and was stopped."""
+
+    key = "ocr.too_slow"
+
+
+@functools.cache
+def available() -> bool:
+    """True when the `tesseract` program and its Arabic and English models are here."""
+    exe = shutil.which("tesseract")
+    if exe is None:
+        return False
+    try:
+        done = subprocess.run(
+            [exe, "--list-langs"], capture_output=True, timeout=20, check=False, text=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    langs = set(done.stdout.split()) | set(done.stderr.split())
+    return {"ara", "eng"} <= langs
+
+
+def image_size(data: bytes, max_pixels: int) -> tuple[int, int]:
+    """The image's width and height from its header, without decoding it. Raises
+    BadImage, or ImageTooLarge over `max_pixels`."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
+            width, height = img.size
+    except Image.DecompressionBombError:  # Pillow's own cap (far above ours) said no
+        raise ImageTooLarge("over Pillow's pixel cap", megapixels=max_pixels // 1_000_000) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise BadImage(f"not an image ({type(exc).__name__})") from None
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"{width}x{height} pixels", megapixels=max_pixels // 1_000_000)
+    return width, height
+
+
+def load_image(data: bytes, max_pixels: int) -> Image.Image:
+    """The image decoded as grayscale (EXIF rotation applied, first frame), after the
+    header's size was checked against `max_pixels`. Raises BadImage / ImageTooLarge."""
+    from PIL import ImageOps
+
+    image_size(data, max_pixels)
+    try:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
+            img.seek(0)
+            upright = ImageOps.exif_transpose(img)
+            return (upright or img).convert("L")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise BadImage(f"undecodable image ({type(exc).__name__})") from None
+
+
+def prepare(img: Image.Image) -> Image.Image:
+    """The image as Tesseract is given it: grayscale (load_image), nothing more.
+    Measured in bench/ocr.py: binarizing loses (0.84 -> 0.69 bigram F1 on 14 px text);
+    upscaling twice gains on small text (0.84 -> 0.87 at 14 px) and nothing at 22 px
+    or on photos, for about twice the time: not done (a follow-up could upscale only
+    when Tesseract reports small line heights)."""
+    return img
+
+
+def recognize(img: Image.Image, seconds: float, languages: str = LANGUAGES) -> tuple[str, int]:
+    """The text Tesseract reads in `img` (a PIL image) and its count of confident words.
+    The program is killed after `seconds` (SlowOcr). Raises OcrUnavailable."""
+    exe = shutil.which("tesseract")
+    if exe is None or not available():
+        raise OcrUnavailable("tesseract is not installed")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    try:
+        done = subprocess.run(
+            [exe, "stdin", "stdout", "-l", languages, "--psm", "3", "tsv"],
+            input=buf.getvalue(),
+            capture_output=True,
+            timeout=max(1.0, seconds),
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # run() has killed and reaped it
+        raise SlowOcr(f"OCR over {seconds:.0f} s", seconds=round(seconds)) from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip()[-200:]
+        raise BadImage(f"tesseract failed ({done.returncode}): {detail}")
+    return tsv_text(done.stdout.decode("utf-8", "replace"))
+
+
+def tsv_text(tsv: str) -> tuple[str, int]:
+    """Tesseract's TSV as text: words joined into lines, lines into paragraphs (one per
+    line of output, a blank line between), and the number of confident words. In a line
+    with Arabic words, a Latin-only word Tesseract is under LATIN_IN_ARABIC sure of is
+    dropped: it is how the English model misreads Arabic letters (measured in
+    bench/ocr.py; real English names in Arabic lines are read at 90 and more)."""
+    paragraphs: dict[tuple[int, int, int], list[list[tuple[str, float]]]] = {}
+    lines: dict[tuple[int, int, int, int], list[tuple[str, float]]] = {}
+    confident = 0
+    for row in tsv.splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5":
+            continue
+        word = _MARKS.sub("", cols[11]).strip()
+        if not word:
+            continue
+        if word.endswith(",") and _ARABIC.search(word):
+            word = word[:-1] + "\u060c"  # an Arabic comma read as a Latin one
+        try:
+            conf = float(cols[10])
+            page, block, par, line = (int(c) for c in cols[1:5])
+        except ValueError:
+            continue
+        if conf >= CONFIDENT and any(ch.isalpha() for ch in word):
+            confident += 1
+        key = (page, block, par, line)
+        if key not in lines:
+            lines[key] = []
+            paragraphs.setdefault((page, block, par), []).append(lines[key])
+        lines[key].append((word, conf))
+    return "\n\n".join(
+        " ".join(_line(words) for words in para) for para in paragraphs.values()
+    ), confident
+
+
+def _line(words: list[tuple[str, float]]) -> str:
+    arabic = any(_ARABIC.search(w) for w, _ in words)
+    return " ".join(
+        w
+        for w, conf in words
+        if not (arabic and conf < LATIN_IN_ARABIC and _LATIN.search(w) and not _ARABIC.search(w))
+    )
+
+
+def image_text(data: bytes, limits: OcrLimits) -> OcrText:
+    """The text in an image's bytes. Raises OcrUnavailable, BadImage, ImageTooLarge,
+    SlowOcr, or NoTextInImage (no article text in the picture)."""
+    if not available():
+        raise OcrUnavailable("tesseract is not installed")
+    start = time.monotonic()
+    img = prepare(load_image(data, limits.max_pixels))
+    text, confident = recognize(img, min(limits.page_seconds, limits.document_seconds))
+    seconds = time.monotonic() - start
+    if confident < MIN_WORDS:
+        raise NoTextInImage(f"{confident} confident words")
+    return OcrText(text, pages=1, seconds=seconds, by_page={0: text})
+
+
+def pdf_pages_text(data: bytes, indices: list[int], limits: OcrLimits) -> OcrText:
+    """The OCR text of the PDF's pages `indices` (0-based, in that order), each rendered
+    at `limits.dpi` (less when the page would pass `limits.max_pixels`). At most
+    `limits.max_pages` are read, and no page starts after `limits.document_seconds`;
+    the pages left are in `skipped`. Raises OcrUnavailable, BadImage, SlowOcr."""
+    if not available():
+        raise OcrUnavailable("tesseract is not installed")
+    start = time.monotonic()
+    out = OcrText("")
+    for n, index in enumerate(indices):
+        left = limits.document_seconds - (time.monotonic() - start)
+        if n >= limits.max_pages or left <= 0:
+            out.skipped = indices[n:]
+            break
+        img = render_page(data, index, limits)
+        text, _ = recognize(img, min(limits.page_seconds, left))
+        out.by_page[index] = text
+        out.pages += 1
+    out.seconds = time.monotonic() - start
+    out.text = "\n\n".join(t for t in out.by_page.values() if t)
+    return out
+
+
+def render_page(data: bytes, index: int, limits: OcrLimits) -> Image.Image:
+    """Page `index` of the PDF as a grayscale PIL image at `limits.dpi`, scaled down so
+    it stays under `limits.max_pixels`."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise BadImage(f"PDFium cannot open it ({exc})") from None
+        try:
+            page = pdf[index]
+            width, height = page.get_size()  # points (1/72 in)
+            scale = limits.dpi / 72
+            pixels = width * scale * height * scale
+            if pixels > limits.max_pixels:
+                scale *= (limits.max_pixels / pixels) ** 0.5
+            bitmap = page.render(scale=scale, grayscale=True)
+            image: Image.Image = bitmap.to_pil().convert("L")
+            return image
+        finally:
+            pdf.close()
+
+
+def pdf_page_count(data: bytes) -> int:
+    """How many pages PDFium finds in the PDF. Raises BadImage when it cannot open it."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise BadImage(f"PDFium cannot open it ({exc})") from None
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()

@@ -1,0 +1,207 @@
+"""OCR core (bot/ingest/ocr.py), the PDF page verdict (bot/ingest/pdf.py) and the
+picture and PDF readers (bot/readers/image.py, pdf.py; in a worker process through
+`Readers`, and in-process) on pictures drawn in the test and on the
+committed scanned and broken-encoding PDFs (tests/fixtures/ocr/, made by
+tests/fixtures/make_ocr_pdfs.py). Tests that run Tesseract are skipped, saying so, on a
+machine without it (.ci/run installs it)."""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from bot import metrics
+from bot.ingest import ocr
+from bot.ingest.overlap import bigram_f1
+from bot.ingest.pdf import (
+    ImplausiblePdf,
+    LayerPage,
+    merge_pages,
+    page_verdict,
+    pdf_to_text,
+    text_layer,
+)
+from bot.ingest.plausible import plausible, unmapped_share
+from bot.readers import Input, Readers
+from bot.readers.pdf import read_pdf
+from tests.fakes.images import encode, photographed, render_text
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+SCANNED = FIXTURES / "ocr" / "scanned-ar.pdf"
+BROKEN = FIXTURES / "ocr" / "broken-encoding-ar.pdf"
+PAGE = (FIXTURES / "real" / "pages" / "akhbarelyom-2020-10-07.expected.txt").read_text("utf-8")
+needs_tesseract = pytest.mark.skipif(
+    not ocr.available(),
+    reason="Tesseract with the ara and eng models is not installed here "
+    "(apt-get install tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng; .ci/run does it)",
+)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims `width` x `height` pixels (a decompression bomb's header: the
+    pixel data is never needed to refuse it)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("size", [(50_000, 50_000), (7_000, 7_000)])
+def test_a_picture_over_the_pixel_cap_is_refused_before_it_is_decoded(
+    size: tuple[int, int],
+) -> None:
+    started = time.process_time()
+    with pytest.raises(ocr.ImageTooLarge) as err:
+        ocr.load_image(png_header(*size), ocr.OcrLimits().max_pixels)
+    assert err.value.params["megapixels"] == 40
+    assert time.process_time() - started < 1.0  # 2.5 G pixels were never decoded
+
+
+def test_bytes_that_are_no_picture_are_a_clear_error() -> None:
+    with pytest.raises(ocr.BadImage):
+        ocr.load_image(b"\x89PNG\r\n\x1a\n" * 20, 10_000_000)
+
+
+def test_tesseract_tsv_becomes_lines_and_paragraphs_in_reading_order() -> None:
+    head = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tl\tt\tw\th\tconf\ttext"
+    rows = [
+        "5\t1\t1\t1\t1\t1\t0\t0\t1\t1\t95\tأعلنت",
+        "5\t1\t1\t1\t1\t2\t0\t0\t1\t1\t91\tالوزارة,",
+        "5\t1\t1\t1\t1\t3\t0\t0\t1\t1\t65\tSoba",  # the English model misreading
+        "5\t1\t1\t1\t2\t1\t0\t0\t1\t1\t90\t\u200eWorld\u200f",
+        "5\t1\t1\t2\t1\t1\t0\t0\t1\t1\t20\tثم",
+        "4\t1\t1\t2\t1\t0\t0\t0\t1\t1\t-1\t",
+    ]
+    text, confident = ocr.tsv_text("\n".join([head, *rows]))
+    # Arabic comma, no bidi marks, the unsure Latin word in an Arabic line dropped
+    assert text == "أعلنت الوزارة\u060c World\n\nثم"
+    assert confident == 4  # "ثم" at 20 % is not counted
+
+
+def test_unmapped_glyphs_are_never_passed_on() -> None:
+    """A font with no character map gives pdfminer U+FFFF per glyph; that text went to
+    the model as is. Now such a page is "unmapped" and left out (or read by OCR)."""
+    lines = ["\uffff\uffff\uffff\uffff \uffff\uffff\uffff"]
+    assert unmapped_share(lines[0]) == 1.0
+    assert page_verdict(lines, []) == "unmapped"
+    assert page_verdict(["\ue000\ue001\ue002 نص"], []) == "unmapped"
+    text, sources = merge_pages([LayerPage(lines, "unmapped")], {})
+    assert text == "" and sources == ["none"]
+
+
+def test_a_broken_font_encoding_is_judged_implausible_and_good_layers_are_kept() -> None:
+    """pdfminer reads the broken-encoding PDF as letters that are not words (as the
+    ministry PDF in the issue: `صوو عييهاوخ` for `صوب أعينها`); it was passed on."""
+    layer = text_layer(BROKEN.read_bytes())
+    assert [p.verdict for p in layer] == ["implausible"]
+    with pytest.raises(ImplausiblePdf):
+        pdf_to_text(BROKEN.read_bytes())
+    for good in sorted((FIXTURES / "pdfs").glob("*.pdf")) + sorted(
+        (FIXTURES / "real" / "pdfs").glob("*.pdf")
+    ):
+        assert {p.verdict for p in text_layer(good.read_bytes())} == {"good"}, good.name
+    assert plausible(PAGE)
+
+
+@needs_tesseract
+def test_a_screenshot_of_an_arabic_article_is_read_in_reading_order() -> None:
+    found = ocr.image_text(encode(render_text(PAGE)), ocr.OcrLimits())
+    assert bigram_f1(found.text, PAGE) >= 0.85
+    assert found.pages == 1
+
+
+@needs_tesseract
+def test_a_photographed_jpeg_is_read() -> None:
+    data = encode(photographed(render_text(PAGE, size=26)), "JPEG", quality=60)
+    assert bigram_f1(ocr.image_text(data, ocr.OcrLimits()).text, PAGE) >= 0.75
+
+
+@needs_tesseract
+def test_arabic_and_english_in_one_picture() -> None:
+    mixed = (
+        "أعلنت وزارة الاقتصاد بالتعاون مع البنك الدولي (World Bank) ومنظمة العمل الدولية"
+        " عن برنامج جديد لدعم الشركات الصغيرة بقيمة 500 مليون دولار."
+    )
+    text = ocr.image_text(encode(render_text(mixed)), ocr.OcrLimits()).text
+    assert "World Bank" in text and "البنك الدولي" in text
+
+
+@needs_tesseract
+def test_a_picture_with_no_text_says_so() -> None:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (800, 600), 200)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((250, 100, 550, 450), fill=90)  # a face, roughly
+    draw.rectangle((330, 450, 470, 600), fill=60)
+    with pytest.raises(ocr.NoTextInImage):
+        ocr.image_text(encode(img), ocr.OcrLimits())
+
+
+@needs_tesseract
+def test_a_page_over_its_time_limit_is_stopped() -> None:
+    """The tesseract process is killed at the page limit (1 s here): the reading stops
+    instead of running to its end (about 10 s for this page on this machine)."""
+    big = render_text("\n".join([PAGE] * 6), size=24, width=2400)
+    started = time.monotonic()
+    with pytest.raises(ocr.SlowOcr):
+        ocr.image_text(encode(big), ocr.OcrLimits(page_seconds=1.0))
+    assert time.monotonic() - started < 8
+
+
+def _sample(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@needs_tesseract
+async def test_a_scanned_pdf_is_read_by_ocr_in_a_worker_and_counted_here() -> None:
+    """The PDF reader OCRs the scan inside a reader worker process; the pages and
+    seconds it reports with the article are counted in this (the bot's) process."""
+    data = SCANNED.read_bytes()
+    expected = SCANNED.with_suffix(".expected.txt").read_text("utf-8")
+    pages = _sample("digestbot_ocr_pages_total")
+    ocr_paths = _sample("digestbot_pdf_pages_total", path="ocr")
+    readers = Readers(workers=1)
+    try:
+        article = await readers.read(Input(data=data, name="scan.pdf"))
+    finally:
+        await readers.aclose()
+    assert article.pdf_pages == ["ocr", "ocr"] and article.ocr_pages == 2
+    assert bigram_f1(article.text, expected) >= 0.7
+    assert _sample("digestbot_ocr_pages_total") == pages + 2
+    assert _sample("digestbot_pdf_pages_total", path="ocr") == ocr_paths + 2
+    assert "ocr_pages" not in article.model_dump_json()  # how it was read is not cached
+
+
+@needs_tesseract
+async def test_a_broken_text_layer_is_read_by_ocr() -> None:
+    expected = BROKEN.with_suffix(".expected.txt").read_text("utf-8")
+    layer_text = "\n".join(text_layer(BROKEN.read_bytes())[0].lines)
+    assert bigram_f1(layer_text, expected) < 0.1  # what was passed on before
+    article = read_pdf(Input(data=BROKEN.read_bytes(), name="b.pdf", ocr=ocr.OcrLimits()))
+    assert article.pdf_pages == ["ocr"]
+    assert bigram_f1(article.text, expected) >= 0.7
+
+
+@needs_tesseract
+async def test_the_ocr_page_cap_stops_and_the_article_says_it_is_partial() -> None:
+    article = read_pdf(
+        Input(data=SCANNED.read_bytes(), name="scan.pdf", ocr=ocr.OcrLimits(max_pages=1))
+    )
+    assert article.pdf_pages == ["ocr", "none"]
+    assert article.partial
+
+
+@needs_tesseract
+async def test_a_good_text_layer_is_not_ocrd() -> None:
+    report = FIXTURES / "pdfs" / "report-ar-shaped.pdf"
+    article = read_pdf(Input(data=report.read_bytes(), name="r.pdf"))
+    assert set(article.pdf_pages) == {"text"} and article.ocr_pages == 0
