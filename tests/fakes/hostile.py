@@ -10,24 +10,9 @@ import struct
 import zipfile
 import zlib
 
+from tests.fakes.pdfs import pdf_of
+
 NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-
-
-def _pdf(objects: list[bytes]) -> bytes:
-    """A PDF of `objects` (numbered from 1; 1 is the catalog), with its xref table."""
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return out
 
 
 def _stream(content: bytes, extra: bytes = b"", *, flate: bool = False) -> bytes:
@@ -58,13 +43,13 @@ def nested_forms_pdf(fanout: int = 10, depth: int = 6) -> bytes:
         forms.append(
             _stream(body, b" /Type /XObject /Subtype /Form /BBox [0 0 200 200]" + resources)
         )
-    return _pdf(forms)
+    return pdf_of(forms)
 
 
 def rectangles_pdf(count: int = 2_000_000) -> bytes:
     """One page whose Flate content stream paints `count` rectangles (a few KB)."""
     content = b"0 0 1 1 re f\n" * count
-    return _pdf(
+    return pdf_of(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",

@@ -32,6 +32,11 @@ def _pdf(content: bytes, resources: bytes, *extra: bytes) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
         *extra,
     ]
+    return pdf_of(objects)
+
+
+def pdf_of(objects: list[bytes]) -> bytes:
+    """A PDF of `objects` (numbered from 1; 1 is the catalog), with its xref table."""
     out = b"%PDF-1.4\n"
     offsets = []
     for i, body in enumerate(objects, 1):
