@@ -169,18 +169,28 @@ class Composer:
             raw = list(await pipe.execute())
         return [tuple(raw[i : i + 3]) for i in range(0, len(raw), 3)]
 
+    def _source_ids(self, own: dict[str, str]) -> frozenset[str]:
+        """Ids of the defaults plus a subscriber's own sources (their stored hash)."""
+        ids = {s.id for s in self.defaults}
+        ids.update(Source.from_json(v).id for v in own.values())
+        return frozenset(ids)
+
+    async def source_ids(self, user_id: int) -> frozenset[str]:
+        """The subscriber's sources alone (no memory bookkeeping)."""
+        assert self._own_sources is not None
+        own, _, _ = await self._own_sources(user_id)
+        return self._source_ids(own)
+
     async def reader(self, user_id: int, today: date) -> Reader:
         """The subscriber's sources (defaults plus their own), memory and topics."""
         assert self._own_sources is not None
         own, memory, topics = await self._own_sources(user_id)
-        ids = {s.id for s in self.defaults}
-        ids.update(Source.from_json(v).id for v in own.values())
         told = parse_memory(memory, self.memory.cutoff(today))
         if told.stale:  # deleted with the next write (`record`)
             if len(self._stale) > 50000:
                 self._stale.clear()
             self._stale[user_id] = told.stale
-        return Reader(frozenset(ids), told, topic_store.parse(topics))
+        return Reader(self._source_ids(own), told, topic_store.parse(topics))
 
     async def stories(self, now: datetime) -> list[Story]:
         """Every story of the last 48 h at `now` (clustered once per minute per process)."""
@@ -223,7 +233,7 @@ class Composer:
         if self.llm is None:
             return 0
         start = max(since, now - WINDOW) if since else now - WINDOW
-        mine = (await self.reader(user_id, local_date(now, "UTC"))).sources
+        mine = await self.source_ids(user_id)
         top = rank(
             await self.stories(now),
             since=start,
