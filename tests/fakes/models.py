@@ -64,7 +64,12 @@ def translation(body: dict[str, Any]) -> str:
     if english:
         bullets = [f"The article reports its point number {i}." for i in range(1, n + 1)]
         return json.dumps(
-            {"headline": "The main point", "bullets": bullets, "questions": EN_QUESTIONS[:q]}
+            {
+                "names": [],
+                "headline": "The main point",
+                "bullets": bullets,
+                "questions": EN_QUESTIONS[:q],
+            }
         )
     bullets = [f"يذكر المقال النقطة رقم {i} بوضوح تام." for i in range(1, n + 1)]
     return json.dumps(
