@@ -79,16 +79,18 @@ def translation_schema(bullets: int, questions: int, target: Lang = "ar") -> dic
 
 
 def retry_schema(bullets: int, questions: int, target: Lang) -> dict[str, Any]:
-    """The corrective retry: the failed bullets and questions only."""
+    """The corrective retry: the failed bullets and questions only (a list with none
+    is left out: llama.cpp's grammar for `maxItems: 0` breaks the whole schema)."""
     text = text_field(target)
-
-    def strings(n: int) -> dict[str, Any]:
-        return {"type": "array", "items": text, "minItems": n, "maxItems": n}
-
+    props = {
+        key: {"type": "array", "items": text, "minItems": n, "maxItems": n}
+        for key, n in (("bullets", bullets), ("questions", questions))
+        if n
+    }
     return {
         "type": "object",
-        "properties": {"bullets": strings(bullets), "questions": strings(questions)},
-        "required": ["bullets", "questions"],
+        "properties": props,
+        "required": list(props),
         "additionalProperties": False,
     }
 
@@ -219,14 +221,18 @@ async def translate_draft(
             system, user = retry_messages(
                 source, target, names, missing_b, missing_q, cited, done.problems
             )
-            again = await _call(
-                llm,
-                usage,
-                system=system,
-                user=user,
-                schema=retry_schema(len(missing_b), len(missing_q), target),
-                max_tokens=200 + 120 * (len(missing_b) + len(missing_q)),
-            )
+            try:
+                again = await _call(
+                    llm,
+                    usage,
+                    system=system,
+                    user=user,
+                    schema=retry_schema(len(missing_b), len(missing_q), target),
+                    max_tokens=200 + 120 * (len(missing_b) + len(missing_q)),
+                )
+            except LLMError as err:  # the first reply's verified items still count
+                log.info("translation retry failed: %s", err.detail)
+                again = None
             if again is not None:
                 _merge(
                     again, done, source, cited, article, target, article_lang, missing_b, missing_q

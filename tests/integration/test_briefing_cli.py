@@ -55,7 +55,7 @@ def llm_item(body: dict[str, Any]) -> str:
         nato = "الناتو" in article
         head = "NATO weighs Russian build-up" if nato else "Biden and Putin talk by phone"
         bullet = "The leaders spoke by phone <b>&"
-        return json.dumps({"headline": head, "bullets": [bullet], "questions": []})
+        return json.dumps({"names": [], "headline": head, "bullets": [bullet], "questions": []})
     if "ستولتنبرغ" in article:
         head = "NATO weighs Russian build-up" if english else "الناتو يبحث الحشود الروسية"
     else:
