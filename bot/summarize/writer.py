@@ -339,15 +339,15 @@ class DigestWriter:
         state; they pass the same checks. A failed call leaves the draft as it is
         (what it spent counts)."""
         need = QUESTIONS - len(draft.questions)
-        system, user = more_questions_messages(system, user, draft, need, self.lang)
+        system, user = more_questions_messages(system, user, draft, need + 1, self.lang)
         schema = {
             "type": "object",
             "properties": {
                 "questions": {
                     "type": "array",
                     "items": text_field(self.lang),
-                    "minItems": need,
-                    "maxItems": need + 2,
+                    "minItems": need + 1,  # a spare or two: the checks drop some
+                    "maxItems": need + 3,
                 }
             },
             "required": ["questions"],
@@ -379,6 +379,8 @@ class DigestWriter:
         others = [*draft.bullets, *draft.questions]
         fresh, _ = shape.repair_items(good, lang=self.lang, questions=True, others=others)
         fresh = [q for q in fresh if not any(shape.similar(q, o) for o in others)][:need]
+        if len(fresh) < need:
+            log.info("more questions: %d of %d usable in %s", len(fresh), need, asked)
         self._count("questions_added", len(fresh))
         self._count("questions_dropped", len(asked) - len(fresh))
         draft.questions = [*draft.questions, *fresh]
