@@ -168,7 +168,8 @@ def unmatched_names(claim: str, source: str) -> list[str]:
     # a one-letter prefix (و ب ل ف ك: "بجنيف" for Geneva)
     skeletons |= {_arabic_skeleton(w[1:]) for w in words if w[:1] in "وبلفك" and len(w) > 3}
     # a final ta marbuta (ة, matched as ه) is not sounded in English: الروسية / Russian
-    skeletons |= {_arabic_skeleton(w[:-1]) for w in words if w.endswith("ه") and len(w) > 3}
+    bare = [w.rstrip(".,،؛:!?؟\"'»”)") for w in words]
+    skeletons |= {_arabic_skeleton(w[:-1]) for w in bare if w.endswith("ه") and len(w) > 3}
     skeletons.discard("")
     # names written as two words ("فخري زادة" for Fakhrizadeh): exact matches only, a
     # near match of two joined words is too easy to hit by chance

@@ -295,25 +295,36 @@ def live_checks(
         for i in range(len(source.bullets))
     ]
 
+    seen: list[str] = []  # the bullets shown so far: a headline across languages rests on them
+
     def bullet(raw: Any) -> str | None:
         text = shape.clean(raw) if isinstance(raw, str) else ""
         if not text:
             return None
         for src, support in zip(source.bullets, cited, strict=True):
             if not _bullet_problem(text, src, support, target=target, article_lang=article_lang):
-                return shape.finish_sentence(text, target)
+                shown = shape.finish_sentence(text, target)
+                if shown not in seen:
+                    seen.append(shown)
+                return shown
         return None
 
     def headline(raw: str) -> str | None:
         text = shape.clean(raw).rstrip(".")
-        return text if _headline_ok(text, source, target, article_lang) else None
+        if _headline_ok(text, source, target, article_lang, seen):
+            return text
+        return _first_words(seen[0]) if seen else None
 
     return bullet, headline
 
 
-def _headline_ok(text: str, source: LLMDraft, target: Lang, article_lang: Lang) -> bool:
+def _headline_ok(
+    text: str, source: LLMDraft, target: Lang, article_lang: Lang, bullets: Sequence[str]
+) -> bool:
     """A translated headline may be shown: no debris, the target language, no number of
-    its own, and (across languages) no name the source digest lacks."""
+    its own, and across languages no name the source digest lacks and most of its
+    words in the verified translated `bullets` (the real 1.5B model headlined an
+    article on Afghan workers in the UAE "... build its air force")."""
     if not text or shape.has_debris(text) or len(text.split()) > shape.MAX_HEADLINE_WORDS:
         return False
     if not language_ok(_PAREN_ARABIC.sub(" ", text), target):
@@ -322,8 +333,14 @@ def _headline_ok(text: str, source: LLMDraft, target: Lang, article_lang: Lang) 
         return False
     if target != article_lang:
         support = " ".join([source.headline, *source.bullets])
-        return evidence.check_claim(text, support, same_language=False).ok
+        if not evidence.check_claim(text, support, same_language=False).ok:
+            return False
+        return evidence.word_support(text, " ".join(bullets)) >= evidence.MIN_SUPPORT
     return True
+
+
+def _first_words(bullet: str) -> str:
+    return " ".join(bullet.split()[: shape.MAX_HEADLINE_WORDS]).rstrip(".")
 
 
 def first_messages(source: LLMDraft, target: Lang) -> tuple[str, str]:
@@ -495,7 +512,7 @@ def _finish(done: _Round, source: LLMDraft, target: Lang, usage: Usage) -> LLMDr
     )
     draft.questions = questions[:3]
     article_lang: Lang = "ar" if target == "en" else "en"
-    if not _headline_ok(draft.headline, source, target, article_lang):
-        draft.headline = " ".join(draft.bullets[0].split()[: shape.MAX_HEADLINE_WORDS]).rstrip(".")
+    if not _headline_ok(draft.headline, source, target, article_lang, draft.bullets):
+        draft.headline = _first_words(draft.bullets[0])
     draft.quality["translated"] = 1
     return draft
