@@ -174,8 +174,11 @@ def unmatched_names(claim: str, source: str) -> list[str]:
     # names written as two words ("فخري زادة" for Fakhrizadeh): exact matches only, a
     # near match of two joined words is too easy to hit by chance
     pairs = {_skeleton(_arabic_sounds(a) + _arabic_sounds(b)) for a, b in pairwise(words)}
+    latin = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’\-]+", source)}
     missing = []
     for name in claim_names(claim):
+        if name.lower() in latin:  # written in Latin letters in the source too: "CNN"
+            continue
         forms = _forms(name)
         if any(e in norm for f in forms for e in EXONYMS.get(f, ())):
             continue
