@@ -162,13 +162,13 @@ class Briefings:
     async def unsubscribe(self, subject: int) -> bool:
         return await subscriptions.unsubscribe(self.store, subject)
 
-    async def move_subscription(self, old: int, new: int) -> None:
-        """A group became a supergroup: its subscription follows it to the new id."""
-        sub = await subscriptions.get(self.store, old)
-        if sub is None:
-            return
-        await self.subscribe(new, new, sub.hhmm, tz=sub.tz, lang=sub.lang, kind=sub.kind)
-        await subscriptions.unsubscribe(self.store, old)
+    async def move_subscriber(self, old: int, new: int) -> tuple[bool, int]:
+        """A group became a supergroup: its subscription (with its schedule, last
+        briefing and today's send marks), story memory, topics and own sources follow
+        it to the new id. Returns (a subscription moved, how many sources moved);
+        (False, 0) once everything has moved (idempotent)."""
+        moved = await subscriptions.move(self.store, old, new)
+        return moved, await sources.move_sources(self.store, old, new)
 
     async def count_by_kind(self) -> dict[str, int]:
         return await subscriptions.count_by_kind(self.store)

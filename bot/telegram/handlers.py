@@ -308,7 +308,7 @@ async def _handle(update: Update, context: Context) -> None:
         return
     moved = migration(update.message)
     if moved is not None:
-        await on_migrated(*moved, conv.services.store, conv.services.briefings)
+        await on_migrated(*moved, conv.services)
         return
     incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:
