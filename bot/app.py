@@ -17,6 +17,7 @@ from bot.chat.router import Conversation
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.followups import FollowupService
+from bot.handled import HandledMessages
 from bot.limits import Limits
 from bot.messages import Button
 from bot.privacy import forget_user
@@ -82,6 +83,7 @@ async def build_services(
         briefings=briefing,
         readers=readers,
         digests=digests,
+        handled=HandledMessages(store, settings.edit_memory_hours * 3600),
         owns_store=owns,
     )
 

@@ -198,6 +198,13 @@ class Keys:
     def update_seen(self, update_id: int) -> str:
         return self._k("update", update_id)
 
+    # --- edited messages (issue 22) ------------------------------------------------
+    def handled(self, chat_id: int, message_id: int) -> str:
+        """ "<edit time>:<content hash>" of the last content of a user's message the bot
+        answered (TTL EDIT_MEMORY_HOURS): an edit is answered once per new content
+        (bot/handled.py)."""
+        return self._k("handled", chat_id, message_id)
+
     # --- groups, channels, inline mode (issue 12) ---------------------------------
     def chat_admin(self, chat_id: int, user_id: int) -> str:
         """ "1"/"0": whether the user administers the group (getChatMember, cached briefly)."""

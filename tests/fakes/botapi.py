@@ -704,9 +704,36 @@ class BotAPI:
         return self.push_update(update)
 
     def edited(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> dict[str, Any]:
-        """Queue an `edited_message` update: message `message_id` now says `text`."""
+        """Queue an `edited_message` update: message `message_id` now says `text` (sent
+        when it was, edited now; a reply to it sees the new text)."""
         update = self.message(chat_id, text, queue=False, **kwargs)
-        msg = {**update["message"], "message_id": message_id, "edit_date": int(time.time())}
+        scratch = update["message"]
+        self.messages.pop((chat_id, scratch["message_id"]), None)
+        original = self.messages.get((chat_id, message_id), {})
+        msg = {
+            **scratch,
+            "message_id": message_id,
+            "date": original.get("date", scratch["date"]),
+            "edit_date": int(time.time()),
+        }
+        self.messages[(chat_id, message_id)] = msg
+        return self.push_update({"edited_message": msg})
+
+    def reaction_edit(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """Queue the `edited_message` Telegram sends when nothing visible changed (the
+        first reaction on a message, tdlib/telegram-bot-api#388 and #773): the message
+        as it stands, its `edit_date` unchanged."""
+        return self.push_update({"edited_message": dict(self.messages[(chat_id, message_id)])})
+
+    def live_location(
+        self, chat_id: int, message_id: int, latitude: float, longitude: float
+    ) -> dict[str, Any]:
+        """Queue the `edited_message` a live location sends each time it moves: the
+        location message `message_id` with new coordinates, and no text."""
+        msg = dict(self.messages[(chat_id, message_id)])
+        msg["location"] = {"latitude": latitude, "longitude": longitude, "live_period": 900}
+        msg["edit_date"] = int(time.time())
+        self.messages[(chat_id, message_id)] = msg
         return self.push_update({"edited_message": msg})
 
     async def _m_getFile(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:

@@ -114,16 +114,14 @@ async def test_every_kind_of_message_gets_an_answer_in_private_and_none_in_group
     bot: Bot,
 ) -> None:
     """Before: a video, a voice message, a sticker, ... got silence. Now each gets a
-    short reply in the user's language; in a group they stay unanswered."""
+    short reply in the user's language; in a group they stay unanswered. (Edits are
+    read again: tests/integration/test_telegram_edits.py.)"""
     for i, (kind, (en, ar)) in enumerate(KINDS.items()):
         bot.fake.media(60 + i, kind)
         assert en in (await bot.reply(60 + i, contains=en)).plain
         bot.fake.media(80 + i, kind, language_code="ar")
         assert ar in (await bot.reply(80 + i, contains=ar)).plain
         bot.fake.media(GROUP, kind, chat_type="supergroup")
-    sent = bot.fake.message(70, "https://example.com/a")
-    bot.fake.edited(70, sent["message"]["message_id"], "https://example.com/b")
-    assert "edits" in (await bot.reply(70, contains="new messages")).plain
     bot.fake.command(GROUP, "/help", chat_type="supergroup")
     await bot.reply(GROUP, contains="/")
     assert [s.plain for s in bot.fake.sent_to(GROUP)][:-1] == []  # only /help's answer
