@@ -9,6 +9,8 @@ The usage counters stay too (`keys.rate_log`, `keys.tokens`, the command and /fo
 logs): they hold counts and times, no content, and expire on their own (a minute to
 two days). Deleting them let anyone reset their daily token budget and rate window by
 sending /forget between requests; the confirmation tells the user they are kept.
+The marks of answered messages (`keys.handled`: a content hash per message, no text)
+expire on their own within EDIT_MEMORY_HOURS.
 """
 
 from __future__ import annotations
