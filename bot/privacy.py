@@ -2,15 +2,14 @@
 
 One function deletes everything stored about a user, whichever feature wrote it:
 preferences and membership, subscription and schedule, their own sources, briefing
-send marks, and (for their private chat) the follow-up context. Shared caches
+send marks, the marks of answered messages in their private chat (`keys.handled`: a
+content hash per message, for edits) and its follow-up context. Shared caches
 (articles, digests, answers) are not about a user and stay until they expire.
 
 The usage counters stay too (`keys.rate_log`, `keys.tokens`, the command and /forget
 logs): they hold counts and times, no content, and expire on their own (a minute to
 two days). Deleting them let anyone reset their daily token budget and rate window by
 sending /forget between requests; the confirmation tells the user they are kept.
-The marks of answered messages (`keys.handled`: a content hash per message, no text)
-expire on their own within EDIT_MEMORY_HOURS.
 """
 
 from __future__ import annotations
