@@ -17,6 +17,10 @@ What moves (every key of bot/store/keys.py that holds the group's data):
 * the follow-up context: the active article and the question histories (not the
   message map: the new chat numbers its messages afresh).
 
+It also runs when a briefing finds the group upgraded before the bot handled the
+service messages (Telegram refuses the old id with `migrate_to_chat_id`: the delivery's
+`on_moved`, wired in bot/app.py).
+
 Caches keyed by chat id that refill themselves (admin checks, the per-chat send pace)
 and the briefing messages sent in the old chat (replies to them cannot reach the new
 one) stay behind and expire.

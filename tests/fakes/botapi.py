@@ -213,6 +213,10 @@ class BotAPI:
     webhook: dict[str, Any] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (path, data)
     downloads: list[str] = field(default_factory=list)  # file paths served
+    # groups upgraded to supergroups (old id -> new id): Telegram refuses every send to
+    # the old id with 400 "group chat was upgraded to a supergroup chat" and
+    # `parameters.migrate_to_chat_id`
+    upgraded: dict[int, int] = field(default_factory=dict)
     # file path -> a handler serving it instead of the stored bytes (a failing, lying or
     # endless file server)
     file_handlers: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = field(
@@ -565,6 +569,12 @@ class BotAPI:
         if handler is None:
             self.unknown.append(method)
             return _error(404, "Not Found")
+        moved_to = self._upgraded_to(method, params)
+        if moved_to is not None:
+            description = "Bad Request: group chat was upgraded to a supergroup chat"
+            self.errors.append((method, 400, description))
+            self._changed.set()
+            return _error(400, description, migrate_to_chat_id=moved_to)
         failure = self._take_failure(method, params) or self._flood(method, params)
         if failure is not None:
             self.errors.append((method, failure.code, failure.description))
@@ -749,6 +759,14 @@ class BotAPI:
             "file_size": len(data),
             "file_path": path,
         }
+
+    def _upgraded_to(self, method: str, params: dict[str, Any]) -> int | None:
+        if method not in SENDING:
+            return None
+        try:
+            return self.upgraded.get(int(params.get("chat_id", 0)))
+        except (TypeError, ValueError):
+            return None
 
     def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         try:
@@ -1090,10 +1108,18 @@ class _ApiError(Exception):
         self.description = description
 
 
-def _error(code: int, description: str, retry_after: int | None = None) -> web.Response:
+def _error(
+    code: int,
+    description: str,
+    retry_after: int | None = None,
+    *,
+    migrate_to_chat_id: int | None = None,
+) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
+    if migrate_to_chat_id is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to_chat_id}
     return web.json_response(body, status=code)
 
 

@@ -140,6 +140,36 @@ async def test_a_supergroup_upgrade_moves_the_groups_own_sources_and_context_onc
     assert [key async for key in store.redis.scan_iter(match=f"*{old}*")] == []
 
 
+async def test_a_briefing_that_finds_the_group_upgraded_goes_to_the_supergroup(
+    bot: Bot, store: Store, pages: PageServer
+) -> None:
+    """The bot missed the upgrade's service messages (or has not handled them yet):
+    Telegram refuses the briefing to the old id, naming the new one. Before: the send
+    failed every day. Now the group's data moves and the briefing goes to the new id."""
+    old, new = -4000000023, -1004000000023
+    await _feed(store, pages, old)
+    await subs.subscribe(
+        store,
+        user_id=old,
+        chat_id=old,
+        hhmm=dt_time(12),
+        tz="UTC",
+        lang="ar",
+        now=NOW - timedelta(minutes=5),
+        kind="group",
+    )
+    bot.fake.upgraded[old] = new
+    delivery = bot.services.briefings.delivery
+    counts = await delivery.tick(NOW + timedelta(minutes=1))
+    assert (counts["moved"], counts["sent"]) == (1, 1)  # moved, then sent in the same tick
+    assert bot.fake.sent_to(old) == []
+    (brief,) = bot.fake.sent_to(new)
+    assert "ألفا" in brief.plain  # a story from the group's own source, moved with it
+    assert [s.name for s in await srcs.user_sources(store, new)] == ["ألفا"]
+    assert await subs.get(store, old) is None
+    assert (await delivery.tick(NOW + timedelta(minutes=2)))["sent"] == 0  # once
+
+
 CHANNEL, DISCUSSION = -1002000000031, -1002000000032
 
 
