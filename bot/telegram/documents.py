@@ -22,6 +22,7 @@ from telegram import Update
 from bot.ingest.documents import MAX_DOCUMENT_BYTES, DocumentTooLarge, check_size
 from bot.ingest.inputs import find_url
 from bot.messages import Document, Incoming
+from bot.telegram.incoming import edit_time
 from bot.telegram.transport import AiohttpRequest, BodyTooLarge
 
 if TYPE_CHECKING:
@@ -134,9 +135,7 @@ def with_document(update: Update, bot: Bot, incoming: Incoming | None) -> Incomi
             first_name=msg.from_user.first_name,
             reply_to_message_id=msg.reply_to_message.message_id if msg.reply_to_message else None,
             reply_to_bot=_from_bot(msg.reply_to_message, bot),
-            edited_at=int((msg.edit_date or msg.date).timestamp())
-            if update.edited_message
-            else None,
+            edited_at=edit_time(update),
         )
     incoming.document = Document(
         file_id,

@@ -56,7 +56,7 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
         forwarded=msg.forward_origin is not None,
         first_name=msg.from_user.first_name if msg.from_user else None,
         sender_chat_id=msg.sender_chat.id if msg.sender_chat else None,
-        edited_at=_edit_time(update),
+        edited_at=edit_time(update),
     )
     if entities and entities[0].type == MessageEntity.BOT_COMMAND and entities[0].offset == 0:
         token = msg.parse_entity(entities[0]) if msg.text else text[: entities[0].length]
@@ -89,7 +89,7 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
     return incoming
 
 
-def _edit_time(update: Update) -> int | None:
+def edit_time(update: Update) -> int | None:
     """When an `edited_message` was edited (Unix seconds; its send time when Telegram
     gives no edit date), else None."""
     msg = update.edited_message

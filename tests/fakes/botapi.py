@@ -729,6 +729,19 @@ class BotAPI:
         self.messages[(chat_id, message_id)] = msg
         return self.push_update({"edited_message": msg})
 
+    def edited_caption(self, chat_id: int, message_id: int, caption: str) -> dict[str, Any]:
+        """Queue an `edited_message` update: the document or photo `message_id` now has
+        the caption `caption` (the file is the same)."""
+        msg = dict(self.messages[(chat_id, message_id)])
+        msg["caption"] = caption
+        msg.pop("caption_entities", None)
+        entities = _entities(caption, self.username)
+        if entities:
+            msg["caption_entities"] = entities
+        msg["edit_date"] = int(time.time())
+        self.messages[(chat_id, message_id)] = msg
+        return self.push_update({"edited_message": msg})
+
     def reaction_edit(self, chat_id: int, message_id: int) -> dict[str, Any]:
         """Queue the `edited_message` Telegram sends when nothing visible changed (the
         first reaction on a message, tdlib/telegram-bot-api#388 and #773): the message

@@ -107,6 +107,24 @@ async def test_in_a_group_an_edit_is_answered_only_when_addressed(
     assert digests(bot, GROUP) == {digest.message_id}
 
 
+async def test_a_files_caption_edited_to_another_language_gets_that_digest(
+    bot: Bot, seed_text: str
+) -> None:
+    """The caption is a file's instruction: changing "en" to "ar" asks for the Arabic
+    digest of the same file, once."""
+    sent = bot.fake.document(44, seed_text.encode("utf-8"), "article.txt", caption="en")
+    mid = sent["message"]["message_id"]
+    english = await digest_in(bot, 44)
+    assert "The article reports its point number" in english.plain
+    start = len(bot.fake.sent)
+    bot.fake.edited_caption(44, mid, "ar")
+    arabic = await digest_in(bot, 44, start)
+    assert "The article reports" not in arabic.plain and arabic.reply_to == mid
+    bot.fake.edited_caption(44, mid, "AR")
+    await everything_handled(bot, 44)
+    assert digests(bot, 44) == {english.message_id, arabic.message_id}
+
+
 async def test_a_live_location_moving_is_not_answered_again(bot: Bot) -> None:
     """A live location sends an edit each time it moves: the location got its one
     reply, the moves get none."""
