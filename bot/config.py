@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     article_cache_hours: int = Field(default=12, ge=1)
     digest_cache_days: int = Field(default=7, ge=1)
     context_ttl_days: int = Field(default=7, ge=1)
+    # how long the content of an answered message is remembered, so an edit is answered
+    # once per new content (an edit after that is answered as new)
+    edit_memory_hours: int = Field(default=48, ge=1)
 
     # Fetching
     fetch_allow_hosts: str = ""

@@ -308,12 +308,14 @@ async def _handle(update: Update, context: Context) -> None:
         return
     moved = migration(update.message)
     if moved is not None:
-        await on_migrated(*moved, conv.services.store, conv.services.briefings)
+        await on_migrated(*moved, conv.services)
         return
     incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:
         return
-    reply_to = incoming.message_id if incoming.chat_type == "group" else None
+    # in groups, and for an edit (an older message), answer as a reply to the message
+    edit = incoming.edited_at is not None
+    reply_to = incoming.message_id if incoming.chat_type == "group" or edit else None
     out = TelegramOutbox(
         bot,
         incoming.chat_id,

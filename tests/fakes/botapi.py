@@ -213,6 +213,10 @@ class BotAPI:
     webhook: dict[str, Any] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (path, data)
     downloads: list[str] = field(default_factory=list)  # file paths served
+    # groups upgraded to supergroups (old id -> new id): Telegram refuses every send to
+    # the old id with 400 "group chat was upgraded to a supergroup chat" and
+    # `parameters.migrate_to_chat_id`
+    upgraded: dict[int, int] = field(default_factory=dict)
     # file path -> a handler serving it instead of the stored bytes (a failing, lying or
     # endless file server)
     file_handlers: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = field(
@@ -565,6 +569,12 @@ class BotAPI:
         if handler is None:
             self.unknown.append(method)
             return _error(404, "Not Found")
+        moved_to = self._upgraded_to(method, params)
+        if moved_to is not None:
+            description = "Bad Request: group chat was upgraded to a supergroup chat"
+            self.errors.append((method, 400, description))
+            self._changed.set()
+            return _error(400, description, migrate_to_chat_id=moved_to)
         failure = self._take_failure(method, params) or self._flood(method, params)
         if failure is not None:
             self.errors.append((method, failure.code, failure.description))
@@ -704,9 +714,49 @@ class BotAPI:
         return self.push_update(update)
 
     def edited(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> dict[str, Any]:
-        """Queue an `edited_message` update: message `message_id` now says `text`."""
+        """Queue an `edited_message` update: message `message_id` now says `text` (sent
+        when it was, edited now; a reply to it sees the new text)."""
         update = self.message(chat_id, text, queue=False, **kwargs)
-        msg = {**update["message"], "message_id": message_id, "edit_date": int(time.time())}
+        scratch = update["message"]
+        self.messages.pop((chat_id, scratch["message_id"]), None)
+        original = self.messages.get((chat_id, message_id), {})
+        msg = {
+            **scratch,
+            "message_id": message_id,
+            "date": original.get("date", scratch["date"]),
+            "edit_date": int(time.time()),
+        }
+        self.messages[(chat_id, message_id)] = msg
+        return self.push_update({"edited_message": msg})
+
+    def edited_caption(self, chat_id: int, message_id: int, caption: str) -> dict[str, Any]:
+        """Queue an `edited_message` update: the document or photo `message_id` now has
+        the caption `caption` (the file is the same)."""
+        msg = dict(self.messages[(chat_id, message_id)])
+        msg["caption"] = caption
+        msg.pop("caption_entities", None)
+        entities = _entities(caption, self.username)
+        if entities:
+            msg["caption_entities"] = entities
+        msg["edit_date"] = int(time.time())
+        self.messages[(chat_id, message_id)] = msg
+        return self.push_update({"edited_message": msg})
+
+    def reaction_edit(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """Queue the `edited_message` Telegram sends when nothing visible changed (the
+        first reaction on a message, tdlib/telegram-bot-api#388 and #773): the message
+        as it stands, its `edit_date` unchanged."""
+        return self.push_update({"edited_message": dict(self.messages[(chat_id, message_id)])})
+
+    def live_location(
+        self, chat_id: int, message_id: int, latitude: float, longitude: float
+    ) -> dict[str, Any]:
+        """Queue the `edited_message` a live location sends each time it moves: the
+        location message `message_id` with new coordinates, and no text."""
+        msg = dict(self.messages[(chat_id, message_id)])
+        msg["location"] = {"latitude": latitude, "longitude": longitude, "live_period": 900}
+        msg["edit_date"] = int(time.time())
+        self.messages[(chat_id, message_id)] = msg
         return self.push_update({"edited_message": msg})
 
     async def _m_getFile(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
@@ -722,6 +772,14 @@ class BotAPI:
             "file_size": len(data),
             "file_path": path,
         }
+
+    def _upgraded_to(self, method: str, params: dict[str, Any]) -> int | None:
+        if method not in SENDING:
+            return None
+        try:
+            return self.upgraded.get(int(params.get("chat_id", 0)))
+        except (TypeError, ValueError):
+            return None
 
     def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         try:
@@ -1063,10 +1121,18 @@ class _ApiError(Exception):
         self.description = description
 
 
-def _error(code: int, description: str, retry_after: int | None = None) -> web.Response:
+def _error(
+    code: int,
+    description: str,
+    retry_after: int | None = None,
+    *,
+    migrate_to_chat_id: int | None = None,
+) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
+    if migrate_to_chat_id is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to_chat_id}
     return web.json_response(body, status=code)
 
 
