@@ -29,14 +29,18 @@ raises OcrUnavailable: the bot then says this server cannot read pictures.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import io
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -187,6 +191,7 @@ def recognize(img: Image.Image, seconds: float, languages: str = LANGUAGES) -> t
             timeout=max(1.0, seconds),
             env=env,
             check=False,
+            preexec_fn=die_with_parent(),
         )
     except subprocess.TimeoutExpired:  # run() has killed and reaped it
         raise SlowOcr(f"OCR over {seconds:.0f} s", seconds=round(seconds)) from None
@@ -194,6 +199,32 @@ def recognize(img: Image.Image, seconds: float, languages: str = LANGUAGES) -> t
         detail = done.stderr.decode("utf-8", "replace").strip()[-200:]
         raise BadImage(f"tesseract failed ({done.returncode}): {detail}")
     return tsv_text(done.stdout.decode("utf-8", "replace"))
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the kernel SIGKILL the child when the process that
+    started it dies (Linux `prctl(PR_SET_PDEATHSIG)`): a reader worker killed at its
+    deadline, by its CPU limit or by running out of memory takes its tesseract with it
+    instead of leaving it to run for its own page time. None (no preexec) off Linux and
+    in a process with several threads (the bot's, a test's), where running Python
+    between fork and exec is unsafe; the reader workers have one thread."""
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return None
+    parent = os.getpid()
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: no signal will come
+            os._exit(1)
+
+    return preexec
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def tsv_text(tsv: str) -> tuple[str, int]:

@@ -7,6 +7,9 @@ machine without it (.ci/run installs it)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import struct
 import time
 import zlib
@@ -28,6 +31,7 @@ from bot.ingest.pdf import (
 from bot.ingest.plausible import plausible, unmapped_share
 from bot.readers import Input, Readers
 from bot.readers.pdf import read_pdf
+from bot.readers.pool import Stopped, WorkerPool
 from tests.fakes.images import encode, photographed, render_text
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -205,3 +209,111 @@ async def test_a_good_text_layer_is_not_ocrd() -> None:
     report = FIXTURES / "pdfs" / "report-ar-shaped.pdf"
     article = read_pdf(Input(data=report.read_bytes(), name="r.pdf"))
     assert set(article.pdf_pages) == {"text"} and article.ocr_pages == 0
+
+
+def _tesseracts_under(root: int) -> dict[int, int]:
+    """The running tesseract processes below `root` (this test process): pid -> its
+    parent's pid (a reader worker)."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] in ("Z", "X"):
+            continue
+        parents[int(entry)] = int(fields[1])
+        names[int(entry)] = stat[stat.index("(") + 1 : stat.rindex(")")]
+
+    def under(pid: int) -> bool:
+        for _ in range(20):
+            pid = parents.get(pid, 0)
+            if pid == root:
+                return True
+            if pid <= 1:
+                return False
+        return False
+
+    return {pid: parents[pid] for pid, name in names.items() if name == "tesseract" and under(pid)}
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _gone(pid: int, within: float = 1.5) -> bool:
+    """Whether process `pid` has ended, waiting at most `within` s for the kernel."""
+    for _ in range(int(within / 0.05)):  # polling a process the kernel ends: no event
+        if not _running(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return not _running(pid)
+
+
+async def _tesseract_started(pool: WorkerPool, request: tuple[object, ...], seconds: float):  # type: ignore[no-untyped-def]
+    """Start `request` in the pool; return its task and the tesseract it started."""
+    task = asyncio.create_task(pool.call(request, seconds=seconds))
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not task.done():
+        found = _tesseracts_under(os.getpid())
+        if found:
+            return task, next(iter(found.items()))
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no tesseract started (the read ended: {task.done()})")
+
+
+def _slow_picture() -> bytes:
+    """About 15 s of tesseract's work (5 s per 6 pages of text on this machine)."""
+    return encode(render_text("\n".join([PAGE] * 18), size=24, width=2400))
+
+
+@needs_tesseract
+async def test_a_worker_killed_at_its_deadline_leaves_no_tesseract_running() -> None:
+    """The read's deadline (3 s) is far under its OCR page time (60 s): the pool kills
+    the worker, and its tesseract (about 12 s of work left) went on running before."""
+    pool = WorkerPool(1)
+    inp = Input(data=_slow_picture(), name="big.png", ocr=ocr.OcrLimits(page_seconds=60))
+    try:
+        task, (tesseract, _) = await _tesseract_started(pool, ("image", inp, 60.0, 400), 3.0)
+        assert await task == Stopped("deadline")
+        assert await _gone(tesseract), "tesseract outlived its killed worker"
+    finally:
+        await pool.aclose()
+
+
+@needs_tesseract
+async def test_a_worker_that_dies_any_other_way_takes_its_tesseract_with_it() -> None:
+    """A worker killed alone (as its CPU limit or the kernel's OOM killer does it, not
+    its group): the kernel kills its tesseract (PR_SET_PDEATHSIG)."""
+    pool = WorkerPool(1)
+    inp = Input(data=_slow_picture(), name="big.png", ocr=ocr.OcrLimits(page_seconds=60))
+    try:
+        task, (tesseract, worker) = await _tesseract_started(pool, ("image", inp, 60.0, 400), 60.0)
+        for _ in range(600):  # until it has read its input and works on it
+            if _cpu_seconds(tesseract) >= 1.0 or task.done():
+                break
+            await asyncio.sleep(0.05)
+        os.kill(worker, signal.SIGKILL)
+        assert isinstance(await task, Stopped)
+        assert await _gone(tesseract), "tesseract outlived its dead worker"
+    finally:
+        await pool.aclose()
