@@ -212,8 +212,8 @@ async def test_a_good_text_layer_is_not_ocrd() -> None:
 
 
 def _tesseracts_under(root: int) -> dict[int, int]:
-    """The running tesseract processes below `root` (this test process): pid -> its
-    parent's pid (a reader worker)."""
+    """The tesseract processes reading a picture below `root` (this test process):
+    pid -> its parent's pid (a reader worker)."""
     parents: dict[int, int] = {}
     names: dict[int, str] = {}
     for entry in os.listdir("/proc"):
@@ -239,7 +239,20 @@ def _tesseracts_under(root: int) -> dict[int, int]:
                 return False
         return False
 
-    return {pid: parents[pid] for pid, name in names.items() if name == "tesseract" and under(pid)}
+    return {
+        pid: parents[pid]
+        for pid, name in names.items()
+        if name == "tesseract" and under(pid) and _reading(pid)
+    }
+
+
+def _reading(pid: int) -> bool:
+    """A tesseract reading a picture (not `tesseract --list-langs`)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"stdin" in fh.read().split(b"\0")
+    except OSError:
+        return False
 
 
 def _running(pid: int) -> bool:
