@@ -48,6 +48,9 @@ from PIL import Image
 from bot.errors import BadInput
 
 LANGUAGES = "ara+eng"
+PRIMARY = "ara"  # the first reading; LANGUAGES read again where it is unsure
+UNSURE = 60.0  # a word of the first reading under this is read again with LANGUAGES
+SCREEN_DPI = 300  # the resolution Tesseract is told for a picture (bench/ocr.py)
 # A word Tesseract is at least this sure of (0-100) counts as read; a picture with
 # fewer than MIN_WORDS such words (a person, a meme) has no article text.
 CONFIDENT = 60.0
@@ -174,18 +177,53 @@ def prepare(img: Image.Image) -> Image.Image:
     return img
 
 
-def recognize(img: Image.Image, seconds: float, languages: str = LANGUAGES) -> tuple[str, int]:
+@dataclass
+class Word:
+    """One word of Tesseract's TSV: where it sits (page, block, paragraph, line), its
+    text, its confidence (0-100) and its box (left, top, right, bottom in pixels)."""
+
+    line: tuple[int, int, int, int]
+    text: str
+    conf: float
+    box: tuple[int, int, int, int]
+
+
+def recognize(
+    img: Image.Image, seconds: float, dpi: int = SCREEN_DPI, languages: str = LANGUAGES
+) -> tuple[str, int]:
     """The text Tesseract reads in `img` (a PIL image) and its count of confident words.
-    The program is killed after `seconds` (SlowOcr). Raises OcrUnavailable."""
+
+    Two passes, measured in bench/ocr.py: the Arabic model alone reads Arabic best (the
+    English model beside it turns some Arabic words into Latin letters: clean
+    screenshots 0.918 -> 0.952 bigram F1, and faster); where it is unsure (a word under
+    UNSURE: a Latin word, an English line), `languages` (Arabic and English) read the
+    picture again and their reading replaces those words where it is surer. `dpi` tells
+    Tesseract the picture's resolution (a screenshot has none: SCREEN_DPI). The
+    programs are killed after `seconds` in all (SlowOcr). Raises OcrUnavailable."""
+    started = time.monotonic()
+    first = run_tesseract(img, seconds, dpi, PRIMARY)
+    if any(w.conf < UNSURE for w in first) and languages != PRIMARY:
+        left = seconds - (time.monotonic() - started)
+        if left <= 0:
+            raise SlowOcr(f"OCR over {seconds:.0f} s", seconds=round(seconds))
+        first = merge_readings(first, run_tesseract(img, left, dpi, languages))
+    return words_text(first)
+
+
+def run_tesseract(img: Image.Image, seconds: float, dpi: int | None, languages: str) -> list[Word]:
+    """The words the `tesseract` program reads in `img` with `languages`, killed after
+    `seconds` (SlowOcr). Raises OcrUnavailable, BadImage."""
     exe = shutil.which("tesseract")
     if exe is None or not available():
         raise OcrUnavailable("tesseract is not installed")
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=1)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    hint = ["--dpi", str(dpi)] if dpi else []  # else Tesseract guesses from the letters
+    args = [exe, "stdin", "stdout", "-l", languages, "--psm", "3", *hint, "tsv"]
     try:
         done = subprocess.run(
-            [exe, "stdin", "stdout", "-l", languages, "--psm", "3", "tsv"],
+            args,
             input=buf.getvalue(),
             capture_output=True,
             timeout=max(1.0, seconds),
@@ -198,7 +236,7 @@ def recognize(img: Image.Image, seconds: float, languages: str = LANGUAGES) -> t
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip()[-200:]
         raise BadImage(f"tesseract failed ({done.returncode}): {detail}")
-    return tsv_text(done.stdout.decode("utf-8", "replace"))
+    return tsv_words(done.stdout.decode("utf-8", "replace"))
 
 
 def die_with_parent() -> Callable[[], None] | None:
@@ -227,15 +265,59 @@ def die_with_parent() -> Callable[[], None] | None:
 _PR_SET_PDEATHSIG = 1
 
 
-def tsv_text(tsv: str) -> tuple[str, int]:
-    """Tesseract's TSV as text: words joined into lines, lines into paragraphs (one per
-    line of output, a blank line between), and the number of confident words. In a line
-    with Arabic words, a Latin-only word Tesseract is under LATIN_IN_ARABIC sure of is
-    dropped: it is how the English model misreads Arabic letters (measured in
-    bench/ocr.py; real English names in Arabic lines are read at 90 and more)."""
-    paragraphs: dict[tuple[int, int, int], list[list[tuple[str, float]]]] = {}
-    lines: dict[tuple[int, int, int, int], list[tuple[str, float]]] = {}
-    confident = 0
+def merge_readings(first: list[Word], second: list[Word]) -> list[Word]:
+    """`first` (the Arabic model's words, in reading order) with what it was unsure of
+    replaced by `second`'s words whose centres lie there, when those are at least
+    CONFIDENT and 10 points surer on average: a line mostly unsure (an English line
+    read as Arabic) as a whole, in `second`'s order; else each run of unsure words."""
+    used: set[int] = set()
+    out: list[Word] = []
+    by_line: dict[tuple[int, int, int, int], list[Word]] = {}
+    for w in first:
+        by_line.setdefault(w.line, []).append(w)
+    for line in by_line.values():
+        unsure = sum(1 for w in line if w.conf < UNSURE)
+        if 2 * unsure > len(line):
+            out += _replaced(line, second, used)
+            continue
+        i = 0
+        while i < len(line):
+            if line[i].conf >= UNSURE:
+                out.append(line[i])
+                i += 1
+                continue
+            j = i
+            while j < len(line) and line[j].conf < UNSURE:
+                j += 1
+            out += _replaced(line[i:j], second, used)
+            i = j
+    return out
+
+
+def _replaced(run: list[Word], second: list[Word], used: set[int]) -> list[Word]:
+    """`run` or, when surer, the unused words of `second` inside its box."""
+    left = min(w.box[0] for w in run)
+    top = min(w.box[1] for w in run)
+    right = max(w.box[2] for w in run)
+    bottom = max(w.box[3] for w in run)
+    found = [
+        n
+        for n, w in enumerate(second)
+        if n not in used
+        and left <= (w.box[0] + w.box[2]) / 2 <= right
+        and top <= (w.box[1] + w.box[3]) / 2 <= bottom
+    ]
+    mean = sum(w.conf for w in run) / len(run)
+    if not found or sum(second[n].conf for n in found) / len(found) < max(CONFIDENT, mean + 10):
+        return run
+    used.update(found)
+    return [Word(run[0].line, second[n].text, second[n].conf, second[n].box) for n in found]
+
+
+def tsv_words(tsv: str) -> list[Word]:
+    """Tesseract's TSV as its words, in its reading order (bidi marks taken out, an
+    Arabic word's Latin comma made an Arabic one)."""
+    words: list[Word] = []
     for row in tsv.splitlines()[1:]:
         cols = row.split("\t")
         if len(cols) < 12 or cols[0] != "5":
@@ -248,15 +330,36 @@ def tsv_text(tsv: str) -> tuple[str, int]:
         try:
             conf = float(cols[10])
             page, block, par, line = (int(c) for c in cols[1:5])
+            left, top, width, height = (int(c) for c in cols[6:10])
         except ValueError:
             continue
-        if conf >= CONFIDENT and any(ch.isalpha() for ch in word):
+        words.append(
+            Word((page, block, par, line), word, conf, (left, top, left + width, top + height))
+        )
+    return words
+
+
+def tsv_text(tsv: str) -> tuple[str, int]:
+    """Tesseract's TSV as text and its number of confident words (see words_text)."""
+    return words_text(tsv_words(tsv))
+
+
+def words_text(words: list[Word]) -> tuple[str, int]:
+    """Words joined into lines, lines into paragraphs (one per line of output, a blank
+    line between), and the number of confident words. In a line with Arabic words, a
+    Latin-only word Tesseract is under LATIN_IN_ARABIC sure of is dropped: it is how
+    the English model misreads Arabic letters (measured in bench/ocr.py; real English
+    names in Arabic lines are read at 90 and more)."""
+    paragraphs: dict[tuple[int, int, int], list[list[tuple[str, float]]]] = {}
+    lines: dict[tuple[int, int, int, int], list[tuple[str, float]]] = {}
+    confident = 0
+    for w in words:
+        if w.conf >= CONFIDENT and any(ch.isalpha() for ch in w.text):
             confident += 1
-        key = (page, block, par, line)
-        if key not in lines:
-            lines[key] = []
-            paragraphs.setdefault((page, block, par), []).append(lines[key])
-        lines[key].append((word, conf))
+        if w.line not in lines:
+            lines[w.line] = []
+            paragraphs.setdefault(w.line[:3], []).append(lines[w.line])
+        lines[w.line].append((w.text, w.conf))
     return "\n\n".join(
         " ".join(_line(words) for words in para) for para in paragraphs.values()
     ), confident
@@ -300,7 +403,7 @@ def pdf_pages_text(data: bytes, indices: list[int], limits: OcrLimits) -> OcrTex
             out.skipped = indices[n:]
             break
         img = render_page(data, index, limits)
-        text, _ = recognize(img, min(limits.page_seconds, left))
+        text, _ = recognize(img, min(limits.page_seconds, left), dpi=limits.dpi)
         out.by_page[index] = text
         out.pages += 1
     out.seconds = time.monotonic() - start

@@ -330,3 +330,38 @@ async def test_a_worker_that_dies_any_other_way_takes_its_tesseract_with_it() ->
         assert await _gone(tesseract), "tesseract outlived its dead worker"
     finally:
         await pool.aclose()
+
+
+def _w(line: int, text: str, conf: float, left: int) -> ocr.Word:
+    return ocr.Word((1, 1, 1, line), text, conf, (left, line * 30, left + 50, line * 30 + 20))
+
+
+def test_what_the_arabic_model_is_unsure_of_is_read_again_with_english() -> None:
+    """The Arabic model reads Arabic best but turns Latin words into Arabic letters:
+    its unsure words are replaced by the Arabic+English reading where that is surer,
+    and an English line it read as Arabic is taken whole, in the English order."""
+    arabic_pass = [
+        _w(1, "البنك", 93, 400),
+        _w(1, "الدولي", 93, 300),
+        _w(1, "(831", 42, 200),  # "(World Bank)" as the Arabic model reads it
+        _w(1, "010لالا)", 5, 100),
+        _w(1, "ومنظمة", 93, 0),
+        _w(2, "غقطغ", 61, 0),  # an English line read right to left as Arabic
+        _w(2, "مه", 30, 100),
+        _w(2, "عط", 20, 200),
+    ]
+    both_pass = [
+        _w(1, "البنك", 93, 400),
+        _w(1, "الدولي", 93, 300),
+        _w(1, "(World", 96, 100),
+        _w(1, "Bank)", 93, 200),
+        _w(1, "dalaiog", 37, 0),  # the English model misreading an Arabic word
+        _w(2, "The", 97, 0),
+        _w(2, "World", 96, 100),
+        _w(2, "Bank", 96, 200),
+    ]
+    text, _ = ocr.words_text(ocr.merge_readings(arabic_pass, both_pass))
+    assert text == "البنك الدولي (World Bank) ومنظمة The World Bank"
+    sure = [_w(1, "البنك", 93, 400), _w(1, "كلمة", 40, 300)]
+    unsure_both = [_w(1, "البنك", 93, 400), _w(1, "klma", 45, 300)]
+    assert ocr.words_text(ocr.merge_readings(sure, unsure_both))[0] == "البنك كلمة"
