@@ -407,7 +407,54 @@ def pdf_pages_text(data: bytes, indices: list[int], limits: OcrLimits) -> OcrTex
         out.by_page[index] = text
         out.pages += 1
     out.seconds = time.monotonic() - start
+    out.by_page = drop_running_lines(out.by_page)
     out.text = "\n\n".join(t for t in out.by_page.values() if t)
+    return out
+
+
+RUNNING_EDGE = 2  # paragraphs at a page's top and at its foot that may be running ones
+RUNNING_CHARS = 120  # a longer paragraph is text, not a running head or foot
+_NOT_KEY = re.compile(r"[\W\d_]+")
+_PAGE_NUMBER = re.compile(
+    r"^[\W_]*(?:(?:page|p\.?|صفحة|الصفحة|ص)\W*)?\d+(?:\W*(?:of|/|من)\W*\d+)?[\W_]*$", re.I
+)
+
+
+def drop_running_lines(pages: dict[int, str]) -> dict[int, str]:
+    """`pages` (OCR text of a document's pages, paragraphs split by blank lines) without
+    their running heads and feet: among the first and last RUNNING_EDGE paragraphs of
+    each page, a short one that comes back on at least two pages and on half of them
+    (compared without digits, punctuation, tashkeel or letter forms: page numbers and
+    OCR's small misreadings differ) or that is only a page number. A one-page document
+    is left as it is."""
+    if len(pages) < 2:
+        return pages
+    from bot.ingest.arabic import normalize_for_match
+
+    def key(para: str) -> str:
+        return _NOT_KEY.sub("", normalize_for_match(para))
+
+    split = {n: [p for p in text.split("\n\n") if p.strip()] for n, text in pages.items()}
+    edges: dict[int, set[int]] = {}
+    for n, paras in split.items():
+        ends = set(range(min(RUNNING_EDGE, len(paras))))
+        ends |= set(range(max(0, len(paras) - RUNNING_EDGE), len(paras)))
+        edges[n] = {i for i in ends if len(paras[i]) <= RUNNING_CHARS}
+    seen: dict[str, int] = {}
+    for n, paras in split.items():
+        for k in {key(paras[i]) for i in edges[n]}:
+            if k:
+                seen[k] = seen.get(k, 0) + 1
+    running = {k for k, count in seen.items() if count >= max(2, len(pages) / 2)}
+    out: dict[int, str] = {}
+    for n, paras in split.items():
+        kept = [
+            p
+            for i, p in enumerate(paras)
+            if i not in edges[n]
+            or not (key(p) in running or _PAGE_NUMBER.match(normalize_for_match(p)))
+        ]
+        out[n] = "\n\n".join(kept)
     return out
 
 

@@ -365,3 +365,33 @@ def test_what_the_arabic_model_is_unsure_of_is_read_again_with_english() -> None
     sure = [_w(1, "البنك", 93, 400), _w(1, "كلمة", 40, 300)]
     unsure_both = [_w(1, "البنك", 93, 400), _w(1, "klma", 45, 300)]
     assert ocr.words_text(ocr.merge_readings(sure, unsure_both))[0] == "البنك كلمة"
+
+
+def test_running_heads_and_feet_of_a_scan_are_left_out() -> None:
+    """A ministry's scan repeats its header and a page number on every page: OCR read
+    them into the article once per page. They are left out; the text, and a line
+    that only looks like a heading once, are kept."""
+    body = [
+        "أعلنت الوزارة اليوم عن خطة جديدة لدعم المزارعين في المحافظات الجنوبية.",
+        "وقال الوزير إن الخطة تبدأ الشهر المقبل وتستمر عامين.",
+        "وأضاف أن التمويل يأتي من الموازنة العامة للدولة.",
+    ]
+    pages = {
+        i: "\n\n".join(
+            [
+                # OCR reads the same head a little differently on each page
+                "وزارة الزراعة - نشرة صحفية" if i != 1 else "وزارة الزراعة — نشرة صحفيه",
+                body[i],
+                "الخطة الجديدة" if i == 0 else "ملخص",
+                f"صفحة {i + 1} من 3" if i != 2 else "- ٣ -",
+            ]
+        )
+        for i in range(3)
+    }
+    cleaned = ocr.drop_running_lines(pages)
+    for i in range(3):
+        assert "وزارة الزراعة" not in cleaned[i] and "صفحة" not in cleaned[i]
+        assert body[i] in cleaned[i] and "٣" not in cleaned[i]
+    assert "الخطة الجديدة" in cleaned[0]  # once only: not a running line
+    assert "ملخص" not in cleaned[1]  # pages 2 and 3 of 3: half of them at least
+    assert ocr.drop_running_lines({0: pages[0]}) == {0: pages[0]}  # one page: as it is
