@@ -190,7 +190,7 @@ class Word:
 
 
 def recognize(
-    img: Image.Image, seconds: float, dpi: int = SCREEN_DPI, languages: str = LANGUAGES
+    img: Image.Image, seconds: float, dpi: int | None = SCREEN_DPI, languages: str = LANGUAGES
 ) -> tuple[str, int]:
     """The text Tesseract reads in `img` (a PIL image) and its count of confident words,
     column by column when the picture has columns (`columns`: Tesseract alone joins
@@ -256,7 +256,7 @@ def columns(img: Image.Image) -> list[tuple[int, int, int, int]]:
 
 
 def _recognize_block(
-    img: Image.Image, seconds: float, dpi: int = SCREEN_DPI, languages: str = LANGUAGES
+    img: Image.Image, seconds: float, dpi: int | None = SCREEN_DPI, languages: str = LANGUAGES
 ) -> tuple[str, int]:
     """The text Tesseract reads in one column `img` and its count of confident words.
 
@@ -265,7 +265,8 @@ def _recognize_block(
     screenshots 0.918 -> 0.952 bigram F1, and faster); where it is unsure (a word under
     UNSURE: a Latin word, an English line), `languages` (Arabic and English) read the
     picture again and their reading replaces those words where it is surer. `dpi` tells
-    Tesseract the picture's resolution (a screenshot has none: SCREEN_DPI). The
+    Tesseract the picture's resolution (a screenshot has none: SCREEN_DPI; None: it
+    guesses, as for PDF pages). The
     programs are killed after `seconds` in all (SlowOcr). Raises OcrUnavailable."""
     started = time.monotonic()
     first = run_tesseract(img, seconds, dpi, PRIMARY)
@@ -470,7 +471,8 @@ def pdf_pages_text(data: bytes, indices: list[int], limits: OcrLimits) -> OcrTex
             out.skipped = indices[n:]
             break
         img = render_page(data, index, limits)
-        text, _ = recognize(img, min(limits.page_seconds, left), dpi=limits.dpi)
+        # no dpi hint: told its true 200 dpi, Tesseract missed a page's one short line
+        text, _ = recognize(img, min(limits.page_seconds, left), dpi=None)
         out.by_page[index] = text
         out.pages += 1
     out.seconds = time.monotonic() - start

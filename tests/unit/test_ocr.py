@@ -8,6 +8,7 @@ machine without it (.ci/run installs it)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import struct
@@ -294,6 +295,7 @@ async def _tesseract_started(pool: WorkerPool, request: tuple[object, ...], seco
     raise AssertionError(f"no tesseract started (the read ended: {task.done()})")
 
 
+@functools.cache
 def _slow_picture() -> bytes:
     """About 15 s of tesseract's work (5 s per 6 pages of text on this machine)."""
     return encode(render_text("\n".join([PAGE] * 18), size=24, width=2400))
@@ -420,3 +422,24 @@ def test_a_two_column_clipping_is_read_column_by_column_right_first() -> None:
     first, last = "القائم بأعمال السفارة الأفغانية", "والقضاء عليه"
     assert first in found.text and last in found.text
     assert found.text.index(first) < found.text.index(last)
+
+
+def test_a_short_garbled_page_is_judged_and_short_real_ones_are_kept() -> None:
+    """Under 20 letters or 5 different words a page was never judged: the issue's own
+    `صوو عييهاوخ` (for `صوب أعينها`) was trusted. A short text is judged now, with
+    more slack the shorter it is, so real titles and names keep their text layer."""
+    assert not plausible("صوو عييهاوخ")
+    for real in ("صوب أعينها", "وزارة الصحة", "انواع الخطوط العربية", "حَبيبي habibi"):
+        assert plausible(real), real
+    assert plausible("a" * 1000)  # one glyph drawn a thousand times is not judged
+
+
+def test_a_lightly_garbled_page_is_not_trusted() -> None:
+    """A broken encoding that maps only four letters wrong kept the mean letter-pair
+    score over the old threshold (it was trusted); the many words it gives a pair that
+    real words never have now tell it apart."""
+    report = (FIXTURES / "pdfs" / "report-ar-shaped.expected.txt").read_text("utf-8")
+    moved = "ذكصن"  # each read as the next one
+    garbled = report.translate(str.maketrans(moved, moved[1:] + moved[0]))
+    assert plausible(report)
+    assert not plausible(garbled)
