@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bot import metrics
 from bot.ingest import ocr
@@ -443,3 +444,13 @@ def test_a_lightly_garbled_page_is_not_trusted() -> None:
     garbled = report.translate(str.maketrans(moved, moved[1:] + moved[0]))
     assert plausible(report)
     assert not plausible(garbled)
+
+
+def test_only_a_picture_of_small_text_is_upscaled() -> None:
+    """Upscaling twice reads 14 px text better (bench/ocr.py) and costs two to three
+    times the time: a picture of text of ordinary size is read as it is."""
+    small = render_text(ALBAYAN, size=14, width=14 * 42)
+    ordinary = render_text(ALBAYAN, size=22, width=22 * 42)
+    assert ocr.prepare(small).size == (small.width * 2, small.height * 2)
+    assert ocr.prepare(ordinary).size == ordinary.size
+    assert ocr.line_height(Image.new("L", (300, 300), 255)) is None  # no lines at all
