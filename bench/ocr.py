@@ -121,7 +121,7 @@ def preprocessing(pages: list[Path]) -> str:
         return im.resize((im.width * 2, im.height * 2), Image.Resampling.LANCZOS)
 
     steps: dict[str, Callable[[Image.Image], str]] = {
-        "two passes, upscaled x2 when lines are under 16 px (used)": lambda im: ocr.recognize(
+        "two passes, upscaled x2 when lines are under 18 px (used)": lambda im: ocr.recognize(
             ocr.prepare(im), 120
         )[0],
         "ara, then ara+eng where unsure, 300 dpi hint": lambda im: ocr.recognize(im, 120)[0],

@@ -169,7 +169,7 @@ def load_image(data: bytes, max_pixels: int) -> Image.Image:
         raise BadImage(f"undecodable image ({type(exc).__name__})") from None
 
 
-SMALL_LINES = 16  # px: a picture whose text lines are lower than this is upscaled twice
+SMALL_LINES = 18  # px: a picture whose text lines are lower than this is upscaled twice
 UPSCALED_PIXELS = 16_000_000  # ... unless it would then be larger than this
 
 
