@@ -43,7 +43,7 @@ from bot.followups.retrieval import match_form, question_query
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
 from bot.ingest.arabic import tokens as word_tokens
-from bot.llm.client import LLMClient, Usage
+from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.prompts import load_prompt
 from bot.store.redis import Store
 
@@ -230,7 +230,7 @@ class FollowupService:
                 for term in keywords:
                     query[term] = query.get(term, 0.0) + 1.0
             # Cutting and indexing a long article is CPU work: keep it off the event loop.
-            system, user = await asyncio.to_thread(
+            messages = await asyncio.to_thread(
                 self.build_prompt, article, asked.text, asked.lang, asked.history, query
             )
             sentences = (await asyncio.to_thread(self._numbered, article)).sentences
@@ -242,11 +242,9 @@ class FollowupService:
                     return judge(text, ids, sentences, same_language=same_language).ok
 
                 live = LiveAnswer(progress, asked.lang, supported)
-            reply = await call(llm, system, user, usage, live)
+            reply = await call(llm, messages, usage, live)
             check = AnchoredAnswer(
                 llm,
-                system,
-                user,
                 sentences=sentences,
                 same_language=same_language,
                 lang=asked.lang,
@@ -278,8 +276,8 @@ class FollowupService:
         lang: Lang,
         history: list[Turn],
         query: dict[str, float] | None = None,
-    ) -> tuple[str, str]:
-        """Return (system, user) messages for one question (bot.followups.prompt)."""
+    ) -> list[Message]:
+        """Return the messages for one question (bot.followups.prompt)."""
         max_in = self._settings.llm_max_input_tokens
         return build_prompt(article, question, lang, history, query, max_input_tokens=max_in)
 

@@ -296,6 +296,7 @@ class DigestMaker:
             article_lang=article.language,
             sentences=sentences,
             on_text=live,
+            prefix=self.summarizer.prefix(article) if self.summarizer is not None else None,
         )
 
     async def _cached_draft(self, article: Article, length: Length) -> LLMDraft | None:
