@@ -103,6 +103,7 @@ LLM_CALLS = Counter(
 LLM_CACHED_TOKENS = Counter(
     "digestbot_llm_cached_tokens",
     "Prompt tokens the LLM server read from its prefix cache (of the `in` tokens).",
+    registry=REGISTRY,
 )
 LLM_TOKENS = Counter(
     "digestbot_llm_tokens",

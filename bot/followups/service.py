@@ -264,10 +264,13 @@ class FollowupService:
                 article_id=article_id,
                 lang=asked.lang,
                 tokens=usage.tokens,  # what the failed work (and a keyword call) cost
+                tokens_cached=usage.cached_tokens,
                 passages=await asyncio.to_thread(self._top_passages, article, query),
             )
         await _charge(self._store, usage)
-        return result.model_copy(update={"tokens": usage.tokens})
+        return result.model_copy(
+            update={"tokens": usage.tokens, "tokens_cached": usage.cached_tokens}
+        )
 
     def build_prompt(
         self,
@@ -335,7 +338,7 @@ class FollowupService:
             hit = Answer.model_validate_json(raw)
         except ValidationError:
             return None
-        return hit.model_copy(update={"path": "cache", "tokens": 0})
+        return hit.model_copy(update={"path": "cache", "tokens": 0, "tokens_cached": 0})
 
     def _top_passages(self, article: Article, query: dict[str, float]) -> list[str]:
         return passage_index(article.text, passage_size(self._share())).top(query, OFFLINE_PASSAGES)
@@ -349,7 +352,7 @@ class FollowupService:
 
 async def _charge(store: Store, usage: Usage) -> None:
     """Count the calls and tokens in the daily stats (/stats)."""
-    await stats.incr_llm(store, calls=usage.calls, tokens=usage.tokens)
+    await stats.incr_llm(store, calls=usage.calls, tokens=usage.tokens, cached=usage.cached_tokens)
 
 
 SELF_CONTAINED_WORDS = 3  # a question with fewer words leans on the one before

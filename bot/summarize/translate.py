@@ -25,7 +25,7 @@ from bot.errors import LLMError
 from bot.grounding import evidence
 from bot.grounding.evidence import Sentence
 from bot.grounding.guards import all_unsupported, source_number_keys
-from bot.llm.article import followed_by, system_message, with_task
+from bot.llm.article import followed_by, with_task
 from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
@@ -81,11 +81,17 @@ async def translate_draft(
     """Return `source` translated into `target`, checked; `on_text` follows the first
     attempt as it is written (streamed). `prefix`: the article's messages
     (`bot/llm/article.py`), which the request starts with like every request about the
-    article (None: the system message alone, for a map-reduced article). Raises
-    LLMError (with usage)."""
+    article, the task after them (None: no article at hand, a briefing item or a
+    map-reduced article: the task alone, as the system message, is the shorter
+    request). Raises LLMError (with usage)."""
     usage = Usage()
-    task = load_prompt("translate_digest").text.strip() + "\n\n" + _request(source, target)
-    messages = with_task(prefix or [system_message()], task)
+    task = load_prompt("translate_digest").text.strip()
+    messages: list[Message]
+    if prefix:
+        messages = with_task(prefix, task + "\n\n" + _request(source, target))
+    else:
+        messages = [{"role": "system", "content": task}]
+        messages.append({"role": "user", "content": _request(source, target)})
     schema = translation_schema(len(source.bullets), len(source.questions))
     best: tuple[list[str], LLMDraft] | None = None
     try:
