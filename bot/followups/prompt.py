@@ -20,6 +20,10 @@ from bot.llm.tokens import count_tokens
 
 PROMPT_NAME = "answer"
 ARTICLE_SHARE = 0.6  # at most this share of LLM_MAX_INPUT_TOKENS goes to passages
+# an article whose prefix (system, title, numbered sentences) fits this share of
+# LLM_MAX_INPUT_TOKENS is sent whole with every question (the digest's prefix, read
+# from the server's cache); the task and the history get the rest, old turns dropped
+WHOLE_SHARE = 0.75
 FRAMING_TOKENS = 40  # chat-format overhead per request (roles, separators), rounded up
 LANG_NAMES: dict[str, str] = {"ar": "Arabic", "en": "English"}
 
@@ -44,12 +48,23 @@ def build_prompt(
     ARTICLE_SHARE of the budget, in article order, gaps marked "[…]"); that prefix
     then changes with the question. The task (`prompts/answer.md`, the history and the
     question as delimited data) follows in its own user message. Old turns are dropped
-    first if the history alone crowds out the article.
+    first if the history alone crowds out the article. Whether the article goes whole
+    depends on the article alone (`fits_whole`), so every question about it gets the
+    same prefix.
     """
     max_in = max_input_tokens
     system = prefix.system_message()["content"]
     turns = list(history)
     head = prefix.title_line(article)
+    share = int(max_in * ARTICLE_SHARE)
+    index = numbered_passages(article.text, passage_size(share))
+    if fits_whole(article, max_input_tokens=max_in):
+        whole = _prefix_tokens(article, index)
+        while turns and whole + count_tokens(_task(lang, turns, question)) > max_in:
+            turns.pop(0)
+        if whole + count_tokens(_task(lang, turns, question)) <= max_in:
+            task = _task(lang, turns, question)
+            return prefix.with_task(prefix.article_messages(article, index.whole), task)
     while True:
         fixed = (
             count_tokens(system)
@@ -60,14 +75,26 @@ def build_prompt(
         if not turns or fixed <= max_in * (1 - ARTICLE_SHARE):
             break
         turns.pop(0)
-    share = int(max_in * ARTICLE_SHARE)
-    index = numbered_passages(article.text, passage_size(share))
     task = _task(lang, turns, question)
-    if index.total_tokens <= max_in - fixed:  # the whole article: the digest's prefix
-        return prefix.with_task(prefix.article_messages(article, index.whole), task)
     budget = max(0, min(share, max_in - fixed))
     body = index.body(query or question_query(question), budget)
     return prefix.with_task(prefix.messages(head + body), task)
+
+
+def fits_whole(article: Article, *, max_input_tokens: int) -> bool:
+    """True when every question about `article` is sent the whole article (its prefix
+    within WHOLE_SHARE of the input budget); else the passages retrieval picks."""
+    share = int(max_input_tokens * ARTICLE_SHARE)
+    index = numbered_passages(article.text, passage_size(share))
+    return _prefix_tokens(article, index) <= max_input_tokens * WHOLE_SHARE
+
+
+def _prefix_tokens(article: Article, index: NumberedPassages) -> int:
+    """Tokens of the article's prefix: the system message, title line and numbered
+    sentences, with the chat format's overhead."""
+    system = prefix.system_message()["content"]
+    head = prefix.title_line(article)
+    return count_tokens(system) + count_tokens(head) + index.total_tokens + FRAMING_TOKENS
 
 
 @functools.lru_cache(maxsize=16)

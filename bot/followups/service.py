@@ -35,6 +35,7 @@ from bot.followups.prompt import (
     PROMPT_NAME,
     build_prompt,
     defuse_tags,
+    fits_whole,
     numbered_passages,
     passage_index,
     passage_size,
@@ -287,9 +288,9 @@ class FollowupService:
     # --- helpers ------------------------------------------------------------------
 
     def _needs_translated_query(self, article: Article, question: str) -> bool:
-        """True when retrieval must run (article over budget) and the question's language
-        is not the article's, so its words cannot match the article's."""
-        if self._numbered(article).total_tokens <= self._share():
+        """True when retrieval must run (the article is not sent whole) and the question's
+        language is not the article's, so its words cannot match the article's."""
+        if fits_whole(article, max_input_tokens=self._settings.llm_max_input_tokens):
             return False
         return detect_language(question) != detect_language(article.text[:3000])
 
