@@ -44,8 +44,9 @@ from bot.followups.retrieval import match_form, question_query
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
 from bot.ingest.arabic import tokens as word_tokens
+from bot.llm import article as prefix
 from bot.llm.client import LLMClient, Message, Usage
-from bot.llm.prompts import load_prompt
+from bot.llm.prompts import combined_version, load_prompt
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ class FollowupService:
         self, article_id: str, lang: Lang, question: str, context: str | None = None
     ) -> str:
         model = self._settings.llm_model if self._llm is not None else "-"
-        version = load_prompt(PROMPT_NAME).version
+        version = combined_version(prefix.SYSTEM_PROMPT, PROMPT_NAME)  # the prefix too
         parts = [article_id, lang, model, version, match_form(question)]
         if context:
             parts.append(match_form(context))

@@ -69,9 +69,7 @@ def with_task(prefix: list[Message], task: str) -> list[Message]:
 
 
 def followed_by(conversation: list[Message], reply: str, correction: str) -> list[Message]:
-    """The conversation continued: the model's reply, then the correction asked for."""
-    return [
-        *conversation,
-        {"role": "assistant", "content": reply},
-        {"role": "user", "content": correction},
-    ]
+    """The conversation continued: the model's reply (left out when it wrote nothing:
+    some servers refuse an empty assistant turn), then the correction asked for."""
+    turn = [{"role": "assistant", "content": reply}] if reply.strip() else []
+    return [*conversation, *turn, {"role": "user", "content": correction}]
