@@ -12,8 +12,12 @@ http://127.0.0.1:8092/v1) on the seed article (`bot/samples/sample-article-ar.tx
   of the same messages sent cold, and one sent when the server's cache holds the
   article's prefix (after a bare digest request).
 
-"Cold" means after a flush: a short request with another system message, which
-replaces the server's one-slot prompt cache. Each row gives the wall time and the
+"Cold" means an article the server has not read: each cold step gets the seed article
+under a title of its own (the run's time and the step), so its prefix parts from
+every earlier prompt right after the system message. (A flush request does not do it:
+this llama.cpp keeps earlier prompts in RAM and restores the longest match, seen as a
+"cold" digest whose 1,682 prompt tokens were 1,681 cached.) The common system
+message stays cached, as it would in production. Each row gives the wall time and the
 share of the prompt the server reported as read from its cache
 (`usage.prompt_tokens_details.cached_tokens`). The server is shared: its `/slots`
 task counter, read before and after, tells how many requests other clients sent
@@ -55,10 +59,6 @@ from ._report import write_section
 
 SEED = Path(__file__).resolve().parents[1] / "bot" / "samples" / "sample-article-ar.txt"
 QUESTIONS = ("ماذا قال بيسكوف عن المكالمة؟", "متى ستبدأ المحادثات بين روسيا والولايات المتحدة؟")
-FLUSH: list[Message] = [
-    {"role": "system", "content": "Reply with the single word ok."},
-    {"role": "user", "content": "flush"},
-]
 
 
 @dataclass
@@ -134,10 +134,6 @@ async def bare(
     return got.usage
 
 
-async def flush(llm: LLMClient) -> None:
-    await llm.complete_text(system=FLUSH[0]["content"], user=FLUSH[1]["content"], max_tokens=2)
-
-
 async def bot_answer(
     llm: LLMClient, settings: Settings, article: Article, question: str, history: list[Any]
 ) -> tuple[Usage, str]:
@@ -183,41 +179,41 @@ async def run(args: argparse.Namespace) -> tuple[Run, int | None, int, str]:
     before = slot_tasks(args.base_url)
     stopped = ""
     max_in = settings.llm_max_input_tokens
-    questions = [build_prompt(article, q, "ar", [], max_input_tokens=max_in) for q in QUESTIONS]
+    stamp = f"{time.time():.0f}"
 
-    async def cold() -> None:
-        await flush(llm)
-        out.ours += 1
+    def fresh(step: str) -> Article:  # an article this server has not read yet
+        return article.model_copy(update={"title": f"{article.title} ({stamp}-{step})"})
 
     async def progress(_stage: object) -> None:  # streamed, like the bot
         return None
 
     try:
         # the bot: the digest (cold), then two questions
-        await cold()
+        mine = fresh("bot")
         summarizer = LLMSummarizer(llm, max_input_tokens=max_in)
         t = time.perf_counter()
-        draft = await summarizer.summarize(article, lang="ar", length="short", progress=progress)
+        draft = await summarizer.summarize(mine, lang="ar", length="short", progress=progress)
         retries = draft.quality.get("retries", 0)
         out.add("the bot's digest (cold)", t, draft.usage, f"{retries} corrective retries")
         history: list[Turn] = []
         for n, question in enumerate(QUESTIONS, 1):
             t = time.perf_counter()
-            usage, text = await bot_answer(llm, settings, article, question, history)
+            usage, text = await bot_answer(llm, settings, mine, question, history)
             out.add(f"the bot's question {n}", t, usage)
             history.append(Turn(question, text))
         # bare requests: the digest's (cold), the questions' on its prefix, then cold
-        await cold()
-        messages, schema = digest_request(article)
+        bare_article = fresh("bare")
+        messages, schema = digest_request(bare_article)
         t = time.perf_counter()
         out.add("bare digest request (cold)", t, await bare(llm, messages, digest=schema))
-        for n, asked in enumerate(questions, 1):
+        for n, question in enumerate(QUESTIONS, 1):
+            asked = build_prompt(bare_article, question, "ar", [], max_input_tokens=max_in)
             t = time.perf_counter()
             usage = await bare(llm, asked)
             out.add(f"bare question {n} reusing the article's prefix", t, usage)
-        await cold()
+        asked = build_prompt(fresh("cold"), QUESTIONS[0], "ar", [], max_input_tokens=max_in)
         t = time.perf_counter()
-        out.add("bare question 1 (cold)", t, await bare(llm, questions[0]))
+        out.add("bare question 1 (cold)", t, await bare(llm, asked))
     except Exception as exc:  # a busy shared server: report what was measured
         stopped = f"{type(exc).__name__}: {exc}"
         print("stopped:", stopped, flush=True)
@@ -236,8 +232,8 @@ def report(args: argparse.Namespace, data: tuple[Run, int | None, int, str]) -> 
         f"({chars:,} characters), Arabic, short digest; streamed like the bot. Every "
         "request about the article starts with the same system and article messages "
         "(`bot/llm/article.py`); a bare request is the same messages sent once through "
-        "the client, its reply unused. Cold: after a flush request with another system "
-        "message (one slot: it replaces the prompt cache).",
+        "the client, its reply unused. Cold: an article the server has not read (the "
+        "seed under a title of its own; the common system message stays cached).",
         "",
         "| step | seconds | calls | prompt tokens | read from the cache | note |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
