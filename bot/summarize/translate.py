@@ -25,7 +25,8 @@ from bot.errors import LLMError
 from bot.grounding import evidence
 from bot.grounding.evidence import Sentence
 from bot.grounding.guards import all_unsupported, source_number_keys
-from bot.llm.client import LLMClient, Usage
+from bot.llm.article import followed_by, with_task
+from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError
@@ -75,21 +76,29 @@ async def translate_draft(
     article_lang: Lang,
     sentences: Sequence[Sentence],
     on_text: OnText | None = None,
+    prefix: list[Message] | None = None,
 ) -> LLMDraft:
     """Return `source` translated into `target`, checked; `on_text` follows the first
-    attempt as it is written (streamed). Raises LLMError (with usage)."""
+    attempt as it is written (streamed). `prefix`: the article's messages
+    (`bot/llm/article.py`), which the request starts with like every request about the
+    article, the task after them (None: no article at hand, a briefing item or a
+    map-reduced article: the task alone, as the system message, is the shorter
+    request). Raises LLMError (with usage)."""
     usage = Usage()
-    user = _request(source, target)
-    system = load_prompt("translate_digest").text
+    task = load_prompt("translate_digest").text.strip()
+    messages: list[Message]
+    if prefix:
+        messages = with_task(prefix, task + "\n\n" + _request(source, target))
+    else:
+        messages = [{"role": "system", "content": task}]
+        messages.append({"role": "user", "content": _request(source, target)})
     schema = translation_schema(len(source.bullets), len(source.questions))
-    correction = ""
     best: tuple[list[str], LLMDraft] | None = None
     try:
         for attempt in (1, 2):
             try:
-                data, spent = await llm.complete_json(
-                    system=system,
-                    user=user + correction,
+                got = await llm.chat_json(
+                    messages,
                     schema_name="translation",
                     schema=schema,
                     max_tokens=300 + 120 * len(source.bullets),
@@ -101,12 +110,14 @@ async def translate_draft(
                     break
                 if attempt == 2:
                     raise
-                correction = "\n\n" + load_prompt("summarize_retry_json").text
+                note = load_prompt("summarize_retry_json").text.strip()
+                messages = followed_by(messages, str(err.params.get("reply", "")), note)
                 continue
             except LLMError as err:  # down, timed out, stream cut: what it spent counts
                 usage.add_failed(err)
                 raise
-            usage.add(spent)
+            usage.add(got.usage)
+            data = got.data
             problems, draft = _check(data, source, target, article_lang, sentences, usage)
             if best is None or len(draft.bullets) > len(best[1].bullets):
                 best = (problems, draft)  # the attempt that keeps the most bullets wins
@@ -116,7 +127,8 @@ async def translate_draft(
                 log.info("translation checks failed (%s): one retry", "; ".join(problems))
                 log.info("failed translation: %s", json.dumps(data, ensure_ascii=False)[:600])
                 metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
-                correction = "\n\nCorrection: " + "; ".join(problems) + ". Translate again."
+                correction = "Correction: " + "; ".join(problems) + ". Translate again."
+                messages = followed_by(messages, got.text, correction)
     except LLMError as err:
         raise err.spent(usage) from err
     assert best is not None

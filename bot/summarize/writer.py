@@ -35,7 +35,8 @@ from bot.errors import LLMError
 from bot.grounding import evidence
 from bot.grounding.evidence import Sentence
 from bot.grounding.guards import all_unsupported, language_ok
-from bot.llm.client import LLMClient, Usage
+from bot.llm.article import followed_by
+from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError
 from bot.summarize import shape
@@ -83,6 +84,8 @@ class _Attempt:
     questions: list[str]
     problems: list[str] = field(default_factory=list)
     verdicts: list[evidence.Check] = field(default_factory=list)
+    reply: str = ""  # the model's text, as it wrote it
+    asked: list[Message] = field(default_factory=list)  # the conversation it answered
 
     @property
     def good(self) -> int:
@@ -158,47 +161,51 @@ class DigestWriter:
         if n:
             self.quality[kind] = self.quality.get(kind, 0) + n
 
-    async def write(self, *, system: str, user: str, usage: Usage) -> LLMDraft:
-        """Return the checked draft; raise WrongLanguage or LLMOutputError (with usage)."""
+    async def write(self, messages: list[Message], *, usage: Usage) -> LLMDraft:
+        """Return the checked draft of the conversation `messages` (the article's prefix,
+        `bot/llm/article.py`, then the task); raise WrongLanguage or LLMOutputError
+        (with usage). Corrections are appended to the conversation."""
         try:
-            first = await self._ask(system, user, usage, json_retry=True)
+            first = await self._ask(messages, usage, json_retry=True)
             self._judge(first)
             best = first
             if _worth_a_retry(first):
-                best = await self._correct(system, user, usage, first)
+                best = await self._correct(usage, first)
             return self._repair(best, usage)
         except LLMError as err:
             raise err.spent(usage) from err
 
-    async def _ask(self, system: str, user: str, usage: Usage, *, json_retry: bool) -> _Attempt:
+    async def _ask(self, messages: list[Message], usage: Usage, *, json_retry: bool) -> _Attempt:
         schema = digest_schema(self.want)
-        correction = ""
         for attempt in (1, 2):
             live = None
             if self.progress is not None and json_retry and attempt == 1:
                 live = LiveDraft(self.progress, self.lang, self._live_bullet, self._live_headline)
+            reply = ""
             try:
-                data, spent = await self.llm.complete_json(
-                    system=system,
-                    user=user + correction,
+                got = await self.llm.chat_json(
+                    messages,
                     schema_name="digest",
                     schema=schema,
                     max_tokens=self.max_tokens,
                     on_text=live,
                 )
-                usage.add(spent)
-                parsed = parse_attempt(data)
+                usage.add(got.usage)
+                reply = got.text
+                parsed = parse_attempt(got.data)
             except LLMOutputError as err:
                 usage.add_failed(err)
                 if attempt == 2 or not json_retry:
                     raise LLMOutputError(f"no usable digest from the model: {err.detail}") from None
-                correction = "\n\n" + load_prompt("summarize_retry_json").text
+                note = load_prompt("summarize_retry_json").text.strip()
+                messages = followed_by(messages, reply or str(err.params.get("reply", "")), note)
                 continue
             except LLMError as err:  # down, timed out, stream cut: what it spent counts
                 usage.add_failed(err)
                 raise
             if not in_language(parsed, self.lang):
                 raise WrongLanguage(f"the digest is not in {self.lang}")
+            parsed.reply, parsed.asked = reply, messages
             return parsed
         raise AssertionError("unreachable")
 
@@ -256,7 +263,7 @@ class DigestWriter:
             return evidence.Check(True)
         return verdict
 
-    async def _correct(self, system: str, user: str, usage: Usage, first: _Attempt) -> _Attempt:
+    async def _correct(self, usage: Usage, first: _Attempt) -> _Attempt:
         """One corrective retry naming every problem; the better attempt wins."""
         metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
         self._count("retries")
@@ -267,7 +274,8 @@ class DigestWriter:
             max_bullets=self.want.hi,
         )
         try:
-            second = await self._ask(system, user + "\n\n" + note, usage, json_retry=False)
+            again = followed_by(first.asked, first.reply, note)
+            second = await self._ask(again, usage, json_retry=False)
         except LLMOutputError:  # WrongLanguage included; its cost is in `usage` already
             return first
         self._judge(second)
