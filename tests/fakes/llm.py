@@ -12,7 +12,8 @@ Every request body is kept in `fake.requests` (with `fake.spans`: when each arri
 was answered). `fake.latency` adds a delay per reply. A `stream: true` request is
 answered as SSE, one token (3 characters) per chunk at `fake.stream_rate` tokens a
 second (`stream_tick` lets a test move its clock by each token's time instead of
-waiting), reasoning deltas first, then the finish reason and, when
+waiting; a whole, unstreamed reply moves it by all its tokens' time at once),
+reasoning deltas first, then the finish reason and, when
 `stream_options.include_usage` asks, the usage.
 `fake.reject_response_format` makes the server answer 400 to `response_format`, like
 some local servers do.
@@ -239,6 +240,10 @@ class FakeLLM:
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=204)  # never reaches the client
+        if self.stream_tick is not None and self.stream_rate and not body.get("stream"):
+            # a whole reply takes the model its tokens' time too: the test's clock moves
+            # by it as the request arrives (before `latency`, the machine's own wait)
+            self.stream_tick(len(str(reply)) / 3 / self.stream_rate)
         if self.latency:
             await asyncio.sleep(self.latency)
         if isinstance(reply, int):
