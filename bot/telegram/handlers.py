@@ -177,7 +177,7 @@ class TelegramOutbox:
         """One sendMessageDraft (LiveDraft's sender): a 429 delays the next draft
         (never an edit or a message instead: they would fall in the same flood window);
         a refusal goes back to the placeholder and edits, from this text on."""
-        try:
+        try:  # (the rate limiter never retries a draft: bot/telegram/ratelimit.py)
             await self.bot.send_message_draft(
                 self.chat_id, self.draft_id, html, parse_mode=ParseMode.HTML
             )
@@ -191,7 +191,8 @@ class TelegramOutbox:
             kind = refusal(exc)
             if kind == "html":  # ours to fix: show the words at least
                 log.warning("Telegram rejected our draft HTML (%s); plain text", exc.message)
-                await self.bot.send_message_draft(self.chat_id, self.draft_id, html_to_plain(html))
+                plain = html_to_plain(html)
+                await self.bot.send_message_draft(self.chat_id, self.draft_id, plain)
                 return
             if kind == "empty" and not html:  # an older server: no "Thinking…"
                 self.drafts.empty_refused = True

@@ -236,6 +236,7 @@ class BotAPI:
     draft_ttl: float | None = None
     drafts: list[Draft] = field(default_factory=list)
     vanished: list[tuple[int, float]] = field(default_factory=list)  # (chat, last update)
+    draft_429s: list[tuple[int, float]] = field(default_factory=list)  # (chat, clock time)
     clock: Callable[[], float] = time.monotonic
     sent: list[Sent] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -795,6 +796,8 @@ class BotAPI:
         tokens = min(float(burst), tokens + (now - at) * rate)
         if tokens < 1:
             buckets[chat_id] = (tokens, now)
+            if method == "sendMessageDraft":
+                self.draft_429s.append((chat_id, now))
             return Failure(429, f"Too Many Requests: retry after {wait}", wait, 1, None)
         buckets[chat_id] = (tokens - 1, now)
         return None

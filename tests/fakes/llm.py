@@ -31,7 +31,7 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +160,9 @@ class FakeLLM:
     stream_rate: float = 0.0
     stream_tick: Callable[[float], None] | None = None
     stream_sleep: bool = True
+    # awaited before each streamed chunk of content with (request body, chunk index): a
+    # test makes the model pause there (moving its clock while the bot waits)
+    stream_pause: Callable[[dict[str, Any], int], Awaitable[None]] | None = None
     reject_response_format: bool = False
     quirks: Quirks = field(default_factory=Quirks)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -360,6 +363,8 @@ class FakeLLM:
                     assert request.transport is not None
                     request.transport.close()  # the connection drops mid-reply
                     return resp
+                if field_name == "content" and self.stream_pause is not None:
+                    await self.stream_pause(body, i // 3)
                 await self._pace()
                 await send({field_name: text[i : i + 3]})
         await send({}, choice["finish_reason"])
