@@ -5,7 +5,7 @@ each `Reply` into messages: split at 4096 visible characters with the keyboard o
 last part, link previews off.
 
 * In a private chat, with drafts (Bot API `sendMessageDraft`): an empty draft (Telegram's
-  "Thinking…") or the stage line, then the reply growing in the draft (`LiveDraft`,
+  "Thinking…") or the stage line, then the reply growing in the draft (`DraftStream`,
   paced by what the eye needs, refreshed while the model pauses), then one
   `sendMessage` with the finished reply: the user's notification shows the reply
   itself, and the chat keeps no edited message. A server or chat that refuses drafts
@@ -49,8 +49,8 @@ from bot.telegram.live import (
     GROUP_INTERVAL,
     PRIVATE_INTERVAL,
     Backoff,
+    DraftStream,
     KeepTyping,
-    LiveDraft,
     LiveMessage,
     StopDrafts,
 )
@@ -101,10 +101,10 @@ class TelegramOutbox:
         # drafts: private chats only, unless this server or chat refused them before
         self.drafts = support_for(bot.base_url)
         self.draft_id = secrets.randbelow(2**31 - 1) + 1  # non-zero; one per turn
-        self.draft: LiveDraft | None = None
+        self.draft: DraftStream | None = None
         if private and not group and self.drafts.allows(chat_id):
             step = {} if draft_wait_step is None else {"wait_step": draft_wait_step}
-            self.draft = LiveDraft(self._send_draft, clock, chat_id=chat_id, **step)
+            self.draft = DraftStream(self._send_draft, clock, chat_id=chat_id, **step)
         self.drafting = self.draft is not None  # False again after a refusal
 
     async def typing(self) -> None:
@@ -174,7 +174,7 @@ class TelegramOutbox:
             log.warning("could not show the reply being written: %s", exc)
 
     async def _send_draft(self, html: str) -> None:
-        """One sendMessageDraft (LiveDraft's sender): a 429 delays the next draft
+        """One sendMessageDraft (DraftStream's sender): a 429 delays the next draft
         (never an edit or a message instead: they would fall in the same flood window);
         a refusal goes back to the placeholder and edits, from this text on."""
         try:  # (the rate limiter never retries a draft: bot/telegram/ratelimit.py)

@@ -7,7 +7,7 @@ edits at the same time. `close()` stops it and waits for an edit in flight, so t
 final reply (which carries the keyboard) always comes last. Each `html` must be whole,
 valid Telegram HTML: the chat layer renders complete pieces only, escaped.
 
-`LiveDraft` is the same for a private chat's draft (Bot API `sendMessageDraft`): an
+`DraftStream` is the same for a private chat's draft (Bot API `sendMessageDraft`): an
 ephemeral preview, paced by what the eye needs rather than by the edit limit, and sent
 again while nothing new comes so it does not vanish (a draft lasts about 30 s).
 
@@ -144,7 +144,7 @@ class StopDrafts(Exception):
     """Raised by a draft sender: no more drafts (the chat went back to edits)."""
 
 
-class LiveDraft:
+class DraftStream:
     """A private chat's draft that follows the reply being written (see the module doc).
 
     `show(html)` asks for the draft to read `html` ("" shows Telegram's "Thinking…");
@@ -161,14 +161,14 @@ class LiveDraft:
         send: Edit,
         clock: Clock,
         *,
-        interval: float = DRAFT_INTERVAL,
+        interval: float | None = None,
         refresh: float = DRAFT_REFRESH,
         chat_id: int | None = None,
         wait_step: float = WAIT_STEP,
     ) -> None:
         self._send = send
         self._clock = clock
-        self.interval = interval
+        self.interval = DRAFT_INTERVAL if interval is None else interval  # (bench: module value)
         self.refresh = refresh
         self.chat_id = chat_id
         self.wait_step = wait_step

@@ -50,7 +50,7 @@ PACED_METHODS = frozenset(
     }
 )
 # Bot API methods never retried after a RetryAfter: a draft waited for is stale by then,
-# and the finished message must not wait behind it (LiveDraft waits and sends the newest)
+# and the finished message must not wait behind it (DraftStream waits and sends the newest)
 UNRETRIED_METHODS = frozenset({"sendMessageDraft"})
 MAX_CHATS = 512  # buckets kept before the idle ones are dropped
 

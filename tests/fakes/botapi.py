@@ -812,6 +812,12 @@ class BotAPI:
     def drafts_to(self, chat_id: int) -> list[Draft]:
         return [d for d in self.drafts if d.chat_id == chat_id]
 
+    def shown_to(self, chat_id: int) -> bool:
+        """True once the bot showed the chat anything: a draft or a message."""
+        return any(d.chat_id == chat_id for d in self.drafts) or any(
+            s.chat_id == chat_id for s in self.sent
+        )
+
     # --- methods ---------------------------------------------------------------------
     def _me(self) -> dict[str, Any]:
         return {

@@ -168,6 +168,9 @@ class FakeLLM:
     requests: list[dict[str, Any]] = field(default_factory=list)
     # per request, in order: (arrived, last byte sent), time.perf_counter() seconds
     spans: list[list[float]] = field(default_factory=list)
+    # per streamed request (by its index in `requests`): its content and when each
+    # chunk of it (3 characters) was sent, time.perf_counter() seconds
+    streamed: dict[int, tuple[str, list[float]]] = field(default_factory=dict)
     _queue: deque[Any] = field(default_factory=deque)
     _runner: web.AppRunner | None = None
     port: int = 0
@@ -216,6 +219,7 @@ class FakeLLM:
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        request["index"] = len(self.requests) - 1
         span = [time.perf_counter(), 0.0]
         self.spans.append(span)
         try:
@@ -356,6 +360,8 @@ class FakeLLM:
             await resp.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
 
         await send({"role": "assistant", "content": ""})
+        times: list[float] = []
+        self.streamed[request.get("index", -1)] = (str(message.get("content") or ""), times)
         for field_name in ("reasoning_content", "reasoning", "content"):
             text = str(message.get(field_name) or "")
             for i in range(0, len(text), 3):
@@ -367,6 +373,8 @@ class FakeLLM:
                     await self.stream_pause(body, i // 3)
                 await self._pace()
                 await send({field_name: text[i : i + 3]})
+                if field_name == "content":
+                    times.append(time.perf_counter())
         await send({}, choice["finish_reason"])
         if (body.get("stream_options") or {}).get("include_usage") and "usage" in whole:
             await send({}, usage=whole["usage"])

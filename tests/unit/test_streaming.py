@@ -114,7 +114,7 @@ async def _turns(n: int = 5) -> None:
 
 
 async def test_a_draft_shows_the_newest_text_paced_and_is_sent_again_while_unchanged() -> None:
-    from bot.telegram.live import LiveDraft
+    from bot.telegram.live import DraftStream
 
     clock = FrozenClock(datetime(2026, 1, 2, tzinfo=UTC))
     sent: list[str] = []
@@ -122,7 +122,7 @@ async def test_a_draft_shows_the_newest_text_paced_and_is_sent_again_while_uncha
     async def send(html: str) -> None:
         sent.append(html)
 
-    draft = LiveDraft(send, clock, interval=0.4, refresh=20.0, wait_step=0.001)
+    draft = DraftStream(send, clock, interval=0.4, refresh=20.0, wait_step=0.001)
     draft.show("")  # "Thinking…"
     draft.show("stage")  # before the first went out: only the newest is sent
     await _turns()
@@ -146,7 +146,7 @@ async def test_a_draft_shows_the_newest_text_paced_and_is_sent_again_while_uncha
 
 
 async def test_a_draft_waits_out_a_429_and_stops_when_refused() -> None:
-    from bot.telegram.live import Backoff, LiveDraft, StopDrafts
+    from bot.telegram.live import Backoff, DraftStream, StopDrafts
 
     clock = FrozenClock(datetime(2026, 1, 2, tzinfo=UTC))
     calls: list[str] = []
@@ -158,7 +158,7 @@ async def test_a_draft_waits_out_a_429_and_stops_when_refused() -> None:
         if answer is not None:
             raise answer
 
-    draft = LiveDraft(send, clock, interval=0.4, refresh=20.0, wait_step=0.001)
+    draft = DraftStream(send, clock, interval=0.4, refresh=20.0, wait_step=0.001)
     draft.show("one")
     await asyncio.sleep(0.01)
     assert calls == ["one"] and draft.backoffs == 1
@@ -178,3 +178,17 @@ async def test_a_draft_waits_out_a_429_and_stops_when_refused() -> None:
     await asyncio.sleep(0.01)
     assert calls == ["one", "two", "three"]
     await draft.close()
+
+
+def test_what_a_refused_draft_means() -> None:
+    from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter
+
+    from bot.telegram.drafts import refusal
+
+    assert refusal(InvalidToken("Not Found")) == "server"  # PTB's name for a 404
+    assert refusal(BadRequest("Bad Request: method not found")) == "server"
+    assert refusal(BadRequest("Can't parse entities: unsupported start tag")) == "html"
+    assert refusal(BadRequest("Message text is empty")) == "empty"
+    assert refusal(BadRequest("TEXTDRAFT_PEER_INVALID")) == "chat"
+    assert refusal(RetryAfter(2)) == "retry"
+    assert refusal(NetworkError("connection reset")) == "other"
