@@ -95,7 +95,9 @@ async def _one_run(
             llm.handler = model
             await _warm_up(fake, seed)
             skip_requests, skip_errors = len(llm.requests), len(fake.errors)
-            base = 10_000 + int(rate) * 1000 + int(live_mod.DRAFT_INTERVAL * 100) * 20
+            # a new article number per run (no digest cached from an earlier run)
+            base = 100_000 + int(rate) * 1000 + int(live_mod.DRAFT_INTERVAL * 100) * 5
+            base += 500 if kind == "group" else 0
             numbers = list(range(base, base + chats))
             ids = {n: (n if kind == "private" else -n) for n in numbers}
             updates = {}
@@ -123,16 +125,21 @@ async def _one_run(
         await fake.stop()
 
 
-def _model_times(llm: FakeLLM, index: int) -> tuple[float, float]:
-    """When the streamed digest call `index` finished its first point, and its last token."""
+def _model_times(llm: FakeLLM, index: int) -> tuple[list[float], float]:
+    """When the streamed digest call `index` finished each point (the bot's rule for a
+    finished point, on the stream the fake sent), and its last token."""
     content, times = llm.streamed[index]
-    first = times[-1]
+    done: list[float] = []
     for k in range(len(times)):
         obj = partial_object(content[: 3 * (k + 1)])
-        if obj and finished_bullets(obj):
-            first = times[k]
-            break
-    return first, times[-1]
+        count = len(finished_bullets(obj)) if obj else 0
+        while len(done) < count:
+            done.append(times[k])
+    return done, times[-1]
+
+
+def _points(s: Sent | Draft) -> int:
+    return sum(1 for line in s.plain.splitlines() if "•" in line) if is_live(s) else 0
 
 
 def _measure(
@@ -145,7 +152,7 @@ def _measure(
     skip_errors: int,
 ) -> dict[str, Any]:
     m: dict[str, list[float]] = {
-        k: [] for k in ("first", "headline", "point", "point_abs", "finished", "shown")
+        k: [] for k in ("first", "headline", "point", "point_abs", "finished", "shown", "every")
     }
     for n, chat in ids.items():
         t0 = fake.update_times[updates[n]]
@@ -165,13 +172,17 @@ def _measure(
             )
             == "digest"
         )
-        model_point, model_last = _model_times(llm, index)
+        model_points, model_last = _model_times(llm, index)
         first = shown[0].at if shown else final.at
         headline = next((s.at for s in shown if is_live(s)), final.at)
-        point = next((s.at for s in shown if is_live(s) and "•" in s.plain), final.at)
+        point = next((s.at for s in shown if _points(s)), final.at)
         m["first"].append(first - t0)
         m["headline"].append(headline - t0)
-        m["point"].append(point - model_point)
+        m["point"].append(point - model_points[0])
+        for k, written in enumerate(model_points):  # each point: when it showed, if live
+            seen = next((s.at for s in shown if _points(s) > k), None)
+            if seen is not None:
+                m["every"].append(seen - written)
         m["point_abs"].append(point - t0)
         m["finished"].append(final.at - model_last)
         m["shown"].append(float(len(shown)))
@@ -262,14 +273,16 @@ def _report(
         "unchanged.",
         "",
         "| tokens/s | chats | first visible | headline | first point after the model wrote it "
-        "| first point (from the request) | finished after the last token | drafts or edits "
+        "| first point (from the request) | every point shown live, after the model wrote it, "
+        "p50 / p99 / max | finished after the last token | drafts or edits "
         "per digest, p50 / max | 429s drafts / messages | other rejected calls | peak drafts/s, all chats |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for rate, kind, m in rows:
         lines.append(
             f"| {rate} | {kind} | {_cell(m['first'])} | {_cell(m['headline'])} "
-            f"| {_cell(m['point'])} | {_cell(m['point_abs'], 1)} | {_cell(m['finished'])} "
+            f"| {_cell(m['point'])} | {_cell(m['point_abs'], 1)} "
+            f"| {_cell(m['every'])} / {max(m['every'], default=0):.2f} | {_cell(m['finished'])} "
             f"| {statistics.median(m['shown']):g} / {max(m['shown']):g} "
             f"| {m['draft429']} / {m['msg429']} | {m['rejected']} "
             f"| {m['peak_drafts'] if kind == 'private' else '–'} |"
@@ -280,13 +293,15 @@ def _report(
             f"Draft pace at 25 tokens/s, {chats} private chats (the row at {chosen:g} s is the "
             "main run above):",
             "",
-            "| DRAFT_INTERVAL s | first point after the model wrote it | finished after the "
-            "last token | drafts per digest p50 / max | 429s drafts | peak drafts/s, all chats |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| DRAFT_INTERVAL s | first point after the model wrote it | every point, p50 / p99 "
+            "/ max | finished after the last token | drafts per digest p50 / max | 429s drafts "
+            "| peak drafts/s, all chats |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for interval, m in sweep:
             lines.append(
-                f"| {interval:g} | {_cell(m['point'])} | {_cell(m['finished'])} "
+                f"| {interval:g} | {_cell(m['point'])} "
+                f"| {_cell(m['every'])} / {max(m['every'], default=0):.2f} | {_cell(m['finished'])} "
                 f"| {statistics.median(m['shown']):g} / {max(m['shown']):g} "
                 f"| {m['draft429']} | {m['peak_drafts']} |"
             )

@@ -14,10 +14,11 @@ last part, link previews off.
 * In groups and channels (and where drafts are refused): the "typing" action and one
   "⏳" placeholder that progress edits (and `live` edits into the reply being written,
   throttled by the chat's edit limit), edited into the reply's first part.
- A reply Telegram rejects as bad HTML is re-sent as plain text. A button
-press is answered (answerCallbackQuery) once: with the `toast` the conversation gives
-(a stale or refused button: a notice only the presser sees), else empty before the
-first reply, or at the end.
+
+A reply Telegram rejects as bad HTML is re-sent as plain text. A button press is
+answered (answerCallbackQuery) once: with the `toast` the conversation gives (a stale
+or refused button: a notice only the presser sees), else empty before the first reply,
+or at the end.
 """
 
 from __future__ import annotations
@@ -83,7 +84,6 @@ class TelegramOutbox:
         group: bool = False,
         private: bool = False,
         callback_query: CallbackQuery | None = None,
-        draft_wait_step: float | None = None,
     ) -> None:
         self.bot = bot
         self.chat_id = chat_id
@@ -103,8 +103,7 @@ class TelegramOutbox:
         self.draft_id = secrets.randbelow(2**31 - 1) + 1  # non-zero; one per turn
         self.draft: DraftStream | None = None
         if private and not group and self.drafts.allows(chat_id):
-            step = {} if draft_wait_step is None else {"wait_step": draft_wait_step}
-            self.draft = DraftStream(self._send_draft, clock, chat_id=chat_id, **step)
+            self.draft = DraftStream(self._send_draft, clock, chat_id=chat_id)
         self.drafting = self.draft is not None  # False again after a refusal
 
     async def typing(self) -> None:
@@ -237,6 +236,8 @@ class TelegramOutbox:
     async def progress(self, text: str) -> None:
         await self._answer_button()
         html = escape(text)
+        if self.blocked is not None:  # met on a draft: stop the work now, as below
+            raise self.blocked
         if self.drafting and self.draft is not None:
             self.draft.show(html)
             return

@@ -172,6 +172,7 @@ class FakeLLM:
     # chunk of it (3 characters) was sent, time.perf_counter() seconds
     streamed: dict[int, tuple[str, list[float]]] = field(default_factory=dict)
     _queue: deque[Any] = field(default_factory=deque)
+    _index_of: dict[int, int] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -219,7 +220,7 @@ class FakeLLM:
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
-        request["index"] = len(self.requests) - 1
+        self._index_of[id(body)] = len(self.requests) - 1  # (bodies stay in `requests`)
         span = [time.perf_counter(), 0.0]
         self.spans.append(span)
         try:
@@ -361,7 +362,8 @@ class FakeLLM:
 
         await send({"role": "assistant", "content": ""})
         times: list[float] = []
-        self.streamed[request.get("index", -1)] = (str(message.get("content") or ""), times)
+        index = self._index_of.get(id(body), -1)
+        self.streamed[index] = (str(message.get("content") or ""), times)
         for field_name in ("reasoning_content", "reasoning", "content"):
             text = str(message.get(field_name) or "")
             for i in range(0, len(text), 3):

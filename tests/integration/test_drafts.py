@@ -180,3 +180,22 @@ async def test_a_long_pause_of_the_model_refreshes_the_draft(
     assert len(during) >= 2, [d.clock_at - paused[0] for d in bot.fake.drafts_to(77)]
     assert bot.fake.vanished == []  # never older than 30 s before the next one
     assert bot.fake.sent_to(77) == [final]
+
+
+async def test_a_user_who_blocked_the_bot_gets_no_message_tried_after_the_draft_403(
+    streaming: tuple[Bot, FrozenClock], seed_text: str
+) -> None:
+    bot, _ = streaming
+    bot.fake.command(78, "/language ar", language_code="ar")
+    await bot.reply(78)
+    store = bot.services.store
+    assert await store.redis.exists(store.keys.user(78))
+    bot.fake.fail(78, 403, method="sendMessageDraft", times=10)
+    bot.fake.fail(78, 403, times=10)
+    bot.fake.message(78, seed_text, language_code="ar")
+    blocked = ("sendMessageDraft", 403, "Forbidden: bot was blocked by the user")
+    await bot.fake.wait_until(lambda: blocked in bot.fake.errors)
+    await bot.settled()
+    assert [e for e in bot.fake.errors if e[0] != "sendMessageDraft"] == []
+    assert bot.fake.errors.count(blocked) == 1
+    assert not await store.redis.exists(store.keys.user(78))  # forgotten, as after a 403
