@@ -14,8 +14,8 @@ again while nothing new comes so it does not vanish (a draft lasts about 30 s).
 `KeepTyping` repeats the "typing" action until the final reply.
 
 Telegram allows about one message a second per chat (20 a minute in groups and
-channels): digests edit at most every PRIVATE_INTERVAL seconds in a private chat,
-GROUP_INTERVAL in a group or a channel, and the live messages of one chat share that
+channels): digests edit at most every PRIVATE_INTERVAL seconds in a private chat
+(one whose Bot API server refused drafts), GROUP_INTERVAL in a group or a channel, and the live messages of one chat share that
 pace (given `chat_id`). A failing edit is logged and skipped; the
 final reply does not depend on it.
 """
