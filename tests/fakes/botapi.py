@@ -612,6 +612,8 @@ class BotAPI:
             return _error(404, "Not Found")
         failure = self._take_failure(method, params) or self._flood(method, params)
         if failure is not None:
+            if method == "sendMessageDraft" and failure.code == 429:
+                self.draft_429s.append((int(params.get("chat_id", 0) or 0), self.clock()))
             self.errors.append((method, failure.code, failure.description))
             self._changed.set()
             return _error(failure.code, failure.description, failure.retry_after)
@@ -796,8 +798,6 @@ class BotAPI:
         tokens = min(float(burst), tokens + (now - at) * rate)
         if tokens < 1:
             buckets[chat_id] = (tokens, now)
-            if method == "sendMessageDraft":
-                self.draft_429s.append((chat_id, now))
             return Failure(429, f"Too Many Requests: retry after {wait}", wait, 1, None)
         buckets[chat_id] = (tokens - 1, now)
         return None

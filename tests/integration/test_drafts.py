@@ -20,7 +20,7 @@ from bot.render import RLM
 from tests.fakes.botapi import Sent
 from tests.fakes.llm import FakeLLM
 from tests.integration.telegram_harness import ANSWER, Bot, is_live
-from tests.integration.test_streaming import answering, final_digest, streaming
+from tests.integration.test_streaming import RATE, answering, final_digest, streaming
 
 __all__ = ["streaming"]  # the fixture
 
@@ -139,21 +139,25 @@ async def test_a_server_refusing_drafts_falls_back_to_edits_with_nothing_lost_or
 
 
 async def test_a_429_on_drafts_only_delays_them(
-    streaming: tuple[Bot, FrozenClock], seed_text: str
+    streaming: tuple[Bot, FrozenClock], fake_llm: FakeLLM, seed_text: str
 ) -> None:
     """Telegram's answer to too many drafts: wait retry_after. The bot neither edits
-    nor sends anything else meanwhile (a message would fall in the same flood window)."""
-    bot, _ = streaming
-    bot.fake.draft_rate, bot.fake.draft_burst, bot.fake.draft_retry_after = 0.2, 1, 3
+    nor sends anything else meanwhile (a message would fall in the same flood window),
+    and tries the newest text again only once the wait is over."""
+    bot, clock = streaming
+    pace = 150.0  # slower than the fixture's: the bot looks at the clock every 1.5 s of it
+    fake_llm.stream_rate = pace
+    fake_llm.stream_tick = lambda seconds: clock.advance(seconds=seconds * pace / RATE)
     bot.fake.message(76, seed_text, language_code="ar")
+    await bot.fake.wait_until(lambda: any(is_live(d) for d in bot.fake.drafts_to(76)), 20)
+    bot.fake.fail(76, 429, retry_after=3, method="sendMessageDraft")  # the next draft
     final = await final_digest(bot, 76)
     assert bot.fake.sent_to(76) == [final] and final.method == "sendMessage"
-    limited = [t for c, t in bot.fake.draft_429s if c == 76]
-    assert limited, "the fake's flood control was not reached"
-    shown = [d.clock_at for d in bot.fake.drafts_to(76)]
-    for at in limited:  # nothing was tried again before retry_after had passed
-        tried = [t for t in [*shown, *limited] if t > at]
-        assert not tried or min(tried) >= at + 3 - 0.5, (at, sorted(tried)[:3])
+    (at,) = [t for c, t in bot.fake.draft_429s if c == 76]
+    tried = [d.clock_at for d in bot.fake.drafts_to(76) if d.clock_at > at]
+    assert tried, "nothing was tried after the 429"
+    assert min(tried) >= at + 3 - 0.1, (at, tried)  # not before retry_after had passed
+    assert [e[1] for e in bot.fake.errors] == [429]
 
 
 async def test_a_long_pause_of_the_model_refreshes_the_draft(
