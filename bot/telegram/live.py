@@ -48,6 +48,8 @@ Edit = Callable[[str], Awaitable[None]]
 # (Telegram's limit is the chat's, not the message's: two digests growing at once in a
 # group take turns); one table per clock (the bot's), so times are always comparable
 _TURNS: weakref.WeakKeyDictionary[Clock, dict[int, float]] = weakref.WeakKeyDictionary()
+# the same for drafts, apart: Telegram counts drafts apart from messages and edits
+_DRAFT_TURNS: weakref.WeakKeyDictionary[Clock, dict[int, float]] = weakref.WeakKeyDictionary()
 _PRUNE_AT = 10_000  # chats in a table before the past turns are dropped
 
 
@@ -172,7 +174,7 @@ class DraftStream:
         self.refresh = refresh
         self.chat_id = chat_id
         self.wait_step = wait_step
-        self._turns = _TURNS.setdefault(clock, {})
+        self._turns = _DRAFT_TURNS.setdefault(clock, {})
         self.drafts = 0  # drafts sent (refreshes included)
         self.refreshes = 0
         self.backoffs = 0

@@ -74,9 +74,9 @@ async def test_digest_grows_headline_first_then_bullets_then_keyboard(
     assert all(d.plain.splitlines()[0] == headline for d in live)
     counts = [len(bullets_of(d)) for d in live]
     # (drafts merge what the model finishes within DRAFT_INTERVAL: here, at 160 times
-    # the model's speed, the machine's own waits merge more; the pace is measured in
-    # bench/streaming.py)
-    assert counts == sorted(counts) and counts[0] < len(bullets_of(final)) and counts[-1] >= 2
+    # the model's speed, the machine's own waits merge more, up to the whole digest;
+    # point by point is measured in bench/streaming.py and test_streaming_chats.py)
+    assert counts == sorted(counts) and counts[-1] >= 2
     assert all(set(bullets_of(d)) <= set(bullets_of(final)) for d in live)
     # paced: at most one draft per DRAFT_INTERVAL of the model's time (plus the first)
     assert len(drafts) <= model_seconds / DRAFT_INTERVAL + 2
