@@ -41,6 +41,7 @@ WAIT_STEP = 0.25  # seconds between looks at the clock while waiting for a turn
 # DRAFT_REFRESH seconds is sent again (Telegram drops it after about 30 s)
 DRAFT_INTERVAL = 0.4
 DRAFT_REFRESH = 20.0
+DRAFT_TURN_STEP = 0.02  # seconds between looks at the clock while a draft waits its turn
 
 Edit = Callable[[str], Awaitable[None]]
 
@@ -242,7 +243,7 @@ class DraftStream:
             wait = turn - self._now()
             if wait <= 0:
                 return
-            await asyncio.sleep(min(wait, self.wait_step))
+            await asyncio.sleep(min(wait, self.wait_step, DRAFT_TURN_STEP))
 
     async def _idle_until(self, at: float) -> bool:
         """Wait by the clock until `at`; False as soon as a new text is asked for."""
