@@ -13,7 +13,8 @@ usage its reply reported in `fake.usages`; with `fake.spans`: when each arrived 
 was answered). `fake.latency` adds a delay per reply. A `stream: true` request is
 answered as SSE, one token (3 characters) per chunk at `fake.stream_rate` tokens a
 second (`stream_tick` lets a test move its clock by each token's time instead of
-waiting), reasoning deltas first, then the finish reason and, when
+waiting; a whole, unstreamed reply moves it by all its tokens' time at once),
+reasoning deltas first, then the finish reason and, when
 `stream_options.include_usage` asks, the usage.
 `fake.reject_response_format` makes the server answer 400 to `response_format`, like
 some local servers do.
@@ -31,7 +32,7 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,6 +169,9 @@ class FakeLLM:
     stream_rate: float = 0.0
     stream_tick: Callable[[float], None] | None = None
     stream_sleep: bool = True
+    # awaited before each streamed chunk of content with (request body, chunk index): a
+    # test makes the model pause there (moving its clock while the bot waits)
+    stream_pause: Callable[[dict[str, Any], int], Awaitable[None]] | None = None
     reject_response_format: bool = False
     quirks: Quirks = field(default_factory=Quirks)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -179,7 +183,11 @@ class FakeLLM:
     # per request the prompt tokens read from it
     cache_text: str = ""
     cached: list[int] = field(default_factory=list)
+    # per streamed request (by its index in `requests`): its content and when each
+    # chunk of it (3 characters) was sent, time.perf_counter() seconds
+    streamed: dict[int, tuple[str, list[float]]] = field(default_factory=dict)
     _queue: deque[Any] = field(default_factory=deque)
+    _index_of: dict[int, int] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -229,6 +237,7 @@ class FakeLLM:
         body = json.loads(raw)
         self.raw.append(raw)
         self.requests.append(body)
+        self._index_of[id(body)] = len(self.requests) - 1  # (bodies stay in `requests`)
         span = [time.perf_counter(), 0.0]
         self.spans.append(span)
         try:
@@ -256,6 +265,10 @@ class FakeLLM:
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=204)  # never reaches the client
+        if self.stream_tick is not None and self.stream_rate and not body.get("stream"):
+            # a whole reply takes the model its tokens' time too: the test's clock moves
+            # by it as the request arrives (before `latency`, the machine's own wait)
+            self.stream_tick(len(str(reply)) / 3 / self.stream_rate)
         if self.latency:
             await asyncio.sleep(self.latency)
         if isinstance(reply, int):
@@ -390,6 +403,9 @@ class FakeLLM:
             await resp.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
 
         await send({"role": "assistant", "content": ""})
+        times: list[float] = []
+        index = self._index_of.get(id(body), -1)
+        self.streamed[index] = (str(message.get("content") or ""), times)
         for field_name in ("reasoning_content", "reasoning", "content"):
             text = str(message.get(field_name) or "")
             for i in range(0, len(text), 3):
@@ -397,8 +413,12 @@ class FakeLLM:
                     assert request.transport is not None
                     request.transport.close()  # the connection drops mid-reply
                     return resp
+                if field_name == "content" and self.stream_pause is not None:
+                    await self.stream_pause(body, i // 3)
                 await self._pace()
                 await send({field_name: text[i : i + 3]})
+                if field_name == "content":
+                    times.append(time.perf_counter())
         await send({}, choice["finish_reason"])
         if (body.get("stream_options") or {}).get("include_usage") and "usage" in whole:
             await send({}, usage=whole["usage"])
