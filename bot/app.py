@@ -17,6 +17,7 @@ from bot.chat.router import Conversation
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.followups import FollowupService
+from bot.handled import HandledMessages
 from bot.limits import Limits
 from bot.messages import Button
 from bot.privacy import forget_user
@@ -25,6 +26,7 @@ from bot.services import Services
 from bot.store.redis import Store, open_store
 from bot.summarize.requests import DigestRequests
 from bot.summarize.service import SummarizeService
+from bot.supergroups import move_chat
 from bot.users import Users
 
 # The chat features, in the order their commands appear in /help and Telegram's menu.
@@ -49,6 +51,9 @@ async def build_services(
     async def forget(user_id: int, private_chat_id: int | None) -> None:  # after a 403
         await forget_user(store, user_id, private_chat_id=private_chat_id)
 
+    async def moved(old: int, new: int) -> None:  # a send found the group upgraded
+        await move_chat(old, new, users=users, briefings=briefing, context=followups.context)
+
     briefing = Briefings.create(
         settings,
         store,
@@ -57,6 +62,7 @@ async def build_services(
         clock=clock,
         readers=readers,
         on_blocked=forget,
+        on_moved=moved,
     )
     limits = Limits(store, settings, clock)
     users = Users(store, settings)
@@ -82,6 +88,7 @@ async def build_services(
         briefings=briefing,
         readers=readers,
         digests=digests,
+        handled=HandledMessages(store, settings.edit_memory_hours * 3600),
         owns_store=owns,
     )
 

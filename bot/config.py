@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     article_cache_hours: int = Field(default=12, ge=1)
     digest_cache_days: int = Field(default=7, ge=1)
     context_ttl_days: int = Field(default=7, ge=1)
+    # how long the content of an answered message is remembered, so an edit is answered
+    # once per new content (an edit after that is answered as new)
+    edit_memory_hours: int = Field(default=48, ge=1)
 
     # Fetching
     fetch_allow_hosts: str = ""
@@ -68,6 +71,10 @@ class Settings(BaseSettings):
     # Limits
     summary_rate_per_minute: int = Field(default=10, ge=1)
     daily_token_budget: int = Field(default=200_000, ge=1000)
+    # what a prompt token the LLM server read from its prefix cache costs the budget, as a
+    # fraction of an ordinary one (OpenAI bills cached input at half price; a local
+    # server's cached tokens cost almost no time: 0.1 fits llama.cpp, vLLM)
+    llm_cached_input_price: float = Field(default=0.5, ge=0, le=1)
     # commands a user may send in any 60 s (bot.limits.allow_command); then one notice
     commands_per_minute: int = Field(default=10, ge=1)
     # most parts of a long article the map step notes; the rest is cut (and said so)

@@ -80,6 +80,7 @@ class Digest(BaseModel):
     llm_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0  # of tokens_in, read from the LLM server's prefix cache
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,14 @@ class Cost:
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0  # of tokens_in, read from the server's prefix cache
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(
             self.calls + other.calls,
             self.tokens_in + other.tokens_in,
             self.tokens_out + other.tokens_out,
+            self.tokens_cached + other.tokens_cached,
         )
 
     @property

@@ -234,6 +234,13 @@ class Limits:
             pipe.incrby(key, tokens - held)
             pipe.expire(key, 2 * 86400)
 
+    def charge(self, tokens: int, cached: int = 0) -> int:
+        """What `tokens` spent cost the budget when `cached` of them were prompt tokens
+        the server read from its prefix cache (LLM_CACHED_INPUT_PRICE each, rounded up)."""
+        cached = max(0, min(cached, tokens))
+        price = self.settings.llm_cached_input_price
+        return tokens - cached + math.ceil(cached * price)
+
     def one_call_tokens(self) -> int:
         """The most one LLM call of a digest costs: a full prompt and the longest reply."""
         return self.settings.llm_max_input_tokens + MAX_CALL_OUTPUT_TOKENS

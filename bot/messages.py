@@ -33,6 +33,7 @@ class Document:
     size: int | None
     download: Callable[[], Awaitable[bytes]]
     photo: bool = False  # a Telegram photo (read by OCR), not a file
+    unique_id: str | None = None  # the same file's id in every message (Telegram's file_unique_id)
 
 
 @dataclass
@@ -62,9 +63,12 @@ class Incoming:
     # (channel id, post id) when the message replies to Telegram's copy of a channel
     # post in the channel's discussion group (a comment on that post)
     reply_to_post: tuple[int, int] | None = None
-    # a message the bot cannot read ("video", "voice", "sticker", ..., "edited" for an
-    # edited message): the router answers it in private chats with what the bot can do
+    # a message the bot cannot read ("video", "voice", "sticker", ...): the router
+    # answers it in private chats with what the bot can do
     unsupported: str | None = None
+    # an edited message: when it was edited (Unix seconds); the router answers what it
+    # says now, once per distinct content (bot/chat/edits.py)
+    edited_at: int | None = None
 
 
 @dataclass

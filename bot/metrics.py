@@ -19,6 +19,7 @@ label sets small: never put user ids, URLs or error messages in a label):
 | `DIGESTS` `digestbot_digests_total` | counter | `path`: cache, llm, extractive | summarize service, once per digest returned |
 | `LLM_CALLS` `digestbot_llm_calls_total` | counter | `outcome`: ok, error | LLM client, once per API call (not per retry) |
 | `LLM_TOKENS` `digestbot_llm_tokens_total` | counter | `direction`: in, out | LLM client, from the response's `usage` |
+| `LLM_CACHED_TOKENS` `digestbot_llm_cached_tokens_total` | counter | - | LLM client, `usage.prompt_tokens_details.cached_tokens` (or llama.cpp's `timings.cache_n`): prompt tokens reused from the server's prefix cache |
 | `LLM_SECONDS` `digestbot_llm_latency_seconds` | histogram | - | LLM client, wall time of one call |
 | `FETCH_ERRORS` `digestbot_fetch_errors_total` | counter | `kind`: see `fetch_error_kind()` | fetcher / extractor, once per failed fetch |
 | `BRIEFINGS` `digestbot_briefings_total` | counter | `outcome`: the names of `bot.briefings.delivery.OUTCOMES` (sent, skipped_empty, blocked, failed, already_sent, late_skipped) plus its diagnostics (gone, replanned, in_flight) | `Delivery.tick`, once per claimed subscriber |
@@ -97,6 +98,11 @@ LLM_CALLS = Counter(
     "digestbot_llm_calls",
     "LLM API calls, by outcome.",
     ["outcome"],
+    registry=REGISTRY,
+)
+LLM_CACHED_TOKENS = Counter(
+    "digestbot_llm_cached_tokens",
+    "Prompt tokens the LLM server read from its prefix cache (of the `in` tokens).",
     registry=REGISTRY,
 )
 LLM_TOKENS = Counter(
@@ -208,8 +214,13 @@ def fetch_error_kind(exc: BaseException) -> str:
     return "http"
 
 
-def observe_llm(*, seconds: float, tokens_in: int, tokens_out: int, ok: bool = True) -> None:
-    """Record one LLM call: its outcome, latency and token usage."""
+def observe_llm(
+    *, seconds: float, tokens_in: int, tokens_out: int, ok: bool = True, tokens_cached: int = 0
+) -> None:
+    """Record one LLM call: its outcome, latency and token usage (`tokens_cached`: of
+    `tokens_in`, what the server read from its prefix cache)."""
+    if tokens_cached:
+        LLM_CACHED_TOKENS.inc(tokens_cached)
     LLM_CALLS.labels(outcome="ok" if ok else "error").inc()
     LLM_SECONDS.observe(seconds)
     if tokens_in:

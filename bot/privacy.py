@@ -2,7 +2,8 @@
 
 One function deletes everything stored about a user, whichever feature wrote it:
 preferences and membership, subscription and schedule, their own sources, briefing
-send marks, and (for their private chat) the follow-up context. Shared caches
+send marks, the marks of answered messages in their private chat (`keys.handled`: a
+content hash per message, for edits) and its follow-up context. Shared caches
 (articles, digests, answers) are not about a user and stay until they expire.
 
 The usage counters stay too (`keys.rate_log`, `keys.tokens`, the command and /forget

@@ -10,6 +10,7 @@ from bot.briefings import Briefings
 from bot.clock import Clock
 from bot.config import Settings
 from bot.followups import FollowupService
+from bot.handled import HandledMessages
 from bot.limits import Limits
 from bot.readers import Readers
 from bot.store.redis import Store
@@ -32,6 +33,7 @@ class Services:
     briefings: Briefings
     readers: Readers
     digests: DigestRequests  # a user's metered digest request
+    handled: HandledMessages  # which content of a message was answered (edits)
     owns_store: bool = True
 
     async def close(self) -> None:

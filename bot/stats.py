@@ -38,10 +38,13 @@ async def incr_many(store: Store, amounts: dict[str, int], *, day: date | None =
         log.warning("stats: could not count %s: %s", ", ".join(amounts), exc)
 
 
-async def incr_llm(store: Store, *, calls: int, tokens: int) -> None:
-    """Charge LLM calls and tokens (failed attempts included) to the day's counters."""
+async def incr_llm(store: Store, *, calls: int, tokens: int, cached: int = 0) -> None:
+    """Charge LLM calls and tokens (failed attempts included) to the day's counters;
+    `cached`: of the prompt tokens, those the server read from its prefix cache."""
     if calls:
-        await incr_many(store, {"llm_calls": calls, "llm_tokens": tokens})
+        await incr_many(
+            store, {"llm_calls": calls, "llm_tokens": tokens, "llm_cached_tokens": cached}
+        )
 
 
 def queue_many(

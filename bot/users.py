@@ -99,6 +99,17 @@ class Users:
             key = self.store.keys.chat_admin(chat_id, user_id)
             await self.store.redis.set(key, "1" if admin else "0", ex=ttl)
 
+    async def move(self, old: int, new: int) -> bool:
+        """Chat `old` (a group) is now `new` (the supergroup it became): its settings
+        (/language, /length, /timezone) and its place among the users seen go to `new`
+        (settings `new` already has win). False when nothing was left to move."""
+        keys = self.store.keys
+        moved = await self.store.move_hash(keys.user(old), keys.user(new)) > 0
+        if await self.store.redis.srem(keys.users(), old):
+            await self.store.redis.sadd(keys.users(), new)
+            moved = True
+        return moved
+
     async def count(self) -> int:
         """Return how many users the bot has seen."""
         return int(await self.store.redis.scard(self.store.keys.users()))

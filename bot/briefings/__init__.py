@@ -10,7 +10,14 @@ send rate), lease, recall (which stories a briefing message shows), delivery (th
 scheduler (APScheduler jobs).
 """
 
-from bot.briefings.delivery import SendBlocked, Sender, SendFailed, SendRetryAfter, format_counts
+from bot.briefings.delivery import (
+    SendBlocked,
+    Sender,
+    SendFailed,
+    SendMoved,
+    SendRetryAfter,
+    format_counts,
+)
 from bot.briefings.feeds import FeedArticle
 from bot.briefings.message import DIGEST_PREFIX, UNSUBSCRIBE, render_text
 from bot.briefings.schedule import format_hhmm
@@ -27,6 +34,7 @@ __all__ = [
     "FeedArticle",
     "SendBlocked",
     "SendFailed",
+    "SendMoved",
     "SendRetryAfter",
     "Sender",
     "Source",

@@ -533,7 +533,9 @@ class Composer:
 
     async def _count(self, usage: Usage) -> None:
         """Charge one call's calls and tokens to the day's counters."""
-        await stats.incr_llm(self.store, calls=usage.calls, tokens=usage.tokens)
+        await stats.incr_llm(
+            self.store, calls=usage.calls, tokens=usage.tokens, cached=usage.cached_tokens
+        )
 
     async def _count_failed(self, exc: LLMError) -> None:
         spent = Usage()

@@ -80,10 +80,19 @@ class SendFailed(Exception):
     """Any other send failure (network, 5xx, 400): retried with back-off, bounded."""
 
 
+class SendMoved(Exception):
+    """Telegram answered that the group is now the supergroup `chat_id` (a 400 with
+    `migrate_to_chat_id`: the bot missed or has not yet handled the upgrade)."""
+
+    def __init__(self, chat_id: int) -> None:
+        super().__init__(f"the group is now supergroup {chat_id}")
+        self.chat_id = chat_id
+
+
 class Sender(Protocol):
     async def send(self, chat_id: int, html: str, buttons: list[list[Button]]) -> int:
         """Send one HTML message; return its message id. Raises SendBlocked,
-        SendRetryAfter or SendFailed."""
+        SendRetryAfter, SendMoved or SendFailed."""
         ...
 
 
@@ -173,6 +182,10 @@ class Delivery:
     # 403: (user id, their private chat or None) -> forget them; wired by the composition
     # root (bot/privacy.py), so briefings never import what lies above them
     on_blocked: Callable[[int, int | None], Awaitable[None]] | None = None
+    # a group found upgraded to a supergroup while sending: (old id, new id) -> move its
+    # data (bot/supergroups.py, wired by the composition root); without it, only the
+    # subscription and its briefing data move
+    on_moved: Callable[[int, int], Awaitable[None]] | None = None
     on_progress: Callable[[int], None] | None = None
     # after a briefing was sent: (subscription, what was sent, now) -> remember it
     # (the composer's story memory; a failure there never fails the delivery)
@@ -280,6 +293,12 @@ class Delivery:
         except SendBlocked:
             await self._blocked(sub)
             return "blocked"
+        except SendMoved as exc:
+            # not sent: the mark goes, and the moved subscription (due at the same slot)
+            # is delivered to the supergroup by the next tick
+            await self.store.redis.delete(sent_key)
+            await self._moved(sub, exc.chat_id)
+            return "moved"
         except SendFailed:
             # Let the lease expire and a later tick retry (within the grace window).
             await self.store.redis.delete(sent_key)
@@ -356,6 +375,13 @@ class Delivery:
             args += [str(sub.user_id), str(int(nxt.timestamp())), last]
         await self._finish_script(keys=keys, args=args)
         return [None] * len(items)
+
+    async def _moved(self, sub: Subscription, new: int) -> None:
+        log.info("group %s is now supergroup %s: moving its briefing", sub.chat_id, new)
+        if self.on_moved is not None:
+            await self.on_moved(sub.user_id, new)
+        else:
+            await subs.move(self.store, sub.user_id, new)
 
     async def _blocked(self, sub: Subscription) -> None:
         """403: unsubscribe and delete the user's briefing data (issue 6)."""

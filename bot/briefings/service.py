@@ -63,13 +63,15 @@ class Briefings:
         clock: Clock | None = None,
         rate_limit: bool = True,
         on_blocked: Callable[[int, int | None], Awaitable[None]] | None = None,
+        on_moved: Callable[[int, int], Awaitable[None]] | None = None,
         readers: Readers | None = None,
     ) -> Briefings:
         """Build every briefing service; `llm` (None: offline) and `readers` (feed
         entries' pages are read there) belong to the caller.
         `on_blocked(user_id, private_chat_id)` runs when Telegram answers 403 (the
         composition root passes "forget the user"; without it, only their briefing data
-        goes).
+        goes). `on_moved(old, new)` runs when a send finds a group upgraded to a
+        supergroup (the composition root moves all of the group's data).
 
         Raises ConfigError for a bad FEEDS_FILE."""
         clock = clock or SystemClock()
@@ -92,6 +94,7 @@ class Briefings:
             skip_empty=settings.briefing_skip_empty,
             limiter=RateLimiter(store, settings.broadcast_rate, burst=1.0) if rate_limit else None,
             on_blocked=on_blocked,
+            on_moved=on_moved,
             on_sent=composer.record,
         )
         poller = FeedPoller(
@@ -162,13 +165,13 @@ class Briefings:
     async def unsubscribe(self, subject: int) -> bool:
         return await subscriptions.unsubscribe(self.store, subject)
 
-    async def move_subscription(self, old: int, new: int) -> None:
-        """A group became a supergroup: its subscription follows it to the new id."""
-        sub = await subscriptions.get(self.store, old)
-        if sub is None:
-            return
-        await self.subscribe(new, new, sub.hhmm, tz=sub.tz, lang=sub.lang, kind=sub.kind)
-        await subscriptions.unsubscribe(self.store, old)
+    async def move_subscriber(self, old: int, new: int) -> tuple[bool, int]:
+        """A group became a supergroup: its subscription (with its schedule, last
+        briefing and today's send marks), story memory, topics and own sources follow
+        it to the new id. Returns (a subscription moved, how many sources moved);
+        (False, 0) once everything has moved (idempotent)."""
+        moved = await subscriptions.move(self.store, old, new)
+        return moved, await sources.move_sources(self.store, old, new)
 
     async def count_by_kind(self) -> dict[str, int]:
         return await subscriptions.count_by_kind(self.store)

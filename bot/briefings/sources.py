@@ -144,6 +144,22 @@ async def remove_source(store: Store, user_id: int, source_id: str) -> Source | 
     return Source.from_json(raw)
 
 
+async def move_sources(store: Store, old: int, new: int) -> int:
+    """Subscriber `old` (a group) is now `new` (the supergroup it became): its own
+    sources become `new`'s (added to any `new` has), and the poll registry's references
+    follow (taken for `new` before released for `old`: the feeds are never unpolled).
+    Returns how many sources moved; 0 when `old` has none left (a second call)."""
+    k = store.keys
+    async with registry.sources_lock(store, old), registry.sources_lock(store, new):
+        own = cast(dict[str, str], await store.redis.hgetall(k.user_sources(old)))
+        for source_id, raw in own.items():
+            await registry.add_ref(store, source_id, new, raw)  # before the hash has it
+            await store.redis.hsetnx(k.user_sources(new), source_id, raw)
+        await registry.release_all(store, old)
+        await store.redis.delete(k.user_sources(old))
+    return len(own)
+
+
 def looks_like_feed(parsed: Any) -> bool:
     """True when feedparser's result is an RSS or Atom feed."""
     return bool(parsed.get("version")) and not (parsed.get("bozo") and not parsed.entries)

@@ -10,7 +10,7 @@ Both live under the `{sched}` hash tag, so Lua scripts can touch them together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from typing import Any, cast
 
@@ -162,6 +162,34 @@ async def forget_user(store: Store, user_id: int) -> None:
     async with registry.sources_lock(store, user_id):
         await registry.release_all(store, user_id)  # their feeds stop being polled
         await store.redis.delete(store.keys.user_sources(user_id))
+
+
+async def move(store: Store, old: int, new: int) -> bool:
+    """Subscriber `old` (a group) is now `new` (the supergroup it became): its
+    subscription (time, zone, language, next slot, last briefing), today's send marks
+    (no second briefing on the day of the move), story memory and topics go to `new`;
+    what `new` already has wins. True when there was a subscription to move. Each step
+    moves only what is still under `old`, so a second call (the other service message,
+    another process) does nothing."""
+    k, r = store.keys, store.redis
+    raw = cast(dict[str, str], await r.hgetall(k.subscription(old)))
+    if raw and not await r.exists(k.subscription(new)):
+        sub = replace(Subscription.from_hash(raw), user_id=new, chat_id=new)
+        async with r.pipeline(transaction=True) as pipe:  # {sched} keys: one slot
+            pipe.hset(k.subscription(new), mapping=cast(Any, sub.to_hash()))
+            pipe.zadd(k.due(), {str(new): sub.slot.timestamp()})
+            await pipe.execute()
+    prefix = k.sent(old, "")
+    async for key in r.scan_iter(match=k.sent(old, "*"), count=500):
+        day = str(key)[len(prefix) :]
+        ttl = int(await r.pttl(key))
+        await r.set(k.sent(new, day), str(await r.get(key) or "1"), nx=True, px=max(ttl, 1000))
+        await r.delete(key)
+    await store.move_hash(k.briefing_memory(old), k.briefing_memory(new))
+    await store.move_hash(k.topics(old), k.topics(new))
+    if raw:
+        await unsubscribe(store, old)
+    return bool(raw)
 
 
 async def user_timezone(store: Store, user_id: int, default: str) -> str:

@@ -241,9 +241,13 @@ class Updates:
         except LLMError as exc:  # a refused or cut answer still cost its tokens
             spent = Usage()
             spent.add_failed(exc)
-            await stats.incr_llm(self.store, calls=spent.calls, tokens=spent.tokens)
+            await stats.incr_llm(
+                self.store, calls=spent.calls, tokens=spent.tokens, cached=spent.cached_tokens
+            )
             raise
-        await stats.incr_llm(self.store, calls=usage.calls, tokens=usage.tokens)
+        await stats.incr_llm(
+            self.store, calls=usage.calls, tokens=usage.tokens, cached=usage.cached_tokens
+        )
         same = lang == lead.language
         raw = [p for p in data.get("points") or [] if isinstance(p, dict)]
         points = [

@@ -54,5 +54,6 @@ async def answer_within_limits(
         await services.limits.cancel(ticket, held=held)
         raise
     cached = answer.path == "cache"
-    await services.limits.settle(ticket, cached=cached, tokens=answer.tokens, held=held)
+    spent = services.limits.charge(answer.tokens, answer.tokens_cached)
+    await services.limits.settle(ticket, cached=cached, tokens=spent, held=held)
     return answer

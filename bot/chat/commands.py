@@ -185,6 +185,9 @@ async def stats_(conv: Conversation, msg: Incoming, out: Outbox) -> None:
         channels=kinds["channel"],
     )
     text += "\n" + await _ocr_line(services, today, lang)
+    cached = await stats.get(services.store, "llm_cached_tokens", today)
+    share = f"{cached / tokens:.0%}" if tokens else "—"
+    text += "\n" + t(lang, "stats.cached_tokens", cached=cached, share=share)
     await out.send(Reply(html=escape(rtl_text(text, lang))))
     png = await _chart(services, today, lang)
     caption = t(lang, "stats.chart_caption", days=CHART_DAYS)

@@ -23,12 +23,11 @@ from bot.chat.followups import ask
 from bot.chat.router import Conversation
 from bot.domain import Digest, Lang, Length, Progress, SourceKind, Stage
 from bot.i18n import t
-from bot.ingest.inputs import find_url, validate_url
+from bot.ingest.inputs import ARTICLE_MIN_CHARS, find_url, validate_url
 from bot.messages import Button, Incoming, Outbox, Reply
 from bot.render import render_digest_html, render_partial_html
 from bot.summarize.requests import MAX_QUESTION_BUTTONS, Requester, Source
 
-ARTICLE_MIN_CHARS = 300  # a pasted text this long is taken as an article without a command
 QUESTION_BUTTON_CHARS = 60
 
 # a word that is meant as a link, though not an http(s) one: "ftp://x", "http://", "javascript:..."

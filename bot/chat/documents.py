@@ -1,8 +1,9 @@
 """Documents and photos sent in a private chat: summarized like a pasted article.
 
-Photos (and image files) are read by OCR (bot/readers/image.py); in a group a photo is
-read when it is addressed to the bot (a caption that mentions it, a reply to the bot, or
-a `/summarize` reply to the photo). OCR counts against the user's rate like any reading:
+Photos (and image files) are read by OCR (bot/readers/image.py); in a group a picture,
+sent as a photo or as a file, is read when it is addressed to the bot (a caption that
+mentions it, a reply to the bot, or a `/summarize` reply to the picture); other files
+sent to the bot there get a pointer to the private chat. OCR counts against the user's rate like any reading:
 the unit reserved before reading is kept, even when no text was found.
 
 The caption is the instruction: a language (`ar`, `en`) and/or a length (`short`,
@@ -64,10 +65,25 @@ async def _download(doc: Document) -> bytes:
         raise DownloadFailed(f"download failed ({type(exc).__name__})") from exc
 
 
+def is_picture(doc: Document) -> bool:
+    """A photo, or a file the image reader takes (by its name or MIME type)."""
+    if doc.photo:
+        return True
+    try:
+        return choose(doc.name, doc.mime_type).name == "image"
+    except BadInput:  # a type no reader takes
+        return False
+
+
 async def on_document(conv: Conversation, msg: Incoming, out: Outbox) -> None:
-    """Summarize the document in `msg` (private chats only; groups ignore files)."""
+    """Summarize the document in `msg`: any kind in a private chat; in a group (where
+    the router passes only files addressed to the bot) a picture, a photo or an image
+    file alike, and for other files a pointer to the private chat."""
     doc = msg.document
-    if doc is None or (msg.chat_type != "private" and not doc.photo):
+    if doc is None:
+        return
+    if msg.chat_type != "private" and not is_picture(doc):
+        await conv.say(msg, out, "document.private_only")
         return
     check_size(doc.size)
     # refuse an unsupported type, or a picture on a server without OCR, before downloading

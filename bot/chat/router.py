@@ -23,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.chat.edits import first_time
 from bot.domain import Lang
 from bot.errors import DigestBotError, StoreUnavailable
 from bot.i18n import error_text, t
@@ -138,7 +139,8 @@ class Conversation:
         """Answer one user action. Typed errors become translated messages here; any
         other exception propagates to the transport's error handler."""
         try:
-            await self._route(msg, out)
+            if await first_time(self.services.handled, msg):  # an edit: once per content
+                await self._route(msg, out)
         except DigestBotError as err:
             await self.send_error(msg, out, err)
         except StoreError as exc:  # Redis went away mid-request: say so, in their language
@@ -174,17 +176,14 @@ class Conversation:
                 return
             await handler(self, msg, out)
             return
-        if msg.unsupported is not None:  # a video, a voice message, an edit, ...
+        if msg.unsupported is not None:  # a video, a voice message, a sticker, ...
             if msg.chat_type == "private" or msg.mentioned or msg.reply_to_bot:
                 await self.say(msg, out, f"unsupported.{msg.unsupported}")
             return
         if msg.document is not None and self.document is not None:
             asked = msg.command == "summarize" or msg.mentioned or msg.reply_to_bot
-            if msg.chat_type == "private" or (msg.document.photo and asked):
+            if msg.chat_type == "private" or asked:  # in a group: pictures, else a pointer
                 await self.document(self, msg, out)  # the caption is its instruction
-                return
-            if msg.command == "summarize" or msg.mentioned:  # a file asked for in a group
-                await self.say(msg, out, "document.private_only")
                 return
         if msg.command is not None:
             cmd = self.commands.get(msg.command.lower())

@@ -25,7 +25,8 @@ from bot.grounding import evidence
 from bot.grounding.evidence import Sentence
 from bot.grounding.sentence import whole
 from bot.i18n import t
-from bot.llm.client import LLMClient, Usage
+from bot.llm.article import followed_by
+from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.prompts import load_prompt
 from bot.llm.stream import OnText
 
@@ -35,15 +36,24 @@ RETRY_PROMPT_NAME = "answer_retry"
 MAX_ANSWER_TOKENS = 400
 
 
+@dataclass(frozen=True)
+class Asked:
+    """One answer call's reply: the answer, and the conversation with the model's reply
+    as it wrote it (what a corrective retry continues)."""
+
+    answer: ModelAnswer
+    messages: list[Message]
+    text: str
+
+
 async def call(
-    llm: LLMClient, system: str, user: str, usage: Usage, on_text: OnText | None = None
-) -> ModelAnswer:
+    llm: LLMClient, messages: list[Message], usage: Usage, on_text: OnText | None = None
+) -> Asked:
     """One answer call (streamed to `on_text` when given); what it cost (failed or not)
     is added to `usage`. Raises LLMError / ValidationError."""
     try:
-        data, spent = await llm.complete_json(
-            system=system,
-            user=user,
+        got = await llm.chat_json(
+            messages,
             schema_name="answer",
             schema=ANSWER_SCHEMA,
             max_tokens=MAX_ANSWER_TOKENS,
@@ -52,8 +62,8 @@ async def call(
     except LLMError as err:
         usage.add_failed(err)
         raise
-    usage.add(spent)
-    return ModelAnswer.model_validate(data)
+    usage.add(got.usage)
+    return Asked(ModelAnswer.model_validate(got.data), messages, got.text)
 
 
 @dataclass
@@ -61,19 +71,19 @@ class AnchoredAnswer:
     """Checks one question's reply against the article's numbered sentences."""
 
     llm: LLMClient
-    system: str
-    user: str
     sentences: Sequence[Sentence]
     same_language: bool  # the answer's language is the article's
     lang: Lang
     article_id: str
     usage: Usage
 
-    async def check(self, reply: ModelAnswer) -> Answer:
+    async def check(self, asked: Asked) -> Answer:
         """The reply as an Answer: verified with its quote when its cited (or re-anchored)
         sentences support it and it is whole (no sentence cut off, no JSON debris); else
-        one corrective retry, then shown unverified, or, when it is still cut off, the
-        article's own sentence it rests on, with a note."""
+        one corrective retry (the correction appended to the conversation), then shown
+        unverified, or, when it is still cut off, the article's own sentence it rests on,
+        with a note."""
+        reply = asked.answer
         text, ids = split_citations(reply.answer.strip(), reply.sources)
         if not reply.found or not text:
             return self.not_in_article()
@@ -87,7 +97,8 @@ class AnchoredAnswer:
                 lines.append(f"- your answer «{text[-120:]}» stops mid-sentence.")
             note = load_prompt(RETRY_PROMPT_NAME).render(problems="\n".join(lines))
             try:
-                again = await call(self.llm, self.system, f"{self.user}\n\n{note}", self.usage)
+                more = followed_by(asked.messages, asked.text, note)
+                again = (await call(self.llm, more, self.usage)).answer
             except (LLMError, ValidationError) as exc:
                 log.info("follow-up corrective retry failed: %s", exc)
             else:

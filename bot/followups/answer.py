@@ -59,6 +59,7 @@ class Answer(BaseModel):
     article_id: str
     lang: Lang
     tokens: int = 0
+    tokens_cached: int = 0  # of `tokens`, prompt tokens the server read from its cache
     passages: list[str] = Field(default_factory=list)
     from_article: bool = False  # the model's answer stayed cut off: `text` is the article's
 

@@ -102,6 +102,36 @@ class ChatContext:
             pipe.expire(keys.chat_index(chat_id), self._ttl)
             await pipe.execute()
 
+    async def move(self, old: int, new: int) -> int:
+        """Chat `old` (a group) is now `new` (the supergroup it became): its active
+        article and question histories go to `new` (what `new` already has wins), so a
+        question after the upgrade is still about the article the group was reading.
+        The message map stays behind: the new chat numbers its messages afresh, and an
+        old id would point a reply to an unrelated message. Returns how many keys moved
+        (0 on a second call)."""
+        keys, r = self._store.keys, self._store.redis
+        moved = 0
+        active = await r.get(keys.chat_active(old))
+        if active:
+            await r.set(keys.chat_active(new), active, ex=self._ttl, nx=True)
+            moved += 1
+        prefix = keys.chat_history(old, "")
+        for member in [str(m) for m in await r.smembers(keys.chat_index(old))]:
+            if not member.startswith(prefix):
+                continue
+            turns = await r.lrange(member, 0, -1)
+            target = keys.chat_history(new, member[len(prefix) :])
+            if turns and not await r.exists(target):
+                async with r.pipeline(transaction=False) as pipe:  # two cluster slots
+                    pipe.rpush(target, *turns)
+                    pipe.expire(target, self._ttl)
+                    pipe.sadd(keys.chat_index(new), target)
+                    pipe.expire(keys.chat_index(new), self._ttl)
+                    await pipe.execute()
+                moved += 1
+        await self.reset(old)
+        return moved
+
     async def reset(self, chat_id: int) -> None:
         """Forget the chat's active article, message map and histories."""
         keys, r = self._store.keys, self._store.redis

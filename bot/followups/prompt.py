@@ -1,6 +1,8 @@
-"""The answer prompt: the article as numbered sentences (or its best passages), the
-history and the question as delimited data in the user message, within the input token
-budget. Pure; no I/O but reading the prompt file."""
+"""The answer prompt: the article's prefix (`bot/llm/article.py`: the common system
+message, then the article as numbered sentences, or its best passages, in a user
+message), then the task: `prompts/answer.md` with the history and the question as
+delimited data, within the input token budget. Pure; no I/O but reading the prompt
+files."""
 
 from __future__ import annotations
 
@@ -10,12 +12,18 @@ from bot.domain import Article, Lang
 from bot.followups.context import Turn
 from bot.followups.numbered import NumberedPassages
 from bot.followups.retrieval import PassageIndex, question_query
+from bot.llm import article as prefix
+from bot.llm.client import Message
 from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
 from bot.llm.tokens import count_tokens
 
 PROMPT_NAME = "answer"
-ARTICLE_SHARE = 0.6  # at most this share of LLM_MAX_INPUT_TOKENS goes to article text
+ARTICLE_SHARE = 0.6  # at most this share of LLM_MAX_INPUT_TOKENS goes to passages
+# an article whose prefix (system, title, numbered sentences) fits this share of
+# LLM_MAX_INPUT_TOKENS is sent whole with every question (the digest's prefix, read
+# from the server's cache); the task and the history get the rest, old turns dropped
+WHOLE_SHARE = 0.75
 FRAMING_TOKENS = 40  # chat-format overhead per request (roles, separators), rounded up
 LANG_NAMES: dict[str, str] = {"ar": "Arabic", "en": "English"}
 
@@ -28,32 +36,65 @@ def build_prompt(
     query: dict[str, float] | None = None,
     *,
     max_input_tokens: int,
-) -> tuple[str, str]:
-    """Return (system, user) messages for one question, within `max_input_tokens`.
+) -> list[Message]:
+    """Return the messages for one question, within `max_input_tokens`.
 
-    The system message is `prompts/answer.md` alone; the article parts, the history
-    and the question go into the user message as delimited data. The article is sent
-    as numbered sentences (`[id] text`, ids over the whole article). When it is over
-    the answer budget (measured on the numbered text), only the passages BM25 ranks
-    best for the question are kept (in article order, gaps marked "[…]"). Old turns
-    are dropped first if the history alone crowds out the article.
+    They start with the article's prefix, the same bytes as the digest's request
+    (`bot/llm/article.py`): the common system message, then the article as numbered
+    sentences (`[id] text`, ids over the whole article) with its title line, whenever
+    the whole of it fits what the task leaves of the input budget, so a server's
+    prefix cache answers from the article it read for the digest. Only a longer
+    article is cut to the passages BM25 ranks best for the question (within
+    ARTICLE_SHARE of the budget, in article order, gaps marked "[…]"); that prefix
+    then changes with the question. The task (`prompts/answer.md`, the history and the
+    question as delimited data) follows in its own user message. Old turns are dropped
+    first if the history alone crowds out the article. Whether the article goes whole
+    depends on the article alone (`fits_whole`), so every question about it gets the
+    same prefix.
     """
     max_in = max_input_tokens
-    system = load_prompt(PROMPT_NAME).text.strip()
+    system = prefix.system_message()["content"]
     turns = list(history)
+    head = prefix.title_line(article)
+    share = int(max_in * ARTICLE_SHARE)
+    index = numbered_passages(article.text, passage_size(share))
+    if fits_whole(article, max_input_tokens=max_in):
+        whole = _prefix_tokens(article, index)
+        while turns and whole + count_tokens(_task(lang, turns, question)) > max_in:
+            turns.pop(0)
+        if whole + count_tokens(_task(lang, turns, question)) <= max_in:
+            task = _task(lang, turns, question)
+            return prefix.with_task(prefix.article_messages(article, index.whole), task)
     while True:
         fixed = (
             count_tokens(system)
-            + count_tokens(_user_message(lang, "", turns, question))
+            + count_tokens(head)
+            + count_tokens(_task(lang, turns, question))
             + FRAMING_TOKENS
         )
         if not turns or fixed <= max_in * (1 - ARTICLE_SHARE):
             break
         turns.pop(0)
-    budget = max(0, min(int(max_in * ARTICLE_SHARE), max_in - fixed))
-    index = numbered_passages(article.text, passage_size(int(max_in * ARTICLE_SHARE)))
+    task = _task(lang, turns, question)
+    budget = max(0, min(share, max_in - fixed))
     body = index.body(query or question_query(question), budget)
-    return system, _user_message(lang, body, turns, question)
+    return prefix.with_task(prefix.messages(head + body), task)
+
+
+def fits_whole(article: Article, *, max_input_tokens: int) -> bool:
+    """True when every question about `article` is sent the whole article (its prefix
+    within WHOLE_SHARE of the input budget); else the passages retrieval picks."""
+    share = int(max_input_tokens * ARTICLE_SHARE)
+    index = numbered_passages(article.text, passage_size(share))
+    return _prefix_tokens(article, index) <= max_input_tokens * WHOLE_SHARE
+
+
+def _prefix_tokens(article: Article, index: NumberedPassages) -> int:
+    """Tokens of the article's prefix: the system message, title line and numbered
+    sentences, with the chat format's overhead."""
+    system = prefix.system_message()["content"]
+    head = prefix.title_line(article)
+    return count_tokens(system) + count_tokens(head) + index.total_tokens + FRAMING_TOKENS
 
 
 @functools.lru_cache(maxsize=16)
@@ -84,10 +125,12 @@ def defuse_tags(text: str) -> str:
     return defuse(text)
 
 
-def _user_message(lang: Lang, body: str, history: list[Turn], question: str) -> str:
-    lines = [f"<answer_language>{LANG_NAMES[lang]}</answer_language>", "", "<article>"]
-    lines += [defuse_tags(body), "</article>", "", "<history>"]
+def _task(lang: Lang, history: list[Turn], question: str) -> str:
+    """The task message: the answer rules, then the history, the question and the
+    answer's language as delimited data."""
+    lines = [load_prompt(PROMPT_NAME).text.strip(), "", "<history>"]
     for turn in history:
         lines += [f"Q: {defuse_tags(turn.question)}", f"A: {defuse_tags(turn.answer)}", ""]
-    lines += ["</history>", "", "<question>", defuse_tags(question), "</question>"]
+    lines += ["</history>", "", "<question>", defuse_tags(question), "</question>", ""]
+    lines += [f"<answer_language>{LANG_NAMES[lang]}</answer_language>"]
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from bot.followups.prompt import (
     PROMPT_NAME,
     build_prompt,
     defuse_tags,
+    fits_whole,
     numbered_passages,
     passage_index,
     passage_size,
@@ -43,8 +44,9 @@ from bot.followups.retrieval import match_form, question_query
 from bot.i18n import t
 from bot.ingest.arabic import detect_language
 from bot.ingest.arabic import tokens as word_tokens
-from bot.llm.client import LLMClient, Usage
-from bot.llm.prompts import load_prompt
+from bot.llm import article as prefix
+from bot.llm.client import LLMClient, Message, Usage
+from bot.llm.prompts import combined_version, load_prompt
 from bot.store.redis import Store
 
 log = logging.getLogger(__name__)
@@ -230,7 +232,7 @@ class FollowupService:
                 for term in keywords:
                     query[term] = query.get(term, 0.0) + 1.0
             # Cutting and indexing a long article is CPU work: keep it off the event loop.
-            system, user = await asyncio.to_thread(
+            messages = await asyncio.to_thread(
                 self.build_prompt, article, asked.text, asked.lang, asked.history, query
             )
             sentences = (await asyncio.to_thread(self._numbered, article)).sentences
@@ -242,11 +244,9 @@ class FollowupService:
                     return judge(text, ids, sentences, same_language=same_language).ok
 
                 live = LiveAnswer(progress, asked.lang, supported)
-            reply = await call(llm, system, user, usage, live)
+            reply = await call(llm, messages, usage, live)
             check = AnchoredAnswer(
                 llm,
-                system,
-                user,
                 sentences=sentences,
                 same_language=same_language,
                 lang=asked.lang,
@@ -266,10 +266,13 @@ class FollowupService:
                 article_id=article_id,
                 lang=asked.lang,
                 tokens=usage.tokens,  # what the failed work (and a keyword call) cost
+                tokens_cached=usage.cached_tokens,
                 passages=await asyncio.to_thread(self._top_passages, article, query),
             )
         await _charge(self._store, usage)
-        return result.model_copy(update={"tokens": usage.tokens})
+        return result.model_copy(
+            update={"tokens": usage.tokens, "tokens_cached": usage.cached_tokens}
+        )
 
     def build_prompt(
         self,
@@ -278,17 +281,17 @@ class FollowupService:
         lang: Lang,
         history: list[Turn],
         query: dict[str, float] | None = None,
-    ) -> tuple[str, str]:
-        """Return (system, user) messages for one question (bot.followups.prompt)."""
+    ) -> list[Message]:
+        """Return the messages for one question (bot.followups.prompt)."""
         max_in = self._settings.llm_max_input_tokens
         return build_prompt(article, question, lang, history, query, max_input_tokens=max_in)
 
     # --- helpers ------------------------------------------------------------------
 
     def _needs_translated_query(self, article: Article, question: str) -> bool:
-        """True when retrieval must run (article over budget) and the question's language
-        is not the article's, so its words cannot match the article's."""
-        if self._numbered(article).total_tokens <= self._share():
+        """True when retrieval must run (the article is not sent whole) and the question's
+        language is not the article's, so its words cannot match the article's."""
+        if fits_whole(article, max_input_tokens=self._settings.llm_max_input_tokens):
             return False
         return detect_language(question) != detect_language(article.text[:3000])
 
@@ -322,7 +325,7 @@ class FollowupService:
         self, article_id: str, lang: Lang, question: str, context: str | None = None
     ) -> str:
         model = self._settings.llm_model if self._llm is not None else "-"
-        version = load_prompt(PROMPT_NAME).version
+        version = combined_version(prefix.SYSTEM_PROMPT, PROMPT_NAME)  # the prefix too
         parts = [article_id, lang, model, version, match_form(question)]
         if context:
             parts.append(match_form(context))
@@ -337,7 +340,7 @@ class FollowupService:
             hit = Answer.model_validate_json(raw)
         except ValidationError:
             return None
-        return hit.model_copy(update={"path": "cache", "tokens": 0})
+        return hit.model_copy(update={"path": "cache", "tokens": 0, "tokens_cached": 0})
 
     def _top_passages(self, article: Article, query: dict[str, float]) -> list[str]:
         return passage_index(article.text, passage_size(self._share())).top(query, OFFLINE_PASSAGES)
@@ -351,7 +354,7 @@ class FollowupService:
 
 async def _charge(store: Store, usage: Usage) -> None:
     """Count the calls and tokens in the daily stats (/stats)."""
-    await stats.incr_llm(store, calls=usage.calls, tokens=usage.tokens)
+    await stats.incr_llm(store, calls=usage.calls, tokens=usage.tokens, cached=usage.cached_tokens)
 
 
 SELF_CONTAINED_WORDS = 3  # a question with fewer words leans on the one before

@@ -20,6 +20,7 @@ from bot.errors import BadInput, TextTooShort
 from bot.ingest.arabic import clean_text
 
 MIN_CHARS = 200
+ARTICLE_MIN_CHARS = 300  # a pasted text this long is taken as an article without a command
 MAX_URL_LENGTH = 2048
 MAX_TEXT_BYTES = 5 * 1024 * 1024  # same ceiling as a fetched page
 

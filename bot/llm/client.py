@@ -46,7 +46,7 @@ from bot.errors import LLMError
 from bot.llm.profile import MAX_ADAPTATIONS, JsonMode, ModelProfile, bad_param
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError, LLMTruncated, parse_json_object, strip_think
-from bot.llm.stream import Collected, OnText, collect
+from bot.llm.stream import Collected, OnText, cached_tokens, collect
 from bot.llm.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -62,11 +62,13 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     calls: int = 0
+    cached_tokens: int = 0  # of `prompt_tokens`, read from the server's prefix cache
 
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.calls += other.calls
+        self.cached_tokens += other.cached_tokens
 
     @property
     def tokens(self) -> int:
@@ -78,6 +80,9 @@ class Usage:
             self.add(err.usage)
 
 
+Message = dict[str, str]
+
+
 @dataclass
 class Reply:
     """One successful completion: its text (think blocks removed) and what it cost."""
@@ -85,6 +90,16 @@ class Reply:
     text: str
     usage: Usage
     truncated: bool = False
+
+
+@dataclass
+class JsonReply:
+    """One structured reply: the JSON object, what it cost, and the reply's text (what
+    a corrective retry puts back into the conversation as the assistant's turn)."""
+
+    data: dict[str, Any]
+    usage: Usage
+    text: str
 
 
 def _prompt_tokens(messages: list[dict[str, str]]) -> int:
@@ -269,6 +284,7 @@ class LLMClient:
 
     @staticmethod
     def _reply(resp: Any, messages: list[dict[str, str]], usage: Usage, *, started: float) -> Reply:
+        cached = 0
         if isinstance(resp, Collected):
             raw, finish = resp.content, resp.finish_reason
             server = (
@@ -276,6 +292,7 @@ class LLMClient:
                 if resp.completion_tokens is not None
                 else None
             )
+            cached = resp.cached_tokens
         else:
             choice = resp.choices[0] if resp.choices else None
             raw = (choice.message.content or "") if choice is not None else ""
@@ -283,11 +300,13 @@ class LLMClient:
             server = None
             if resp.usage is not None:
                 server = (resp.usage.prompt_tokens, resp.usage.completion_tokens)
+                cached = cached_tokens(resp.usage, resp)
         text = strip_think(raw)
         if text != raw.strip():
             metrics.LLM_REPAIRS.labels(kind="think_stripped").inc()
         if server is not None:
-            spent = Usage(server[0] or 0, server[1] or 0, 0)
+            prompt = server[0] or 0
+            spent = Usage(prompt, server[1] or 0, 0, min(cached, prompt))
         else:
             spent = Usage(_prompt_tokens(messages), count_tokens(raw), 0)
         usage.add(spent)
@@ -295,6 +314,7 @@ class LLMClient:
             seconds=time.perf_counter() - started,
             tokens_in=spent.prompt_tokens,
             tokens_out=spent.completion_tokens,
+            tokens_cached=spent.cached_tokens,
         )
         truncated = finish == "length"
         return Reply(text=text, usage=usage, truncated=truncated)
@@ -331,21 +351,46 @@ class LLMClient:
         max_tokens: int = 800,
         on_text: OnText | None = None,
     ) -> tuple[dict[str, Any], Usage]:
-        """Return (the model's JSON object, usage) for one structured-output request;
-        with `on_text`, streamed (see `_create`; `stream.partial_object` reads the
-        object being written).
+        """Return (the model's JSON object, usage) for one structured-output request
+        of one system and one user message (`chat_json` for a conversation)."""
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        got = await self.chat_json(
+            messages,
+            schema_name=schema_name,
+            schema=schema,
+            max_tokens=max_tokens,
+            on_text=on_text,
+        )
+        return got.data, got.usage
+
+    async def chat_json(
+        self,
+        messages: list[Message],
+        *,
+        schema_name: str,
+        schema: dict[str, Any],
+        max_tokens: int = 800,
+        on_text: OnText | None = None,
+    ) -> JsonReply:
+        """The model's JSON object for a conversation (`messages`, sent as given: an
+        article's requests share their first messages, `bot/llm/article.py`, so a
+        server's prefix cache reuses them); with `on_text`, streamed (see `_create`;
+        `stream.partial_object` reads the object being written). A server that takes
+        no schema gets it in a note after the last message's text.
 
         Raises LLMError (transport/HTTP), LLMTruncated (cut twice) or LLMOutputError (no
-        JSON object with the schema's required keys in the reply); each carries `usage`.
+        JSON object with the schema's required keys in the reply; `params["reply"]` is
+        the reply's text, for a correction that follows it); each carries `usage`.
         """
         usage = Usage()
 
-        def messages_for(mode: JsonMode) -> list[dict[str, str]]:
-            text = user
-            if mode != "schema":  # the schema travels in the prompt
-                dumped = json.dumps(schema, ensure_ascii=False)
-                text = f"{user}\n\n" + load_prompt("json_only").render(schema=dumped)
-            return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+        def messages_for(mode: JsonMode) -> list[Message]:
+            if mode == "schema":
+                return messages
+            dumped = json.dumps(schema, ensure_ascii=False)  # the schema travels in the prompt
+            last = messages[-1]
+            note = load_prompt("json_only").render(schema=dumped)
+            return [*messages[:-1], {**last, "content": f"{last['content']}\n\n{note}"}]
 
         reply = await self._complete(
             messages_for, max_tokens, usage, (schema_name, schema), on_text
@@ -353,11 +398,11 @@ class LLMClient:
         try:
             data = parse_json_object(reply.text, repair=self.profile().json_mode != "schema")
         except LLMOutputError as err:
-            raise LLMOutputError(err.detail, usage=usage) from None
+            raise LLMOutputError(err.detail, usage=usage, reply=reply.text) from None
         missing = [k for k in schema.get("required", []) if k not in data]
         if missing:
-            raise LLMOutputError(f"the model's JSON lacks {missing}", usage=usage)
-        return data, usage
+            raise LLMOutputError(f"the model's JSON lacks {missing}", usage=usage, reply=reply.text)
+        return JsonReply(data, usage, reply.text)
 
     async def complete_text(
         self, *, system: str, user: str, max_tokens: int = 600, on_text: OnText | None = None

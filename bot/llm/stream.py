@@ -39,6 +39,23 @@ class Collected:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_tokens: int = 0  # prompt tokens the server reused from its prefix cache
+
+
+def cached_tokens(usage: Any, response: Any = None) -> int:
+    """Prompt tokens the server took from its prefix cache: OpenAI, vLLM and recent
+    llama.cpp report `usage.prompt_tokens_details.cached_tokens`; older llama.cpp only
+    `timings.cache_n` beside `usage`. 0 when the server says nothing."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    if isinstance(details, dict):
+        got = details.get("cached_tokens")
+    else:
+        got = getattr(details, "cached_tokens", None)
+    if got is None and response is not None:
+        timings = (getattr(response, "model_extra", None) or {}).get("timings")
+        if isinstance(timings, dict):
+            got = timings.get("cache_n")
+    return int(got) if isinstance(got, int | float) and got > 0 else 0
 
 
 def visible(text: str) -> str:
@@ -104,6 +121,7 @@ async def _read(stream: Any, on_text: OnText | None, out: Collected, parts: list
         if usage is not None:
             out.prompt_tokens = usage.prompt_tokens or 0
             out.completion_tokens = usage.completion_tokens or 0
+            out.cached_tokens = cached_tokens(usage, chunk)
         for choice in getattr(chunk, "choices", None) or []:
             if choice.index not in (0, None):
                 continue

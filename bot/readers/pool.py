@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -105,9 +106,16 @@ class Worker:
                 self._caller = None
 
     def kill(self) -> None:
-        """Kill the process (if it still runs) and close the pipe, unless another
+        """Kill the process (if it still runs) with its process group (a tesseract it
+        started, bot/ingest/ocr.py, is in it) and close the pipe, unless another
         thread is waiting on it: that one sees the worker gone and closes it."""
         if self.process.is_alive():
+            pid = self.process.pid
+            try:  # the worker leads its own group (worker.serve): not yet if just forked
+                if pid is not None and os.getpgid(pid) == pid:
+                    os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             self.process.kill()
         self.process.join(5)
         with self._lock:

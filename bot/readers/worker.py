@@ -18,12 +18,18 @@ fails with MemoryError); RLIMIT_CPU (soft) = the CPU time used so far + the seco
 allowed + 1 (SIGXCPU kills the worker; the bot sees it exit); no core files. The
 wall-clock deadline is the bot's: it kills the worker when no reply came in time.
 A worker that grew by more than RECYCLE_MB while reading retires too.
+
+Children: a worker leads its own process group, which the pool kills whole, and the
+tesseract it starts for OCR is killed by the kernel when the worker dies however it
+dies (PR_SET_PDEATHSIG, bot/ingest/ocr.py), so no OCR outlives its read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import resource
 from multiprocessing.connection import Connection
 from typing import Any
@@ -90,6 +96,8 @@ def serve(conn: Connection) -> None:
     """The worker's loop, until the bot closes the pipe, a read runs out of memory or
     the worker grew too much."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with contextlib.suppress(OSError):  # its own group: the pool kills it with its children
+        os.setpgid(0, 0)
     logging.getLogger("pdfminer").setLevel(logging.ERROR)
     base = vm_bytes()
     while True:

@@ -75,11 +75,12 @@ class Keys:
 
     def user_counter_patterns(self, user_id: int) -> list[str]:
         """Globs of the user's per-user keys that /forget and the clean-up after a 403
-        delete: briefing send marks. The usage counters (`rate:`, `tokens:`) are kept
+        delete: briefing send marks, and the answered-message marks of their chat (on
+        Telegram a private chat has the user's id). The usage counters (`rate:`, `tokens:`) are kept
         on purpose: they hold counts only, expire on their own within two days, and
         deleting them would hand a fresh rate window and token budget to anyone who
         sends /forget."""
-        return [self._k("{sched}", "sent", user_id, "*")]
+        return [self._k("{sched}", "sent", user_id, "*"), self.handled(user_id, "*")]
 
     # --- stats (TTL 40 days, bot.stats) -------------------------------------------------
     def stat(self, name: str, day: str) -> str:
@@ -197,6 +198,13 @@ class Keys:
     # --- webhook ------------------------------------------------------------
     def update_seen(self, update_id: int) -> str:
         return self._k("update", update_id)
+
+    # --- edited messages (issue 22) ------------------------------------------------
+    def handled(self, chat_id: int, message_id: int | str) -> str:
+        """ "<edit time>:<content hash>" of the last content of a user's message the bot
+        answered (TTL EDIT_MEMORY_HOURS): an edit is answered once per new content
+        (bot/handled.py)."""
+        return self._k("handled", chat_id, message_id)
 
     # --- groups, channels, inline mode (issue 12) ---------------------------------
     def chat_admin(self, chat_id: int, user_id: int) -> str:

@@ -41,6 +41,26 @@ class Store:
     _server: Any = field(default=None, repr=False)  # the server this process started
     _lease: EmbeddedLease | None = field(default=None, repr=False)
 
+    async def move_hash(self, old: str, new: str) -> int:
+        """Move hash `old` into `new` (its fields `new` lacks; `new`'s own win), keeping
+        `old`'s expiry when `new` has none, then delete `old`. Returns how many fields
+        `old` held (0: nothing to move). Idempotent: a second call finds `old` gone.
+        Not atomic (the keys may live in different cluster slots): a crash midway
+        leaves `old`, and the next call finishes the move."""
+        data = cast(dict[str, str], await self.redis.hgetall(old))
+        if not data:
+            return 0
+        ttl = int(await self.redis.pttl(old))
+        fresh = not await self.redis.exists(new)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name, value in data.items():
+                pipe.hsetnx(new, name, value)
+            if ttl > 0 and fresh:
+                pipe.pexpire(new, ttl)
+            await pipe.execute()
+        await self.redis.delete(old)
+        return len(data)
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.redis.aclose()

@@ -88,7 +88,7 @@ def cost_of(usage: Usage | None) -> Cost:
     """The `Cost` of what an LLM step's `Usage` counted (nothing for None)."""
     if usage is None:
         return Cost()
-    return Cost(usage.calls, usage.prompt_tokens, usage.completion_tokens)
+    return Cost(usage.calls, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
 
 
 class DigestMaker:
@@ -296,6 +296,7 @@ class DigestMaker:
             article_lang=article.language,
             sentences=sentences,
             on_text=live,
+            prefix=self.summarizer.prefix(article) if self.summarizer is not None else None,
         )
 
     async def _cached_draft(self, article: Article, length: Length) -> LLMDraft | None:
@@ -318,7 +319,9 @@ class DigestMaker:
         return await asyncio.to_thread(self._extractive, article, lang, length)
 
     async def _count(self, cost: Cost) -> None:
-        await stats.incr_llm(self.store, calls=cost.calls, tokens=cost.tokens)
+        await stats.incr_llm(
+            self.store, calls=cost.calls, tokens=cost.tokens, cached=cost.tokens_cached
+        )
 
     @staticmethod
     def _extractive(article: Article, lang: Lang, length: Length) -> Digest:
@@ -385,7 +388,12 @@ def _stop_when_spent(cost: Cost, held: int) -> None:
 def _with_cost(digest: Digest, cost: Cost) -> Digest:
     """The digest showing what it cost (the CLI's JSON output reports it)."""
     return digest.model_copy(
-        update={"llm_calls": cost.calls, "tokens_in": cost.tokens_in, "tokens_out": cost.tokens_out}
+        update={
+            "llm_calls": cost.calls,
+            "tokens_in": cost.tokens_in,
+            "tokens_out": cost.tokens_out,
+            "tokens_cached": cost.tokens_cached,
+        }
     )
 
 

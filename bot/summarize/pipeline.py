@@ -8,7 +8,9 @@ corrective retry live in `writer.py`.
 
 The article always travels in the USER message between <article> and </article>, as
 numbered sentences (`evidence.py`), never in the system prompt (any such tag inside the
-text is defused). An article whose prompt would exceed `max_input_tokens` is split at
+text is defused): every request about it starts with the same system and article
+messages (`bot/llm/article.py`), the task after them, so a server's prefix cache reads
+the article once for the digest, its retry, its translation and the follow-ups. An article whose prompt would exceed `max_input_tokens` is split at
 paragraph boundaries; each part is noted by one "map" call and one "reduce" call writes
 the digest from the notes, so the cost grows linearly with the length and every request
 stays under the budget. Bullets written from notes are anchored to the article's
@@ -31,9 +33,10 @@ from bot.domain import Article, Lang, Length, Progress, Stage
 from bot.errors import LLMError
 from bot.grounding import evidence
 from bot.grounding.guards import source_number_keys
+from bot.llm import article as prefix
+from bot.llm.article import article_messages, followed_by, with_task
 from bot.llm.chunks import request_estimate, split_to_budget
-from bot.llm.client import LLMClient, Usage
-from bot.llm.defuse import defuse
+from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.prompts import combined_version, load_prompt
 from bot.llm.replies import LLMOutputError
 from bot.llm.tokens import count_tokens, estimate_tokens
@@ -58,10 +61,9 @@ OUTPUT_TOKENS = {"short": 700, "detailed": 1300}
 # cached digests (part of the digest cache key, with the prompts' hashes).
 CHECKS_VERSION = "evidence-1"
 PROMPTS = (
+    *prefix.PROMPTS,
     "summarize",
-    "summarize_user",
     "summarize_map",
-    "summarize_map_user",
     "summarize_reduce",
     "summarize_retry_shape",
     "summarize_retry_json",
@@ -87,13 +89,6 @@ def prompt_version() -> str:
 
 class NotesOut(BaseModel):
     points: list[str]
-
-
-def article_block(article: Article, text: str | None = None) -> str:
-    """The article as delimited data: title line, then body, between <article> tags."""
-    body = text if text is not None else article.text
-    head = f"{article.title}\n\n" if article.title else ""
-    return f"<article>\n{defuse(head + body, 'article')}\n</article>"
 
 
 def _count_failed(exc: Exception, usage: Usage) -> None:
@@ -139,8 +134,8 @@ class LLMSummarizer:
             max_parts=self.max_parts,
             map_output=MAP_OUTPUT_TOKENS,
         )
-        if lang != article.language:
-            total += 2 * out + overhead
+        if lang != article.language:  # the translation reads the article's prefix too
+            total += 2 * out + overhead + min(estimate_tokens(body), self.max_input_tokens)
         return total
 
     def _request_overhead(self, lang: Lang, length: Length) -> int:
@@ -151,9 +146,18 @@ class LLMSummarizer:
             "min_bullets": BULLET_RANGE[length][1],
             "max_bullets": BULLET_RANGE[length][1],
         }
-        system = load_prompt("summarize").render(**params)
-        user = load_prompt("summarize_user").render(**params)
-        return self._overhead(system, user)
+        system = prefix.system_message()["content"]
+        task = load_prompt("summarize").render(**params)
+        return self._overhead(system, task)
+
+    def prefix(self, article: Article) -> list[Message] | None:
+        """The messages every request about `article` starts with (the digest's), or
+        None when it is map-reduced (too long for one request: no one prefix)."""
+        article, _ = self._cap_text(article)
+        numbered = evidence.numbered_text(evidence.number_sentences(article.text))
+        body = prefix.numbered_body(article, numbered)
+        budget = self.max_input_tokens - self._request_overhead(article.language, "detailed")
+        return article_messages(article, numbered) if count_tokens(body) <= budget else None
 
     def cut_to_fit(
         self, article: Article, *, lang: Lang, length: Length, tokens: int, pivot: bool = False
@@ -224,20 +228,19 @@ class LLMSummarizer:
             "min_bullets": want.lo,
             "max_bullets": want.hi,
         }
-        system = load_prompt("summarize").render(**params)
-        user = load_prompt("summarize_user").render(**params)
-        budget = self.max_input_tokens - self._overhead(system, user)
+        system = prefix.system_message()["content"]
+        task = load_prompt("summarize").render(**params)
+        budget = self.max_input_tokens - self._overhead(system, task)
         numbered = evidence.numbered_text(sentences)
-        title_line = f"{article.title}\n\n" if article.title else ""
-        anchored = count_tokens(numbered) + count_tokens(title_line) <= budget
+        anchored = count_tokens(prefix.numbered_body(article, numbered)) <= budget
         cut = 0
         try:
             if anchored:
                 if progress:
                     await progress(Stage("summarizing", 1, 1))
-                block = f"<article>\n{defuse(title_line + numbered, 'article')}\n</article>"
+                messages = with_task(article_messages(article, numbered), task)
             else:
-                user, block, cut = await self._reduce_input(
+                messages, cut = await self._reduce_input(
                     article, lang, params, system, usage, progress
                 )
         except LLMError as err:
@@ -258,7 +261,7 @@ class LLMSummarizer:
             max_tokens=OUTPUT_TOKENS[length],
             progress=progress,
         )
-        draft = await writer.write(system=system, user=f"{user}\n\n{block}", usage=usage)
+        draft = await writer.write(messages, usage=usage)
         if cut or precut:
             draft.quality["cut_parts"] = max(cut, 1)
         return draft
@@ -271,9 +274,10 @@ class LLMSummarizer:
         system: str,
         usage: Usage,
         progress: Progress | None,
-    ) -> tuple[str, str, int]:
-        """Map the long article into notes; return the reduce call's (instructions, notes
-        block) and the number of parts cut off the end (0: none)."""
+    ) -> tuple[list[Message], int]:
+        """Map the long article into notes; return the reduce call's messages (the notes
+        in the place of the article, then the task) and the number of parts cut off the
+        end (0: none)."""
         text = (f"{article.title}\n\n" if article.title else "") + article.text
         notes, cut = await self._map(text, lang=lang, usage=usage, progress=progress, cap=True)
         if progress:
@@ -285,8 +289,8 @@ class LLMSummarizer:
             lang=lang,
             usage=usage,
         )
-        user = load_prompt("summarize_reduce").render(total=len(notes), **params)
-        return user, "<notes>\n" + defuse("\n\n".join(notes), "notes") + "\n</notes>", cut
+        task = load_prompt("summarize_reduce").render(total=len(notes), **params)
+        return with_task(prefix.messages("\n\n".join(notes), tag="notes"), task), cut
 
     async def _condense(
         self, notes: list[str], *, budget: int, lang: Lang, usage: Usage
@@ -319,11 +323,11 @@ class LLMSummarizer:
     ) -> tuple[list[str], int]:
         """Note every part of a long text; return one notes text per part, in order, and
         the number of parts cut: with `cap`, only the first `max_parts` are noted."""
-        system = load_prompt("summarize_map").render(
-            language=LANGUAGE_NAMES[lang], max_points=MAP_POINTS
+        system = prefix.system_message()["content"]
+        task_probe = load_prompt("summarize_map").render(
+            part=999, total=999, language=LANGUAGE_NAMES[lang], max_points=MAP_POINTS
         )
-        user_probe = load_prompt("summarize_map_user").render(part=999, total=999)
-        budget = max(self.max_input_tokens - self._overhead(system, user_probe), 100)
+        budget = max(self.max_input_tokens - self._overhead(system, task_probe), 100)
         cut = 0
         if cap:
             limit = self.max_parts * budget * MAX_CHARS_PER_TOKEN
@@ -341,25 +345,34 @@ class LLMSummarizer:
             async with gate:
                 if progress:
                     await progress(Stage("summarizing", index + 1, total))
-                user = load_prompt("summarize_map_user").render(part=index + 1, total=total)
-                user += "\n\n<article>\n" + defuse(part, "article") + "\n</article>"
+                task = load_prompt("summarize_map").render(
+                    part=index + 1,
+                    total=total,
+                    language=LANGUAGE_NAMES[lang],
+                    max_points=MAP_POINTS,
+                )
+                messages = with_task(prefix.messages(part), task)  # this part's own prefix
                 for attempt in (1, 2):
+                    reply = ""
                     try:
-                        data, u = await self.llm.complete_json(
-                            system=system,
-                            user=user,
+                        got = await self.llm.chat_json(
+                            messages,
                             schema_name="notes",
                             schema=NOTES_SCHEMA,
                             max_tokens=MAP_OUTPUT_TOKENS,
                         )
-                        usage.add(u)
-                        points = NotesOut.model_validate(data).points
+                        usage.add(got.usage)
+                        reply = got.text
+                        points = NotesOut.model_validate(got.data).points
                         return f"({index + 1}/{total})\n" + "\n".join(f"- {p}" for p in points)
                     except (LLMOutputError, ValidationError) as exc:
-                        _count_failed(exc, usage)
+                        if not isinstance(exc, ValidationError):
+                            _count_failed(exc, usage)
+                            reply = str(exc.params.get("reply", ""))
                         if attempt == 2:
                             raise LLMOutputError("invalid notes from the model") from None
-                        user += "\n\n" + load_prompt("summarize_retry_json").text
+                        note = load_prompt("summarize_retry_json").text.strip()
+                        messages = followed_by(messages, reply, note)
                     except LLMError as exc:  # down, timed out, stream cut: it still counts
                         _count_failed(exc, usage)
                         raise

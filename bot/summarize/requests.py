@@ -196,7 +196,11 @@ class DigestRequests:
         digest = made.digest
         async with self.store.redis.pipeline(transaction=False) as writes:
             self.limits.queue_settle(
-                writes, ticket, cached=made.shared, tokens=made.cost.tokens, held=hold.held
+                writes,
+                ticket,
+                cached=made.shared,
+                tokens=self.limits.charge(made.cost.tokens, made.cost.tokens_cached),
+                held=hold.held,
             )
             stats.queue_many(self.store, writes, digest_counts(made))
             key, data, ttl = self.summarizer.kept_record(article)

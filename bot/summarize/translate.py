@@ -38,7 +38,8 @@ from bot.grounding.evidence import Sentence
 from bot.grounding.guards import all_unsupported, language_ok, source_number_keys
 from bot.grounding.names import unmatched_names
 from bot.ingest.arabic import normalize_for_match
-from bot.llm.client import LLMClient, Usage
+from bot.llm.article import followed_by, with_task
+from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.defuse import defuse
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError
@@ -182,9 +183,14 @@ async def translate_draft(
     article_lang: Lang,
     sentences: Sequence[Sentence],
     on_text: OnText | None = None,
+    prefix: list[Message] | None = None,
 ) -> LLMDraft:
     """Return `source` translated into `target`, checked; `on_text` follows the first
-    attempt as it is written (streamed). Raises LLMError (with usage)."""
+    attempt as it is written (streamed). `prefix`: the article's messages
+    (`bot/llm/article.py`), which the request starts with like every request about the
+    article, the task after them (None: no article at hand, a briefing item or a
+    map-reduced article: the task alone, as the system message, is the shorter
+    request). Raises LLMError (with usage)."""
     usage = Usage()
     cited = [
         evidence.cited_text(source.sources[i] if i < len(source.sources) else [], sentences)
@@ -194,12 +200,11 @@ async def translate_draft(
     names = _Names()
     done = _Round()
     try:
-        system, user = first_messages(source, target)
-        data = await _call(
+        first = first_messages(source, target, prefix)
+        data, reply = await _call(
             llm,
             usage,
-            system=system,
-            user=user,
+            first,
             schema=translation_schema(len(source.bullets), len(source.questions), target),
             max_tokens=300 + 120 * len(source.bullets),
             on_text=on_text,
@@ -218,15 +223,14 @@ async def translate_draft(
                 log.info("failed translation: %s", json.dumps(data, ensure_ascii=False)[:600])
         if missing_b or (missing_q and len(done.questions) < len(source.questions)):
             metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
-            system, user = retry_messages(
-                source, target, names, missing_b, missing_q, cited, done.problems
+            conversation = retry_messages(
+                first, reply, source, target, names, missing_b, missing_q, cited, done.problems
             )
             try:
-                again = await _call(
+                again, _ = await _call(
                     llm,
                     usage,
-                    system=system,
-                    user=user,
+                    conversation,
                     schema=retry_schema(len(missing_b), len(missing_q), target),
                     max_tokens=200 + 120 * (len(missing_b) + len(missing_q)),
                 )
@@ -248,22 +252,21 @@ async def translate_draft(
 async def _call(
     llm: LLMClient,
     usage: Usage,
+    messages: list[Message],
     *,
-    system: str,
-    user: str,
     schema: dict[str, Any],
     max_tokens: int,
     on_text: OnText | None = None,
     retry_json: bool = False,
-) -> dict[str, Any] | None:
-    """One structured call (one more when its JSON is unusable and `retry_json`); None
-    when no usable JSON came. Raises LLMError when the server fails."""
-    correction = ""
+) -> tuple[dict[str, Any] | None, str]:
+    """One structured call on the conversation `messages` (one more, the JSON
+    correction appended, when its JSON is unusable and `retry_json`): the data (None
+    when no usable JSON came) and the reply's text. Raises LLMError when the server
+    fails."""
     for attempt in (1, 2):
         try:
-            data, spent = await llm.complete_json(
-                system=system,
-                user=user + correction,
+            got = await llm.chat_json(
+                messages,
                 schema_name="translation",
                 schema=schema,
                 max_tokens=max_tokens,
@@ -272,15 +275,16 @@ async def _call(
         except LLMOutputError as err:
             usage.add_failed(err)
             if attempt == 2 or not retry_json:
-                return None
-            correction = "\n\n" + load_prompt("summarize_retry_json").text
+                return None, ""
+            note = load_prompt("summarize_retry_json").text.strip()
+            messages = followed_by(messages, str(err.params.get("reply", "")), note)
             continue
         except LLMError as err:  # down, timed out, stream cut: what it spent counts
             usage.add_failed(err)
             raise
-        usage.add(spent)
-        return data
-    return None
+        usage.add(got.usage)
+        return got.data, got.text
+    return None, ""
 
 
 def live_checks(
@@ -343,21 +347,29 @@ def _first_words(bullet: str) -> str:
     return " ".join(bullet.split()[: shape.MAX_HEADLINE_WORDS]).rstrip(".")
 
 
-def first_messages(source: LLMDraft, target: Lang) -> tuple[str, str]:
-    """(system, user) of the first translation call: the target language and the digest
-    as delimited JSON data."""
+def first_messages(
+    source: LLMDraft, target: Lang, prefix: list[Message] | None = None
+) -> list[Message]:
+    """The first translation call: the article's prefix (when the article is at hand),
+    then the task with the target language and the digest as delimited JSON data; with
+    no prefix the task is the system message."""
     payload = json.dumps(
         {"headline": source.headline, "bullets": source.bullets, "questions": source.questions},
         ensure_ascii=False,
     )
-    user = (
+    request = (
         f"<target_language>{LANGUAGE_NAMES[target]}</target_language>\n\n"
         f"<digest>\n{evidence_safe(payload)}\n</digest>"
     )
-    return load_prompt("translate_digest").text, user
+    task = load_prompt("translate_digest").text.strip()
+    if prefix:
+        return with_task(prefix, task + "\n\n" + request)
+    return [{"role": "system", "content": task}, {"role": "user", "content": request}]
 
 
 def retry_messages(
+    first: list[Message],
+    reply: str,
     source: LLMDraft,
     target: Lang,
     names: _Names,
@@ -365,9 +377,10 @@ def retry_messages(
     questions: Sequence[int],
     cited: Sequence[str],
     problems: dict[str, str],
-) -> tuple[str, str]:
-    """(system, user) of the corrective retry: only the failed items, each bullet with
-    its cited sentence beside it and what was wrong, and the checked name list."""
+) -> list[Message]:
+    """The corrective retry, appended to the first call's conversation (its reply, then
+    the correction): only the failed items, each bullet with its cited sentence beside
+    it and what was wrong, and the checked name list."""
     items = [
         {
             "text": source.bullets[i],
@@ -385,12 +398,13 @@ def retry_messages(
         },
         ensure_ascii=False,
     )
-    user = (
+    correction = (
+        load_prompt("translate_retry").text.strip() + "\n\n"
         f"<target_language>{LANGUAGE_NAMES[target]}</target_language>\n\n"
         f"<names>\n{evidence_safe(names.block())}\n</names>\n\n"
         f"<digest>\n{evidence_safe(payload)}\n</digest>"
     )
-    return load_prompt("translate_retry").text, user
+    return followed_by(first, reply, correction)
 
 
 def evidence_safe(text: str) -> str:

@@ -35,7 +35,8 @@ from bot.errors import LLMError
 from bot.grounding import evidence
 from bot.grounding.evidence import Sentence
 from bot.grounding.guards import all_unsupported, language_ok
-from bot.llm.client import LLMClient, Usage
+from bot.llm.article import followed_by
+from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError
 from bot.summarize import shape
@@ -86,6 +87,8 @@ class _Attempt:
     questions: list[str]
     problems: list[str] = field(default_factory=list)
     verdicts: list[evidence.Check] = field(default_factory=list)
+    reply: str = ""  # the model's text, as it wrote it
+    asked: list[Message] = field(default_factory=list)  # the conversation it answered
 
     @property
     def good(self) -> int:
@@ -160,50 +163,54 @@ class DigestWriter:
         if n:
             self.quality[kind] = self.quality.get(kind, 0) + n
 
-    async def write(self, *, system: str, user: str, usage: Usage) -> LLMDraft:
-        """Return the checked draft; raise WrongLanguage or LLMOutputError (with usage)."""
+    async def write(self, messages: list[Message], *, usage: Usage) -> LLMDraft:
+        """Return the checked draft of the conversation `messages` (the article's prefix,
+        `bot/llm/article.py`, then the task); raise WrongLanguage or LLMOutputError
+        (with usage). Corrections are appended to the conversation."""
         try:
-            first = await self._ask(system, user, usage, json_retry=True)
+            first = await self._ask(messages, usage, json_retry=True)
             self._judge(first)
             best = first
             if _worth_a_retry(first):
-                best = await self._correct(system, user, usage, first)
+                best = await self._correct(usage, first)
             draft = self._repair(best, usage)
             if len(draft.questions) < QUESTIONS:
-                await self._more_questions(system, user, usage, draft)
+                await self._more_questions(best, usage, draft)
             return draft
         except LLMError as err:
             raise err.spent(usage) from err
 
-    async def _ask(self, system: str, user: str, usage: Usage, *, json_retry: bool) -> _Attempt:
+    async def _ask(self, messages: list[Message], usage: Usage, *, json_retry: bool) -> _Attempt:
         schema = digest_schema(self.want)
-        correction = ""
         for attempt in (1, 2):
             live = None
             if self.progress is not None and json_retry and attempt == 1:
                 live = LiveDraft(self.progress, self.lang, self._live_bullet, self._live_headline)
+            reply = ""
             try:
-                data, spent = await self.llm.complete_json(
-                    system=system,
-                    user=user + correction,
+                got = await self.llm.chat_json(
+                    messages,
                     schema_name="digest",
                     schema=schema,
                     max_tokens=self.max_tokens,
                     on_text=live,
                 )
-                usage.add(spent)
-                parsed = parse_attempt(data)
+                usage.add(got.usage)
+                reply = got.text
+                parsed = parse_attempt(got.data)
             except LLMOutputError as err:
                 usage.add_failed(err)
                 if attempt == 2 or not json_retry:
                     raise LLMOutputError(f"no usable digest from the model: {err.detail}") from None
-                correction = "\n\n" + load_prompt("summarize_retry_json").text
+                note = load_prompt("summarize_retry_json").text.strip()
+                messages = followed_by(messages, reply or str(err.params.get("reply", "")), note)
                 continue
             except LLMError as err:  # down, timed out, stream cut: what it spent counts
                 usage.add_failed(err)
                 raise
             if not in_language(parsed, self.lang):
                 raise WrongLanguage(f"the digest is not in {self.lang}")
+            parsed.reply, parsed.asked = reply, messages
             return parsed
         raise AssertionError("unreachable")
 
@@ -261,7 +268,7 @@ class DigestWriter:
             return evidence.Check(True)
         return verdict
 
-    async def _correct(self, system: str, user: str, usage: Usage, first: _Attempt) -> _Attempt:
+    async def _correct(self, usage: Usage, first: _Attempt) -> _Attempt:
         """One corrective retry naming every problem; the better attempt wins."""
         metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
         self._count("retries")
@@ -272,7 +279,8 @@ class DigestWriter:
             max_bullets=self.want.hi,
         )
         try:
-            second = await self._ask(system, user + "\n\n" + note, usage, json_retry=False)
+            again = followed_by(first.asked, first.reply, note)
+            second = await self._ask(again, usage, json_retry=False)
         except LLMOutputError:  # WrongLanguage included; its cost is in `usage` already
             return first
         self._judge(second)
@@ -332,14 +340,14 @@ class DigestWriter:
             min_bullets=self.want.lo,
         )
 
-    async def _more_questions(self, system: str, user: str, usage: Usage, draft: LLMDraft) -> None:
+    async def _more_questions(self, best: _Attempt, usage: Usage, draft: LLMDraft) -> None:
         """Top the draft's questions up to QUESTIONS with one short call on the same
         article prompt (its prefix is the digest call's: a server's prompt cache reuses
         it), asking only for questions the article answers and the digest does not
         state; they pass the same checks. A failed call leaves the draft as it is
         (what it spent counts)."""
         need = QUESTIONS - len(draft.questions)
-        system, user = more_questions_messages(system, user, draft, need + 1, self.lang)
+        conversation = more_questions_messages(best, draft, need + 1, self.lang)
         schema = {
             "type": "object",
             "properties": {
@@ -354,9 +362,8 @@ class DigestWriter:
             "additionalProperties": False,
         }
         try:
-            data, spent = await self.llm.complete_json(
-                system=system,
-                user=user,
+            got = await self.llm.chat_json(
+                conversation,
                 schema_name="questions",
                 schema=schema,
                 max_tokens=MORE_QUESTIONS_TOKENS,
@@ -368,8 +375,8 @@ class DigestWriter:
             usage.add_failed(err)
             log.info("more questions failed: %s", err.detail)
             return
-        usage.add(spent)
-        raw = data.get("questions")
+        usage.add(got.usage)
+        raw = got.data.get("questions")
         asked = (
             [" ".join(str(q).split()) for q in raw if str(q).strip()]
             if isinstance(raw, list)
@@ -435,10 +442,10 @@ class DigestWriter:
 
 
 def more_questions_messages(
-    system: str, user: str, draft: LLMDraft, count: int, lang: Lang
-) -> tuple[str, str]:
-    """(system, user) of the extra questions call: the digest call's own messages (the
-    article and its task), then the digest so far and the ask."""
+    best: _Attempt, draft: LLMDraft, count: int, lang: Lang
+) -> list[Message]:
+    """The extra questions call: the digest's own conversation (the article's prefix,
+    its task and the model's reply), then the digest kept and the ask."""
     have = "\n".join(f"- {q}" for q in draft.questions)
     note = load_prompt("summarize_more_questions").render(
         bullets="\n".join(f"- {b}" for b in draft.bullets),
@@ -446,7 +453,7 @@ def more_questions_messages(
         count=count,
         language=LANGUAGE_NAMES[lang],
     )
-    return system, f"{user}\n\n{note}"
+    return followed_by(best.asked, best.reply, note)
 
 
 def _usable_headline(text: str) -> bool:

@@ -7,22 +7,21 @@ channel behind `@name`, and its admins, for `/channel`). `on_my_chat_member` han
 the bot being removed from (or kicked out of) a group or channel: the chat's
 subscription and settings are deleted, as after a 403 on its briefing.
 `on_migrated` follows a group upgraded to a supergroup (a new chat id, announced by
-the `migrate_to_chat_id` / `migrate_from_chat_id` service messages): its settings and
-its briefing move to the new id (the old one would be refused with "group chat was
-upgraded to a supergroup chat").
+the `migrate_to_chat_id` / `migrate_from_chat_id` service messages): its settings,
+briefing, own sources and follow-up context move to the new id (bot/supergroups.py).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
 
 from telegram import Bot, ChatMember, ChatMemberUpdated, Message
 from telegram.error import TelegramError
 
-from bot.briefings import Briefings
 from bot.privacy import forget_user
+from bot.services import Services
 from bot.store.redis import Store
+from bot.supergroups import move_chat
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +73,13 @@ def migration(message: Message | None) -> tuple[int, int] | None:
     return None
 
 
-async def on_migrated(old: int, new: int, store: Store, briefings: Briefings) -> None:
-    """Group `old` became supergroup `new`: move its settings and subscription (once:
-    the second of the two service messages finds nothing left to move)."""
-    key_old, key_new = store.keys.user(old), store.keys.user(new)
-    prefs = await store.redis.hgetall(key_old)
-    sub = await briefings.subscription(old)
-    if not prefs and sub is None:
-        return
-    log.info("group %s became supergroup %s: moving its settings", old, new)
-    if prefs:
-        await store.redis.hset(key_new, mapping=cast(Any, prefs))
-    if sub is not None:
-        await briefings.move_subscription(old, new)
-    await store.redis.delete(key_old)
+async def on_migrated(old: int, new: int, services: Services) -> None:
+    """Group `old` became supergroup `new`: move what the bot keeps about it (once: the
+    second of the two service messages finds nothing left to move)."""
+    await move_chat(
+        old,
+        new,
+        users=services.users,
+        briefings=services.briefings,
+        context=services.followups.context,
+    )

@@ -4,7 +4,8 @@ file and a `download` that fetches it through getFile from
 
 A photo is attached as a document too (`Document.photo`; its largest size), unless its
 caption is itself what to read (a link, or a caption as long as an article: a channel
-post forwarded with its picture). `/summarize` in reply to a photo attaches that photo.
+post forwarded with its picture). `/summarize` in reply to a photo or a file attaches it.
+An edited message's file is attached the same way (a caption edit, a swapped file).
 
 The download is capped while it is read (AiohttpRequest.download stops at
 MAX_DOCUMENT_BYTES): the size in the message and in getFile's answer may be missing,
@@ -21,6 +22,7 @@ from telegram import Update
 from bot.ingest.documents import MAX_DOCUMENT_BYTES, DocumentTooLarge, check_size
 from bot.ingest.inputs import find_url
 from bot.messages import Document, Incoming
+from bot.telegram.incoming import edit_time
 from bot.telegram.transport import AiohttpRequest, BodyTooLarge
 
 if TYPE_CHECKING:
@@ -59,14 +61,15 @@ def _encoded_url(file: File) -> str:
 def _attached(msg: Message, incoming: Incoming | None) -> Document | None:
     """The file a message carries for us to read, without its `download`: a document,
     a photo (its largest size; not when the caption is a link or an article), or the
-    photo a `/summarize` replies to."""
+    document or photo a `/summarize` without arguments replies to."""
     if msg.document is not None and msg.animation is None:  # a GIF is no document to read
-        doc = msg.document
-        return Document(doc.file_id, doc.file_name, doc.mime_type, doc.file_size, _none)
+        return _file(msg)
     photo = msg.photo
     if not photo and incoming is not None and incoming.command == "summarize":
         reply = msg.reply_to_message
-        if reply is not None and reply.photo and not incoming.args:
+        if reply is not None and not incoming.args:
+            if reply.document is not None and reply.animation is None:
+                return _file(reply)
             photo = reply.photo
     if not photo:
         return None
@@ -74,7 +77,29 @@ def _attached(msg: Message, incoming: Incoming | None) -> Document | None:
     if msg.photo and (find_url(caption) or len(caption) >= ARTICLE_CAPTION):
         return None
     size = max(photo, key=lambda p: p.width * p.height)
-    return Document(size.file_id, "photo.jpg", "image/jpeg", size.file_size, _none, photo=True)
+    return Document(
+        size.file_id,
+        "photo.jpg",
+        "image/jpeg",
+        size.file_size,
+        _none,
+        photo=True,
+        unique_id=size.file_unique_id,
+    )
+
+
+def _file(msg: Message) -> Document | None:
+    doc = msg.document
+    if doc is None:
+        return None
+    return Document(
+        doc.file_id,
+        doc.file_name,
+        doc.mime_type,
+        doc.file_size,
+        _none,
+        unique_id=doc.file_unique_id,
+    )
 
 
 def _from_bot(msg: Message | None, bot: Bot) -> bool:
@@ -89,7 +114,7 @@ def with_document(update: Update, bot: Bot, incoming: Incoming | None) -> Incomi
     """`incoming` with the message's document (or photo) attached; for a document or a
     photo without a caption (which `to_incoming` skips) a new Incoming. Other updates
     pass through."""
-    msg = update.message
+    msg = update.message or update.edited_message
     if msg is None or msg.from_user is None:
         return incoming
     found = _attached(msg, incoming)
@@ -110,8 +135,15 @@ def with_document(update: Update, bot: Bot, incoming: Incoming | None) -> Incomi
             first_name=msg.from_user.first_name,
             reply_to_message_id=msg.reply_to_message.message_id if msg.reply_to_message else None,
             reply_to_bot=_from_bot(msg.reply_to_message, bot),
+            edited_at=edit_time(update),
         )
     incoming.document = Document(
-        file_id, found.name, found.mime_type, found.size, download, photo=found.photo
+        file_id,
+        found.name,
+        found.mime_type,
+        found.size,
+        download,
+        photo=found.photo,
+        unique_id=found.unique_id,
     )
     return incoming

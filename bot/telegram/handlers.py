@@ -1,24 +1,38 @@
 """Thin Telegram handlers: Update -> Incoming -> Conversation, and a Telegram Outbox.
 
-`TelegramOutbox` shows the "typing" action, keeps one "⏳" placeholder that progress
-edits (and `live` edits into the reply being written, throttled), and turns each `Reply` into messages: split at 4096 visible characters with
-the keyboard on the last part, link previews off, the placeholder edited into the
-first part. A reply Telegram rejects as bad HTML is re-sent as plain text. A button
-press is answered (answerCallbackQuery) once: with the `toast` the conversation gives
-(a stale or refused button: a notice only the presser sees), else empty before the
-first reply, or at the end.
+`TelegramOutbox` shows that the bot is working and the reply being written, then turns
+each `Reply` into messages: split at 4096 visible characters with the keyboard on the
+last part, link previews off.
+
+* In a private chat, with drafts (Bot API `sendMessageDraft`): an empty draft (Telegram's
+  "Thinking…") or the stage line, then the reply growing in the draft (`DraftStream`,
+  paced by what the eye needs, refreshed while the model pauses), then one
+  `sendMessage` with the finished reply: the user's notification shows the reply
+  itself, and the chat keeps no edited message. A server or chat that refuses drafts
+  (bot/telegram/drafts.py) goes back to edits, remembered; a 429 on a draft only delays
+  the next draft.
+* In groups and channels (and where drafts are refused): the "typing" action and one
+  "⏳" placeholder that progress edits (and `live` edits into the reply being written,
+  throttled by the chat's edit limit), edited into the reply's first part.
+
+A reply Telegram rejects as bad HTML is re-sent as plain text. A button press is
+answered (answerCallbackQuery) once: with the `toast` the conversation gives (a stale
+or refused button: a notice only the presser sees), else empty before the first reply,
+or at the end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from telegram import CallbackQuery, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.clock import Clock, SystemClock
 from bot.logs import update_id_var, user_id_var
@@ -28,10 +42,20 @@ from bot.render import TELEGRAM_LIMIT, escape, html_to_plain, split_html, visibl
 from bot.telegram.chats import migration, on_migrated, on_my_chat_member
 from bot.telegram.context import Context
 from bot.telegram.documents import with_document
+from bot.telegram.drafts import refusal, support_for
 from bot.telegram.incoming import to_incoming
 from bot.telegram.inline import answer_inline
 from bot.telegram.keyboards import keyboard
-from bot.telegram.live import GROUP_INTERVAL, PRIVATE_INTERVAL, KeepTyping, LiveMessage
+from bot.telegram.live import (
+    GROUP_INTERVAL,
+    PRIVATE_INTERVAL,
+    Backoff,
+    DraftStream,
+    KeepTyping,
+    LiveMessage,
+    StopDrafts,
+)
+from bot.telegram.sender import retry_seconds
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -58,6 +82,7 @@ class TelegramOutbox:
         reply_to: int | None = None,
         clock: Clock | None = None,
         group: bool = False,
+        private: bool = False,
         callback_query: CallbackQuery | None = None,
     ) -> None:
         self.bot = bot
@@ -66,16 +91,29 @@ class TelegramOutbox:
         self.reply_to = reply_to  # in groups, answer as a reply to the user's message
         self.placeholder: int | None = None
         self.placeholder_text = ""
+        self._placeholder_lock = asyncio.Lock()  # one placeholder, even after a fallback
+        self._live_reply_to: int | None = None
+        clock = clock or SystemClock()
         interval = GROUP_INTERVAL if group else PRIVATE_INTERVAL
-        self.live_message = LiveMessage(
-            self._live_edit, clock or SystemClock(), interval=interval, chat_id=chat_id
-        )
+        self.live_message = LiveMessage(self._live_edit, clock, interval=interval, chat_id=chat_id)
         self.typing_action = KeepTyping(self._typing_once)
         self.blocked: Forbidden | None = None  # a 403 met while showing progress
+        # drafts: private chats only, unless this server or chat refused them before
+        self.drafts = support_for(bot.base_url)
+        self.draft_id = secrets.randbelow(2**31 - 1) + 1  # non-zero; one per turn
+        self.draft: DraftStream | None = None
+        if private and not group and self.drafts.allows(chat_id):
+            self.draft = DraftStream(self._send_draft, clock, chat_id=chat_id)
+        self.drafting = self.draft is not None  # False again after a refusal
 
     async def typing(self) -> None:
-        """The "typing" action, repeated until the reply is sent (it lasts 5 s)."""
+        """An empty draft (Telegram's "Thinking…") in a private chat, else the "typing"
+        action, repeated until the reply is sent (it lasts 5 s)."""
         await self._answer_button()
+        if self.drafting and self.draft is not None and not self.drafts.empty_refused:
+            if self.draft.latest is None:
+                self.draft.show("")
+            return
         await self.typing_action.start()
 
     async def toast(self, text: str) -> None:
@@ -96,21 +134,86 @@ class TelegramOutbox:
             await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
 
     async def live(self, html: str, *, reply_to: int | None = None) -> None:
-        """Show `html` (a digest or answer being written) in the placeholder, throttled.
-        A 403 is kept for `send` to raise; other Telegram errors only skip this view."""
+        """Show `html` (a digest or answer being written) in the draft, or the
+        placeholder, paced. A 403 is kept for `send` to raise; other Telegram errors
+        only skip this view."""
         if visible_length(html) > TELEGRAM_LIMIT:
             return  # a long digest shows whole (and split) in the final reply
         await self._answer_button()
+        self._live_reply_to = reply_to or self.reply_to
+        if self.drafting and self.draft is not None:
+            self.draft.show(html)
+            return
+        if self.blocked is None:
+            await self._show_by_edit(html)
+
+    async def _show_by_edit(self, html: str, *, stage: bool = False) -> None:
+        """Today's way: post the placeholder (as a reply to the reply being written's
+        `reply_to`), then edit it (a stage at once, a reply being written paced)."""
         try:
-            if self.blocked is None and self.placeholder is None:
-                sent = await self._send(html, None, reply_to=reply_to or self.reply_to)
-                self.placeholder, self.placeholder_text = sent.message_id, html
-            elif self.blocked is None:
+            async with self._placeholder_lock:
+                if self.placeholder is None:
+                    reply_to = self.reply_to if stage else self._live_reply_to
+                    sent = await self._send(html, None, reply_to=reply_to)
+                    self.placeholder, self.placeholder_text = sent.message_id, html
+                    return
+            if not stage:
                 self.live_message.show(html)
+            elif html != self.placeholder_text:
+                with contextlib.suppress(BadRequest):
+                    await self._edit(self.placeholder, html, None)
+                    self.placeholder_text = html
+        except Forbidden as exc:
+            if stage:
+                raise  # blocked: stop the work now (the error handler forgets the user)
+            self.blocked = exc
+        except TelegramError as exc:
+            if stage:
+                raise
+            log.warning("could not show the reply being written: %s", exc)
+
+    async def _send_draft(self, html: str) -> None:
+        """One sendMessageDraft (DraftStream's sender): a 429 delays the next draft
+        (never an edit or a message instead: they would fall in the same flood window);
+        a refusal goes back to the placeholder and edits, from this text on."""
+        try:  # (the rate limiter never retries a draft: bot/telegram/ratelimit.py)
+            await self.bot.send_message_draft(
+                self.chat_id, self.draft_id, html, parse_mode=ParseMode.HTML
+            )
+            return
+        except Forbidden as exc:
+            self.blocked = exc
+            raise StopDrafts from None
+        except RetryAfter as exc:
+            raise Backoff(retry_seconds(exc)) from None
+        except TelegramError as exc:
+            kind = refusal(exc)
+            if kind == "html":  # ours to fix: show the words at least
+                log.warning("Telegram rejected our draft HTML (%s); plain text", exc.message)
+                plain = html_to_plain(html)
+                await self.bot.send_message_draft(self.chat_id, self.draft_id, plain)
+                return
+            if kind == "empty" and not html:  # an older server: no "Thinking…"
+                self.drafts.empty_refused = True
+                await self.typing_action.start()
+                return
+            if kind not in ("server", "chat"):
+                raise
+            log.warning("drafts refused (%s), back to edits: %s", kind, exc.message)
+            if kind == "server":
+                self.drafts.server_refuses = True
+            else:
+                self.drafts.refused_chats.add(self.chat_id)
+        self.drafting = False
+        try:
+            await self.typing_action.start()
+            if html:
+                await self._show_by_edit(html, stage=self._live_reply_to is None)
         except Forbidden as exc:
             self.blocked = exc
         except TelegramError as exc:
             log.warning("could not show the reply being written: %s", exc)
+        raise StopDrafts
 
     async def _live_edit(self, html: str) -> None:
         if self.placeholder is not None:
@@ -121,7 +224,10 @@ class TelegramOutbox:
                 self.blocked = exc
 
     async def _stop_live(self) -> None:
-        """End the live edits and the typing; raise a 403 met on the way (blocked)."""
+        """End the draft, the live edits and the typing (a draft or an edit in flight
+        lands first); raise a 403 met on the way (blocked)."""
+        if self.draft is not None:
+            await self.draft.close()
         await self.live_message.close()
         self.typing_action.stop()
         if self.blocked is not None:
@@ -130,13 +236,12 @@ class TelegramOutbox:
     async def progress(self, text: str) -> None:
         await self._answer_button()
         html = escape(text)
-        if self.placeholder is None:
-            sent = await self._send(html, None, reply_to=self.reply_to)
-            self.placeholder, self.placeholder_text = sent.message_id, html
-        elif html != self.placeholder_text:
-            with contextlib.suppress(BadRequest):
-                await self._edit(self.placeholder, html, None)
-                self.placeholder_text = html
+        if self.blocked is not None:  # met on a draft: stop the work now, as below
+            raise self.blocked
+        if self.drafting and self.draft is not None:
+            self.draft.show(html)
+            return
+        await self._show_by_edit(html, stage=True)
 
     async def send(self, reply: Reply) -> list[int]:
         await self._answer_button()
@@ -308,18 +413,21 @@ async def _handle(update: Update, context: Context) -> None:
         return
     moved = migration(update.message)
     if moved is not None:
-        await on_migrated(*moved, conv.services.store, conv.services.briefings)
+        await on_migrated(*moved, conv.services)
         return
     incoming = with_document(update, bot, to_incoming(update, bot.id, bot.username))
     if incoming is None:
         return
-    reply_to = incoming.message_id if incoming.chat_type == "group" else None
+    # in groups, and for an edit (an older message), answer as a reply to the message
+    edit = incoming.edited_at is not None
+    reply_to = incoming.message_id if incoming.chat_type == "group" or edit else None
     out = TelegramOutbox(
         bot,
         incoming.chat_id,
         reply_to=reply_to,
         clock=conv.services.clock,
         group=incoming.chat_type != "private",  # channels share the group limit
+        private=incoming.chat_type == "private",  # drafts
         callback_query=update.callback_query,
     )
     try:

@@ -39,9 +39,9 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
             callback_message_id=message.message_id,
             first_name=query.from_user.first_name,
         )
-    if update.edited_message is not None:
-        return _edited(update.edited_message)
-    msg = update.message or update.channel_post
+    # an edited message is read as what it says now (the router answers it once per
+    # content); edited channel posts are not asked for (webhook.ALLOWED_UPDATES)
+    msg = update.message or update.edited_message or update.channel_post
     if msg is None or (msg.from_user is None and update.channel_post is None):
         return None
     entities = msg.entities or msg.caption_entities or ()
@@ -56,6 +56,7 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
         forwarded=msg.forward_origin is not None,
         first_name=msg.from_user.first_name if msg.from_user else None,
         sender_chat_id=msg.sender_chat.id if msg.sender_chat else None,
+        edited_at=edit_time(update),
     )
     if entities and entities[0].type == MessageEntity.BOT_COMMAND and entities[0].offset == 0:
         token = msg.parse_entity(entities[0]) if msg.text else text[: entities[0].length]
@@ -81,9 +82,21 @@ def to_incoming(update: Update, bot_id: int, bot_username: str) -> Incoming | No
         if reply.is_automatic_forward and isinstance(origin, MessageOriginChannel):
             incoming.reply_to_post = (origin.chat.id, origin.message_id)
     if not text and incoming.command is None:
+        if incoming.edited_at is not None:
+            return None  # a live location moving, a sticker swapped: nothing new to read
         incoming.unsupported = unsupported_kind(msg)
         return incoming if incoming.unsupported else None
     return incoming
+
+
+def edit_time(update: Update) -> int | None:
+    """When an `edited_message` was edited (Unix seconds; its send time when Telegram
+    gives no edit date), else None."""
+    msg = update.edited_message
+    if msg is None:
+        return None
+    when = msg.edit_date or msg.date
+    return int(when.timestamp())
 
 
 def _sender_id(msg: Message) -> int:
@@ -129,20 +142,6 @@ def unsupported_kind(msg: Message) -> str | None:
 
 
 _ANSWERED = frozenset(_UNSUPPORTED[:9])
-
-
-def _edited(msg: Message) -> Incoming | None:
-    """An edited message: answered (in a private chat) with "edits are not re-read"."""
-    if msg.from_user is None:
-        return None
-    return Incoming(
-        user_id=_sender_id(msg),
-        chat_id=msg.chat.id,
-        chat_type=_chat_type(msg.chat.type),
-        language_code=msg.from_user.language_code,
-        message_id=msg.message_id,
-        unsupported="edited",
-    )
 
 
 def with_hidden_links(text: str, entities: Sequence[MessageEntity]) -> str:

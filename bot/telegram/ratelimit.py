@@ -49,6 +49,9 @@ PACED_METHODS = frozenset(
         "editMessageReplyMarkup",
     }
 )
+# Bot API methods never retried after a RetryAfter: a draft waited for is stale by then,
+# and the finished message must not wait behind it (DraftStream waits and sends the newest)
+UNRETRIED_METHODS = frozenset({"sendMessageDraft"})
 MAX_CHATS = 512  # buckets kept before the idle ones are dropped
 
 Callback = Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]]
@@ -96,10 +99,13 @@ class ChatPaceLimiter(BaseRateLimiter[int]):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """Run one Bot API call: paced when it posts or edits in a group or channel,
-        retried after a RetryAfter up to `max_retries` times (then it is raised)."""
+        retried after a RetryAfter up to `max_retries` times (then it is raised; a
+        draft at once)."""
         chat_id = _chat_id(data.get("chat_id"))
         paced = endpoint in PACED_METHODS and chat_id is not None and chat_id < 0
         retries = rate_limit_args if rate_limit_args is not None else self.max_retries
+        if endpoint in UNRETRIED_METHODS:
+            retries = 0
         for attempt in range(retries + 1):
             if paced:
                 assert chat_id is not None

@@ -1,7 +1,8 @@
 """The Telegram implementation of the briefing `Sender` (python-telegram-bot's `Bot`).
 
 Maps Bot API answers onto the delivery errors: 403 Forbidden -> SendBlocked, 429
-RetryAfter -> SendRetryAfter(seconds), anything else -> SendFailed. Messages go out in
+RetryAfter -> SendRetryAfter(seconds), a group upgraded to a supergroup (ChatMigrated)
+-> SendMoved(new id), anything else -> SendFailed. Messages go out in
 HTML parse mode with link previews off, through PTB's public `Bot.send_message`; the
 keyboard object is built once per distinct keyboard. What building and parsing PTB's
 objects costs per message is measured in docs/benchmarks.md ("briefings").
@@ -14,9 +15,9 @@ from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.error import ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.briefings import SendBlocked, SendFailed, SendRetryAfter
+from bot.briefings import SendBlocked, SendFailed, SendMoved, SendRetryAfter
 from bot.config import Settings
 from bot.messages import Button
 from bot.telegram.keyboards import keyboard
@@ -82,6 +83,8 @@ class TelegramSender:
             raise SendBlocked(str(exc)) from None
         except RetryAfter as exc:
             raise SendRetryAfter(retry_seconds(exc)) from None
+        except ChatMigrated as exc:  # 400 with migrate_to_chat_id: a group upgraded
+            raise SendMoved(exc.new_chat_id) from None
         except TelegramError as exc:
             raise SendFailed(f"{type(exc).__name__}: {exc}") from None
         return message.message_id

@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = (
     "message",
-    "edited_message",  # answered in private chats: edits are not re-read (bot/chat/router.py)
+    "edited_message",  # read again, answered once per content (bot/chat/edits.py)
     "callback_query",
     "channel_post",
     "inline_query",

@@ -24,6 +24,21 @@ Scripted failures: `fake.fail(chat_id, 403)` ("Forbidden: bot was blocked by the
 or `fake.fail(chat_id, 429, retry_after=1)` (with `parameters.retry_after`), for the
 next `times` calls of `method` (any sending method when None).
 
+Drafts (`sendMessageDraft`, Bot API 9.3+; private chats only, `draft_id` non-zero, an
+empty text allowed as in Bot API 10.0) are recorded in `fake.drafts` (a list of `Draft`,
+with the fake clock's time), not in `fake.sent`. Modes, for servers and limits met in
+the wild:
+
+* `drafts_refused=(404, "Not Found")` (a server that does not know the method; or a 400);
+* `draft_text_required=True` (Bot API 9.3–9.6: 1–4096 characters, so no empty draft);
+* `draft_rate` / `draft_burst`: per-chat flood control of drafts, a bucket apart from
+  messages' (0: off); over it, 429 with `retry_after = draft_retry_after`;
+* `draft_ttl`: a draft vanishes `draft_ttl` seconds (fake clock) after its last update
+  unless a message replaces it; each one that did is recorded in `fake.vanished`.
+
+`clock` (default `time.monotonic`) is what flood control and drafts are timed by: a
+test whose bot runs on a frozen clock passes that clock's time.
+
 Every sent or edited message is recorded in `fake.sent` (a list of `Sent`), every call
 in `fake.calls`; `fake.messages[(chat_id, message_id)]` holds each message's current
 state; calls to methods the fake does not know land in `fake.unknown` and get a 404.
@@ -180,6 +195,18 @@ class Sent:
 
 
 @dataclass
+class Draft:
+    """One sendMessageDraft as the bot sent it."""
+
+    chat_id: int
+    draft_id: int
+    text: str  # as sent (HTML source when parse_mode is HTML)
+    plain: str  # what the user sees ("" shows "Thinking…")
+    at: float  # time.perf_counter()
+    clock_at: float  # the fake's clock
+
+
+@dataclass
 class Failure:
     code: int
     description: str
@@ -200,6 +227,17 @@ class BotAPI:
     # `chat_rate` a second (0: off); a send over it gets 429 with retry_after
     chat_rate: float = 0.0
     chat_burst: int = 3
+    # drafts (see the module doc)
+    drafts_refused: tuple[int, str] | None = None
+    draft_text_required: bool = False
+    draft_rate: float = 0.0
+    draft_burst: int = 3
+    draft_retry_after: int = 1
+    draft_ttl: float | None = None
+    drafts: list[Draft] = field(default_factory=list)
+    vanished: list[tuple[int, float]] = field(default_factory=list)  # (chat, last update)
+    draft_429s: list[tuple[int, float]] = field(default_factory=list)  # (chat, clock time)
+    clock: Callable[[], float] = time.monotonic
     sent: list[Sent] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     actions: list[tuple[int, str]] = field(default_factory=list)
@@ -213,6 +251,10 @@ class BotAPI:
     webhook: dict[str, Any] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (path, data)
     downloads: list[str] = field(default_factory=list)  # file paths served
+    # groups upgraded to supergroups (old id -> new id): Telegram refuses every send to
+    # the old id with 400 "group chat was upgraded to a supergroup chat" and
+    # `parameters.migrate_to_chat_id`
+    upgraded: dict[int, int] = field(default_factory=dict)
     # file path -> a handler serving it instead of the stored bytes (a failing, lying or
     # endless file server)
     file_handlers: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = field(
@@ -235,6 +277,8 @@ class BotAPI:
     _runner: web.AppRunner | None = None
     _closing: bool = False
     _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)
+    _draft_buckets: dict[int, tuple[float, float]] = field(default_factory=dict)
+    _draft_shown: dict[int, float] = field(default_factory=dict)  # chat -> last draft time
 
     # --- lifecycle ---------------------------------------------------------------
     @property
@@ -562,11 +606,24 @@ class BotAPI:
         if self.latency:
             await asyncio.sleep(self.latency)
         handler = getattr(self, f"_m_{method}", None)
+        if method == "sendMessageDraft" and self.drafts_refused is not None:
+            code, description = self.drafts_refused
+            self.errors.append((method, code, description))
+            self._changed.set()
+            return _error(code, description)
         if handler is None:
             self.unknown.append(method)
             return _error(404, "Not Found")
+        moved_to = self._upgraded_to(method, params)
+        if moved_to is not None:
+            description = "Bad Request: group chat was upgraded to a supergroup chat"
+            self.errors.append((method, 400, description))
+            self._changed.set()
+            return _error(400, description, migrate_to_chat_id=moved_to)
         failure = self._take_failure(method, params) or self._flood(method, params)
         if failure is not None:
+            if method == "sendMessageDraft" and failure.code == 429:
+                self.draft_429s.append((int(params.get("chat_id", 0) or 0), self.clock()))
             self.errors.append((method, failure.code, failure.description))
             self._changed.set()
             return _error(failure.code, failure.description, failure.retry_after)
@@ -704,9 +761,49 @@ class BotAPI:
         return self.push_update(update)
 
     def edited(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> dict[str, Any]:
-        """Queue an `edited_message` update: message `message_id` now says `text`."""
+        """Queue an `edited_message` update: message `message_id` now says `text` (sent
+        when it was, edited now; a reply to it sees the new text)."""
         update = self.message(chat_id, text, queue=False, **kwargs)
-        msg = {**update["message"], "message_id": message_id, "edit_date": int(time.time())}
+        scratch = update["message"]
+        self.messages.pop((chat_id, scratch["message_id"]), None)
+        original = self.messages.get((chat_id, message_id), {})
+        msg = {
+            **scratch,
+            "message_id": message_id,
+            "date": original.get("date", scratch["date"]),
+            "edit_date": int(time.time()),
+        }
+        self.messages[(chat_id, message_id)] = msg
+        return self.push_update({"edited_message": msg})
+
+    def edited_caption(self, chat_id: int, message_id: int, caption: str) -> dict[str, Any]:
+        """Queue an `edited_message` update: the document or photo `message_id` now has
+        the caption `caption` (the file is the same)."""
+        msg = dict(self.messages[(chat_id, message_id)])
+        msg["caption"] = caption
+        msg.pop("caption_entities", None)
+        entities = _entities(caption, self.username)
+        if entities:
+            msg["caption_entities"] = entities
+        msg["edit_date"] = int(time.time())
+        self.messages[(chat_id, message_id)] = msg
+        return self.push_update({"edited_message": msg})
+
+    def reaction_edit(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """Queue the `edited_message` Telegram sends when nothing visible changed (the
+        first reaction on a message, tdlib/telegram-bot-api#388 and #773): the message
+        as it stands, its `edit_date` unchanged."""
+        return self.push_update({"edited_message": dict(self.messages[(chat_id, message_id)])})
+
+    def live_location(
+        self, chat_id: int, message_id: int, latitude: float, longitude: float
+    ) -> dict[str, Any]:
+        """Queue the `edited_message` a live location sends each time it moves: the
+        location message `message_id` with new coordinates, and no text."""
+        msg = dict(self.messages[(chat_id, message_id)])
+        msg["location"] = {"latitude": latitude, "longitude": longitude, "live_period": 900}
+        msg["edit_date"] = int(time.time())
+        self.messages[(chat_id, message_id)] = msg
         return self.push_update({"edited_message": msg})
 
     async def _m_getFile(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
@@ -723,6 +820,14 @@ class BotAPI:
             "file_path": path,
         }
 
+    def _upgraded_to(self, method: str, params: dict[str, Any]) -> int | None:
+        if method not in SENDING:
+            return None
+        try:
+            return self.upgraded.get(int(params.get("chat_id", 0)))
+        except (TypeError, ValueError):
+            return None
+
     def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         try:
             chat_id = int(params.get("chat_id", 0))
@@ -736,18 +841,40 @@ class BotAPI:
         return None
 
     def _flood(self, method: str, params: dict[str, Any]) -> Failure | None:
-        """Telegram's per-chat flood control (`chat_rate`), as a token bucket."""
-        if not self.chat_rate or method not in SENDING:
+        """Telegram's per-chat flood control (`chat_rate`; drafts: `draft_rate`), as
+        token buckets."""
+        if method == "sendMessageDraft":
+            rate, burst, buckets = self.draft_rate, self.draft_burst, self._draft_buckets
+            wait = self.draft_retry_after
+        else:
+            rate, burst, buckets, wait = self.chat_rate, self.chat_burst, self._buckets, 1
+        if not rate or (method not in SENDING and method != "sendMessageDraft"):
             return None
         chat_id = int(params.get("chat_id", 0) or 0)
-        now = time.monotonic()
-        tokens, at = self._buckets.get(chat_id, (float(self.chat_burst), now))
-        tokens = min(float(self.chat_burst), tokens + (now - at) * self.chat_rate)
+        now = self.clock()
+        tokens, at = buckets.get(chat_id, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - at) * rate)
         if tokens < 1:
-            self._buckets[chat_id] = (tokens, now)
-            return Failure(429, "Too Many Requests: retry after 1", 1, 1, None)
-        self._buckets[chat_id] = (tokens - 1, now)
+            buckets[chat_id] = (tokens, now)
+            return Failure(429, f"Too Many Requests: retry after {wait}", wait, 1, None)
+        buckets[chat_id] = (tokens - 1, now)
         return None
+
+    def _draft_gone(self, chat_id: int, *, replaced: bool) -> None:
+        """Record the chat's draft as vanished when it was older than `draft_ttl` at this
+        update; a message (`replaced`) removes it, as Telegram's apps do."""
+        last = self._draft_shown.pop(chat_id, None) if replaced else self._draft_shown.get(chat_id)
+        if last is not None and self.draft_ttl is not None and self.clock() - last > self.draft_ttl:
+            self.vanished.append((chat_id, last))
+
+    def drafts_to(self, chat_id: int) -> list[Draft]:
+        return [d for d in self.drafts if d.chat_id == chat_id]
+
+    def shown_to(self, chat_id: int) -> bool:
+        """True once the bot showed the chat anything: a draft or a message."""
+        return any(d.chat_id == chat_id for d in self.drafts) or any(
+            s.chat_id == chat_id for s in self.sent
+        )
 
     # --- methods ---------------------------------------------------------------------
     def _me(self) -> dict[str, Any]:
@@ -896,11 +1023,28 @@ class BotAPI:
         self.deleted.append(key)
         return True
 
+    async def _m_sendMessageDraft(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        chat_id = int(p["chat_id"])
+        if self._type_of(chat_id) != "private":
+            raise _ApiError(400, "Bad Request: TEXTDRAFT_PEER_INVALID")
+        draft_id = int(p.get("draft_id") or 0)
+        if not draft_id:
+            raise _ApiError(400, "Bad Request: DRAFT_ID_INVALID")
+        text = str(p.get("text") or "")
+        empty_ok = not self.draft_text_required
+        plain = self._check_text(text, p.get("parse_mode"), MAX_TEXT, allow_empty=empty_ok)
+        self._draft_gone(chat_id, replaced=False)
+        now = self.clock()
+        self._draft_shown[chat_id] = now
+        self.drafts.append(Draft(chat_id, draft_id, text, plain, time.perf_counter(), now))
+        return True
+
     async def _m_sendMessage(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         chat_id = int(p["chat_id"])
         text = str(p.get("text", ""))
         plain = self._check_text(text, p.get("parse_mode"), MAX_TEXT)
         markup = self._check_markup(p.get("reply_markup"))
+        self._draft_gone(chat_id, replaced=True)
         return self._record("sendMessage", chat_id, next(self._ids), text, plain, p, markup)
 
     async def _m_sendPhoto(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
@@ -1063,10 +1207,18 @@ class _ApiError(Exception):
         self.description = description
 
 
-def _error(code: int, description: str, retry_after: int | None = None) -> web.Response:
+def _error(
+    code: int,
+    description: str,
+    retry_after: int | None = None,
+    *,
+    migrate_to_chat_id: int | None = None,
+) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
+    if migrate_to_chat_id is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to_chat_id}
     return web.json_response(body, status=code)
 
 

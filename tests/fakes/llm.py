@@ -8,11 +8,13 @@ Serves POST /v1/chat/completions, JSON and streaming (SSE). What it answers:
   characters), or a callable `(body) -> str | int`.
 * otherwise `fake.handler(body) -> str | int` answers (default: a fixed short text).
 
-Every request body is kept in `fake.requests` (with `fake.spans`: when each arrived and
+Every request body is kept in `fake.requests` (its bytes as sent in `fake.raw`, the
+usage its reply reported in `fake.usages`; with `fake.spans`: when each arrived and
 was answered). `fake.latency` adds a delay per reply. A `stream: true` request is
 answered as SSE, one token (3 characters) per chunk at `fake.stream_rate` tokens a
 second (`stream_tick` lets a test move its clock by each token's time instead of
-waiting), reasoning deltas first, then the finish reason and, when
+waiting; a whole, unstreamed reply moves it by all its tokens' time at once),
+reasoning deltas first, then the finish reason and, when
 `stream_options.include_usage` asks, the usage.
 `fake.reject_response_format` makes the server answer 400 to `response_format`, like
 some local servers do.
@@ -37,7 +39,7 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +95,10 @@ class Quirks:
     reject_stream: str = ""  # message of a 400 to `stream` (param "stream")
     reject_stream_options: str = ""  # message of a 400 to `stream_options`
     reject_stream_with_schema: str = ""  # 400 to `stream` with a response_format
+    # llama.cpp's prompt cache: the server keeps the last request's prompt and reply
+    # (its KV cache) and reads the longest common prefix of the next prompt from it,
+    # reported as usage.prompt_tokens_details.cached_tokens and timings.cache_n
+    prefix_cache: bool = False
 
 
 THINKING = (
@@ -122,6 +128,10 @@ MODES: dict[str, Quirks] = {
     "vllm-reasoning-parser": Quirks(reasoning_field="reasoning_content"),
     "vllm-r1-no-parser": Quirks(think_open_in_template=True),
     "llamacpp": Quirks(think=True, extra_fields={"timings": {"predicted_per_second": 26.0}}),
+    # llama.cpp (b5000+) with its one slot's prompt cache, as seen on the real server:
+    # "usage": {..., "prompt_tokens_details": {"cached_tokens": 33}}, "timings":
+    # {"cache_n": 33, "prompt_n": 1, ...}
+    "llamacpp-cache": Quirks(prefix_cache=True),
     "lmstudio": Quirks(
         reject_json_object="'response_format.type' must be 'json_schema' or 'text'",
         no_usage=True,
@@ -166,12 +176,25 @@ class FakeLLM:
     stream_rate: float = 0.0
     stream_tick: Callable[[float], None] | None = None
     stream_sleep: bool = True
+    # awaited before each streamed chunk of content with (request body, chunk index): a
+    # test makes the model pause there (moving its clock while the bot waits)
+    stream_pause: Callable[[dict[str, Any], int], Awaitable[None]] | None = None
     reject_response_format: bool = False
     quirks: Quirks = field(default_factory=Quirks)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # each request's body as sent
+    usages: list[dict[str, Any]] = field(default_factory=list)  # each reply's usage
     # per request, in order: (arrived, last byte sent), time.perf_counter() seconds
     spans: list[list[float]] = field(default_factory=list)
+    # the prompt cache (`Quirks.prefix_cache`): what the last request left in it, and
+    # per request the prompt tokens read from it
+    cache_text: str = ""
+    cached: list[int] = field(default_factory=list)
+    # per streamed request (by its index in `requests`): its content and when each
+    # chunk of it (3 characters) was sent, time.perf_counter() seconds
+    streamed: dict[int, tuple[str, list[float]]] = field(default_factory=dict)
     _queue: deque[Any] = field(default_factory=deque)
+    _index_of: dict[int, int] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -217,8 +240,11 @@ class FakeLLM:
         )
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        raw = await request.read()
+        body = json.loads(raw)
+        self.raw.append(raw)
         self.requests.append(body)
+        self._index_of[id(body)] = len(self.requests) - 1  # (bodies stay in `requests`)
         span = [time.perf_counter(), 0.0]
         self.spans.append(span)
         try:
@@ -246,6 +272,10 @@ class FakeLLM:
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=204)  # never reaches the client
+        if self.stream_tick is not None and self.stream_rate and not body.get("stream"):
+            # a whole reply takes the model its tokens' time too: the test's clock moves
+            # by it as the request arrives (before `latency`, the machine's own wait)
+            self.stream_tick(len(str(reply)) / 3 / self.stream_rate)
         if self.latency:
             await asyncio.sleep(self.latency)
         if isinstance(reply, int):
@@ -307,6 +337,7 @@ class FakeLLM:
             message[q.reasoning_field] = THINKING
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
         completion_tokens = min(answer_tokens, budget or answer_tokens) + q.hidden_reasoning_tokens
+        cached = self._cache(body, content) if q.prefix_cache else 0
         prompt_tokens = int(prompt_tokens * q.usage_scale)
         completion_tokens = int(completion_tokens * q.usage_scale)
         out: dict[str, Any] = {
@@ -325,11 +356,35 @@ class FakeLLM:
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
             }
+            self.usages.append(out["usage"])
             if q.hidden_reasoning_tokens:
                 out["usage"]["completion_tokens_details"] = {
                     "reasoning_tokens": q.hidden_reasoning_tokens
                 }
+            if q.prefix_cache:
+                cached = min(cached, prompt_tokens)
+                out["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
+                out["timings"] = {"cache_n": cached, "prompt_n": prompt_tokens - cached}
         return out
+
+    def _cache(self, body: dict[str, Any], content: str) -> int:
+        """The prompt cache of one llama.cpp slot: the prompt, rendered as a chat
+        template does, is compared with what the last request left (its prompt and
+        reply); the common prefix counts as read from the cache (3 characters a token,
+        as this server counts), and this request's prompt and reply replace it."""
+        prompt = "".join(
+            f"<|im_start|>{m['role']}\n{m.get('content', '')}<|im_end|>\n" for m in body["messages"]
+        )
+        prompt += "<|im_start|>assistant\n"
+        common = 0
+        for a, b in zip(prompt, self.cache_text, strict=False):
+            if a != b:
+                break
+            common += 1
+        self.cache_text = prompt + content + "<|im_end|>\n"
+        tokens = common // 3
+        self.cached.append(tokens)
+        return tokens
 
     async def _stream(
         self, request: web.Request, body: dict[str, Any], content: str, cut_at: int = -1
@@ -355,6 +410,9 @@ class FakeLLM:
             await resp.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
 
         await send({"role": "assistant", "content": ""})
+        times: list[float] = []
+        index = self._index_of.get(id(body), -1)
+        self.streamed[index] = (str(message.get("content") or ""), times)
         for field_name in ("reasoning_content", "reasoning", "content"):
             text = str(message.get(field_name) or "")
             for i in range(0, len(text), 3):
@@ -362,8 +420,12 @@ class FakeLLM:
                     assert request.transport is not None
                     request.transport.close()  # the connection drops mid-reply
                     return resp
+                if field_name == "content" and self.stream_pause is not None:
+                    await self.stream_pause(body, i // 3)
                 await self._pace()
                 await send({field_name: text[i : i + 3]})
+                if field_name == "content":
+                    times.append(time.perf_counter())
         await send({}, choice["finish_reason"])
         if (body.get("stream_options") or {}).get("include_usage") and "usage" in whole:
             await send({}, usage=whole["usage"])

@@ -62,7 +62,8 @@ def asked_range(body: dict[str, Any]) -> tuple[int, int]:
 def translation(body: dict[str, Any]) -> str:
     m = DIGEST_IN.search(user_text(body))
     source = json.loads(m.group(1)) if m else {"bullets": [], "questions": []}
-    english = "English" in user_text(body).split("</target_language>")[0]
+    text = user_text(body)
+    english = "English" in text[text.rfind("<target_language>") : text.rfind("</target_language>")]
     n, q = len(source["bullets"]), len(source["questions"])
     if english:
         bullets = [f"The article reports its point number {i}." for i in range(1, n + 1)]
@@ -88,7 +89,7 @@ def faithful(body: dict[str, Any]) -> str:
     if MORE_QUESTIONS in user_text(body):
         return more_questions(body)
     sentences = [(i, s) for i, s in numbered_sentences(body) if len(s.split()) >= 5]
-    if '"points"' in system_text(body):
+    if '"points"' in user_text(body) + system_text(body):
         return json.dumps({"points": [s for _, s in sentences[:3]]}, ensure_ascii=False)
     lo, hi = asked_range(body)
     picked = sentences[: max(lo, min(4, hi))]

@@ -25,7 +25,7 @@ from bot.services import Services
 from bot.store.redis import Store
 from bot.telegram.application import build_application, open_services
 from bot.telegram.lifecycle import DRAIN_SECONDS, processor_of, running
-from tests.fakes.botapi import BotAPI, Sent
+from tests.fakes.botapi import BotAPI, Draft, Sent
 from tests.fakes.llm import FakeLLM
 from tests.fakes.models import faithful, numbered_sentences
 
@@ -71,10 +71,23 @@ def article_page(text: str, title: str = "مقال") -> str:
     )
 
 
-def is_live(sent: Sent) -> bool:
-    """True for a message showing a reply still being written (streamed; it will be
-    edited into the final reply)."""
+def is_live(sent: Sent | Draft) -> bool:
+    """True for a draft or a message showing a reply still being written (streamed;
+    the final reply replaces it)."""
     return sent.plain.rstrip().endswith(("✍️ أكتب…", "✍️ Writing…"))
+
+
+def model_clock(
+    fake: BotAPI, fake_llm: FakeLLM, *, rate: float = 25.0, pace: float = 4000.0
+) -> FrozenClock:
+    """A clock (at NOW) that the fake LLM moves by each streamed token's time at `rate`
+    tokens a second while it streams at `pace` (real tokens a second), and that the
+    fake Bot API reads too: paces are judged in the model's time."""
+    clock = FrozenClock(NOW)
+    fake_llm.stream_rate = pace
+    fake_llm.stream_tick = lambda seconds: clock.advance(seconds=seconds * pace / rate)
+    fake.clock = lambda: clock.now().timestamp()
+    return clock
 
 
 @dataclass

@@ -64,7 +64,8 @@ def reply(answer: str, sources: Sequence[int] = (), found: bool = True) -> str:
 
 
 def user_message(body: dict[str, Any]) -> str:
-    return next(m["content"] for m in body["messages"] if m["role"] == "user")
+    """The user messages (the article's, then the task), as one text."""
+    return "\n\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
 
 
 def ids_of(body: dict[str, Any], fragment: str) -> list[int]:

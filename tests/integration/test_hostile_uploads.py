@@ -75,7 +75,7 @@ async def test_while_four_hostile_uploads_are_read_fifty_cached_digests_are_answ
         for i in range(4):
             bot.fake.document(HOSTILE + i, hostile.nested_forms_pdf(), f"forms{i}.pdf")
         for i in range(4):  # every hostile upload is downloaded and being read or queued
-            await bot.fake.wait_for(lambda s, c=HOSTILE + i: s.chat_id == c, 30)
+            await bot.fake.wait_until(lambda c=HOSTILE + i: bot.fake.shown_to(c), 30)
         start = len(bot.fake.sent)
         for i in range(1, 51):
             bot.fake.message(ORDINARY + i, link)
@@ -107,7 +107,7 @@ async def test_the_bot_stops_while_a_reader_is_stuck(
             assert app.updater is not None
             await app.updater.start_polling(poll_interval=0, timeout=5)
             botapi.document(HOSTILE, hostile.nested_forms_pdf(), "stuck.pdf")
-            await botapi.wait_for(lambda s: s.chat_id == HOSTILE, 30)
+            await botapi.wait_until(lambda: botapi.shown_to(HOSTILE), 30)
             while services.readers.pool.busy == 0:  # noqa: ASYNC110 - the read has begun
                 await asyncio.sleep(0.01)
             processes = [w.process for w in services.readers.pool._all]

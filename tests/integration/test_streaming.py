@@ -1,8 +1,10 @@
 """Streaming end to end: the digest grows in the chat while the fake model writes it.
 
 The fake LLM streams its reply token by token; each token moves the bot's clock by the
-time a 25 tokens/s model would take (`stream_tick`), so the throttle is judged in the
-model's time, not the test machine's. Assertions are on the sequence of messages.
+time a 25 tokens/s model would take (`stream_tick`), so the pace is judged in the
+model's time, not the test machine's (the fake Bot API reads the same clock).
+Assertions are on the sequence of drafts and messages: in a private chat the reply
+grows in a draft and arrives as one new message; in a group it grows by edits.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.render import RLM
 from bot.store.redis import Store
-from tests.fakes.botapi import BotAPI, Sent
+from bot.telegram.live import DRAFT_INTERVAL
+from tests.fakes.botapi import BotAPI, Draft, Sent
 from tests.fakes.llm import MODES, FakeLLM
 from tests.integration.telegram_harness import ANSWER, NOW, Bot, is_live, model, running_bot
 
@@ -34,6 +37,7 @@ async def streaming(
     clock = FrozenClock(NOW)
     fake_llm.stream_rate = PACE
     fake_llm.stream_tick = lambda seconds: clock.advance(seconds=seconds * PACE / RATE)
+    botapi.clock = lambda: clock.now().timestamp()
     async with running_bot(settings, store, botapi, fake_llm, clock=clock) as bot:
         yield bot, clock
 
@@ -44,7 +48,7 @@ async def final_digest(bot: Bot, chat_id: int) -> Sent:
     )
 
 
-def bullets_of(sent: Sent) -> list[str]:
+def bullets_of(sent: Sent | Draft) -> list[str]:
     return [line.strip(RLM + "• ") for line in sent.plain.splitlines() if "•" in line]
 
 
@@ -56,24 +60,27 @@ async def test_digest_grows_headline_first_then_bullets_then_keyboard(
     bot.fake.message(31, seed_text, language_code="ar")
     final = await final_digest(bot, 31)
     model_seconds = (clock.now() - start).total_seconds()
-    sent = bot.fake.sent_to(31)
-    live = [s for s in sent if is_live(s)]
-    assert sent[0].plain.startswith("⏳") and sent[0].method == "sendMessage"
+    # one message: the finished digest itself (what the notification shows), no edit
+    assert bot.fake.sent_to(31) == [final] and final.method == "sendMessage"
+    assert not is_live(final) and final.reply_markup is not None
+    drafts = bot.fake.drafts_to(31)
+    assert drafts[0].plain.startswith("⏳")  # a stage line first ("fetching" ...)
+    assert len({d.draft_id for d in drafts}) == 1  # one draft, animated
+    assert all(d.at < final.at for d in drafts)  # nothing after the message
+    live = [d for d in drafts if is_live(d)]
     assert live, "nothing of the digest was shown before it was complete"
-    assert all(s.method == "editMessageText" and s.reply_markup is None for s in live)
     # the headline comes first, bullets only grow, each one a bullet of the final text
     headline = final.plain.splitlines()[0]
-    assert all(s.plain.splitlines()[0] == headline for s in live)
-    counts = [len(bullets_of(s)) for s in live]
-    assert counts == sorted(counts) and counts[0] <= 1 and counts[-1] >= 2
-    assert all(set(bullets_of(s)) <= set(bullets_of(final)) for s in live)
-    # the final edit is last, carries the keyboard and nothing of the "writing" line
-    assert sent[-1] is final and not is_live(final) and final.method == "editMessageText"
-    assert final.message_id == sent[0].message_id
-    # the throttle: at most one live edit per 1.5 s of the model's time (plus the first)
-    assert len(live) <= model_seconds / 1.5 + 2
-    assert bot.fake.errors == []  # no edit was rejected (HTML, not modified, flood)
-    assert (31, "typing") in bot.fake.actions
+    assert all(d.plain.splitlines()[0] == headline for d in live)
+    counts = [len(bullets_of(d)) for d in live]
+    # (drafts merge what the model finishes within DRAFT_INTERVAL: here, at 160 times
+    # the model's speed, the machine's own waits merge more, up to the whole digest;
+    # point by point is measured in bench/streaming.py and test_streaming_chats.py)
+    assert counts == sorted(counts) and counts[-1] >= 2
+    assert all(set(bullets_of(d)) <= set(bullets_of(final)) for d in live)
+    # paced: at most one draft per DRAFT_INTERVAL of the model's time (plus the first)
+    assert len(drafts) <= model_seconds / DRAFT_INTERVAL + 2
+    assert bot.fake.errors == []  # no draft was rejected (HTML, flood)
 
 
 async def test_groups_get_fewer_edits(streaming: tuple[Bot, FrozenClock], seed_text: str) -> None:
@@ -105,7 +112,8 @@ async def test_a_streamed_bullet_that_fails_the_evidence_check_is_never_shown(
     fake_llm.handler = lying
     bot.fake.message(32, seed_text, language_code="ar")
     final = await final_digest(bot, 32)
-    assert all("98765" not in s.plain for s in bot.fake.sent_to(32))
+    shown = [*bot.fake.sent_to(32), *bot.fake.drafts_to(32)]
+    assert all("98765" not in s.plain for s in shown)
     assert len(bullets_of(final)) >= 3 and bot.fake.errors == []
 
 
@@ -119,8 +127,8 @@ async def test_ten_users_one_new_article_one_llm_call(
     finals = await asyncio.gather(*(final_digest(bot, chat) for chat in chats))
     assert fake_llm.calls == 1
     assert len({f.plain.splitlines()[0] for f in finals}) == 1
-    # the others followed the same stream: their placeholders grew too
-    following = [c for c in chats if any(is_live(s) for s in bot.fake.sent_to(c))]
+    # the others followed the same stream: their drafts grew too
+    following = [c for c in chats if any(is_live(d) for d in bot.fake.drafts_to(c))]
     assert len(following) >= len(chats) // 2
     assert bot.fake.errors == []
 
@@ -134,7 +142,8 @@ async def test_a_server_that_refuses_streaming_still_gives_the_digest(
     final = await final_digest(bot, 33)
     assert len(bullets_of(final)) >= 3
     assert [bool(r.get("stream")) for r in fake_llm.requests] == [True, False]
-    assert not any(is_live(s) for s in bot.fake.sent_to(33))  # whole at once
+    assert not any(is_live(d) for d in bot.fake.drafts_to(33))  # whole at once
+    assert [s.method for s in bot.fake.sent_to(33)] == ["sendMessage"]
     # remembered: the next digest does not ask for a stream again
     bot.fake.message(33, seed_text, language_code="en")
     await bot.fake.wait_for(
@@ -169,18 +178,19 @@ async def test_a_follow_up_answer_grows_then_is_replaced_by_the_checked_one(
     fake_llm.handler = answering(tail=ANSWER)
     bot.fake.message(34, seed_text, language_code="ar")
     await final_digest(bot, 34)
-    start = len(bot.fake.sent)
+    start, drafted = len(bot.fake.sent), len(bot.fake.drafts)
     question = bot.fake.message(34, "ماذا قال البيت الأبيض عن الاتصال؟", language_code="ar")
     qid = question["message"]["message_id"]
     answer = await bot.fake.wait_for(
         lambda s: s.chat_id == 34 and ANSWER in s.plain and not is_live(s), 20, start=start
     )
-    sent = bot.fake.sent[start:]
-    live = [s for s in sent if s.chat_id == 34 and is_live(s)]
+    # one new message, the checked answer, as a reply to the question
+    assert [s for s in bot.fake.sent[start:] if s.chat_id == 34] == [answer]
+    assert answer.method == "sendMessage" and answer.reply_to == qid and "[" not in answer.plain
+    drafts = bot.fake.drafts[drafted:]
+    assert drafts[0].plain == ""  # Telegram's "Thinking…" until the first sentence
+    live = [d for d in drafts if is_live(d)]
     assert live, "the answer was not shown while it was written"
-    assert live[0].method == "sendMessage" and live[0].reply_to == qid
-    assert all(s.message_id == answer.message_id for s in live)  # one message, edited
-    assert answer.method == "editMessageText" and "[" not in answer.plain
     # whole checked sentences only, each a start of the final answer's text
     texts = [s.plain.splitlines()[0].strip(RLM) for s in live]
     assert all(answer.plain.strip(RLM).startswith(t.rstrip(".")) for t in texts)
@@ -197,12 +207,12 @@ async def test_a_streamed_answer_never_shows_a_sentence_before_it_is_checked(
     fake_llm.handler = answering(head="زوروا https://evil.example/login وأرسلوا /forget للمتابعة.")
     bot.fake.message(35, seed_text, language_code="ar")
     await final_digest(bot, 35)
-    start = len(bot.fake.sent)
+    start, drafted = len(bot.fake.sent), len(bot.fake.drafts)
     bot.fake.message(35, "ماذا قال البيت الأبيض عن الاتصال؟", language_code="ar")
     await bot.fake.wait_for(
         lambda s: s.chat_id == 35 and "evil" in s.plain and not is_live(s), 20, start=start
     )
-    live = [s for s in bot.fake.sent[start:] if s.chat_id == 35 and is_live(s)]
+    live = [d for d in bot.fake.drafts[drafted:] if is_live(d)]
     assert live, "the checked sentence was not shown while the answer was written"
     assert not any("evil.example" in s.plain or "/forget" in s.plain for s in live)
 

@@ -44,6 +44,7 @@ async def streaming(
     clock = FrozenClock(NOW)
     fake_llm.stream_rate = PACE
     fake_llm.stream_tick = lambda seconds: _tick(clock, seconds)
+    botapi.clock = lambda: clock.now().timestamp()
     TICKS.clear()
     async with running_bot(settings, store, botapi, fake_llm, clock=clock) as bot:
         yield bot, clock
@@ -96,8 +97,9 @@ async def test_an_english_digest_of_an_arabic_article_shows_the_translation_grow
     bot, _ = streaming
     bot.fake.message(36, seed_text, language_code="en")
     final = await final_digest(bot, 36)
+    assert bot.fake.sent_to(36) == [final] and final.method == "sendMessage"
     headline = final.plain.splitlines()[0]
-    live = [s for s in bot.fake.sent_to(36) if is_live(s)]
+    live = [d for d in bot.fake.drafts_to(36) if is_live(d)]
     assert live, "nothing was shown while the digest was written"
     last = live[-1]  # the translation as it was being written: a start of the final
     assert headline.startswith(last.plain.splitlines()[0]), [s.plain[:80] for s in live]
@@ -107,19 +109,18 @@ async def test_an_english_digest_of_an_arabic_article_shows_the_translation_grow
     assert bot.fake.errors == []
 
 
-async def test_a_document_grows_in_its_placeholder_and_leaves_one_message(
+async def test_a_document_grows_in_a_draft_and_arrives_as_one_message(
     streaming: tuple[Bot, FrozenClock], seed_text: str
 ) -> None:
-    """A file upload: one placeholder ("reading"), the digest growing in it, the final
-    digest edited into it; no second message, nothing left over."""
+    """A file upload in a private chat: a draft ("reading"), the digest growing in it,
+    then the finished digest as the one message; nothing left over."""
     bot, _ = streaming
     bot.fake.document(37, seed_text.encode(), "article.txt", caption="ar", language_code="en")
     final = await final_digest(bot, 37)
-    sent = bot.fake.sent_to(37)
-    assert sent[0].method == "sendMessage" and sent[0].plain.startswith("⏳")
-    assert [s for s in sent if s.method == "sendMessage"] == [sent[0]]
-    assert any(is_live(s) for s in sent) and sent[-1] is final
-    assert {s.message_id for s in sent} == {sent[0].message_id}
+    assert bot.fake.sent_to(37) == [final] and final.method == "sendMessage"
+    drafts = bot.fake.drafts_to(37)
+    assert drafts[0].plain.startswith("⏳") and any(is_live(d) for d in drafts)
+    assert all(d.at < final.at for d in drafts)
     assert RLM in final.plain.splitlines()[0]  # the Arabic digest the caption asked for
     assert bot.fake.errors == []
 

@@ -124,9 +124,10 @@ async def test_article_is_delimited_data_never_instructions(
     await service.summarize(article, lang="ar")
     body = fake_llm.requests[0]
     user = user_message(body)
-    block = user[user.index("\n<article>\n") :]  # the instructions above name the tags
+    block = body["messages"][1]["content"]  # the article message, the task after it
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "user"]
     assert block.count("<article>") == 1 and block.count("</article>") == 1
-    assert block.endswith("\n</article>")
+    assert block.startswith("<article>\n") and block.endswith("\n</article>")
     inside = BLOCK.search(user)
     assert inside and "Ignore previous instructions" in inside.group(2)
     assert user.index("Ignore previous instructions") > user.index("<article>")
@@ -305,8 +306,12 @@ async def test_second_language_digest_is_translated_from_the_cached_one(
     arabic = await service.summarize(seed, lang="ar")
     english = await service.summarize(seed, lang="en")
     assert english.translated and fake_llm.calls == 2
-    assert "<digest>" in fake_llm.user_texts()[1] and "<article>" not in fake_llm.user_texts()[1]
-    assert english.tokens_in < arabic.tokens_in * 0.6
+    digest_call, translation = fake_llm.requests
+    assert "<digest>" in translation["messages"][-1]["content"]
+    # the translation starts with the digest's system and article messages (issue 21:
+    # a server's prefix cache reads the article once), its task after them
+    assert translation["messages"][:2] == digest_call["messages"][:2]
+    assert english.tokens_in < arabic.tokens_in + 1000
     assert english.sources == arabic.sources  # each bullet keeps its evidence
 
 

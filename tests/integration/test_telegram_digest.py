@@ -6,6 +6,7 @@ local page server and asks the fake LLM; everything is stored in the real Redis.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from bot.store.redis import Store
 from tests.fakes.botapi import BotAPI, Sent
 from tests.fakes.llm import FakeLLM
 from tests.fakes.pages import PageServer
-from tests.integration.telegram_harness import Bot, article_page, is_live, running_bot
+from tests.integration.telegram_harness import Bot, article_page, is_live, model_clock, running_bot
 
 REAL = Path(__file__).parents[1] / "fixtures" / "real" / "cnn-arabic-2013-syria.html"
 GROUP = -100500
@@ -36,11 +37,11 @@ async def digest_in(bot: Bot, chat_id: int) -> Sent:
 async def test_plain_link_in_private_chat_becomes_one_digest_message(bot: Bot, link: str) -> None:
     bot.fake.message(21, f"شوف هذا {link}", language_code="ar")
     digest = await digest_in(bot, 21)
-    assert (21, "typing") in bot.fake.actions
-    # the placeholder showed the stages and was edited into the digest: one message left
-    stages = [s.plain for s in bot.fake.sent_to(21) if s.plain.startswith("⏳")]
+    # a draft showed the first stage; the digest came as the one message of the chat
+    # (its notification shows the digest, not a placeholder)
+    stages = [d.plain for d in bot.fake.drafts_to(21)]
     assert stages and stages[0] == "⏳ أجلب الصفحة…"
-    assert digest.method == "editMessageText"
+    assert bot.fake.sent_to(21) == [digest] and digest.method == "sendMessage"
     visible = bot.fake.visible(21)
     assert len(visible) == 1 and visible[0]["message_id"] == digest.message_id
     # layout: bold headline, RTL-marked Arabic lines, bullets, source; no link preview
@@ -206,11 +207,17 @@ async def test_long_article_shows_part_progress(
 ) -> None:
     long_text = "\n\n".join([seed_text] * 2)
     url = pages.add("/long", article_page(long_text, "مقال طويل"))
-    async with running_bot(settings, store, botapi, fake_llm, llm_max_input_tokens=800) as bot:
+    # drafts are paced by the model's time: each part's call moves the clock as it
+    # arrives, and takes long enough on the machine for the draft to show its stage
+    clock = model_clock(botapi, fake_llm)
+    fake_llm.latency = 0.3
+    async with running_bot(
+        settings, store, botapi, fake_llm, clock=clock, llm_max_input_tokens=800
+    ) as bot:
         bot.fake.message(35, url, language_code="en")
         await digest_in(bot, 35)
-        stages = [s.plain for s in bot.fake.sent_to(35) if s.plain.startswith("⏳")]
-        assert any("Summarizing part 2 of" in s for s in stages), stages
+        stages = [d.plain for d in bot.fake.drafts_to(35) if d.plain.startswith("⏳")]
+        assert any(re.match(r"⏳ Summarizing part \d of \d", s) for s in stages), stages
         assert len(bot.fake.visible(35)) == 1
 
 

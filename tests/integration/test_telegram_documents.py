@@ -40,9 +40,9 @@ async def digest_in(bot: Bot, chat_id: int) -> Sent:
 
 def article_sent(fake_llm: FakeLLM) -> str:
     """The article text of the first summarizing request the model received."""
-    texts = [t for t in fake_llm.user_texts() if "\n<article>\n" in t]
+    texts = [t for t in fake_llm.user_texts() if "<article>\n" in t]
     assert texts, "the model never received the article"
-    block = texts[0].split("\n<article>\n", 1)[1].split("\n</article>", 1)[0]
+    block = texts[0].split("<article>\n", 1)[1].split("\n</article>", 1)[0]
     return "\n".join(NUMBER.sub("", line) for line in block.splitlines())
 
 

@@ -9,7 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from bot.briefings import sources as srcs
 from bot.briefings import subscriptions as subs
+from bot.followups.context import Turn
 from bot.store.redis import Store
 from tests.fakes.pages import PageServer
 from tests.integration.telegram_harness import NOW, Bot
@@ -79,6 +81,93 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_briefing_and_language(
     await eventually(moved, ((new, "group", dt_time(7), "Asia/Riyadh"), None))
     assert (await bot.services.users.prefs(new)).lang == "en"
     assert await store.redis.exists(store.keys.user(old)) == 0
+
+
+async def test_a_supergroup_upgrade_moves_the_groups_own_sources_and_context_once(
+    bot: Bot, store: Store, pages: PageServer
+) -> None:
+    """Before: the briefing and /language moved, but the group's own /addsource
+    sources, its story memory, topics, today's send mark and follow-up context stayed
+    under the dead id: the supergroup's /sources no longer listed its feed and its next
+    briefing could repeat what the group was already told. Both service messages
+    arrive, twice (replicas): everything moves once, and the feed stays polled."""
+    old, new = -4000000022, -1004000000022
+    k = store.keys
+    await _feed(store, pages, old)  # the group's own source "ألفا", polled
+    (feed,) = await srcs.user_sources(store, old)
+    sent_at = NOW - timedelta(hours=5)
+    await subs.subscribe(
+        store, user_id=old, chat_id=old, hhmm=dt_time(7), tz="UTC", lang="ar", now=NOW, kind="group"
+    )
+    await store.redis.hset(k.subscription(old), "last_sent", str(int(sent_at.timestamp())))
+    await store.redis.set(k.sent(old, NOW.date().isoformat()), "1", ex=3600)
+    await bot.services.briefings.follow(old, "الناتو")
+    await store.redis.hset(k.briefing_memory(old), "lead-1", '{"day": "2026-11-29"}')
+    await store.redis.expire(k.briefing_memory(old), 86400)
+    context = bot.services.followups.context
+    await context.set_active(old, "article-1")
+    await context.add_turn(old, "article-1", Turn("من شارك؟", "الوزيران."))
+    await context.bind_message(old, 5, "article-1")
+    for _ in range(2):
+        for chat, field, value in (
+            (old, "migrate_to_chat_id", new),
+            (new, "migrate_from_chat_id", old),
+        ):
+            update = bot.fake.message(chat, None, chat_type="group", queue=False)
+            update["message"][field] = value
+            bot.fake.push_update(update)
+
+    async def sources_of(chat: int) -> list[str]:
+        return [s.name for s in await srcs.user_sources(store, chat)]
+
+    await eventually(lambda: sources_of(new), ["ألفا"])
+    bot.fake.command(new, "/sources@digest_test_bot", chat_type="supergroup", user_id=OWNER)
+    assert "ألفا" in (await bot.reply(new, contains="ألفا")).plain  # what the members see
+    await bot.settled()
+    assert await sources_of(old) == []
+    assert await store.redis.smembers(k.feed_refs(feed.id)) == {str(new)}  # still polled
+    assert feed.id in await store.redis.hgetall(k.feed_registry())
+    sub = await subs.get(store, new)
+    assert sub is not None and (sub.chat_id, sub.kind, sub.last_sent) == (new, "group", sent_at)
+    assert await subs.get(store, old) is None
+    assert await store.redis.exists(k.sent(new, NOW.date().isoformat())) == 1  # no 2nd today
+    assert "الناتو" in str(await bot.services.briefings.topics(new))
+    assert await store.redis.hkeys(k.briefing_memory(new)) == ["lead-1"]
+    assert 0 < await store.redis.ttl(k.briefing_memory(new)) <= 86400
+    assert await context.active_article(new) == "article-1"
+    assert [t.answer for t in await context.history(new, "article-1")] == ["الوزيران."]
+    assert await context.article_for_reply(new, 5) is None  # new ids: the map stays behind
+    assert [key async for key in store.redis.scan_iter(match=f"*{old}*")] == []
+
+
+async def test_a_briefing_that_finds_the_group_upgraded_goes_to_the_supergroup(
+    bot: Bot, store: Store, pages: PageServer
+) -> None:
+    """The bot missed the upgrade's service messages (or has not handled them yet):
+    Telegram refuses the briefing to the old id, naming the new one. Before: the send
+    failed every day. Now the group's data moves and the briefing goes to the new id."""
+    old, new = -4000000023, -1004000000023
+    await _feed(store, pages, old)
+    await subs.subscribe(
+        store,
+        user_id=old,
+        chat_id=old,
+        hhmm=dt_time(12),
+        tz="UTC",
+        lang="ar",
+        now=NOW - timedelta(minutes=5),
+        kind="group",
+    )
+    bot.fake.upgraded[old] = new
+    delivery = bot.services.briefings.delivery
+    counts = await delivery.tick(NOW + timedelta(minutes=1))
+    assert (counts["moved"], counts["sent"]) == (1, 1)  # moved, then sent in the same tick
+    assert bot.fake.sent_to(old) == []
+    (brief,) = bot.fake.sent_to(new)
+    assert "ألفا" in brief.plain  # a story from the group's own source, moved with it
+    assert [s.name for s in await srcs.user_sources(store, new)] == ["ألفا"]
+    assert await subs.get(store, old) is None
+    assert (await delivery.tick(NOW + timedelta(minutes=2)))["sent"] == 0  # once
 
 
 CHANNEL, DISCUSSION = -1002000000031, -1002000000032

@@ -114,16 +114,14 @@ async def test_every_kind_of_message_gets_an_answer_in_private_and_none_in_group
     bot: Bot,
 ) -> None:
     """Before: a video, a voice message, a sticker, ... got silence. Now each gets a
-    short reply in the user's language; in a group they stay unanswered."""
+    short reply in the user's language; in a group they stay unanswered. (Edits are
+    read again: tests/integration/test_telegram_edits.py.)"""
     for i, (kind, (en, ar)) in enumerate(KINDS.items()):
         bot.fake.media(60 + i, kind)
         assert en in (await bot.reply(60 + i, contains=en)).plain
         bot.fake.media(80 + i, kind, language_code="ar")
         assert ar in (await bot.reply(80 + i, contains=ar)).plain
         bot.fake.media(GROUP, kind, chat_type="supergroup")
-    sent = bot.fake.message(70, "https://example.com/a")
-    bot.fake.edited(70, sent["message"]["message_id"], "https://example.com/b")
-    assert "edits" in (await bot.reply(70, contains="new messages")).plain
     bot.fake.command(GROUP, "/help", chat_type="supergroup")
     await bot.reply(GROUP, contains="/")
     assert [s.plain for s in bot.fake.sent_to(GROUP)][:-1] == []  # only /help's answer
@@ -162,3 +160,39 @@ async def test_ocr_counts_against_the_rate_even_when_it_finds_no_text(
         bot.fake.photo(56, blank)
         await bot.reply(56, contains="too fast")
         assert bot.fake.downloads == ["photos/file_1.jpg"]  # the second was never read
+
+
+@needs_tesseract
+async def test_in_a_group_an_image_file_follows_the_photos_rules(
+    bot: Bot, fake_llm: FakeLLM
+) -> None:
+    """Before: a picture sent as a file (a PNG document) in a group, addressed to the
+    bot, got "I read files in a private chat only" where the same picture as a photo
+    was read. Now it is read like a photo whichever way it is addressed (a caption
+    that mentions the bot, a reply to the bot, a /summarize reply to it); unaddressed,
+    it is left alone, and other files addressed to the bot get the pointer."""
+    png = encode(render_text(PAGE))
+    kw = {"chat_type": "supergroup", "user_id": 57, "language_code": "ar"}
+    bot.fake.document(GROUP, png, "shot.png", mime_type="image/png", **kw)  # not addressed
+    loose = bot.fake.document(GROUP, png, "shot.png", mime_type="image/png", **kw)
+    bot.fake.document(
+        GROUP, png, "shot.png", mime_type="image/png", caption="@digest_test_bot", **kw
+    )
+    first = await digest_in(bot, GROUP)
+    assert bigram_f1(article_sent(fake_llm), PAGE) >= 0.8
+    assert len(bot.fake.downloads) == 1  # the unaddressed files were not downloaded
+    start = len(bot.fake.sent)
+    bot.fake.document(
+        GROUP, png, "shot.png", mime_type="image/png", reply_to=first.message_id, **kw
+    )
+    assert await bot.fake.wait_for(lambda s: s.chat_id == GROUP and "•" in s.plain, 15, start=start)
+    start = len(bot.fake.sent)
+    loose_id = loose["message"]["message_id"]
+    bot.fake.command(GROUP, "/summarize@digest_test_bot", reply_to=loose_id, **kw)
+    assert await bot.fake.wait_for(lambda s: s.chat_id == GROUP and "•" in s.plain, 15, start=start)
+    assert len(bot.fake.downloads) == 3
+    bot.fake.document(
+        GROUP, b"%PDF-1.4", "a.pdf", mime_type="application/pdf", reply_to=first.message_id, **kw
+    )
+    assert "المحادثة الخاصة" in (await bot.reply(GROUP, contains="المحادثة الخاصة")).plain
+    assert len(bot.fake.downloads) == 3

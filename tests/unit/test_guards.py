@@ -85,9 +85,9 @@ def test_language_guard_by_script() -> None:
 @given(st.text(alphabet=st.sampled_from(list("<>/ articleARTICLEنص\n")), max_size=200))
 def test_article_text_can_never_close_its_delimiter(text: str) -> None:
     from bot.domain import Article
-    from bot.summarize.pipeline import article_block
+    from bot.llm.article import article_messages
 
-    block = article_block(Article(text=text, title="<article>عنوان</article>"))
+    block = article_messages(Article(text=text, title="<article>عنوان</article>"))[1]["content"]
     inner = block.removeprefix("<article>\n").removesuffix("\n</article>")
     assert block.startswith("<article>\n") and block.endswith("\n</article>")
     assert not re.search(r"<\s*/?\s*article", inner, re.I)

@@ -106,3 +106,89 @@ def test_the_terminal_block_is_redrawn_and_cleared() -> None:
     quiet = io.StringIO()
     LiveTerminal(quiet).show("x")  # not a terminal: nothing is drawn
     assert quiet.getvalue() == ""
+
+
+async def _turns(n: int = 5) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_a_draft_shows_the_newest_text_paced_and_is_sent_again_while_unchanged() -> None:
+    from bot.telegram.live import DraftStream
+
+    clock = FrozenClock(datetime(2026, 1, 2, tzinfo=UTC))
+    sent: list[str] = []
+
+    async def send(html: str) -> None:
+        sent.append(html)
+
+    draft = DraftStream(send, clock, interval=0.4, refresh=20.0, wait_step=0.001)
+    draft.show("")  # "Thinking…"
+    draft.show("stage")  # before the first went out: only the newest is sent
+    await _turns()
+    draft.show("headline")
+    draft.show("headline + point")
+    await _turns()
+    assert sent == ["stage"]  # the second waits for its turn
+    clock.advance(seconds=0.4)
+    await asyncio.sleep(0.01)
+    assert sent == ["stage", "headline + point"]
+    clock.advance(seconds=19)
+    await asyncio.sleep(0.01)
+    assert len(sent) == 2  # not yet 20 s unchanged
+    clock.advance(seconds=1)
+    await asyncio.sleep(0.01)
+    assert sent == ["stage", "headline + point", "headline + point"] and draft.refreshes == 1
+    await draft.close()
+    clock.advance(seconds=60)
+    await asyncio.sleep(0.01)
+    assert len(sent) == 3  # nothing after close
+
+
+async def test_a_draft_waits_out_a_429_and_stops_when_refused() -> None:
+    from bot.telegram.live import Backoff, DraftStream, StopDrafts
+
+    clock = FrozenClock(datetime(2026, 1, 2, tzinfo=UTC))
+    calls: list[str] = []
+    answers: list[Exception | None] = [Backoff(3.0), None, StopDrafts()]
+
+    async def send(html: str) -> None:
+        calls.append(html)
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+
+    draft = DraftStream(send, clock, interval=0.4, refresh=20.0, wait_step=0.001)
+    draft.show("one")
+    await asyncio.sleep(0.01)
+    assert calls == ["one"] and draft.backoffs == 1
+    clock.advance(seconds=2.9)
+    draft.show("two")
+    await asyncio.sleep(0.01)
+    assert calls == ["one"]  # still inside retry_after
+    clock.advance(seconds=0.1)
+    await asyncio.sleep(0.01)
+    assert calls == ["one", "two"]  # the newest text, not the one refused
+    clock.advance(seconds=1)
+    draft.show("three")
+    await asyncio.sleep(0.01)
+    assert calls == ["one", "two", "three"]
+    draft.show("four")  # refused: the stream has ended
+    clock.advance(seconds=30)
+    await asyncio.sleep(0.01)
+    assert calls == ["one", "two", "three"]
+    await draft.close()
+
+
+def test_what_a_refused_draft_means() -> None:
+    from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter
+
+    from bot.telegram.drafts import refusal
+
+    assert refusal(InvalidToken("Not Found")) == "server"  # PTB's name for a 404
+    assert refusal(BadRequest("Bad Request: method not found")) == "server"
+    assert refusal(BadRequest("Can't parse entities: unsupported start tag")) == "html"
+    assert refusal(BadRequest("Message text is empty")) == "empty"
+    assert refusal(BadRequest("TEXTDRAFT_PEER_INVALID")) == "chat"
+    assert refusal(RetryAfter(2)) == "retry"
+    assert refusal(NetworkError("connection reset")) == "other"

@@ -1,0 +1,132 @@
+"""One prompt prefix per article (issue 21), against a fake llama.cpp with its prompt cache.
+
+Every request about one article (the digest, the other language's button, a follow-up
+question) starts with the same system and article messages, byte for byte in the
+request bodies; the server's reported cached tokens then show in the digest's JSON,
+in /metrics and /stats' counters, and the budget charges them at LLM_CACHED_INPUT_PRICE.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot import metrics, stats
+from bot.config import Settings
+from bot.store.redis import Store
+from tests.fakes.llm import MODES, FakeLLM
+from tests.fakes.pages import PageServer
+from tests.integration.telegram_harness import NOW, model
+from tests.integration.test_cli_summarize import SAMPLE, cli_env, summarize
+from tests.integration.test_console import REAL, chat
+
+USER = 7
+
+
+def prefix_bytes(raw: bytes) -> bytes:
+    """The bytes of a request body's first two messages (system, article) as sent."""
+    text = raw.decode("utf-8")
+    start = text.index('"messages"')
+    at = text.index("[", start) + 1
+    decoder = json.JSONDecoder()
+    for _ in range(2):
+        while text[at] in " ,\n":
+            at += 1
+        _, at = decoder.raw_decode(text, at)
+    return text[start:at].encode("utf-8")
+
+
+def roles(body: dict[str, Any]) -> list[str]:
+    return [m["role"] for m in body["messages"]]
+
+
+async def test_every_request_about_an_article_starts_with_the_same_bytes(
+    settings: Settings, store: Store, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    fake_llm.quirks = MODES["llamacpp-cache"]
+    fake_llm.handler = model
+    cached_before = metrics.value("digestbot_llm_cached_tokens_total")
+    cheap = settings.model_copy(update={"llm_cached_input_price": 0.25})
+    link = pages.add("/a", REAL.read_bytes())
+    # the digest (Arabic), the English button, then a question about the article
+    out = await chat(cheap, store, link, "#1", "ماذا قالت جهات سورية معارضة؟", lang="ar")
+    digest, english, answer = out
+    assert "• " in digest and "The article reports its point number" in english
+    assert "الجواب من المقال نفسه" in answer  # the fake model's answer, from the article
+
+    bodies = fake_llm.requests
+    assert len(bodies) == 3  # digest, translation, answer: no retry in between
+    first = prefix_bytes(fake_llm.raw[0])
+    assert "أكدت جهات سورية معارضة" in first.decode()  # the article is in the prefix
+    for raw, body in zip(fake_llm.raw, bodies, strict=True):
+        assert prefix_bytes(raw) == first
+        assert roles(body)[:3] == ["system", "user", "user"]  # the task after the article
+    assert "<digest>" in bodies[1]["messages"][-1]["content"]
+    assert "<question>" in bodies[2]["messages"][-1]["content"]
+
+    # the server read the article from its cache for the button and the question
+    article_tokens = len(bodies[0]["messages"][1]["content"]) // 3
+    assert fake_llm.cached[0] == 0
+    assert all(c >= article_tokens for c in fake_llm.cached[1:])
+    total_cached = sum(fake_llm.cached)
+    assert metrics.value("digestbot_llm_cached_tokens_total") == cached_before + total_cached
+    today = datetime.now(UTC).date()
+    assert await stats.get(store, "llm_cached_tokens", today) == total_cached
+
+    # the budget charges cached prompt tokens at a quarter of the price, per request
+    spent = [u["prompt_tokens"] + u["completion_tokens"] for u in fake_llm.usages]
+    charged = sum(s - c + math.ceil(c * 0.25) for s, c in zip(spent, fake_llm.cached, strict=True))
+    assert charged < sum(spent)
+    key = store.keys.tokens(USER, NOW.date().isoformat())  # the console's clock
+    assert int(await store.redis.get(key) or 0) == charged
+
+
+async def test_a_retry_appends_to_the_conversation(
+    settings: Settings, store: Store, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """A reply that is not the digest's JSON gets a correction after it: the retry's
+    messages are the first request's, then the reply, then the correction."""
+    fake_llm.quirks = MODES["llamacpp-cache"]
+    fake_llm.handler = model
+    fake_llm.queue("not json at all")
+    link = pages.add("/a", REAL.read_bytes())
+    (digest,) = await chat(settings, store, link, lang="ar")
+    assert "• " in digest
+    first, retry = fake_llm.requests
+    assert retry["messages"][:3] == first["messages"]
+    assert retry["messages"][3] == {"role": "assistant", "content": "not json at all"}
+    assert retry["messages"][4]["role"] == "user"
+    assert "not the JSON object" in retry["messages"][4]["content"]
+    # the whole first request and its reply came from the cache
+    assert fake_llm.cached[1] * 3 >= sum(len(m["content"]) for m in first["messages"])
+
+
+async def test_cached_tokens_show_in_the_digests_json(
+    tmp_path: Path, redis_url: str, store: Store, fake_llm: FakeLLM
+) -> None:
+    fake_llm.quirks = MODES["llamacpp-cache"]
+    fake_llm.handler = model
+    env = cli_env(
+        tmp_path,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=store.keys.prefix,
+        OPENAI_API_KEY="sk-test-cli-123456",
+        OPENAI_BASE_URL=fake_llm.base_url,
+        LLM_MODEL="fake-model",
+    )
+    sample = SAMPLE.read_bytes()
+    code, out, err = await summarize("-", "--format", "json", env=env, cwd=tmp_path, stdin=sample)
+    assert code == 0, err
+    arabic = json.loads(out)
+    assert arabic["lang"] == "ar" and arabic["tokens_cached"] == 0
+    args = ("-", "--format", "json", "--lang", "en")
+    code, out, err = await summarize(*args, env=env, cwd=tmp_path, stdin=sample)
+    assert code == 0, err
+    english = json.loads(out)
+    assert english["lang"] == "en" and english["translated"]
+    # the translation started with the Arabic digest's prefix: the server read it again
+    assert english["tokens_cached"] == fake_llm.cached[-1] > 0
+    assert english["tokens_cached"] >= english["tokens_in"] // 2
