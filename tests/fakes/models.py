@@ -23,7 +23,7 @@ from bot.ingest.arabic import split_sentences
 BLOCK = re.compile(r"<(article|notes)>\n(.*)\n</\1>", re.S)
 NUMBERED = re.compile(r"^\[(\d+)\] (.+)$", re.M)
 RANGE = re.compile(r"(\d+) to (\d+) bullets")
-DIGEST_IN = re.compile(r"<digest>\n(.*)\n</digest>", re.S)
+DIGEST_IN = re.compile(r"<digest>\n(.*?)\n</digest>", re.S)
 EN_QUESTIONS = ["Who took part in the call?", "What happens next?", "Why does it matter?"]
 AR_QUESTIONS = ["من شارك في الاتصال؟", "ما الخطوة التالية؟", "لماذا يهم هذا؟"]
 
@@ -60,8 +60,8 @@ def asked_range(body: dict[str, Any]) -> tuple[int, int]:
 
 
 def translation(body: dict[str, Any]) -> str:
-    m = DIGEST_IN.search(user_text(body))
-    source = json.loads(m.group(1)) if m else {"bullets": [], "questions": []}
+    found = DIGEST_IN.findall(user_text(body))  # the last request's digest (a retry's)
+    source = json.loads(found[-1]) if found else {"bullets": [], "questions": []}
     text = user_text(body)
     english = "English" in text[text.rfind("<target_language>") : text.rfind("</target_language>")]
     n, q = len(source["bullets"]), len(source["questions"])
@@ -141,7 +141,8 @@ def _faithful_or_more(body: dict[str, Any]) -> str:
 
 def _translating_to_english(body: dict[str, Any]) -> bool:
     text = user_text(body)
-    return "<digest>" in text and "English" in text.split("</target_language>")[0]
+    wanted = re.findall(r"<target_language>([^<]*)</target_language>", text)
+    return "<digest>" in text and any("English" in w for w in wanted)
 
 
 def invents_english_names(body: dict[str, Any]) -> str:
