@@ -68,6 +68,8 @@ class RunStats:
     supported: int = 0
     raw_bullets: int = 0
     raw_supported: int = 0
+    three_questions: int = 0
+    unsupported_delivered: int = 0
     repairs: dict[str, int] = field(default_factory=dict)
     calls: int = 0
     tokens_in: int = 0
@@ -115,15 +117,22 @@ def judge(stats: RunStats, article: Article, digest: Digest, lang: Lang, length:
         stats.numbers_ok += not all_unsupported([bullet], keys)
         ids = digest.sources[i] if i < len(digest.sources) else []
         cited = evidence.cited_parts(ids, sentences)
-        stats.supported += (
-            bool(cited) and evidence.check_claim(bullet, cited, same_language=same).ok
-        )
+        ok = bool(cited) and evidence.check_claim(bullet, cited, same_language=same).ok
+        stats.supported += ok
+        stats.unsupported_delivered += not ok or bool(all_unsupported([bullet], keys))
     for i, q in enumerate(digest.questions):
         stats.questions += 1
         others = [*digest.questions[:i], *digest.bullets]
         stats.bad_questions += not shape.good_question(q) or any(
             shape.similar(q, o) for o in others
         )
+    stats.three_questions += len(digest.questions) == 3
+    article_text = " ".join(s.text for s in sentences) + " " + (article.title or "")
+    for item in [digest.headline, *digest.questions]:  # names and numbers, whole article
+        if all_unsupported([item], keys) or (
+            not same and not evidence.check_claim(item, article_text, same_language=False).ok
+        ):
+            stats.unsupported_delivered += 1
     q = digest.quality
     stats.raw_bullets += q.get("bullets_raw", 0)
     stats.raw_supported += q.get("supported_raw", 0)
@@ -155,11 +164,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             service = SummarizeService(
                 settings, store, fetcher=Fetcher.from_settings(settings), llm=LLMClient(settings)
             )
-            results: dict[str, RunStats] = {name: RunStats() for name, _, _ in RUNS}
+            runs = [r for r in RUNS if not args.runs or r[0] in args.runs.split(",")]
+            results: dict[str, RunStats] = {name: RunStats() for name, _, _ in runs}
             first_tokens: list[float] = []
             try:
                 for name, article in articles:
-                    for run_name, lang, length in RUNS:
+                    for run_name, lang, length in runs:
                         started = time.perf_counter()
                         digest = await service.summarize(article, lang=lang, length=length)
                         seconds = time.perf_counter() - started
@@ -217,6 +227,8 @@ def report(args: argparse.Namespace, data: dict[str, Any]) -> str:
     row("in the asked language", [_pct(x.in_language, x.digests) for x in s])
     row("bullet count in range", [_pct(x.in_range, x.digests) for x in s])
     row("bullets cut off", [str(x.cut) for x in s])
+    row("digests with 3 questions", [_pct(x.three_questions, x.digests) for x in s])
+    row("unsupported names or numbers delivered", [str(x.unsupported_delivered) for x in s])
     row("duplicate or malformed questions", [f"{x.bad_questions} of {x.questions}" for x in s])
     row("bullets with their numbers in the article", [_pct(x.numbers_ok, x.bullets) for x in s])
     row("bullets supported by their cited sentences", [_pct(x.supported, x.bullets) for x in s])
@@ -264,6 +276,11 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print every digest")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
     parser.add_argument("--section", default="real-model quality")
+    parser.add_argument(
+        "--runs",
+        default="",
+        help="comma-separated run names (default all), e.g. 'ar→ar short,ar→en short'",
+    )
     args = parser.parse_args()
     data = asyncio.run(run(args))
     body = report(args, data)

@@ -23,6 +23,7 @@ from bot.followups.answer import ANSWER_SCHEMA, Answer, ModelAnswer
 from bot.followups.grounding import Verdict, judge, problem, split_citations
 from bot.grounding import evidence
 from bot.grounding.evidence import Sentence
+from bot.grounding.sentence import whole
 from bot.i18n import t
 from bot.llm.article import followed_by
 from bot.llm.client import LLMClient, Message, Usage
@@ -78,17 +79,23 @@ class AnchoredAnswer:
 
     async def check(self, asked: Asked) -> Answer:
         """The reply as an Answer: verified with its quote when its cited (or re-anchored)
-        sentences support it; else one corrective retry (the correction appended to the
-        conversation), then shown unverified."""
+        sentences support it and it is whole (no sentence cut off, no JSON debris); else
+        one corrective retry (the correction appended to the conversation), then shown
+        unverified, or, when it is still cut off, the article's own sentence it rests on,
+        with a note."""
         reply = asked.answer
         text, ids = split_citations(reply.answer.strip(), reply.sources)
         if not reply.found or not text:
             return self.not_in_article()
         verdict = self._judge(text, ids)
-        if not verdict.ok:
+        if not verdict.ok or not whole(text):
             metrics.LLM_REPAIRS.labels(kind="shape_retry").inc()
-            log.info("follow-up answer unsupported (%s): one corrective retry", verdict.reason)
-            note = load_prompt(RETRY_PROMPT_NAME).render(problems=problem(text, verdict))
+            why = verdict.reason if not verdict.ok else "it stops mid-sentence"
+            log.info("follow-up answer rejected (%s): one corrective retry", why)
+            lines = [problem(text, verdict)] if not verdict.ok else []
+            if not whole(text):
+                lines.append(f"- your answer «{text[-120:]}» stops mid-sentence.")
+            note = load_prompt(RETRY_PROMPT_NAME).render(problems="\n".join(lines))
             try:
                 more = followed_by(asked.messages, asked.text, note)
                 again = (await call(self.llm, more, self.usage)).answer
@@ -98,7 +105,13 @@ class AnchoredAnswer:
                 text2, ids2 = split_citations(again.answer.strip(), again.sources)
                 if not again.found or not text2:
                     return self.not_in_article()
-                text, verdict = text2, self._judge(text2, ids2)
+                verdict2 = self._judge(text2, ids2)
+                if whole(text2) or not whole(text):
+                    text, verdict = text2, verdict2
+        if not whole(text):
+            metrics.LLM_REPAIRS.labels(kind="item_dropped").inc()
+            log.info("follow-up answer (%s) cut off twice: the article's sentence", self.article_id)
+            return self.article_sentence(text, verdict)
         if not verdict.ok:
             metrics.LLM_REPAIRS.labels(kind="unsupported_dropped").inc()
             log.info("follow-up answer (%s) shown unverified: %s", self.article_id, verdict.reason)
@@ -107,6 +120,29 @@ class AnchoredAnswer:
             metrics.LLM_REPAIRS.labels(kind="recited").inc()
         quote = evidence.quote(verdict.ids, self.sentences)
         return self._answer(text, quote=quote, sources=verdict.ids, verified=True)
+
+    def article_sentence(self, text: str, verdict: Verdict) -> Answer:
+        """An answer cut off twice is never shown: the article's own sentences it rests
+        on (its citations, or where its words are found) take its place, with a note;
+        with none, the request to ask again (not cached)."""
+        ids = verdict.ids or evidence.anchor(text, self.sentences, same_language=self.same_language)
+        quote = evidence.cited_text(ids, self.sentences) if ids else ""
+        if not quote:
+            return Answer(
+                text=t(self.lang, "followup.incomplete"),
+                path="unavailable",
+                article_id=self.article_id,
+                lang=self.lang,
+            )
+        return Answer(
+            text=quote,
+            sources=list(ids),
+            verified=True,
+            from_article=True,
+            path="llm",
+            article_id=self.article_id,
+            lang=self.lang,
+        )
 
     def _judge(self, text: str, ids: Sequence[int]) -> Verdict:
         return judge(text, ids, self.sentences, same_language=self.same_language)

@@ -42,7 +42,9 @@ class Answer(BaseModel):
     answer rests on and `quote` their text as shown to the user, both only when the
     answer checked out against them (`verified`, see `grounding.py`); an answer that
     did not, even after one corrective retry, has `verified` False and no quote, and is
-    shown marked unverified. `not_in_article` means the article does not say, and
+    shown marked unverified. An answer that stops mid-sentence (or holds JSON debris)
+    even after the retry is never shown: `text` is then the article's own sentence(s)
+    it rests on, with `from_article` set (shown with a note). `not_in_article` means the article does not say, and
     `text` is then exactly the catalog sentence. `tokens` is what the LLM calls cost,
     failed and retried ones included (0 unless path is "llm" or "unavailable"), for
     the per-user budget.
@@ -59,6 +61,7 @@ class Answer(BaseModel):
     tokens: int = 0
     tokens_cached: int = 0  # of `tokens`, prompt tokens the server read from its cache
     passages: list[str] = Field(default_factory=list)
+    from_article: bool = False  # the model's answer stayed cut off: `text` is the article's
 
 
 class Keywords(BaseModel):

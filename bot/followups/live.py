@@ -7,7 +7,8 @@ string is closed), drops inline `[3]` citations (and one still open), and checks
 sentence against the article the way the final answer is checked
 (`bot.followups.grounding.judge`: its cited sentences, else the whole article and
 re-anchoring). It shows the sentences that pass, as `Stage("writing")`, when that
-grew and reads in the asked language: like a digest's bullets, nothing unchecked is
+grew and reads in the asked language; a sentence cut off («… قال إن») ends what is
+shown (the final answer replaces it with the article's sentence): like a digest's bullets, nothing unchecked is
 ever shown (Telegram would make a link or a `/command`
 in it tappable). The checked answer (its evidence, its quote, or "not in the article")
 replaces it at the end.
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from bot.domain import Lang, Partial, Progress, Stage
 from bot.followups.grounding import split_citations
 from bot.grounding.guards import language_ok
+from bot.grounding.sentence import whole
 from bot.ingest.arabic import split_sentences
 from bot.llm.stream import may_show_more, partial_object
 
@@ -73,6 +75,8 @@ class LiveAnswer:
         self._text = text
         shown: list[str] = []
         for sentence, ids in finished_sentences(text):
+            if not whole(sentence):  # «… قال إن»: the final check will not show it either
+                break
             if self._supported(sentence, ids):
                 shown.append(sentence)
         words = " ".join(shown)

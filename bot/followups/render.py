@@ -46,6 +46,10 @@ def render_answer_html(answer: Answer, ui_lang: str) -> str:
         parts.append(f"<i>{_esc(t(ui_lang, 'followup.passages_label'), ui_lang)}</i>")
         parts += [f"<blockquote>{_esc(_cut(p))}</blockquote>" for p in answer.passages]
         return "\n".join(parts)
+    if answer.from_article:  # the article's own sentence, in its own language
+        parts.append(_esc(answer.text.strip()))
+        parts.append(f"<i>{_esc(t(ui_lang, 'followup.article_sentence'), ui_lang)}</i>")
+        return "\n".join(parts)
     parts.append(_esc(answer.text.strip(), answer.lang))
     if answer.path == "unavailable":
         if answer.passages:
@@ -66,6 +70,10 @@ def render_answer_text(answer: Answer, ui_lang: str) -> str:
     if answer.path == "passages":
         parts.append(_plain(t(ui_lang, "followup.passages_label"), ui_lang))
         parts += [_plain(f"> {_cut(p)}") for p in answer.passages]
+        return "\n".join(parts)
+    if answer.from_article:
+        parts.append(_plain(answer.text.strip()))
+        parts.append(_plain(f"({t(ui_lang, 'followup.article_sentence')})", ui_lang))
         return "\n".join(parts)
     parts.append(_plain(answer.text.strip(), answer.lang))
     if answer.path == "unavailable":

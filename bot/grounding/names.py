@@ -60,6 +60,7 @@ EXONYMS: dict[str, tuple[str, ...]] = {
     "africa": ("افريقي",),
     "asia": ("اسيا", "اسيوي"),
     "america": ("امريكا", "اميركا"),
+    "americ": ("امريك", "اميرك"),  # American(s)
     "us": ("امريك", "اميرك", "الولايات المتحده", "واشنطن"),
     "usa": ("امريك", "اميرك", "الولايات المتحده"),
     "uk": ("بريطانيا", "المملكه المتحده"),
@@ -166,12 +167,18 @@ def unmatched_names(claim: str, source: str) -> list[str]:
     skeletons = {_arabic_skeleton(w) for w in words}
     # a one-letter prefix (و ب ل ف ك: "بجنيف" for Geneva)
     skeletons |= {_arabic_skeleton(w[1:]) for w in words if w[:1] in "وبلفك" and len(w) > 3}
+    # a final ta marbuta (ة, matched as ه) is not sounded in English: الروسية / Russian
+    bare = [w.rstrip(".,،؛:!?؟\"'»”)") for w in words]
+    skeletons |= {_arabic_skeleton(w[:-1]) for w in bare if w.endswith("ه") and len(w) > 3}
     skeletons.discard("")
     # names written as two words ("فخري زادة" for Fakhrizadeh): exact matches only, a
     # near match of two joined words is too easy to hit by chance
     pairs = {_skeleton(_arabic_sounds(a) + _arabic_sounds(b)) for a, b in pairwise(words)}
+    latin = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’\-]+", source)}
     missing = []
     for name in claim_names(claim):
+        if name.lower() in latin:  # written in Latin letters in the source too: "CNN"
+            continue
         forms = _forms(name)
         if any(e in norm for f in forms for e in EXONYMS.get(f, ())):
             continue

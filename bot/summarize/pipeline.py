@@ -68,6 +68,8 @@ PROMPTS = (
     "summarize_retry_shape",
     "summarize_retry_json",
     "translate_digest",
+    "translate_retry",
+    "summarize_more_questions",
     "json_only",
 )
 

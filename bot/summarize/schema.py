@@ -35,3 +35,17 @@ def digest_schema(want: shape.Range) -> dict[str, Any]:
         "required": ["headline", "bullets", "questions"],
         "additionalProperties": False,
     }
+
+
+# An English (Latin-script) field: Arabic letters only inside parentheses, where a name
+# keeps the article's spelling. llama.cpp, vLLM and OpenAI honour `pattern` in structured
+# output, so the model cannot answer an English field in Arabic there. No `"` nor `\\`:
+# llama.cpp applies a pattern to the raw JSON text of the string, so a class that
+# allows `"` lets the model end the string early (measured: HTTP 500, "does not match
+# the expected peg-native format", on an unescaped "diplomatic route").
+LATIN_TEXT = r'^([^\u0600-\u06FF()"\\]|\([^()"\\]*\))*$'
+
+
+def text_field(lang: str) -> dict[str, Any]:
+    """A string field written in `lang` (English: Arabic script only in parentheses)."""
+    return {"type": "string", "pattern": LATIN_TEXT} if lang == "en" else {"type": "string"}

@@ -21,26 +21,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.grounding.sentence import MIN_WORDS as MIN_WORDS
+from bot.grounding.sentence import complete_sentence as complete_sentence
+from bot.grounding.sentence import has_debris as has_debris
+from bot.grounding.sentence import is_cut as is_cut
 from bot.ingest.arabic import tokens
 
-MIN_WORDS = 4
 MAX_QUESTION_WORDS = 22
 MAX_QUESTION_CHARS = 180
 MAX_HEADLINE_WORDS = 22
 DUPLICATE_JACCARD = 0.8
 
-_END = re.compile(r"[.!?؟…]['\"”’»)\]]*$")
-_DEBRIS = re.compile(r"[{}\[\]]|\"\s*:|\\[n\"t]")
 _TRIM = re.compile(r"^[\s\"',:;\-–—•*]+|[\s\"',:;\-–—]+$")
+_END = re.compile(r"[.!?؟…]['\"”’»)\]]*$")
 _QUESTION_END = re.compile(r"[?؟]['\"”’»)]*$")
-# a bullet that stops on one of these words (normalized) was cut off
-_DANGLING = frozenset(
-    tokens(
-        "و في من على إلى عن أن إن الذي التي الذين مع بين عند حتى لكن أو ثم بعد قبل خلال "
-        "and or but of to in on for with from by at the a an that which who as than into"
-    )
-)
-_OPEN_CLOSE = (("(", ")"), ("«", "»"), ("“", "”"), ("[", "]"))
 _INTERROGATIVE = frozenset(
     tokens(
         "هل ما ماذا من متى أين كيف لماذا لم كم أي أية "
@@ -79,11 +73,6 @@ def similar(a: str, b: str) -> bool:
     return inter / len(wa | wb) >= DUPLICATE_JACCARD or inter == min(len(wa), len(wb))
 
 
-def has_debris(text: str) -> bool:
-    """JSON left in a field: braces, brackets, `"key":`, escaped quotes or newlines."""
-    return bool(_DEBRIS.search(text))
-
-
 def clean(text: str) -> str:
     """Whitespace collapsed; stray quotes, commas and list marks trimmed at both ends,
     unless the quote is balanced inside."""
@@ -93,28 +82,6 @@ def clean(text: str) -> str:
         if text.endswith(quote) and trimmed.count(quote) % 2 == 1:
             trimmed += quote
     return trimmed
-
-
-def _balanced(text: str) -> bool:
-    return all(text.count(o) <= text.count(c) for o, c in _OPEN_CLOSE) and text.count('"') % 2 == 0
-
-
-def is_cut(text: str) -> bool:
-    """True when `text` stops mid-sentence: it ends on a joining word, a comma or a
-    colon, or leaves a bracket or quote open."""
-    words = tokens(text)
-    if not words:
-        return True
-    if text.rstrip()[-1:] in ",،:;؛-–(«“":
-        return True
-    if not _END.search(text) and words[-1] in _DANGLING:
-        return True
-    return not _balanced(text)
-
-
-def complete_sentence(text: str) -> bool:
-    """At least MIN_WORDS words, not cut off (a missing final stop is repairable)."""
-    return len(text.split()) >= MIN_WORDS and not is_cut(text)
 
 
 def good_question(text: str) -> bool:

@@ -42,12 +42,15 @@ from bot.llm.replies import LLMOutputError
 from bot.summarize import shape
 from bot.summarize.extractive import score_sentences
 from bot.summarize.live import LiveDraft
-from bot.summarize.schema import digest_schema
+from bot.summarize.schema import digest_schema, text_field
 
 log = logging.getLogger(__name__)
 
 # linear on long runs of spaces: (?<!\s) starts a match at the first space only, \s*+ never gives back
 _CITE = re.compile(r"(?<!\s)\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]\s*+([.؟?!]?)\s*+$")
+QUESTIONS = 3  # suggested questions on every digest
+MORE_QUESTIONS_TOKENS = 200
+LANGUAGE_NAMES = {"ar": "Arabic (العربية)", "en": "English"}  # as pipeline.py
 _PAREN_ARABIC = re.compile(r"\([^()]*[\u0600-\u06ff][^()]*\)")
 
 
@@ -112,12 +115,11 @@ def _parse_bullet(raw: Any) -> _Bullet | None:
 
 def _worth_a_retry(attempt: _Attempt) -> bool:
     """A corrective retry re-reads the whole article: it is spent on broken bullets or
-    headline, or on questions when fewer than two are usable. Other question problems
-    are repaired (dropped) without it."""
-    if any(not p.startswith(("question", "write exactly 3 questions")) for p in attempt.problems):
-        return True
-    usable = sum(shape.good_question(q) for q in attempt.questions)
-    return bool(attempt.problems) and usable < 2
+    headline only. Question problems are repaired without it: the bad ones are dropped
+    and replaced by a short extra call (`DigestWriter._more_questions`)."""
+    return any(
+        not p.startswith(("question", "write exactly 3 questions")) for p in attempt.problems
+    )
 
 
 def parse_attempt(data: dict[str, Any]) -> _Attempt:
@@ -171,7 +173,10 @@ class DigestWriter:
             best = first
             if _worth_a_retry(first):
                 best = await self._correct(usage, first)
-            return self._repair(best, usage)
+            draft = self._repair(best, usage)
+            if len(draft.questions) < QUESTIONS:
+                await self._more_questions(best, usage, draft)
+            return draft
         except LLMError as err:
             raise err.spent(usage) from err
 
@@ -335,6 +340,69 @@ class DigestWriter:
             min_bullets=self.want.lo,
         )
 
+    async def _more_questions(self, best: _Attempt, usage: Usage, draft: LLMDraft) -> None:
+        """Top the draft's questions up to QUESTIONS with one short call on the same
+        article prompt (its prefix is the digest call's: a server's prompt cache reuses
+        it), asking only for questions the article answers and the digest does not
+        state; they pass the same checks. A failed call leaves the draft as it is
+        (what it spent counts)."""
+        need = QUESTIONS - len(draft.questions)
+        conversation = more_questions_messages(best, draft, need + 1, self.lang)
+        schema = {
+            "type": "object",
+            "properties": {
+                "questions": {
+                    "type": "array",
+                    "items": text_field(self.lang),
+                    "minItems": need + 1,  # a spare or two: the checks drop some
+                    "maxItems": need + 3,
+                }
+            },
+            "required": ["questions"],
+            "additionalProperties": False,
+        }
+        try:
+            got = await self.llm.chat_json(
+                conversation,
+                schema_name="questions",
+                schema=schema,
+                max_tokens=MORE_QUESTIONS_TOKENS,
+            )
+        except LLMOutputError as err:
+            usage.add_failed(err)
+            return
+        except LLMError as err:  # the digest is ready: a failed extra does not undo it
+            usage.add_failed(err)
+            log.info("more questions failed: %s", err.detail)
+            return
+        usage.add(got.usage)
+        raw = got.data.get("questions")
+        asked = (
+            [" ".join(str(q).split()) for q in raw if str(q).strip()]
+            if isinstance(raw, list)
+            else []
+        )
+        good = [q for q in asked if self._answerable(q)]
+        others = [*draft.bullets, *draft.questions]
+        fresh, _ = shape.repair_items(good, lang=self.lang, questions=True, others=others)
+        fresh = [q for q in fresh if not any(shape.similar(q, o) for o in others)][:need]
+        if len(fresh) < need:
+            log.info("more questions: %d of %d usable in %s", len(fresh), need, asked)
+        self._count("questions_added", len(fresh))
+        self._count("questions_dropped", len(asked) - len(fresh))
+        draft.questions = [*draft.questions, *fresh]
+        draft.quality = dict(self.quality)
+
+    def _answerable(self, question: str) -> bool:
+        """A suggested question rests on the article: no number it lacks and (in its
+        language) most content words in it, or (across languages) only its names."""
+        if all_unsupported([question], self.source_keys):
+            return False
+        article = " ".join(s.text for s in self.sentences)
+        if self.same_language:
+            return evidence.word_support(question, article) >= evidence.MIN_SUPPORT
+        return evidence.check_claim(question, article, same_language=False).ok
+
     def _top_up(self, kept: list[_Bullet]) -> None:
         """Add the article's best sentences (in its own language) until the range is met."""
         by_text = {s.text: s.id for s in self.sentences}
@@ -371,6 +439,21 @@ class DigestWriter:
         first = kept[0].text
         words = first.split()
         return " ".join(words[: shape.MAX_HEADLINE_WORDS]).rstrip(".،,")
+
+
+def more_questions_messages(
+    best: _Attempt, draft: LLMDraft, count: int, lang: Lang
+) -> list[Message]:
+    """The extra questions call: the digest's own conversation (the article's prefix,
+    its task and the model's reply), then the digest kept and the ask."""
+    have = "\n".join(f"- {q}" for q in draft.questions)
+    note = load_prompt("summarize_more_questions").render(
+        bullets="\n".join(f"- {b}" for b in draft.bullets),
+        have=f"and asks already:\n{have}" if have else "",
+        count=count,
+        language=LANGUAGE_NAMES[lang],
+    )
+    return followed_by(best.asked, best.reply, note)
 
 
 def _usable_headline(text: str) -> bool:

@@ -24,6 +24,13 @@ some local servers do.
 OpenRouter, DeepSeek, Gemini, and an old local server that knows no response_format),
 and servers that refuse `stream`, `stream` with a response_format, or `stream_options`.
 Every quirk here was seen on a real server or is documented by its vendor.
+
+What a small real MODEL does wrong (whatever the server) is played by handlers in
+`tests.fakes.models.SMALL_MODEL_MODES` (`fake.handler = SMALL_MODEL_MODES[name]`),
+each measured on Qwen2.5-Coder 0.5B/1.5B under llama.cpp: "invents-english-names"
+("Obama" for جو بايدن in a translation, until given a checked name list),
+"invents-a-name-twice", "restates-questions", "fewer-questions", "cuts-answers"
+(«… قال إن»).
 """
 
 from __future__ import annotations

@@ -54,13 +54,19 @@ def llm_item(body: dict[str, Any]) -> str:
         english = "English" in article.split("</target_language>")[0]
         nato = "الناتو" in article
         head = "NATO weighs Russian build-up" if nato else "Biden and Putin talk by phone"
-        bullet = "The leaders spoke by phone <b>&"
-        return json.dumps({"headline": head, "bullets": [bullet], "questions": []})
+        # the headline rests on the translated bullet (translate.py checks that)
+        bullet = "NATO weighs the Russian build-up" if nato else "Biden and Putin talk by phone"
+        bullet += " <b>&"
+        return json.dumps({"names": [], "headline": head, "bullets": [bullet], "questions": []})
     if "ستولتنبرغ" in article:
         head = "NATO weighs Russian build-up" if english else "الناتو يبحث الحشود الروسية"
     else:
         head = "Biden and Putin talk by phone" if english else "اتصال هاتفي بين بايدن وبوتين"
-    bullet = "The leaders spoke by phone <b>&" if english else "تحدث الزعيمان هاتفيا."
+    nato = "ستولتنبرغ" in article
+    if english:
+        bullet = "The leaders spoke by phone <b>&"
+    else:
+        bullet = "يبحث الناتو الحشود الروسية." if nato else "تحدث بايدن وبوتين هاتفيا."
     return json.dumps({"headline": head, "bullets": [bullet]}, ensure_ascii=False)
 
 

@@ -511,7 +511,8 @@ async def test_question_problems_alone_are_repaired_without_a_retry(
     service: SummarizeService, fake_llm: FakeLLM, seed: Article
 ) -> None:
     """A repeated question or a lone "{" does not cost a second read of the article:
-    the bad question is dropped."""
+    the bad question is dropped, and only a short call for more questions follows (on
+    the same article prompt, which a server's prompt cache reuses)."""
 
     def bad_questions(body: dict[str, Any]) -> str:
         data = json.loads(smart(body))
@@ -520,8 +521,11 @@ async def test_question_problems_alone_are_repaired_without_a_retry(
 
     fake_llm.handler = bad_questions
     digest = await service.summarize(seed, lang="ar")
-    assert fake_llm.calls == 1 and digest.questions == [AR_QUESTIONS[0]]
-    assert digest.quality["questions_dropped"] == 2
+    assert fake_llm.calls == 2 and digest.questions == [AR_QUESTIONS[0]]
+    assert "more short follow-up questions" in fake_llm.user_texts()[1]
+    sent = fake_llm.requests[1]
+    assert sent.get("max_tokens", sent.get("max_completion_tokens")) <= 200  # no second digest
+    assert digest.quality["questions_dropped"] >= 2
 
 
 async def test_a_detailed_digest_with_too_few_bullets_is_corrected(

@@ -1,0 +1,142 @@
+"""What a reader gets from a small real model's quirks (issue 21.3-5), each played by
+the fake LLM server (`tests.fakes.models.SMALL_MODEL_MODES`): an English digest with
+only verified names, three suggested questions on every digest, and never an answer
+cut mid-sentence.
+
+Real Redis, the real openai SDK against the fake LLM server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.domain import Article, Stage
+from bot.followups import FollowupService
+from bot.followups.render import render_answer_html
+from bot.ingest.extract import extract_text
+from bot.ingest.fetch import Fetcher
+from bot.llm.client import LLMClient
+from bot.render import render_digest_html, strip_marks
+from bot.store.redis import Store
+from bot.summarize import shape
+from bot.summarize.service import SummarizeService
+from tests.fakes.llm import FakeLLM
+from tests.fakes.models import KREMLIN_CUT, SMALL_MODEL_MODES
+from tests.integration.test_followups import Articles
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+CHAT = 2103
+
+
+@pytest.fixture
+async def service(
+    settings: Settings, store: Store, fake_llm: FakeLLM
+) -> AsyncIterator[SummarizeService]:
+    svc = SummarizeService(
+        settings,
+        store,
+        fetcher=Fetcher.from_settings(settings),
+        llm=LLMClient(settings),
+        clock=FrozenClock(NOW),
+    )
+    yield svc
+    await svc.aclose()
+
+
+@pytest.fixture
+def seed(seed_text: str) -> Article:
+    return extract_text(seed_text)
+
+
+def shown(digest: Any) -> str:
+    return " ".join([digest.headline, *digest.bullets, *digest.questions])
+
+
+async def test_an_english_digest_uses_no_name_the_article_lacks(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """The model's English says "Obama" for جو بايدن: its name list is refused, the
+    retry gets the checked list and the failed bullets beside their Arabic sentences,
+    and the reader gets an English digest with every bullet and no invented name."""
+    fake_llm.handler = SMALL_MODEL_MODES["invents-english-names"]
+    arabic = await service.summarize(seed, lang="ar")
+    english = await service.summarize(seed, lang="en")
+
+    assert english.lang == "en" and english.translated and not english.translation_note
+    assert "Obama" not in shown(english)
+    assert len(english.bullets) == len(arabic.bullets)
+    assert english.sources == arabic.sources  # each bullet keeps its evidence
+    retry = fake_llm.user_texts()[-1]
+    assert "<names>" in retry and "جو بايدن = (جو بايدن)" in retry  # refused: kept Arabic
+    assert fake_llm.calls == 3  # the Arabic digest, the translation, the retry
+    assert "Obama" not in render_digest_html(english, "en")
+
+
+async def test_a_partial_translation_keeps_its_verified_bullets(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """The retry still invents a name in one bullet: that bullet is dropped, the
+    verified others are delivered in English (not the Arabic digest labelled)."""
+    fake_llm.handler = SMALL_MODEL_MODES["invents-a-name-twice"]
+    arabic = await service.summarize(seed, lang="ar")
+    english = await service.summarize(seed, lang="en")
+
+    assert english.lang == "en" and not english.translation_note
+    assert "Obama" not in shown(english)
+    assert len(english.bullets) == len(arabic.bullets) - 1 >= 3
+    assert english.sources == arabic.sources[1:]
+    assert english.quality["translation_dropped"] == 1
+
+
+@pytest.mark.parametrize("mode", ["restates-questions", "fewer-questions"])
+async def test_every_digest_suggests_three_questions_none_restating_a_bullet(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article, mode: str
+) -> None:
+    """The model's questions restate its bullets (or are too few): the checks drop
+    them and one short extra call on the same article prompt brings replacements."""
+    fake_llm.handler = SMALL_MODEL_MODES[mode]
+    digest = await service.summarize(seed, lang="ar")
+
+    assert len(digest.questions) == 3, digest.questions
+    assert all(shape.good_question(q) for q in digest.questions)
+    for q in digest.questions:
+        assert not any(shape.similar(q, b) for b in digest.bullets), q
+    assert fake_llm.calls == 2 and digest.llm_calls == 2  # the digest, the extra questions
+    first, extra = (r["messages"] for r in fake_llm.requests)
+    assert extra[0] == first[0]  # the same system message, and the article's user
+    assert extra[1]["content"].startswith(first[1]["content"])  # message as its start
+
+
+async def test_an_answer_cut_mid_sentence_never_reaches_the_reader(
+    settings: Settings, store: Store, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """Both the answer and its retry stop at «… قال إن»: the reader gets the article's
+    own sentence with a note, and nothing cut was shown while it was written."""
+    fake_llm.handler = SMALL_MODEL_MODES["cuts-answers"]
+    llm = LLMClient(settings)
+    svc = FollowupService(settings, store, articles=Articles(seed), llm=llm)
+    await svc.set_active(CHAT, seed.id)
+    stages: list[Stage] = []
+
+    async def progress(stage: Stage) -> None:
+        stages.append(stage)
+
+    try:
+        answer = await svc.answer(
+            chat_id=CHAT, question="ماذا قال الكرملين؟", lang=None, progress=progress
+        )
+    finally:
+        await llm.aclose()
+
+    assert fake_llm.calls == 2  # the answer and its corrective retry
+    assert answer.from_article and "بيسكوف" in answer.text
+    assert not answer.text.rstrip(" .").endswith("قال إن")
+    html = strip_marks(render_answer_html(answer, "ar"))
+    assert "جملة المقال نفسها" in html and KREMLIN_CUT not in html
+    assert all(KREMLIN_CUT not in (s.partial.text if s.partial else "") for s in stages)
