@@ -33,7 +33,7 @@ from bot.grounding.guards import all_unsupported, source_number_keys
 from bot.llm.client import LLMClient
 from bot.summarize import shape
 from bot.summarize.extractive import summarize_extractive
-from bot.summarize.pipeline import BULLET_RANGE
+from bot.summarize.pipeline import BULLET_RANGE, LLMSummarizer
 from bot.summarize.translate import translate_draft
 from bot.summarize.writer import LLMDraft
 
@@ -94,6 +94,9 @@ async def run(args: argparse.Namespace) -> list[Row]:
         llm_max_retries=0,
     )
     llm = LLMClient(settings)
+    # the translation starts with the article's messages, as in the bot (one prefix per
+    # article: bot/llm/article.py); None for an article too long for one request
+    summarizer = LLMSummarizer(llm, max_input_tokens=settings.llm_max_input_tokens)
     rows: list[Row] = []
     try:
         for name, article in load_articles(args.limit):
@@ -107,6 +110,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
                     target="en",
                     article_lang="ar",
                     sentences=evidence.number_sentences(article.text),
+                    prefix=summarizer.prefix(article),
                 )
             except LLMError as exc:
                 row.note = exc.detail[:160]

@@ -11,7 +11,7 @@ from bot.ingest.arabic import tokens
 
 MIN_WORDS = 4
 
-_END = re.compile(r"[.!?؟…]['\"”’»)\]]*$")
+SENTENCE_END = re.compile(r"[.!?؟…]['\"”’»)\]]*$")
 _DEBRIS = re.compile(r"[{}\[\]]|\"\s*:|\\[n\"t]")
 # a bullet that stops on one of these words (normalized) was cut off
 _DANGLING = frozenset(
@@ -42,7 +42,7 @@ def is_cut(text: str) -> bool:
         return True
     if text.rstrip()[-1:] in ",،:;؛-–(«“":
         return True
-    if not _END.search(text) and words[-1] in _DANGLING:
+    if not SENTENCE_END.search(text) and words[-1] in _DANGLING:
         return True
     if words[-1] in _ALWAYS_DANGLING:
         return True

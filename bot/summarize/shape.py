@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.grounding.sentence import MIN_WORDS as MIN_WORDS
+from bot.grounding.sentence import SENTENCE_END
 from bot.grounding.sentence import complete_sentence as complete_sentence
 from bot.grounding.sentence import has_debris as has_debris
 from bot.grounding.sentence import is_cut as is_cut
@@ -33,7 +34,6 @@ MAX_HEADLINE_WORDS = 22
 DUPLICATE_JACCARD = 0.8
 
 _TRIM = re.compile(r"^[\s\"',:;\-–—•*]+|[\s\"',:;\-–—]+$")
-_END = re.compile(r"[.!?؟…]['\"”’»)\]]*$")
 _QUESTION_END = re.compile(r"[?؟]['\"”’»)]*$")
 _INTERROGATIVE = frozenset(
     tokens(
@@ -126,7 +126,7 @@ def problems(
 
 def finish_sentence(text: str, lang: str) -> str:
     """`text` ending with a full stop (kept as is when it already ends a sentence)."""
-    return text if _END.search(text) else text + "."
+    return text if SENTENCE_END.search(text) else text + "."
 
 
 def finish_question(text: str, lang: str) -> str:
