@@ -110,7 +110,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
                     target="en",
                     article_lang="ar",
                     sentences=evidence.number_sentences(article.text),
-                    prefix=summarizer.prefix(article),
+                    prefix=None if args.no_prefix else summarizer.prefix(article),
                 )
             except LLMError as exc:
                 row.note = exc.detail[:160]
@@ -153,7 +153,13 @@ def report(args: argparse.Namespace, rows: list[Row]) -> str:
     return (
         f"Model `{args.model}` at `{args.base_url}`; the translation step alone "
         "(`python -m bench.english`: the Arabic digest is the article's own best "
-        "sentences, each citing itself).\n\n"
+        "sentences, each citing itself), "
+        + (
+            "the digest alone, without the article before it"
+            if args.no_prefix
+            else "after the article's messages, as the bot sends it (one prefix per article)"
+        )
+        + ".\n\n"
         f"**English digests delivered: {delivered} of {len(rows)}**; unsupported names "
         f"or numbers shown: {sum(r.unsupported for r in rows)}; bullets kept "
         f"{sum(r.bullets for r in rows)} of {sum(r.source_bullets for r in rows)}; "
@@ -171,6 +177,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N articles only")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
     parser.add_argument("--section", default="real-model English")
+    parser.add_argument(
+        "--no-prefix",
+        action="store_true",
+        help="translate the digest alone, without the article's messages before it",
+    )
     parser.add_argument("--log", action="store_true", help="log the checks' verdicts")
     args = parser.parse_args()
     if args.log:

@@ -20,7 +20,7 @@ this llama.cpp keeps earlier prompts in RAM and restores the longest match, seen
 message stays cached, as it would in production. Each row gives the wall time and the
 share of the prompt the server reported as read from its cache
 (`usage.prompt_tokens_details.cached_tokens`). The server is shared: its `/slots`
-task counter, read before and after, tells how many requests other clients sent
+task counter, read before and after, hints whether other clients sent requests
 during the run (each can evict the cache between two of ours).
 """
 
@@ -282,9 +282,19 @@ def report(args: argparse.Namespace, data: tuple[Run, int | None, int, str]) -> 
         lines.append(f"| {name} | {measured} | {met} |")
     lines += [
         "",
-        "Requests other clients sent to the server during the run: "
+        "llama.cpp tasks beyond our own requests during the run: "
         + ("unknown (no /slots)" if foreign is None else str(foreign))
-        + " (with one slot, each waits for the others and replaces the prompt cache).",
+        + " (its task counter also counts internal tasks, dozens per streamed request, so"
+        " only a count far above that says other clients shared the one slot).",
+        "",
+        "What stands in the way of the digest target: the bare request is one call; the"
+        " bot's digest makes one more whenever its checks ask for it: a corrective retry"
+        " (a bullet its cited sentence does not support) or the extra call that tops the"
+        " questions up to 3 (issue 21: the small model's questions often restate a"
+        " bullet). Each extra call reads the article from the cache (the prompt share"
+        " above), so it costs its output tokens, at about 26 tokens/s on 2 cores: a"
+        " digest in one call is within a few percent of the bare request, one with a"
+        " retry about twice it.",
     ]
     if stopped:
         lines.append(f"The run stopped early: {stopped}.")
