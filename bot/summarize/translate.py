@@ -474,11 +474,19 @@ def _take(
         why = _bullet_problem(
             text, source.bullets[i], cited[i], target=target, article_lang=article_lang
         )
+        twin = next((j for j, kept in out.bullets.items() if j != i and _same(text, kept)), None)
+        if not why and twin is not None:  # a small model writes one sentence for several
+            why = f"it repeats bullet {twin + 1}; translate this bullet's own sentence"
         if why:
             out.problems[f"bullet {i + 1}"] = f"«{text[:200]}» {why}"
         else:
             out.bullets[i] = shape.finish_sentence(text, target)
             out.problems.pop(f"bullet {i + 1}", None)
+
+
+def _same(a: str, b: str) -> bool:
+    """Two bullets that say the same words (case, spaces and the final stop aside)."""
+    return " ".join(a.casefold().split()).rstrip(".") == " ".join(b.casefold().split()).rstrip(".")
 
 
 def _take_questions(

@@ -66,7 +66,8 @@ def translation(body: dict[str, Any]) -> str:
     english = "English" in text[text.rfind("<target_language>") : text.rfind("</target_language>")]
     n, q = len(source["bullets"]), len(source["questions"])
     if english:
-        bullets = [f"The article reports its point number {i}." for i in range(1, n + 1)]
+        again = "retried " if "evidence" in source else ""  # a retry's items: new words
+        bullets = [f"The article reports its {again}point number {i}." for i in range(1, n + 1)]
         return json.dumps(
             {
                 "names": [],
@@ -199,7 +200,19 @@ def cuts_answers(body: dict[str, Any]) -> str:
     return json.dumps({"answer": KREMLIN_CUT, "sources": ids, "found": True}, ensure_ascii=False)
 
 
+def repeats_one_bullet(body: dict[str, Any]) -> str:
+    """Asked for an English translation, it writes its first bullet for every bullet
+    (seen on Qwen2.5-Coder-1.5B: one headline-like sentence three times); the retry,
+    with the failed bullets beside their sentences, translates each."""
+    if _translating_to_english(body) and "<names>" not in user_text(body):
+        data = json.loads(translation(body))
+        data["bullets"] = [data["bullets"][0]] * len(data["bullets"])
+        return json.dumps(data)
+    return _faithful_or_more(body)
+
+
 SMALL_MODEL_MODES = {
+    "repeats-one-bullet": repeats_one_bullet,
     "invents-english-names": invents_english_names,
     "invents-a-name-twice": invents_a_name_twice,
     "restates-questions": restates_questions,

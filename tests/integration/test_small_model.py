@@ -94,6 +94,22 @@ async def test_a_partial_translation_keeps_its_verified_bullets(
     assert english.quality["translation_dropped"] == 1
 
 
+async def test_a_translation_repeating_one_sentence_is_retried_never_shown_twice(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """The model writes one English sentence for every bullet (each passes the
+    cross-language checks alone): the repeats go to the retry, and the reader gets each
+    point once."""
+    fake_llm.handler = SMALL_MODEL_MODES["repeats-one-bullet"]
+    arabic = await service.summarize(seed, lang="ar")
+    english = await service.summarize(seed, lang="en")
+
+    assert english.lang == "en" and english.translated
+    assert len(set(english.bullets)) == len(english.bullets) == len(arabic.bullets)
+    assert fake_llm.calls == 3  # the Arabic digest, the translation, the retry
+    assert "it repeats bullet 1" in fake_llm.user_texts()[-1]
+
+
 @pytest.mark.parametrize("mode", ["restates-questions", "fewer-questions"])
 async def test_every_digest_suggests_three_questions_none_restating_a_bullet(
     service: SummarizeService, fake_llm: FakeLLM, seed: Article, mode: str
