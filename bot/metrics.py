@@ -132,6 +132,7 @@ BRIEFINGS = Counter(
 # What the LLM client and the digest guards had to do to get a usable reply.
 REPAIR_KINDS = (
     "param_adapted",  # a 400 named a parameter; the request was adapted and re-sent
+    "roles_adapted",  # the chat template refused the roles; the conversation was adapted
     "think_stripped",  # a <think> block was removed from the reply
     "length_retry",  # finish_reason "length": asked again with more room
     "json_repaired",  # broken JSON (prompt-only path) repaired by json-repair

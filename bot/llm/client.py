@@ -12,6 +12,13 @@ fake mode per server that plays each of these):
   `temperature`, no `reasoning_effort`, and `response_format` stepped down from
   json_schema to json_object to none (JSON asked for in the prompt). What worked is
   remembered per model for the client's lifetime (`profile(model)`).
+* **Conversation roles a chat template refuses.** A server whose template wants strict
+  user/assistant turns (Gemma, older Mistral: "Conversation roles must alternate ...",
+  a 400 from vLLM, a 500 from llama.cpp) or no system message ("System role not
+  supported") gets the same request again with the conversation adapted
+  (`bot/llm/roles.py`: same-role messages merged, the system text folded into the first
+  user message; the article stays first, so the prefix stays shared). What worked is
+  remembered per server and model for the process's lifetime; streamed requests too.
 * **Reasoning models.** Names of the o-series and the gpt-5 family start with
   `max_completion_tokens`, no temperature, `reasoning_effort="low"` and extra room for
   the hidden reasoning. `<think>…</think>` blocks in the content (DeepSeek-R1 or Qwen3
@@ -43,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from bot import metrics
 from bot.config import Settings
 from bot.errors import LLMError
+from bot.llm import roles
 from bot.llm.profile import MAX_ADAPTATIONS, JsonMode, ModelProfile, bad_param
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError, LLMTruncated, parse_json_object, strip_think
@@ -121,6 +129,7 @@ class LLMClient:
             max_retries=settings.llm_max_retries,
         )
         self._profiles: dict[str, ModelProfile] = {}
+        self._server = str(self._client.base_url)  # the conversation shapes' memory key
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMClient | None:
@@ -205,28 +214,49 @@ class LLMClient:
         import openai
 
         prof = self.profile()
-        for _ in range(MAX_ADAPTATIONS + 1):
+        for _ in range(MAX_ADAPTATIONS + roles.MAX_STEPS + 1):
             response_format = self._response_format(prof, json_schema)
             streaming = on_text is not None and prof.stream
             kwargs = self._request(prof, max_tokens, response_format, streaming)
-            messages = messages_for(prof.json_mode)
+            built = messages_for(prof.json_mode)
+            shape = roles.shape_for(self._server, self.model)
+            messages = shape.apply(built)
             try:
                 resp, started = await self._send(messages, kwargs, usage)
                 if streaming:
                     resp = await self._collect(resp, on_text, usage, started, messages)
             except LLMError as err:
                 cause = err.__cause__
-                if (
-                    isinstance(cause, openai.APIStatusError)
-                    and cause.status_code in (400, 422)
-                    and self._adapt(prof, cause, kwargs)
-                ):
-                    metrics.LLM_REPAIRS.labels(kind="param_adapted").inc()
-                    continue
+                if isinstance(cause, openai.APIStatusError):
+                    refused = roles.refusal(cause)
+                    if refused is not None and self._reshape(shape, refused, built):
+                        metrics.LLM_REPAIRS.labels(kind="roles_adapted").inc()
+                        continue
+                    if cause.status_code in (400, 422) and self._adapt(prof, cause, kwargs):
+                        metrics.LLM_REPAIRS.labels(kind="param_adapted").inc()
+                        continue
                 err.__cause__ = None
                 raise
             return self._reply(resp, messages, usage, started=started)
         raise LLMError("the LLM refused every form of the request", usage=usage)
+
+    def _reshape(self, sent: roles.Shape, refused: roles.Refusal, built: list[Message]) -> bool:
+        """Learn the conversation's next shape after the server's chat template refused
+        `built` sent in shape `sent`; False when no shape is left to try."""
+        if roles.shape_for(self._server, self.model) != sent:
+            return True  # a request in flight meanwhile learned it: send that shape
+        nxt = sent.after(refused, built)
+        if nxt is None:
+            return False
+        roles.learn(self._server, self.model, nxt)
+        log.info(
+            "LLM server %s refuses %s for model %s: conversations are sent with %s",
+            roles.server_name(self._server),
+            "a system message" if refused == "system" else "two turns of one role in a row",
+            self.model,
+            nxt.describe(),
+        )
+        return True
 
     @staticmethod
     def _response_format(
