@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.llm import roles
 from bot.store.keys import Keys
 from bot.store.redis import Store, client_for
 from tests.fakes.llm import FakeLLM
@@ -69,6 +70,7 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
         yield fake
     finally:
         await fake.stop()
+        roles.forget(fake.base_url)  # a later server on the same port starts unknown
 
 
 @pytest.fixture

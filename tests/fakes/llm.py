@@ -22,7 +22,12 @@ some local servers do.
 `fake.quirks` (a `Quirks`) plays what real servers do; `MODES` names one per server
 (OpenAI chat and reasoning models, Azure OpenAI, Ollama, vLLM, llama.cpp, LM Studio,
 OpenRouter, DeepSeek, Gemini, and an old local server that knows no response_format),
-and servers that refuse `stream`, `stream` with a response_format, or `stream_options`.
+and servers that refuse `stream`, `stream` with a response_format, or `stream_options`,
+and chat templates that refuse the conversation's roles: "alternating-roles" (vLLM with
+Gemma 3: 400 to two turns of one role in a row), "alternating-roles-llamacpp" (the same
+from llama.cpp: a 500), "no-system-role" (vLLM with Gemma 2: 400 to a system message)
+and "mistral-v0.1" (the system message counts as a turn); `fake.refused` lists the
+requests a quirk refused.
 Every quirk here was seen on a real server or is documented by its vendor.
 
 What a small real MODEL does wrong (whatever the server) is played by handlers in
@@ -99,11 +104,71 @@ class Quirks:
     # (its KV cache) and reads the longest common prefix of the next prompt from it,
     # reported as usage.prompt_tokens_details.cached_tokens and timings.cache_n
     prefix_cache: bool = False
+    # a chat template that wants strict turns (Gemma's; Mistral's and Llama 2's older
+    # ones), as the server renders it: after the optional system message the roles must
+    # go user, assistant, user, ... or the request is answered with this (status, error
+    # body as that server sends it); `system_is_a_turn`: the template has no system
+    # exemption (Mistral v0.1: a system message at the start breaks the alternation)
+    reject_same_role_turns: tuple[int, dict[str, Any]] | None = None
+    system_is_a_turn: bool = False
+    reject_system_role: tuple[int, dict[str, Any]] | None = None  # Gemma 1 and 2
 
 
 THINKING = (
     'The user wants a digest. The schema looks like {"headline": ..., "bullets": [...]}'
     ' and I must keep {numbers} exact. Let me draft: {"headline": "draft"}'
+)
+
+# What real servers answer when a chat template refuses the conversation's roles (the
+# error texts and statuses of public reports, see bot/llm/roles.py):
+# vLLM with Gemma 3 (suitenumerique/conversations#197, OpenSecretCloud/opensecret#120)
+VLLM_ALTERNATE = (
+    400,
+    {
+        "error": {
+            "message": "Conversation roles must alternate user/assistant/user/assistant/... "
+            "Conversation roles must alternate user/assistant/user/assistant/...",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+        }
+    },
+)
+# llama.cpp --jinja with Gemma 3 (idiap/sdialog#122, raycast-openai-translator#34)
+LLAMACPP_ALTERNATE = (
+    500,
+    {
+        "error": {
+            "code": 500,
+            "message": "\n------------\nWhile executing CallExpression at line 19, column 27 in "
+            'source:\n...% 2 == 0) -%}\u21b5        {{ raise_exception("Conversation roles '
+            "must alternate user...\n                                           ^\nError: "
+            "Jinja Exception: Conversation roles must alternate user/assistant/user/assistant/...",
+            "type": "server_error",
+        }
+    },
+)
+# vLLM with Gemma 2 (vllm-project/vllm#2964): the old error shape, no "error" wrapper
+VLLM_NO_SYSTEM = (
+    400,
+    {
+        "object": "error",
+        "message": "System role not supported",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    },
+)
+# older vLLM with Mistral-7B-Instruct v0.1/v0.2, a system message included (autogen#1037)
+VLLM_MISTRAL_ALTERNATE = (
+    400,
+    {
+        "object": "error",
+        "message": "Conversation roles must alternate user/assistant/user/assistant/...",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    },
 )
 
 MODES: dict[str, Quirks] = {
@@ -157,6 +222,10 @@ MODES: dict[str, Quirks] = {
         reject_stream_options="Unrecognized request argument supplied: stream_options",
         think=True,
     ),
+    "alternating-roles": Quirks(reject_same_role_turns=VLLM_ALTERNATE),
+    "alternating-roles-llamacpp": Quirks(reject_same_role_turns=LLAMACPP_ALTERNATE),
+    "no-system-role": Quirks(reject_system_role=VLLM_NO_SYSTEM),
+    "mistral-v0.1": Quirks(reject_same_role_turns=VLLM_MISTRAL_ALTERNATE, system_is_a_turn=True),
     "no-response-format": Quirks(
         reject_json_schema="Unsupported",
         reject_json_object="Unsupported",
@@ -193,6 +262,7 @@ class FakeLLM:
     # per streamed request (by its index in `requests`): its content and when each
     # chunk of it (3 characters) was sent, time.perf_counter() seconds
     streamed: dict[int, tuple[str, list[float]]] = field(default_factory=dict)
+    refused: list[int] = field(default_factory=list)  # requests refused by a quirk, by index
     _queue: deque[Any] = field(default_factory=deque)
     _index_of: dict[int, int] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
@@ -253,10 +323,11 @@ class FakeLLM:
             span[1] = time.perf_counter()
 
     async def _answer(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
-        if self.reject_response_format and "response_format" in body:
-            return _error(400, "response_format is not supported by this server")
         refusal = self._refusal(body)
+        if self.reject_response_format and "response_format" in body:
+            refusal = _error(400, "response_format is not supported by this server")
         if refusal is not None:
+            self.refused.append(self._index_of.get(id(body), -1))
             return refusal
         reply: Any = self._queue.popleft() if self._queue else self.handler
         if isinstance(reply, Timeout):
@@ -313,6 +384,20 @@ class FakeLLM:
             return _error(400, q.reject_json_schema, as_list=q.error_list)
         if kind == "json_object" and q.reject_json_object:
             return _error(400, q.reject_json_object, as_list=q.error_list)
+        return self._template_refusal(body["messages"])
+
+    def _template_refusal(self, messages: list[dict[str, Any]]) -> web.Response | None:
+        """What a strict chat template raises while the server renders `messages`."""
+        q = self.quirks
+        roles = [m["role"] for m in messages]
+        if q.reject_system_role and "system" in roles:
+            status, body = q.reject_system_role
+            return web.json_response(body, status=status)
+        if q.reject_same_role_turns:
+            turns = roles if q.system_is_a_turn or roles[:1] != ["system"] else roles[1:]
+            if any((role == "user") != (i % 2 == 0) for i, role in enumerate(turns)):
+                status, body = q.reject_same_role_turns
+                return web.json_response(body, status=status)
         return None
 
     def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
