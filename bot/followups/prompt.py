@@ -58,13 +58,13 @@ def build_prompt(
     head = prefix.title_line(article)
     share = int(max_in * ARTICLE_SHARE)
     index = numbered_passages(article.text, passage_size(share))
-    if fits_whole(article, max_input_tokens=max_in):
+    whole_prefix = question_prefix(article, max_input_tokens=max_in)
+    if whole_prefix is not None:
         whole = _prefix_tokens(article, index)
         while turns and whole + count_tokens(_task(lang, turns, question)) > max_in:
             turns.pop(0)
         if whole + count_tokens(_task(lang, turns, question)) <= max_in:
-            task = _task(lang, turns, question)
-            return prefix.with_task(prefix.article_messages(article, index.whole), task)
+            return prefix.with_task(whole_prefix, _task(lang, turns, question))
     while True:
         fixed = (
             count_tokens(system)
@@ -79,6 +79,19 @@ def build_prompt(
     budget = max(0, min(share, max_in - fixed))
     body = index.body(query or question_query(question), budget)
     return prefix.with_task(prefix.messages(head + body), task)
+
+
+def question_prefix(article: Article, *, max_input_tokens: int) -> list[Message] | None:
+    """The messages every question about `article` starts with when the article is sent
+    whole (`fits_whole`): the common system message and the article's numbered
+    sentences, byte for byte what `build_prompt` sends. None when questions get the
+    passages retrieval picks (no one prefix). Other requests about the article (a
+    briefing's item about it) start with these messages too, so the questions after
+    them are read from the server's prefix cache."""
+    if not fits_whole(article, max_input_tokens=max_input_tokens):
+        return None
+    index = numbered_passages(article.text, passage_size(int(max_input_tokens * ARTICLE_SHARE)))
+    return prefix.article_messages(article, index.whole)
 
 
 def fits_whole(article: Article, *, max_input_tokens: int) -> bool:

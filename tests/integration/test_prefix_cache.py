@@ -19,9 +19,10 @@ from bot.config import Settings
 from bot.store.redis import Store
 from tests.fakes.llm import MODES, FakeLLM
 from tests.fakes.pages import PageServer
-from tests.integration.telegram_harness import NOW, model
+from tests.integration.telegram_harness import NOW, Bot, model
 from tests.integration.test_cli_summarize import SAMPLE, cli_env, summarize
 from tests.integration.test_console import REAL, chat
+from tests.integration.test_telegram_groups import _feed
 
 USER = 7
 
@@ -130,3 +131,40 @@ async def test_cached_tokens_show_in_the_digests_json(
     # the translation started with the Arabic digest's prefix: the server read it again
     assert english["tokens_cached"] == fake_llm.cached[-1] > 0
     assert english["tokens_cached"] >= english["tokens_in"] // 2
+
+
+def schema_of(body: dict[str, Any]) -> str:
+    return str(((body.get("response_format") or {}).get("json_schema") or {}).get("name"))
+
+
+async def test_a_briefing_item_and_a_question_about_its_story_start_with_the_same_bytes(
+    bot: Bot, store: Store, pages: PageServer, fake_llm: FakeLLM
+) -> None:
+    """The item of a briefing story (written in the article's language, then translated
+    for an English reader) and a reader's question about that story start with the
+    same system and article messages: the server reads the article once for all three."""
+    fake_llm.quirks = MODES["llamacpp-cache"]
+    await _feed(store, pages, 31)
+    bot.fake.command(31, "/briefing", language_code="en")
+    brief = await bot.reply(31, contains="2. ")
+    question = "what are the details of the second story?"
+    bot.fake.message(31, question, reply_to=brief.message_id, language_code="en")
+    answer = await bot.reply(31, contains="From story 2: الناتو", wait=15)
+    assert "The article says it in the cited sentence." in answer.plain
+
+    def about_nato(body: dict[str, Any]) -> bool:
+        return "ستولتنبرغ" in body["messages"][1]["content"]
+
+    calls = {
+        schema_of(body): raw
+        for raw, body in zip(fake_llm.raw, fake_llm.requests, strict=True)
+        if about_nato(body)
+    }
+    assert set(calls) == {"briefing_item", "translation", "answer"}
+    first = prefix_bytes(calls["briefing_item"])
+    assert "ستولتنبرغ" in first.decode()  # the story's article is in the prefix
+    assert prefix_bytes(calls["translation"]) == first
+    assert prefix_bytes(calls["answer"]) == first
+    item = next(b for b in fake_llm.requests if schema_of(b) == "briefing_item" and about_nato(b))
+    assert roles(item) == ["system", "user", "user"]  # the item's task after the article
+    assert "one item of a daily news briefing" in item["messages"][2]["content"]
