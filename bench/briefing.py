@@ -98,8 +98,9 @@ class FakeBotProcess:
 def llm_reply(body: dict[str, Any]) -> str:
     import json
 
-    english = "Write in English" in body["messages"][0]["content"]
-    if "<digest>" in body["messages"][1]["content"]:  # a translation of the Arabic item
+    task = body["messages"][-1]["content"]  # after the article's prefix
+    english = "Write in English" in task
+    if "<digest>" in task:  # a translation of the Arabic item
         bullet = "One key fact of the story."
         return json.dumps(
             {"headline": "A headline in English", "bullets": [bullet], "questions": []}

@@ -200,11 +200,14 @@ def newsroom(body: dict[str, Any]) -> str:
     the sentences whose numbers the earlier item did not have, citing them; English is
     a plain sentence that keeps the numbers (as a translation does)."""
     schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
-    system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
-    english = "Write in English" in system or "<target_language>English" in user
+    user = body["messages"][-1]["content"]  # the task (an item's article is before it)
+    english = "Write in English" in user or "<target_language>English" in user
+    every = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
 
     def block(tag: str) -> str:
         m = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", user, re.S)
+        if m is None and tag == "article":  # an item's: the article message
+            m = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", every, re.S)
         return m.group(1) if m else ""
 
     def en(text: str) -> str:
@@ -230,6 +233,7 @@ def newsroom(body: dict[str, Any]) -> str:
             }
         )
     title, _, text = block("article").partition("\n\n")
+    text = re.sub(r"^\[\d+\] ", "", text, flags=re.M)  # numbered sentences
     first = re.split(r"(?<=\.)\s", text.strip())[0]
     if english:
         title, first = en(title).rstrip("."), en(first)

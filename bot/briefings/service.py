@@ -78,7 +78,11 @@ class Briefings:
         defaults = load_defaults(settings.feeds_file)
         fetcher = Fetcher.from_settings(settings)
         composer = Composer(
-            store=store, llm=llm, defaults=defaults, memory_days=settings.briefing_memory_days
+            store=store,
+            llm=llm,
+            defaults=defaults,
+            memory_days=settings.briefing_memory_days,
+            max_input_tokens=settings.llm_max_input_tokens,
         )
         paced = ChatSender(
             sender,

@@ -6,6 +6,7 @@ The front door: code outside bot/followups uses only what this module exports.
 from bot.followups.anchored import MAX_ANSWER_TOKENS
 from bot.followups.answer import Answer
 from bot.followups.context import ChatContext
+from bot.followups.prompt import question_prefix
 from bot.followups.render import render_answer_html
 from bot.followups.service import ArticleSource, FollowupService
 
@@ -15,5 +16,6 @@ __all__ = [
     "ArticleSource",
     "ChatContext",
     "FollowupService",
+    "question_prefix",
     "render_answer_html",
 ]

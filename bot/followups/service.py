@@ -32,6 +32,7 @@ from bot.followups.numbered import NumberedPassages
 from bot.followups.prompt import (
     ARTICLE_SHARE,
     LANG_NAMES,
+    PASSAGES_PROMPT_NAME,
     PROMPT_NAME,
     build_prompt,
     defuse_tags,
@@ -231,9 +232,17 @@ class FollowupService:
                 keywords = await self._translated_keywords(llm, article, asked.text, usage)
                 for term in keywords:
                     query[term] = query.get(term, 0.0) + 1.0
+            # a map-reduced article's notes: the prefix its digest's requests started with
+            notes = await self._store.redis.get(self._store.keys.article_notes(article_id))
             # Cutting and indexing a long article is CPU work: keep it off the event loop.
             messages = await asyncio.to_thread(
-                self.build_prompt, article, asked.text, asked.lang, asked.history, query
+                self.build_prompt,
+                article,
+                asked.text,
+                asked.lang,
+                asked.history,
+                query,
+                str(notes) if notes else None,
             )
             sentences = (await asyncio.to_thread(self._numbered, article)).sentences
             same_language = asked.lang == detect_language(article.text[:3000])
@@ -281,10 +290,14 @@ class FollowupService:
         lang: Lang,
         history: list[Turn],
         query: dict[str, float] | None = None,
+        notes: str | None = None,
     ) -> list[Message]:
-        """Return the messages for one question (bot.followups.prompt)."""
+        """Return the messages for one question (bot.followups.prompt); `notes`: the
+        kept notes of a map-reduced article's digest."""
         max_in = self._settings.llm_max_input_tokens
-        return build_prompt(article, question, lang, history, query, max_input_tokens=max_in)
+        return build_prompt(
+            article, question, lang, history, query, max_input_tokens=max_in, notes=notes
+        )
 
     # --- helpers ------------------------------------------------------------------
 
@@ -325,7 +338,8 @@ class FollowupService:
         self, article_id: str, lang: Lang, question: str, context: str | None = None
     ) -> str:
         model = self._settings.llm_model if self._llm is not None else "-"
-        version = combined_version(prefix.SYSTEM_PROMPT, PROMPT_NAME)  # the prefix too
+        # the prefix's prompt too
+        version = combined_version(prefix.SYSTEM_PROMPT, PROMPT_NAME, PASSAGES_PROMPT_NAME)
         parts = [article_id, lang, model, version, match_form(question)]
         if context:
             parts.append(match_form(context))

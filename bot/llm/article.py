@@ -17,9 +17,13 @@ prefixes (llama.cpp's KV cache, vLLM's automatic prefix caching, SGLang, Ollama,
 OpenAI's prompt caching) then reads the article once for all of them: the first
 question after a digest costs its question, not the whole article again.
 
-A long article (map/reduce) has one prefix per part (`messages(part_body(text))`) and
-the reduce call one over its notes; its follow-ups send the passages retrieval picks,
-so their prefix changes with the question.
+A long article (map/reduce) has one prefix per part (`messages(part)`) and the reduce
+call one over its notes (`notes_messages`). Those notes are kept with the article
+(`keys.article_notes`), and the digest's translation and the follow-up answers about the
+article start with the same notes prefix; an answer's passages (picked by retrieval for
+each question) come in its task message, after the prefix. Without kept notes (expired,
+or a digest from before) they are sent as before: the translation's task alone, and
+the passages as the article message.
 """
 
 from __future__ import annotations
@@ -56,6 +60,13 @@ def messages(body: str, *, tag: str = "article") -> list[Message]:
     sentences, passages, a part, notes): the system message and the article message."""
     block = f"<{tag}>\n{defuse(body, tag)}\n</{tag}>"
     return [system_message(), {"role": "user", "content": block}]
+
+
+def notes_messages(notes: str) -> list[Message]:
+    """The prefix of a long article's reduce call, its translation and its follow-ups:
+    the system message and the notes taken on its parts (`notes`: their text as the
+    reduce call reads it)."""
+    return messages(notes, tag="notes")
 
 
 def article_messages(article: Article, numbered: str | None = None) -> list[Message]:

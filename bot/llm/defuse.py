@@ -24,6 +24,7 @@ PROMPT_TAGS: tuple[str, ...] = (
     "answer_language",
     "target_language",
     "notes",
+    "passages",
     "history",
     "question",
     "digest",

@@ -44,6 +44,13 @@ class Keys:
         """Short id -> digest reference (for 64-byte callback data)."""
         return self._k("ref", digest_id)
 
+    def article_notes(self, article_id: str) -> str:
+        """The notes the latest map-reduced digest of an article was written from (its
+        reduce call's article message, within the input budget), per article id: the
+        translations and follow-up answers about the article start with them too (the
+        digest cache's days)."""
+        return self._k("notes", article_id)
+
     # --- users (no TTL: user data) -----------------------------------------
     def user(self, user_id: int) -> str:
         """Hash of user preferences: lang, length, tz, chat_id ..."""

@@ -26,6 +26,10 @@
    labelled, if only its translation failed; else the extractive summary. Cached a few
    minutes only, so the model is tried again soon.
 
+A map-reduced digest's notes (the reduce call's article message) are kept with the
+article (`keys.article_notes`) before the digest is returned: its translation (3, 5)
+and the follow-up answers about the article start with the reduce call's prefix.
+
 What the work cost comes back as a value (`Made.cost`: calls and tokens, failed calls
 included); a digest from the cache or another caller's computation cost this caller
 nothing. Errors of the LLM steps carry what they spent (`LLMError.usage`).
@@ -42,7 +46,8 @@ from bot.clock import Clock
 from bot.domain import Article, Cost, Digest, Lang, Length, Progress, Stage
 from bot.errors import BudgetExceeded, LLMError
 from bot.grounding import evidence
-from bot.llm.client import LLMClient, Usage
+from bot.llm.article import notes_messages
+from bot.llm.client import LLMClient, Message, Usage
 from bot.store.redis import Store
 from bot.summarize import shape
 from bot.summarize.budget import Hold, hold_within
@@ -201,6 +206,7 @@ class DigestMaker:
                         article, lang=lang, length=length, progress=progress
                     )
                     cost += cost_of(draft.usage)
+                    await self._keep_notes(article, draft)
                 except WrongLanguage as exc:  # 5. pivot
                     cost += cost_of(exc.usage)
                     if lang == article.language:
@@ -296,8 +302,26 @@ class DigestMaker:
             article_lang=article.language,
             sentences=sentences,
             on_text=live,
-            prefix=self.summarizer.prefix(article) if self.summarizer is not None else None,
+            prefix=await self._prefix(article),
         )
+
+    async def _prefix(self, article: Article) -> list[Message] | None:
+        """The messages the requests about `article` start with: the digest's, or for a
+        map-reduced article the reduce call's over its kept notes (None when they are
+        not kept: expired, or a digest from before they were)."""
+        if self.summarizer is None:
+            return None
+        whole = self.summarizer.prefix(article)
+        if whole is not None:
+            return whole
+        notes = await self.store.redis.get(self.store.keys.article_notes(article.id))
+        return notes_messages(str(notes)) if notes else None
+
+    async def _keep_notes(self, article: Article, draft: LLMDraft) -> None:
+        """Keep a map-reduced draft's notes with the article, as long as its digest."""
+        if draft.notes:
+            key = self.store.keys.article_notes(article.id)
+            await self.store.redis.set(key, draft.notes, ex=self.cache_seconds)
 
     async def _cached_draft(self, article: Article, length: Length) -> LLMDraft | None:
         """The cached LLM digest in the article's own language, as a translation source."""

@@ -14,7 +14,9 @@ the article once for the digest, its retry, its translation and the follow-ups. 
 paragraph boundaries; each part is noted by one "map" call and one "reduce" call writes
 the digest from the notes, so the cost grows linearly with the length and every request
 stays under the budget. Bullets written from notes are anchored to the article's
-sentences by the evidence check itself. At most `max_parts` (SUMMARY_MAX_PARTS) parts
+sentences by the evidence check itself. The draft carries the reduce call's notes
+(`LLMDraft.notes`), which the maker keeps with the article so the translation and the
+follow-ups start with the reduce call's prefix. At most `max_parts` (SUMMARY_MAX_PARTS) parts
 are noted: the rest of a longer text is cut, and the draft says so
 (`quality["cut_parts"]`, shown as a note on the digest). `estimate` gives a request's
 token cost before it starts, for the daily budget's reservation.
@@ -34,7 +36,7 @@ from bot.errors import LLMError
 from bot.grounding import evidence
 from bot.grounding.guards import source_number_keys
 from bot.llm import article as prefix
-from bot.llm.article import article_messages, followed_by, with_task
+from bot.llm.article import article_messages, followed_by, notes_messages, with_task
 from bot.llm.chunks import request_estimate, split_to_budget
 from bot.llm.client import LLMClient, Message, Usage
 from bot.llm.prompts import combined_version, load_prompt
@@ -152,7 +154,8 @@ class LLMSummarizer:
 
     def prefix(self, article: Article) -> list[Message] | None:
         """The messages every request about `article` starts with (the digest's), or
-        None when it is map-reduced (too long for one request: no one prefix)."""
+        None when it is map-reduced (too long for one request: the reduce call's notes
+        are then the prefix, `LLMDraft.notes`, kept by the maker)."""
         article, _ = self._cap_text(article)
         numbered = evidence.numbered_text(evidence.number_sentences(article.text))
         body = prefix.numbered_body(article, numbered)
@@ -234,15 +237,19 @@ class LLMSummarizer:
         numbered = evidence.numbered_text(sentences)
         anchored = count_tokens(prefix.numbered_body(article, numbered)) <= budget
         cut = 0
+        notes = ""
         try:
             if anchored:
                 if progress:
                     await progress(Stage("summarizing", 1, 1))
                 messages = with_task(article_messages(article, numbered), task)
             else:
-                messages, cut = await self._reduce_input(
+                parts, cut = await self._reduce_input(
                     article, lang, params, system, usage, progress
                 )
+                notes = "\n\n".join(parts)
+                reduce = load_prompt("summarize_reduce").render(total=len(parts), **params)
+                messages = with_task(notes_messages(notes), reduce)
         except LLMError as err:
             raise err.spent(usage) from err
         source = article.text + "\n" + (article.title or "")
@@ -262,6 +269,7 @@ class LLMSummarizer:
             progress=progress,
         )
         draft = await writer.write(messages, usage=usage)
+        draft.notes = notes
         if cut or precut:
             draft.quality["cut_parts"] = max(cut, 1)
         return draft
@@ -274,10 +282,10 @@ class LLMSummarizer:
         system: str,
         usage: Usage,
         progress: Progress | None,
-    ) -> tuple[list[Message], int]:
-        """Map the long article into notes; return the reduce call's messages (the notes
-        in the place of the article, then the task) and the number of parts cut off the
-        end (0: none)."""
+    ) -> tuple[list[str], int]:
+        """Map the long article into notes; return the notes of each part the reduce
+        call reads (in the place of the article, joined by blank lines: its prefix,
+        `notes_messages`) and the number of parts cut off the end (0: none)."""
         text = (f"{article.title}\n\n" if article.title else "") + article.text
         notes, cut = await self._map(text, lang=lang, usage=usage, progress=progress, cap=True)
         if progress:
@@ -289,8 +297,7 @@ class LLMSummarizer:
             lang=lang,
             usage=usage,
         )
-        task = load_prompt("summarize_reduce").render(total=len(notes), **params)
-        return with_task(prefix.messages("\n\n".join(notes), tag="notes"), task), cut
+        return notes, cut
 
     async def _condense(
         self, notes: list[str], *, budget: int, lang: Lang, usage: Usage

@@ -71,6 +71,7 @@ class LLMDraft:
     dropped: int = 0
     quality: dict[str, int] = field(default_factory=dict)
     min_bullets: int = 0  # the least a translation of it may keep (0: all of them)
+    notes: str = ""  # map-reduced: the notes it was written from (the reduce call's article)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.ingest.arabic import split_sentences
 
-BLOCK = re.compile(r"<(article|notes)>\n(.*)\n</\1>", re.S)
+BLOCK = re.compile(r"<(article|notes|passages)>\n(.*)\n</\1>", re.S)
 NUMBERED = re.compile(r"^\[(\d+)\] (.+)$", re.M)
 RANGE = re.compile(r"(\d+) to (\d+) bullets")
 DIGEST_IN = re.compile(r"<digest>\n(.*?)\n</digest>", re.S)
@@ -42,15 +42,16 @@ def english_asked(body: dict[str, Any]) -> bool:
 
 
 def numbered_sentences(body: dict[str, Any]) -> list[tuple[int, str]]:
-    """(id, sentence) of a numbered article block, or of the notes (id 0), in order."""
-    m = BLOCK.search(user_text(body))
-    if not m:
+    """(id, sentence) of the first numbered block (the article, or a long article's
+    passages after its notes), else of the notes (id 0), in order."""
+    blocks = [m.group(2) for m in BLOCK.finditer(user_text(body))]
+    if not blocks:
         return []
-    data = m.group(2)
-    found = [(int(i), s.strip()) for i, s in NUMBERED.findall(data)]
-    if found:
-        return found
-    lines = [line.removeprefix("- ") for line in data.split("\n")]
+    for data in blocks:
+        found = [(int(i), s.strip()) for i, s in NUMBERED.findall(data)]
+        if found:
+            return found
+    lines = [line.removeprefix("- ") for line in blocks[0].split("\n")]
     return [(0, s) for s in split_sentences("\n".join(lines))]
 
 

@@ -47,12 +47,14 @@ DUE = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 
 
 def llm_item(body: dict[str, Any]) -> str:
-    system = body["messages"][0]["content"]
-    english = "Write in English" in system
+    """An item from the article message, or the translation the task asks for (the
+    task is the last message, after the article's)."""
+    task = body["messages"][-1]["content"]
+    english = "Write in English" in task
     article = body["messages"][1]["content"]
-    if "<digest>" in article:  # a translation of the Arabic item
-        english = "English" in article.split("</target_language>")[0]
-        nato = "الناتو" in article
+    if "<digest>" in task:  # a translation of the Arabic item
+        english = "English" in task.split("</target_language>")[0]
+        nato = "الناتو" in task
         head = "NATO weighs Russian build-up" if nato else "Biden and Putin talk by phone"
         # the headline rests on the translated bullet (translate.py checks that)
         bullet = "NATO weighs the Russian build-up" if nato else "Biden and Putin talk by phone"

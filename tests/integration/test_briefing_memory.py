@@ -62,8 +62,9 @@ def newsroom(body: dict[str, Any]) -> str:
     the checks must keep only what is new."""
     schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
     user = body["messages"][-1]["content"]
-    if schema == "briefing_item":
-        title, _, text = _block(user, "article").partition("\n\n")
+    if schema == "briefing_item":  # the article message, then the task
+        title, _, text = _block(body["messages"][1]["content"], "article").partition("\n\n")
+        text = re.sub(r"^\[\d+\] ", "", text, flags=re.M)  # numbered sentences
         first = re.split(r"(?<=\.)\s", text.strip())[0]
         return json.dumps({"headline": title, "bullets": [first]}, ensure_ascii=False)
     if schema == "briefing_update":

@@ -347,6 +347,39 @@ async def test_a_60k_article_sends_the_paragraph_that_holds_the_answer_within_bu
     assert answer.sources == [cited]
 
 
+@pytest.mark.parametrize("notes_tokens", [300, 4000])
+async def test_a_long_article_with_kept_notes_starts_with_them_when_they_leave_room(
+    make_service: Callable[..., FollowupService],
+    settings: Settings,
+    store: Store,
+    fake_llm: FakeLLM,
+    notes_tokens: int,
+) -> None:
+    """A map-reduced article's kept notes are the question's prefix (its passages in the
+    task) when they leave the passages a quarter of the budget; notes that crowd them
+    out are not sent, and the passages are the article message as before."""
+    article = Article(text=long_article())
+    svc = make_service(article)
+    await svc.set_active(CHAT, article.id)
+    point = "- نقطة من ملاحظات المقال الطويل."
+    notes = "(1/1)\n" + "\n".join([point] * (notes_tokens // count_tokens(point)))
+    await store.redis.set(store.keys.article_notes(article.id), notes)
+    fake_llm.queue(cites("في 12 كانون ثان/ يناير المقبل.", ANSWER_MARK))
+
+    answer = await svc.answer(chat_id=CHAT, question=LONG_QUESTION, lang=None)
+
+    body = fake_llm.requests[-1]
+    sent = count_tokens(system_message(body)) + count_tokens(user_message(body))
+    assert sent <= settings.llm_max_input_tokens
+    first, task = body["messages"][1]["content"], body["messages"][-1]["content"]
+    if notes_tokens < settings.llm_max_input_tokens / 2:
+        assert first == f"<notes>\n{notes}\n</notes>" and "<passages>" in task
+    else:
+        assert first.startswith("<article>") and "<notes>" not in user_message(body)
+    assert ANSWER_MARK in (task if "<passages>" in task else first)
+    assert answer.verified and answer.quote and ANSWER_MARK in answer.quote
+
+
 # --- grounding -------------------------------------------------------------------------
 
 

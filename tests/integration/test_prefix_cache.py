@@ -16,12 +16,15 @@ from typing import Any
 
 from bot import metrics, stats
 from bot.config import Settings
+from bot.llm.tokens import count_tokens
 from bot.store.redis import Store
 from tests.fakes.llm import MODES, FakeLLM
 from tests.fakes.pages import PageServer
-from tests.integration.telegram_harness import NOW, model
+from tests.integration.telegram_harness import NOW, Bot, article_page, model
 from tests.integration.test_cli_summarize import SAMPLE, cli_env, summarize
 from tests.integration.test_console import REAL, chat
+from tests.integration.test_telegram_groups import _feed
+from tests.unit.test_retrieval import real_paragraphs
 
 USER = 7
 
@@ -130,3 +133,75 @@ async def test_cached_tokens_show_in_the_digests_json(
     # the translation started with the Arabic digest's prefix: the server read it again
     assert english["tokens_cached"] == fake_llm.cached[-1] > 0
     assert english["tokens_cached"] >= english["tokens_in"] // 2
+
+
+def schema_of(body: dict[str, Any]) -> str:
+    return str(((body.get("response_format") or {}).get("json_schema") or {}).get("name"))
+
+
+async def test_a_briefing_item_and_a_question_about_its_story_start_with_the_same_bytes(
+    bot: Bot, store: Store, pages: PageServer, fake_llm: FakeLLM
+) -> None:
+    """The item of a briefing story (written in the article's language, then translated
+    for an English reader) and a reader's question about that story start with the
+    same system and article messages: the server reads the article once for all three."""
+    fake_llm.quirks = MODES["llamacpp-cache"]
+    await _feed(store, pages, 31)
+    bot.fake.command(31, "/briefing", language_code="en")
+    brief = await bot.reply(31, contains="2. ")
+    question = "what are the details of the second story?"
+    bot.fake.message(31, question, reply_to=brief.message_id, language_code="en")
+    answer = await bot.reply(31, contains="From story 2: الناتو", wait=15)
+    assert "The article says it in the cited sentence." in answer.plain
+
+    def about_nato(body: dict[str, Any]) -> bool:
+        return "ستولتنبرغ" in body["messages"][1]["content"]
+
+    calls = {
+        schema_of(body): raw
+        for raw, body in zip(fake_llm.raw, fake_llm.requests, strict=True)
+        if about_nato(body)
+    }
+    assert set(calls) == {"briefing_item", "translation", "answer"}
+    first = prefix_bytes(calls["briefing_item"])
+    assert "ستولتنبرغ" in first.decode()  # the story's article is in the prefix
+    assert prefix_bytes(calls["translation"]) == first
+    assert prefix_bytes(calls["answer"]) == first
+    item = next(b for b in fake_llm.requests if schema_of(b) == "briefing_item" and about_nato(b))
+    assert roles(item) == ["system", "user", "user"]  # the item's task after the article
+    assert "one item of a daily news briefing" in item["messages"][2]["content"]
+
+
+async def test_a_long_articles_reduce_call_english_button_and_question_share_the_prefix(
+    settings: Settings, store: Store, fake_llm: FakeLLM, pages: PageServer
+) -> None:
+    """A map-reduced article: the reduce call reads the notes on its parts; the English
+    button's translation and a question about the article start with the same system
+    and notes messages (the question's passages come in its task), so the server reads
+    the notes once."""
+    fake_llm.quirks = MODES["llamacpp-cache"]
+    fake_llm.handler = model
+    small = settings.model_copy(update={"llm_max_input_tokens": 3000})
+    text = "\n\n".join(f"{p} (الفقرة {i})" for i in range(6) for p in real_paragraphs("seed"))
+    assert count_tokens(text) > 1.5 * small.llm_max_input_tokens  # several parts
+    link = pages.add("/long", article_page(text, "روسيا وأوكرانيا"))
+    question = "ماذا قالت روسيا عن التخطيط لمهاجمة أوكرانيا؟"
+    digest, english, answer = await chat(small, store, link, "#1", question, lang="ar")
+    assert "• " in digest and "The article reports its point number" in english
+    assert "الجواب من المقال نفسه" in answer  # answered from the article's own sentences
+
+    maps = [b for b in fake_llm.requests if schema_of(b) == "notes"]
+    assert len(maps) >= 2  # map-reduced
+    calls = {schema_of(b): raw for raw, b in zip(fake_llm.raw, fake_llm.requests, strict=True)}
+    reduce = prefix_bytes(calls["digest"])  # the last digest request: the reduce call
+    assert "<notes>" in reduce.decode()
+    assert prefix_bytes(calls["translation"]) == reduce
+    assert prefix_bytes(calls["answer"]) == reduce
+    asked = next(b for b in fake_llm.requests if schema_of(b) == "answer")
+    assert roles(asked) == ["system", "user", "user"]
+    task = asked["messages"][2]["content"]
+    assert "<passages>" in task and "[…]" in task  # the question's passages, numbered
+    # the server read the notes from its cache for the button and the question
+    notes_tokens = len(asked["messages"][1]["content"]) // 3
+    at = [i for i, b in enumerate(fake_llm.requests) if schema_of(b) in ("translation", "answer")]
+    assert all(fake_llm.cached[i] >= notes_tokens for i in at)
