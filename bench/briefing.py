@@ -100,11 +100,9 @@ def llm_reply(body: dict[str, Any]) -> str:
 
     task = body["messages"][-1]["content"]  # after the article's prefix
     english = "Write in English" in task
-    if "<digest>" in task:  # a translation of the Arabic item
-        bullet = "One key fact of the story."
-        return json.dumps(
-            {"headline": "A headline in English", "bullets": [bullet], "questions": []}
-        )
+    if "<digest>" in task:  # one item of the Arabic item, translated
+        head = "One key fact" if "the headline" in task else "One key fact of the story."
+        return json.dumps({"translation": head})
     head = "A headline in English" if english else "عنوان الخبر بالعربية"
     bullet = "One key fact of the story." if english else "حقيقة أساسية واحدة من الخبر."
     return json.dumps({"headline": head, "bullets": [bullet]}, ensure_ascii=False)

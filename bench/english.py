@@ -92,6 +92,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
         llm_model=args.model,
         llm_timeout_seconds=args.timeout,
         llm_max_retries=0,
+        llm_translate_with_article=args.with_article,
     )
     llm = LLMClient(settings)
     # the translation starts with the article's messages, as in the bot (one prefix per
@@ -110,7 +111,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
                     target="en",
                     article_lang="ar",
                     sentences=evidence.number_sentences(article.text),
-                    prefix=None if args.no_prefix else summarizer.prefix(article),
+                    prefix=summarizer.prefix(article),
                 )
             except LLMError as exc:
                 row.note = exc.detail[:160]
@@ -155,9 +156,9 @@ def report(args: argparse.Namespace, rows: list[Row]) -> str:
         "(`python -m bench.english`: the Arabic digest is the article's own best "
         "sentences, each citing itself), "
         + (
-            "the digest alone, without the article before it"
-            if args.no_prefix
-            else "after the article's messages, as the bot sends it (one prefix per article)"
+            "each item after the article's messages (LLM_TRANSLATE_WITH_ARTICLE on)"
+            if args.with_article
+            else "each item alone, as the bot sends it by default"
         )
         + ".\n\n"
         f"**English digests delivered: {delivered} of {len(rows)}**; unsupported names "
@@ -178,9 +179,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
     parser.add_argument("--section", default="real-model English")
     parser.add_argument(
-        "--no-prefix",
+        "--with-article",
         action="store_true",
-        help="translate the digest alone, without the article's messages before it",
+        help="each item after the article's messages (LLM_TRANSLATE_WITH_ARTICLE on)",
     )
     parser.add_argument("--log", action="store_true", help="log the checks' verdicts")
     args = parser.parse_args()

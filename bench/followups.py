@@ -71,12 +71,13 @@ def prompt_sizes(settings: Settings) -> str:
     for name, text in articles:
         article = Article(text=text)
         start = time.perf_counter()
-        system, user = svc.build_prompt(article, LONG_QUESTION, "ar", [])
+        messages = svc.build_prompt(article, LONG_QUESTION, "ar", [])
         cold = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
         svc.build_prompt(article, "ماذا قال بيسكوف عن المفاوضات؟", "ar", [])
         warm = (time.perf_counter() - start) * 1000
-        sent = count_tokens(system) + count_tokens(user)
+        sent = sum(count_tokens(str(m["content"])) for m in messages)
+        user = "\n".join(str(m["content"]) for m in messages if m["role"] == "user")
         rows.append(
             f"| {name} | {len(text):,} | {count_tokens(text):,} | {sent:,} | "
             f"{'yes' if ANSWER_MARK in user else 'no'} | {cold:.0f} | {warm:.1f} |"

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # fraction of an ordinary one (OpenAI bills cached input at half price; a local
     # server's cached tokens cost almost no time: 0.1 fits llama.cpp, vLLM)
     llm_cached_input_price: float = Field(default=0.5, ge=0, le=1)
+    # a translation's item requests start with the article's messages, like every other
+    # request about it (a prompt cache rewards it); off: measured on a 1.5B model, the
+    # article before the task cost it English and time (bot/summarize/translate.py)
+    llm_translate_with_article: bool = False
     # commands a user may send in any 60 s (bot.limits.allow_command); then one notice
     commands_per_minute: int = Field(default=10, ge=1)
     # most parts of a long article the map step notes; the rest is cut (and said so)

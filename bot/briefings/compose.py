@@ -554,7 +554,6 @@ class Composer:
         assert self.llm is not None
         source_lang = story.lead.language
         prefix = await self.article_prefix(story)
-        self.llm_calls += 1
         draft = LLMDraft(headline=first.headline, bullets=list(first.bullets), questions=[])
         try:
             out = await translate_draft(
@@ -566,8 +565,10 @@ class Composer:
                 prefix=prefix,
             )
         except LLMError as exc:
+            self.llm_calls += exc.usage.calls if exc.usage is not None else 1
             await self._count_failed(exc)
             raise
+        self.llm_calls += out.usage.calls
         await self._count(out.usage)
         return ItemSummary(
             headline=out.headline[:200], bullets=out.bullets[:2], lang=lang, path="llm"

@@ -74,7 +74,19 @@ EXONYMS: dict[str, tuple[str, ...]] = {
     "covid": ("كورونا", "كوفيد"),
     "coronavirus": ("كورونا",),
     "cern": ("سيرن", "المنظمه الاوروبيه للابحاث النوويه"),
+    "shiite": ("شيع",),
+    "shia": ("شيع",),
+    "sunni": ("سني", "السنه"),
+    "english": ("انجليز", "انكليز"),
+    # name parts whose English form carries the next word's article: عبد الفتاح is
+    # "Abdul Fattah", "Abdel Fattah" or "Abd al-Fattah"
+    "abdul": ("عبد ال",),
+    "abdel": ("عبد ال",),
+    "abdal": ("عبد ال",),
+    "abd": ("عبد",),
 }
+# the Arabic article written before a hyphen ("Al-Assad", "el-Sisi"): not sounded alone
+_ARTICLES = frozenset({"al", "el", "ad", "ar", "as", "at", "an", "ash", "az", "ud", "ul"})
 
 _COMMON_WORDS = """
 the a an in on at of and but or for to from by with as it its he she they we this that
@@ -96,6 +108,9 @@ festival prize award cup olympic games film films museum theater theatre
 european asian african nuclear atomic research science sciences scientific energy
 physics human rights economic forum public prosecution prosecutor civil
 crescent cross coronavirus pandemic virus gmt utc am pm covid
+water resources irrigation faculty engineering college dean director manager
+laboratory spring free alliance coalition opposition youth revolution revolutionary
+liberation democratic popular people observatory brigade brigades battalion battalions
 """
 COMMON = frozenset(_COMMON_WORDS.split())
 
@@ -105,8 +120,7 @@ def _latin_skeleton(word: str) -> str:
     for a, b in _DIGRAPHS:
         w = w.replace(a, b)
     w = w.translate(_LATIN)
-    w = _LATIN_VOWELS.sub("", w)
-    return re.sub(r"(.)\1+", r"\1", w.replace("h", "") if len(w) > 3 else w)
+    return _skeleton(_LATIN_VOWELS.sub("", w))
 
 
 @lru_cache(maxsize=8192)
@@ -116,8 +130,12 @@ def _arabic_sounds(word: str) -> str:
 
 
 def _skeleton(sounds: str) -> str:
+    """The sounds as compared, the same for both scripts: doubled sounds merged, a weak h
+    dropped from longer names, merged again ("Mohamed" and محمد are both "md",
+    "Hossam" and حسام both "hsm")."""
     out = re.sub(r"(.)\1+", r"\1", sounds)
-    return out.replace("h", "") if len(out) > 3 else out
+    out = out.replace("h", "") if len(out) > 3 else out
+    return re.sub(r"(.)\1+", r"\1", out)
 
 
 def _arabic_skeleton(word: str) -> str:
@@ -144,10 +162,16 @@ def claim_names(claim: str) -> list[str]:
     a common word)."""
     out = []
     for m in _NAME.finditer(claim):
-        word = m.group(1).strip("'’-")
-        if m.start() == 0 or word.lower() in COMMON or len(word) < 3:
+        if m.start() == 0:
             continue
-        out.append(word)
+        # hyphenated: each capitalized part alone, the article of "Al-Assad" left out
+        for word in m.group(1).strip("'’-").split("-"):
+            word = word.strip("'’")
+            if len(word) < 3 or not word[0].isupper() or word.lower() in _ARTICLES:
+                continue
+            if any(form in COMMON for form in _forms(word)):  # "Arabian": arab
+                continue
+            out.append(word)
     return out
 
 

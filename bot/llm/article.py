@@ -10,7 +10,7 @@ questions about a briefing's story) starts with the same two messages, byte for 
    sentences (`grounding.evidence.numbered_text`) between `<article>` tags, defused
    (`defuse.py`), so the article can never close its own block.
 
-The task (`prompts/summarize.md`, `answer.md`, `translate_digest.md`, ...) comes after,
+The task (`prompts/summarize.md`, `answer.md`, `translate_item.md`, ...) comes after,
 in a later user message, and a corrective retry appends the model's reply and the
 correction to the conversation instead of rebuilding it. A server that caches prompt
 prefixes (llama.cpp's KV cache, vLLM's automatic prefix caching, SGLang, Ollama,

@@ -51,7 +51,13 @@ from bot import metrics
 from bot.config import Settings
 from bot.errors import LLMError
 from bot.llm import roles
-from bot.llm.profile import MAX_ADAPTATIONS, JsonMode, ModelProfile, bad_param
+from bot.llm.profile import (
+    MAX_ADAPTATIONS,
+    REASONING_HEADROOM,
+    JsonMode,
+    ModelProfile,
+    bad_param,
+)
 from bot.llm.prompts import load_prompt
 from bot.llm.replies import LLMOutputError, LLMTruncated, parse_json_object, strip_think
 from bot.llm.stream import Collected, OnText, cached_tokens, collect
@@ -61,6 +67,7 @@ if TYPE_CHECKING:
     import openai
 
 log = logging.getLogger(__name__)
+TEMPERATURE = 0.2  # every request; a fresh sample of a refused translation asks for more
 
 
 @dataclass
@@ -122,6 +129,7 @@ class LLMClient:
         import openai  # imported here: it takes over a second, and offline runs never need it
 
         self.model = settings.llm_model
+        self.translate_with_article = settings.llm_translate_with_article
         self._client: openai.AsyncOpenAI = openai.AsyncOpenAI(
             api_key=settings.openai_api_key or "unset",
             base_url=settings.openai_base_url,
@@ -152,6 +160,7 @@ class LLMClient:
         max_tokens: int,
         response_format: dict[str, Any] | None,
         streaming: bool = False,
+        temperature: float = TEMPERATURE,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {prof.token_param: max_tokens + prof.headroom}
         if streaming:
@@ -159,7 +168,7 @@ class LLMClient:
             if prof.stream_usage:
                 kwargs["stream_options"] = {"include_usage": True}
         if prof.temperature:
-            kwargs["temperature"] = 0.2
+            kwargs["temperature"] = temperature
         if prof.reasoning_effort:
             kwargs["reasoning_effort"] = "low"
         if response_format is not None:
@@ -206,6 +215,7 @@ class LLMClient:
         usage: Usage,
         json_schema: tuple[str, dict[str, Any]] | None = None,
         on_text: OnText | None = None,
+        temperature: float = TEMPERATURE,
     ) -> Reply:
         """Send the request, adapting it to what the model refuses; return the reply.
         `messages_for(json_mode)` builds the messages for the current JSON mode. With
@@ -217,7 +227,7 @@ class LLMClient:
         for _ in range(MAX_ADAPTATIONS + roles.MAX_STEPS + 1):
             response_format = self._response_format(prof, json_schema)
             streaming = on_text is not None and prof.stream
-            kwargs = self._request(prof, max_tokens, response_format, streaming)
+            kwargs = self._request(prof, max_tokens, response_format, streaming, temperature)
             built = messages_for(prof.json_mode)
             shape = roles.shape_for(self._server, self.model)
             messages = shape.apply(built)
@@ -356,15 +366,20 @@ class LLMClient:
         usage: Usage,
         json_schema: tuple[str, dict[str, Any]] | None = None,
         on_text: OnText | None = None,
+        temperature: float = TEMPERATURE,
     ) -> Reply:
         """A whole reply: one cut by `finish_reason: "length"` is asked again once with
         more room (four times as much when reasoning used it all), never parsed."""
-        reply = await self._create(messages_for, max_tokens, usage, json_schema, on_text)
+        args = (messages_for, max_tokens, usage, json_schema, on_text, temperature)
+        reply = await self._create(*args)
         if reply.truncated:
             metrics.LLM_REPAIRS.labels(kind="length_retry").inc()
+            if not reply.text:  # hidden reasoning used it all: every later request needs room
+                prof = self.profile()
+                prof.headroom = max(prof.headroom, REASONING_HEADROOM)
             room = max_tokens * 2 if reply.text else max_tokens * 4
             log.info("reply cut at %d tokens; asking again with %d", max_tokens, room)
-            reply = await self._create(messages_for, room, usage, json_schema, on_text)
+            reply = await self._create(messages_for, room, *args[2:])
             if reply.truncated:
                 raise LLMTruncated("the model's reply was cut off twice", usage=usage)
         if not reply.text:
@@ -401,6 +416,7 @@ class LLMClient:
         schema: dict[str, Any],
         max_tokens: int = 800,
         on_text: OnText | None = None,
+        temperature: float = TEMPERATURE,
     ) -> JsonReply:
         """The model's JSON object for a conversation (`messages`, sent as given: an
         article's requests share their first messages, `bot/llm/article.py`, so a
@@ -423,7 +439,7 @@ class LLMClient:
             return [*messages[:-1], {**last, "content": f"{last['content']}\n\n{note}"}]
 
         reply = await self._complete(
-            messages_for, max_tokens, usage, (schema_name, schema), on_text
+            messages_for, max_tokens, usage, (schema_name, schema), on_text, temperature
         )
         try:
             data = parse_json_object(reply.text, repair=self.profile().json_mode != "schema")
@@ -442,4 +458,15 @@ class LLMClient:
         usage = Usage()
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         reply = await self._complete(lambda _mode: messages, max_tokens, usage, on_text=on_text)
+        return reply.text, usage
+
+    async def chat_text(
+        self, messages: list[Message], *, max_tokens: int = 600, temperature: float = TEMPERATURE
+    ) -> tuple[str, Usage]:
+        """The model's text reply to a conversation, and its usage (`temperature`: more
+        for a fresh sample). Raises LLMError (with `usage`)."""
+        usage = Usage()
+        reply = await self._complete(
+            lambda _mode: messages, max_tokens, usage, temperature=temperature
+        )
         return reply.text, usage

@@ -53,9 +53,8 @@ from bot.summarize import shape
 from bot.summarize.budget import Hold, hold_within
 from bot.summarize.cache import SingleFlight, digest_cache_key, get_digest, put_digest
 from bot.summarize.extractive import summarize_extractive
-from bot.summarize.live import LiveDraft
 from bot.summarize.pipeline import BULLET_RANGE, LLMDraft, LLMSummarizer, WrongLanguage
-from bot.summarize.translate import live_checks, translate_draft
+from bot.summarize.translate import translate_draft
 
 log = logging.getLogger(__name__)
 
@@ -289,19 +288,13 @@ class DigestMaker:
         if not source.min_bullets:
             lo, hi = BULLET_RANGE[length]
             source.min_bullets = shape.bullet_range(lo, hi, len(sentences)).lo
-        live = None
-        if progress is not None:
-            checks = live_checks(
-                source, target=lang, article_lang=article.language, sentences=sentences
-            )
-            live = LiveDraft(progress, lang, *checks)
         return await translate_draft(
             self.llm,
             source,
             target=lang,
             article_lang=article.language,
             sentences=sentences,
-            on_text=live,
+            progress=progress,
             prefix=await self._prefix(article),
         )
 

@@ -44,14 +44,14 @@ from bot.llm.replies import LLMOutputError
 from bot.llm.tokens import count_tokens, estimate_tokens
 from bot.summarize import shape
 from bot.summarize.schema import digest_schema
-from bot.summarize.writer import DigestWriter, LLMDraft, WrongLanguage
+from bot.summarize.translate import translation_estimate
+from bot.summarize.writer import LANGUAGE_NAMES, QUESTIONS, DigestWriter, LLMDraft, WrongLanguage
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LLMDraft", "LLMSummarizer", "WrongLanguage", "prompt_version"]
 
 BULLET_RANGE: dict[str, tuple[int, int]] = {"short": (3, 5), "detailed": (6, 10)}
-LANGUAGE_NAMES: dict[str, str] = {"ar": "Arabic (العربية)", "en": "English"}
 LENGTH_NAMES: dict[str, str] = {"short": "short", "detailed": "detailed"}
 MAP_POINTS = 8
 MAP_OUTPUT_TOKENS = 500
@@ -69,8 +69,8 @@ PROMPTS = (
     "summarize_reduce",
     "summarize_retry_shape",
     "summarize_retry_json",
-    "translate_digest",
-    "translate_retry",
+    "translator",
+    "translate_item",
     "summarize_more_questions",
     "json_only",
 )
@@ -136,8 +136,13 @@ class LLMSummarizer:
             max_parts=self.max_parts,
             map_output=MAP_OUTPUT_TOKENS,
         )
-        if lang != article.language:  # the translation reads the article's prefix too
-            total += 2 * out + overhead + min(estimate_tokens(body), self.max_input_tokens)
+        if lang != article.language:  # the digest's items translated one by one
+            with_article = self.llm is not None and self.llm.translate_with_article
+            article_tokens = min(estimate_tokens(body), self.max_input_tokens)
+            items = BULLET_RANGE[length][1] + 1 + QUESTIONS
+            total += translation_estimate(
+                items, digest_tokens=out, article_tokens=article_tokens if with_article else 0
+            )
         return total
 
     def _request_overhead(self, lang: Lang, length: Length) -> int:
@@ -200,7 +205,7 @@ class LLMSummarizer:
             ),
             load_prompt("summarize_retry_json").text,
         ]
-        schema = digest_schema(shape.Range(10, 10))
+        schema = digest_schema(shape.Range(10, 10), "en")  # the longer: patterns
         schema_note = load_prompt("json_only").render(schema=str(schema))
         return (
             count_tokens(system)

@@ -114,8 +114,8 @@ def problems(
             out.append(f"bullet {i} is not a complete sentence")
         elif any(similar(b, other) for other in bullets[: i - 1]):
             out.append(f"bullet {i} repeats an earlier bullet")
-    if len(questions) != 3:
-        out.append(f"write exactly 3 questions (you wrote {len(questions)})")
+    if len(questions) < 3:
+        out.append(f"write at least 3 questions (you wrote {len(questions)})")
     for i, q in enumerate(questions, 1):
         if not good_question(q):
             out.append(f"question {i} is not a short question")

@@ -422,7 +422,7 @@ class FakeLLM:
             message[q.reasoning_field] = THINKING
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 3
         completion_tokens = min(answer_tokens, budget or answer_tokens) + q.hidden_reasoning_tokens
-        cached = self._cache(body, content) if q.prefix_cache else 0
+        cached = self._cache(body, content, prompt_tokens) if q.prefix_cache else 0
         prompt_tokens = int(prompt_tokens * q.usage_scale)
         completion_tokens = int(completion_tokens * q.usage_scale)
         out: dict[str, Any] = {
@@ -452,11 +452,12 @@ class FakeLLM:
                 out["timings"] = {"cache_n": cached, "prompt_n": prompt_tokens - cached}
         return out
 
-    def _cache(self, body: dict[str, Any], content: str) -> int:
+    def _cache(self, body: dict[str, Any], content: str, prompt_tokens: int) -> int:
         """The prompt cache of one llama.cpp slot: the prompt, rendered as a chat
         template does, is compared with what the last request left (its prompt and
         reply); the common prefix counts as read from the cache (3 characters a token,
-        as this server counts), and this request's prompt and reply replace it."""
+        as this server counts; never more than the prompt's `prompt_tokens`, as a real
+        server reports), and this request's prompt and reply replace it."""
         prompt = "".join(
             f"<|im_start|>{m['role']}\n{m.get('content', '')}<|im_end|>\n" for m in body["messages"]
         )
@@ -467,7 +468,7 @@ class FakeLLM:
                 break
             common += 1
         self.cache_text = prompt + content + "<|im_end|>\n"
-        tokens = common // 3
+        tokens = min(common // 3, prompt_tokens)
         self.cached.append(tokens)
         return tokens
 

@@ -6,7 +6,7 @@
   as bullets, each citing its sentence id, as many as the asked range needs (four when
   it allows), and three questions; neutral English sentences when English is asked;
 * a map request ("points"): the first sentences as notes;
-* a translation request (`<digest>`): one neutral sentence per input bullet and question;
+* a translation request (`<digest>`, one item): a neutral sentence as long as the item;
 * the extra questions call: questions about sentences the digest does not use.
 
 SMALL_MODEL_MODES (at the end) play a small real model's quirks.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from typing import Any
 
 from bot.ingest.arabic import split_sentences
@@ -60,28 +61,63 @@ def asked_range(body: dict[str, Any]) -> tuple[int, int]:
     return (int(m.group(1)), int(m.group(2))) if m else (3, 5)
 
 
+EN_WORDS = [
+    "point",
+    "matter",
+    "report",
+    "event",
+    "plan",
+    "talk",
+    "step",
+    "view",
+    "case",
+    "issue",
+    "part",
+    "fact",
+]
+AR_WORDS = [
+    "النقطة",
+    "المسألة",
+    "الخبر",
+    "الحدث",
+    "الخطة",
+    "الحديث",
+    "الخطوة",
+    "الرأي",
+    "القضية",
+    "الأمر",
+    "الجزء",
+]
+_DIGITS = re.compile(r"[0-9\u0660-\u0669]+(?:[.,][0-9\u0660-\u0669]+)*")
+
+
+def translated_item(body: dict[str, Any]) -> str:
+    """The item a translation request asks for (`bot/summarize/translate.py`: one
+    bullet, the headline or one question per request, as JSON between <digest> tags)."""
+    found = DIGEST_IN.findall(user_text(body))
+    return str(json.loads(found[-1]).get("text", "")) if found else ""
+
+
 def translation(body: dict[str, Any]) -> str:
-    found = DIGEST_IN.findall(user_text(body))  # the last request's digest (a retry's)
-    source = json.loads(found[-1]) if found else {"bullets": [], "questions": []}
+    """One item translated: a neutral sentence as long as its source (one word per
+    source word, picked by the word), keeping the source's numbers, a question mark on
+    a question."""
+    item = translated_item(body)
     text = user_text(body)
     english = "English" in text[text.rfind("<target_language>") : text.rfind("</target_language>")]
-    n, q = len(source["bullets"]), len(source["questions"])
-    if english:
-        again = "retried " if "evidence" in source else ""  # a retry's items: new words
-        bullets = [f"The article reports its {again}point number {i}." for i in range(1, n + 1)]
-        return json.dumps(
-            {
-                "names": [],
-                "headline": "The main point",
-                "bullets": bullets,
-                "questions": EN_QUESTIONS[:q],
-            }
+    words = _DIGITS.sub(" ", item).split()
+    pool = EN_WORDS if english else AR_WORDS
+    filler = [pool[zlib.crc32(w.encode()) % len(pool)] for w in words]
+    numbers = _DIGITS.findall(item)
+    start = "The article reports its point number" if english else "يذكر المقال النقطة"
+    out = " ".join([start, *filler, *numbers])
+    question = item.rstrip().endswith(("?", "؟"))
+    end = ("?" if english else "؟") if question else "."
+    if question:
+        out = ("What does the article say of the" if english else "ماذا يقول المقال عن") + (
+            " " + " ".join([*filler[:8], *numbers])
         )
-    bullets = [f"يذكر المقال النقطة رقم {i} بوضوح تام." for i in range(1, n + 1)]
-    return json.dumps(
-        {"headline": "النقطة الرئيسية", "bullets": bullets, "questions": AR_QUESTIONS[:q]},
-        ensure_ascii=False,
-    )
+    return json.dumps({"translation": out + end}, ensure_ascii=False)
 
 
 def faithful(body: dict[str, Any]) -> str:
@@ -147,26 +183,29 @@ def _translating_to_english(body: dict[str, Any]) -> bool:
     return "<digest>" in text and any("English" in w for w in wanted)
 
 
+def _resampled(body: dict[str, Any]) -> bool:
+    """A fresh sample of an item (translate.py asks again at a higher temperature)."""
+    return float(body.get("temperature") or 0) > 0.5
+
+
 def invents_english_names(body: dict[str, Any]) -> str:
-    """Asked to translate an Arabic digest into English, it brings in a name it knows
-    ("Obama" for جو بايدن, in its name list and in every bullet); given a checked name
-    list (the corrective retry's <names>) it keeps to it."""
-    if _translating_to_english(body) and "<names>" not in user_text(body):
+    """Asked to translate an Arabic bullet into English, it brings in a name it knows
+    ("President Obama ..." for a bullet on جو بايدن); a fresh sample is faithful."""
+    if _translating_to_english(body) and not _resampled(body):
         data = json.loads(translation(body))
-        data["names"] = [{"source": "جو بايدن", "target": "Obama"}]
-        data["bullets"] = [
-            f"President Obama reports point {i}." for i, _ in enumerate(data["bullets"], 1)
-        ]
+        data["translation"] = (
+            "President Obama " + data["translation"][0].lower() + data["translation"][1:]
+        )
         return json.dumps(data)
     return _faithful_or_more(body)
 
 
 def invents_a_name_twice(body: dict[str, Any]) -> str:
-    """Like `invents_english_names`, but the retry still writes "Obama" in its first
-    bullet: only the other bullets can be verified."""
-    if _translating_to_english(body) and "<names>" in user_text(body):
+    """Like `invents_english_names`, but the bullet on "جو بايدن" (the seed's first)
+    keeps its invented name in every sample: only the other bullets can be verified."""
+    if _translating_to_english(body) and "جو بايدن" in translated_item(body):
         data = json.loads(translation(body))
-        data["bullets"][:1] = ["President Obama reports the first point."]
+        data["translation"] = "President Obama reports the first point."
         return json.dumps(data)
     return invents_english_names(body)
 
@@ -202,18 +241,25 @@ def cuts_answers(body: dict[str, Any]) -> str:
 
 
 def repeats_one_bullet(body: dict[str, Any]) -> str:
-    """Asked for an English translation, it writes its first bullet for every bullet
-    (seen on Qwen2.5-Coder-1.5B: one headline-like sentence three times); the retry,
-    with the failed bullets beside their sentences, translates each."""
-    if _translating_to_english(body) and "<names>" not in user_text(body):
-        data = json.loads(translation(body))
-        data["bullets"] = [data["bullets"][0]] * len(data["bullets"])
-        return json.dumps(data)
+    """Asked for an English translation, it writes one headline-like sentence for every
+    item (seen on Qwen2.5-Coder-1.5B: "Donald Trump's colorful speech sparks debate."
+    three times); a fresh sample translates the item."""
+    if _translating_to_english(body) and not _resampled(body):
+        return json.dumps({"translation": "The speech sparks a wide debate online today."})
+    return _faithful_or_more(body)
+
+
+def refuses_to_translate(body: dict[str, Any]) -> str:
+    """Asked to translate, it answers with a refusal (seen on Qwen2.5-Coder-1.5B: "I'm
+    sorry, but I can't assist with that request."); a fresh sample translates."""
+    if _translating_to_english(body) and not _resampled(body):
+        return json.dumps({"translation": "I'm sorry, but I can't assist with that request."})
     return _faithful_or_more(body)
 
 
 SMALL_MODEL_MODES = {
     "repeats-one-bullet": repeats_one_bullet,
+    "refuses-to-translate": refuses_to_translate,
     "invents-english-names": invents_english_names,
     "invents-a-name-twice": invents_a_name_twice,
     "restates-questions": restates_questions,

@@ -59,7 +59,7 @@ def llm_item(body: dict[str, Any]) -> str:
         # the headline rests on the translated bullet (translate.py checks that)
         bullet = "NATO weighs the Russian build-up" if nato else "Biden and Putin talk by phone"
         bullet += " <b>&"
-        return json.dumps({"names": [], "headline": head, "bullets": [bullet], "questions": []})
+        return json.dumps({"translation": head if "the headline" in task else bullet})
     if "ستولتنبرغ" in article:
         head = "NATO weighs Russian build-up" if english else "الناتو يبحث الحشود الروسية"
     else:
@@ -126,9 +126,10 @@ async def test_briefing_one_llm_call_per_story_per_language_and_valid_message(
         await sender.close()
         await llm.aclose()
     assert sum(c["sent"] for c in counts) == 30
-    # 2 stories x 2 languages, whatever the number of subscribers and processes.
-    assert fake_llm.calls == 4
-    assert c1.llm_calls + c2.llm_calls == 4
+    # 2 stories: the Arabic item, and its English translation item by item (its bullet,
+    # its headline), whatever the number of subscribers and processes.
+    assert fake_llm.calls == 6
+    assert c1.llm_calls + c2.llm_calls == 6
     ar = botapi.sent_to(1)[0]
     en = botapi.sent_to(3)[0]
     assert ar.plain.count("\n\n") >= 2 and "موجز اليوم" in ar.plain and "2 مارس 2026" in ar.plain

@@ -4,6 +4,8 @@ Every request about one article (the digest, the other language's button, a foll
 question) starts with the same system and article messages, byte for byte in the
 request bodies; the server's reported cached tokens then show in the digest's JSON,
 in /metrics and /stats' counters, and the budget charges them at LLM_CACHED_INPUT_PRICE.
+The translation's items start with the article's messages too when
+LLM_TRANSLATE_WITH_ARTICLE is on (off by default: it cost a small model its English).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot import metrics, stats
 from bot.config import Settings
@@ -27,6 +31,12 @@ from tests.integration.test_telegram_groups import _feed
 from tests.unit.test_retrieval import real_paragraphs
 
 USER = 7
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Every request about an article on its one prefix, the translation's items too."""
+    return settings.model_copy(update={"llm_translate_with_article": True})
 
 
 def prefix_bytes(raw: bytes) -> bytes:
@@ -61,14 +71,14 @@ async def test_every_request_about_an_article_starts_with_the_same_bytes(
     assert "الجواب من المقال نفسه" in answer  # the fake model's answer, from the article
 
     bodies = fake_llm.requests
-    assert len(bodies) == 3  # digest, translation, answer: no retry in between
+    # the digest, the translation's items, the answer: no retry in between
+    assert all("<digest>" in b["messages"][-1]["content"] for b in bodies[1:-1])
     first = prefix_bytes(fake_llm.raw[0])
     assert "أكدت جهات سورية معارضة" in first.decode()  # the article is in the prefix
     for raw, body in zip(fake_llm.raw, bodies, strict=True):
         assert prefix_bytes(raw) == first
         assert roles(body)[:3] == ["system", "user", "user"]  # the task after the article
-    assert "<digest>" in bodies[1]["messages"][-1]["content"]
-    assert "<question>" in bodies[2]["messages"][-1]["content"]
+    assert "<question>" in bodies[-1]["messages"][-1]["content"]
 
     # the server read the article from its cache for the button and the question
     article_tokens = len(bodies[0]["messages"][1]["content"]) // 3
@@ -79,9 +89,12 @@ async def test_every_request_about_an_article_starts_with_the_same_bytes(
     today = datetime.now(UTC).date()
     assert await stats.get(store, "llm_cached_tokens", today) == total_cached
 
-    # the budget charges cached prompt tokens at a quarter of the price, per request
+    # the budget charges cached prompt tokens at a quarter of the price, per operation
+    # (the digest, the translation's items together, the answer)
     spent = [u["prompt_tokens"] + u["completion_tokens"] for u in fake_llm.usages]
-    charged = sum(s - c + math.ceil(c * 0.25) for s, c in zip(spent, fake_llm.cached, strict=True))
+    cached = fake_llm.cached
+    ops = [(spent[:1], cached[:1]), (spent[1:-1], cached[1:-1]), (spent[-1:], cached[-1:])]
+    charged = sum(sum(s) - sum(c) + math.ceil(sum(c) * 0.25) for s, c in ops)
     assert charged < sum(spent)
     key = store.keys.tokens(USER, NOW.date().isoformat())  # the console's clock
     assert int(await store.redis.get(key) or 0) == charged
@@ -119,6 +132,7 @@ async def test_cached_tokens_show_in_the_digests_json(
         OPENAI_API_KEY="sk-test-cli-123456",
         OPENAI_BASE_URL=fake_llm.base_url,
         LLM_MODEL="fake-model",
+        LLM_TRANSLATE_WITH_ARTICLE="true",
     )
     sample = SAMPLE.read_bytes()
     code, out, err = await summarize("-", "--format", "json", env=env, cwd=tmp_path, stdin=sample)
@@ -130,8 +144,9 @@ async def test_cached_tokens_show_in_the_digests_json(
     assert code == 0, err
     english = json.loads(out)
     assert english["lang"] == "en" and english["translated"]
-    # the translation started with the Arabic digest's prefix: the server read it again
-    assert english["tokens_cached"] == fake_llm.cached[-1] > 0
+    # the translation's items started with the Arabic digest's prefix: the server read
+    # it from its cache for each
+    assert english["tokens_cached"] == sum(fake_llm.cached[1:]) > 0
     assert english["tokens_cached"] >= english["tokens_in"] // 2
 
 

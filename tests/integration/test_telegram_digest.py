@@ -125,7 +125,12 @@ async def test_language_and_length_buttons_resummarize(bot: Bot, link: str) -> N
     digest = await digest_in(bot, 28)
     bot.fake.callback(28, digest.message_id, digest.buttons[0]["callback_data"])
     english = await bot.fake.wait_for(
-        lambda s: s.chat_id == 28 and "main point" in s.plain and s.reply_markup is not None, 15
+        lambda s: (
+            s.chat_id == 28
+            and "The article reports its point number" in s.plain
+            and s.reply_markup is not None
+        ),
+        15,
     )
     assert english.buttons[0]["callback_data"].endswith(":ar")
     bot.fake.callback(28, english.message_id, english.buttons[1]["callback_data"])
@@ -135,7 +140,7 @@ async def test_language_and_length_buttons_resummarize(bot: Bot, link: str) -> N
         ),
         15,
     )
-    assert "main point" in detailed.plain
+    assert "The article reports its point number" in detailed.plain
 
 
 async def test_expired_button(bot: Bot, link: str) -> None:

@@ -7,26 +7,69 @@ import re
 
 import pytest
 
+from bot.grounding.names import unmatched_names
 from bot.grounding.sentence import whole
 from bot.summarize.schema import LATIN_TEXT
-from bot.summarize.translate import checked_names
+from bot.summarize.translate import _bullet_problem
 
 SOURCE = "قال الرئيس الأميركي جو بايدن إن البيت الأبيض سيعلن القرار في موسكو."
 
 
-def test_a_name_list_keeps_matching_spellings_and_refuses_invented_ones() -> None:
-    names = checked_names(
-        [
-            {"source": "جو بايدن", "target": "Obama"},  # the real 0.5B model's answer
-            {"source": "موسكو", "target": "Moscow"},
-            {"source": "البيت الأبيض", "target": "White House"},
-            {"source": "بوتين", "target": "Putin"},  # not in the digest: ignored
-        ],
-        SOURCE,
-    )
-    assert names.good == {"موسكو": "Moscow", "البيت الأبيض": "White House"}
-    assert names.refused == ["جو بايدن"]
-    assert "جو بايدن = (جو بايدن)" in names.block()  # the retry keeps it in Arabic
+SENTENCE = "وقال وزير الخارجية سامح شكري إن مصر ستستضيف 3 اجتماعات في القاهرة خلال شهر يناير 2027."
+
+
+@pytest.mark.parametrize(
+    ("english", "why"),
+    [
+        (
+            "Foreign Minister Sameh Shoukry said Egypt will host 3 meetings in Cairo in January 2027.",
+            "",
+        ),
+        ("I'm sorry, but I can't assist with that request.", "refusal"),
+        ("Here is the English translation of the sentence: Egypt will host meetings.", "refusal"),
+        ("Foreign Minister Sameh Shoukry spoke.", "leaves most"),
+        (
+            "Foreign Minister Sameh Shoukry said Egypt will host 3 meetings in Cairo next year.",
+            "2027",
+        ),
+        (
+            "Foreign Minister Hassan Shoukry said Egypt will host 3 meetings in Cairo in January 2027.",
+            "Hassan",
+        ),
+    ],
+)
+def test_a_translated_bullet_says_what_its_source_says(english: str, why: str) -> None:
+    """A refusal or a note is no translation, a bullet that drops most of its source or
+    one of its numbers is refused, and so is a name the source lacks."""
+    got = _bullet_problem(english, SENTENCE, SENTENCE, target="en", article_lang="ar")
+    if not why:
+        assert got == ""
+    else:
+        assert got and (why in got or (why == "refusal" and "refusal" in got)), got
+
+
+@pytest.mark.parametrize(
+    ("english", "arabic"),
+    [
+        ("The Dr. Mohamed Abdel Aati spoke.", "شهد الدكتور محمد عبد العاطي"),
+        ("The Dean Hossam El-Din Abdel Fattah spoke.", "الدكتور حسام الدين عبد الفتاح"),
+        ("The Minister of Water Resources and Irrigation spoke.", "وزير الموارد المائية والري"),
+        ("The Saudi Arabian princess spoke.", "الأميرة السعودية"),
+        ("The Shiite militias fought.", "من الطائفة الشيعية"),
+        ("The President Bashar al-Assad spoke.", "الرئيس بشار الأسد"),
+    ],
+)
+def test_names_written_as_english_writes_them_are_matched(english: str, arabic: str) -> None:
+    """Arabic names as English spells them (a doubled or weak h, Abdel for عبد ال, the
+    article before a hyphen) and translated institution words are not invented names
+    (the real 1.5B model's faithful bullets were refused for them)."""
+    assert unmatched_names(english, arabic) == []
+
+
+def test_a_name_the_source_lacks_is_still_refused() -> None:
+    assert unmatched_names(
+        "The Dr. Hassan Abdel Fattah spoke.", "الدكتور حسام الدين عبد الفتاح"
+    ) == ["Hassan"]
 
 
 @pytest.mark.parametrize(
