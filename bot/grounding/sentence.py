@@ -17,7 +17,10 @@ _DEBRIS = re.compile(r"[{}\[\]]|\"\s*:|\\[n\"t]")
 _DANGLING = frozenset(
     tokens(
         "و في من على إلى عن أن إن الذي التي الذين مع بين عند حتى لكن أو ثم بعد قبل خلال "
-        "and or but of to in on for with from by at the a an that which who as than into"
+        "and or but of to in on for with from by at the a an that which who as than into "
+        # a verb waiting for its object or complement: a small model's English string
+        # ended where the Arabic opened a quote ("... the United States is")
+        "is are was were be been will would has have had remains remain still"
     )
 )
 # ...and these even before a final stop: «قال إن.» still says nothing

@@ -25,6 +25,11 @@ SENTENCE = "وقال وزير الخارجية سامح شكري إن مصر س�
             "Foreign Minister Sameh Shoukry said Egypt will host 3 meetings in Cairo in January 2027.",
             "",
         ),
+        (
+            "Foreign Minister Sameh Shoukry said Egypt will host 3 meetings in Cairo in "
+            "January 2027, which remains",
+            "complete sentence",
+        ),
         ("I'm sorry, but I can't assist with that request.", "refusal"),
         ("Here is the English translation of the sentence: Egypt will host meetings.", "refusal"),
         ("Foreign Minister Sameh Shoukry spoke.", "leaves most"),
