@@ -13,7 +13,7 @@ question), the target language, no refusal or note instead of a translation, not
 shorter than its source, every number of the source kept, and across languages no
 number or name that is not in the source bullet or its cited sentences
 (`bot.grounding.names`: names matched by their sounds), no repeat of another bullet. A
-question is checked against the whole article; the headline must rest on the verified
+question is checked against its source question; the headline must rest on the verified
 bullets.
 
 An item that fails is translated again as a fresh sample (a higher temperature, the
@@ -32,6 +32,7 @@ twice as long, so it is off by default.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -84,11 +85,17 @@ def translation_estimate(items: int, *, digest_tokens: int, article_tokens: int 
     the task, or the article's messages before the task: `article_tokens`) and reply,
     the digest read and written once across them, and half as much again for fresh
     samples (at most as many as the items)."""
-    rules = count_tokens(load_prompt(SYSTEM_PROMPT).text) + count_tokens(
+    per_item = _rules_tokens() + article_tokens + 60  # the language, tags, reply's JSON
+    return int(1.5 * (items * per_item + 2 * digest_tokens))
+
+
+@functools.cache
+def _rules_tokens() -> int:
+    """The translator's rules and task, counted once (`estimate` runs many times while
+    a budget's cut is searched)."""
+    return count_tokens(load_prompt(SYSTEM_PROMPT).text) + count_tokens(
         load_prompt(TASK_PROMPT).text
     )
-    per_item = rules + article_tokens + 60  # the language, the tags, the reply's JSON
-    return int(1.5 * (items * per_item + 2 * digest_tokens))
 
 
 def item_schema(target: Lang) -> dict[str, Any]:
@@ -121,8 +128,11 @@ def item_messages(
     return [{"role": "system", "content": system}, {"role": "user", "content": request}]
 
 
-def _faithful_form(text: str, source: str) -> str:
-    """Why `text` is not a translation of `source` at all ('' when it may be one)."""
+def _faithful_form(text: str, source: str, target: Lang) -> str:
+    """Why `text` is not a translation of `source` into `target` at all ('' when it may
+    be one): another language, a refusal or a note, most of it or a number left out."""
+    if not language_ok(_PAREN_ARABIC.sub(" ", text), target):
+        return f"is not in {LANGUAGE_NAMES[target]}"
     if _NOT_A_TRANSLATION.search(text):
         return "is a note or a refusal, not a translation"
     words = len(source.split())
@@ -140,9 +150,7 @@ def _bullet_problem(
     """Why a translated bullet is not faithful to its source bullet ('' when it is)."""
     if not shape.complete_sentence(text) or shape.has_debris(text):
         return "is not one complete sentence"
-    if not language_ok(_PAREN_ARABIC.sub(" ", text), target):
-        return f"is not in {LANGUAGE_NAMES[target]}"
-    why = _faithful_form(text, source_bullet)
+    why = _faithful_form(text, source_bullet, target)
     if why:
         return why
     support = f"{source_bullet} {cited}"
@@ -153,23 +161,18 @@ def _bullet_problem(
     return ""
 
 
-def _question_problem(
-    text: str, source_question: str, article: str, *, target: Lang, article_lang: Lang
-) -> str:
+def _question_problem(text: str, source_question: str, *, target: Lang, article_lang: Lang) -> str:
     """Why a translated question may not be shown ('' when it may): its shape, its
-    language, its form against `source_question`, and (across languages) its numbers
-    and names, against the article."""
+    form against `source_question`, and (across languages) its numbers and names,
+    against that question: a short text, where a short invented name ("Obama": b-m)
+    cannot find a chance match, as it does in a whole article."""
     if not shape.good_question(text) or shape.has_debris(text):
         return "is not one short question ending with a question mark"
-    if not language_ok(_PAREN_ARABIC.sub(" ", text), target):
-        return f"is not in {LANGUAGE_NAMES[target]}"
-    why = _faithful_form(text, source_question)
+    why = _faithful_form(text, source_question, target)
     if why:
         return why
-    if target != article_lang and (source_question or article):
-        # against its source question: a short text, where a short invented name
-        # ("Obama": b-m) cannot find a chance match, as it does in a whole article
-        check = evidence.check_claim(text, source_question or article, same_language=False)
+    if target != article_lang:
+        check = evidence.check_claim(text, source_question, same_language=False)
         if not check.ok:
             return check.reason.replace("cited sentences", "article")
     return ""
@@ -249,7 +252,6 @@ async def translate_draft(
         evidence.cited_text(source.sources[i] if i < len(source.sources) else [], sentences)
         for i in range(len(source.bullets))
     ]
-    article = " ".join(s.text for s in sentences)
     items = len(source.bullets) + 1 + len(source.questions)
     prefix = prefix if llm.translate_with_article else None
     tr = _Translator(llm, usage, target, prefix, spare=items)
@@ -278,7 +280,7 @@ async def translate_draft(
         verified = [done.bullets[i] for i in sorted(done.bullets)]
 
         def headline_problem(text: str) -> str:
-            why = _faithful_form(text, source.headline)
+            why = _faithful_form(text, source.headline, target)
             if why:
                 return why
             ok = _headline_ok(text.rstrip("."), source, target, article_lang, verified)
@@ -293,9 +295,7 @@ async def translate_draft(
 
             def question_problem(text: str, question: str = question) -> str:
                 text = shape.finish_question(text, target)
-                return _question_problem(
-                    text, question, article, target=target, article_lang=article_lang
-                )
+                return _question_problem(text, question, target=target, article_lang=article_lang)
 
             text, _ = await tr.item("question", question, question_problem)
             if text:
