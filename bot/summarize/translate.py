@@ -77,6 +77,10 @@ _NOT_A_TRANSLATION = re.compile(
     re.IGNORECASE,
 )
 MIN_LENGTH_RATIO = 0.4  # words of a translation against its source's (8 words or more)
+# double quotes in an item become single ones before it is sent: English fields carry a
+# pattern without `"` (schema.LATIN_TEXT), so the real 1.5B model, mirroring the
+# source's “قلقة جدا”, ended its string there ("... the United States is") every time
+_DOUBLE_QUOTES = str.maketrans({'"': "'", "“": "'", "”": "'", "„": "'", "«": "'", "»": "'"})
 
 
 def translation_estimate(items: int, *, digest_tokens: int, article_tokens: int = 0) -> int:
@@ -117,7 +121,7 @@ def item_messages(
     what, form = _KINDS[kind]
     language = LANGUAGE_NAMES[target]
     task = load_prompt(TASK_PROMPT).render(kind=what, shape=form, language=language)
-    payload = json.dumps({"text": text}, ensure_ascii=False)
+    payload = json.dumps({"text": text.translate(_DOUBLE_QUOTES)}, ensure_ascii=False)
     request = (
         f"{task}\n\n<target_language>{language}</target_language>\n\n"
         f"<digest>\n{evidence_safe(payload)}\n</digest>"

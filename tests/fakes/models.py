@@ -249,6 +249,15 @@ def repeats_one_bullet(body: dict[str, Any]) -> str:
     return _faithful_or_more(body)
 
 
+def stops_at_a_quote(body: dict[str, Any]) -> str:
+    """Asked for English under a pattern without double quotes (as llama.cpp's grammar
+    enforces it), it ends its string where the item opens a double quote: "... is"."""
+    item = translated_item(body)
+    if _translating_to_english(body) and any(q in item for q in '"“”«»'):
+        return json.dumps({"translation": "The president said that the country is"})
+    return _faithful_or_more(body)
+
+
 def refuses_to_translate(body: dict[str, Any]) -> str:
     """Asked to translate, it answers with a refusal (seen on Qwen2.5-Coder-1.5B: "I'm
     sorry, but I can't assist with that request."); a fresh sample translates."""
@@ -260,6 +269,7 @@ def refuses_to_translate(body: dict[str, Any]) -> str:
 SMALL_MODEL_MODES = {
     "repeats-one-bullet": repeats_one_bullet,
     "refuses-to-translate": refuses_to_translate,
+    "stops-at-a-quote": stops_at_a_quote,
     "invents-english-names": invents_english_names,
     "invents-a-name-twice": invents_a_name_twice,
     "restates-questions": restates_questions,

@@ -200,3 +200,18 @@ async def test_an_english_digest_is_asked_with_arabic_script_only_in_parentheses
     for field in fields:
         assert re.fullmatch(field["pattern"], "President Joe Biden (جو بايدن) called Putin.")
         assert not re.fullmatch(field["pattern"], "قال الرئيس بايدن")
+
+
+async def test_a_bullet_quoting_someone_is_translated_whole(
+    service: SummarizeService, fake_llm: FakeLLM, seed: Article
+) -> None:
+    """The seed's bullets quote («المسار الدبلوماسي»); the English pattern has no double
+    quote, so a small model ends its string at one. The items go with single quotes:
+    every bullet comes in English, none cut ("... the country is")."""
+    fake_llm.handler = SMALL_MODEL_MODES["stops-at-a-quote"]
+    arabic = await service.summarize(seed, lang="ar")
+    assert any(q in b for b in arabic.bullets for q in '"“”«»')  # the case at hand
+    english = await service.summarize(seed, lang="en")
+    assert english.lang == "en" and english.translated
+    assert len(english.bullets) == len(arabic.bullets)
+    assert not any(b.endswith("is.") for b in english.bullets)
